@@ -1,0 +1,252 @@
+package state
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Log entry format, version 1:
+//
+//	magic 0xB7 | version 1 | now varint | skew varint | count uvarint | commands
+//
+// each command being its kind byte followed by its fields in declaration
+// order. Decoding validates every field, so a corrupt or forged entry is
+// refused instead of being applied.
+const (
+	batchMagic   = 0xB7
+	batchVersion = 1
+	// MaxBatchCommands bounds one log entry.
+	MaxBatchCommands = 1 << 16
+	maxStaticUsers   = 1 << 16
+	maxExpireLimit   = 1 << 16
+)
+
+// EncodeBatch returns the log entry for b.
+func EncodeBatch(b Batch) []byte {
+	e := encoder{buf: make([]byte, 0, 16+64*len(b.Commands))}
+	e.u8(batchMagic)
+	e.u8(batchVersion)
+	e.varint(b.Now)
+	e.dur(b.Skew)
+	e.uvarint(uint64(len(b.Commands)))
+	for _, c := range b.Commands {
+		encodeCommand(&e, c)
+	}
+	return e.buf
+}
+
+// DecodeBatch parses and validates a log entry.
+func DecodeBatch(data []byte) (Batch, error) {
+	d := decoder{b: data}
+	if d.u8() != batchMagic || d.u8() != batchVersion {
+		return Batch{}, fmt.Errorf("%w: not a version %d command batch", ErrCorrupt, batchVersion)
+	}
+	b := Batch{Now: d.varint(), Skew: d.dur()}
+	n := d.count(1)
+	if n > MaxBatchCommands {
+		d.fail("too many commands")
+	}
+	b.Commands = make([]Command, 0, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		b.Commands = append(b.Commands, decodeCommand(&d))
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.fail("trailing bytes")
+	}
+	if d.err != nil {
+		return Batch{}, d.err
+	}
+	return b, b.Validate()
+}
+
+// Validate reports the first field of b outside the domain's limits.
+func (b Batch) Validate() error {
+	if b.Now <= 0 || b.Skew < 0 || b.Skew > MaxSkew {
+		return fmt.Errorf("%w: batch time or skew out of range", ErrInvalidCommand)
+	}
+	for _, c := range b.Commands {
+		if err := validateCommand(c); err != nil {
+			return fmt.Errorf("%w: %T: %v", ErrInvalidCommand, c, err)
+		}
+	}
+	return nil
+}
+
+func encodeCommand(e *encoder, cmd Command) {
+	e.u8(byte(cmd.kind()))
+	switch c := cmd.(type) {
+	case Acquire:
+		e.str(c.Name)
+		e.id(c.LeaseID)
+		e.id(c.HolderID)
+		e.id(c.SessionID)
+		e.dur(c.TTL)
+		e.str(c.Metadata)
+	case Renew:
+		e.str(c.Name)
+		e.id(c.LeaseID)
+		e.id(c.HolderID)
+		e.dur(c.TTL)
+	case Release:
+		e.str(c.Name)
+		e.id(c.LeaseID)
+		e.id(c.HolderID)
+	case CreateSession:
+		e.id(c.ID)
+		e.id(c.UserID)
+		e.dur(c.TTL)
+	case KeepAlive:
+		e.id(c.ID)
+		e.id(c.UserID)
+	case DeleteSession:
+		e.id(c.ID)
+		e.id(c.UserID)
+	case ExpireDue:
+		e.uvarint(uint64(c.Limit))
+	case SyncStaticUsers:
+		encodeStaticUsers(e, c.Users)
+	case BootstrapAdmin:
+		e.id(c.ID)
+		e.str(c.Login)
+		e.hash(c.Hash)
+	}
+}
+
+func encodeStaticUsers(e *encoder, users []StaticUser) {
+	e.uvarint(uint64(len(users)))
+	for _, u := range users {
+		e.id(u.ID)
+		e.str(u.Login)
+		e.uvarint(uint64(len(u.Hashes)))
+		for _, h := range u.Hashes {
+			e.hash(h)
+		}
+	}
+}
+
+func decodeCommand(d *decoder) Command {
+	switch kind(d.u8()) {
+	case kindAcquire:
+		return Acquire{Name: d.str(MaxLockNameLen), LeaseID: d.id(), HolderID: d.id(),
+			SessionID: d.id(), TTL: d.dur(), Metadata: d.str(MaxMetadataLen)}
+	case kindRenew:
+		return Renew{Name: d.str(MaxLockNameLen), LeaseID: d.id(), HolderID: d.id(), TTL: d.dur()}
+	case kindRelease:
+		return Release{Name: d.str(MaxLockNameLen), LeaseID: d.id(), HolderID: d.id()}
+	case kindCreateSession:
+		return CreateSession{ID: d.id(), UserID: d.id(), TTL: d.dur()}
+	case kindKeepAlive:
+		return KeepAlive{ID: d.id(), UserID: d.id()}
+	case kindDeleteSession:
+		return DeleteSession{ID: d.id(), UserID: d.id()}
+	case kindExpireDue:
+		return ExpireDue{Limit: int(min(d.uvarint(), maxExpireLimit+1))}
+	case kindSyncStaticUsers:
+		return SyncStaticUsers{Users: decodeStaticUsers(d)}
+	case kindBootstrapAdmin:
+		return BootstrapAdmin{ID: d.id(), Login: d.str(MaxLoginLen), Hash: d.hash()}
+	}
+	d.fail("unknown command kind")
+	return nil
+}
+
+func decodeStaticUsers(d *decoder) []StaticUser {
+	n := d.count(18)
+	users := make([]StaticUser, 0, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		u := StaticUser{ID: d.id(), Login: d.str(MaxLoginLen)}
+		hashes := d.count(len(TokenHash{}))
+		for j := 0; j < hashes && d.err == nil; j++ {
+			u.Hashes = append(u.Hashes, d.hash())
+		}
+		users = append(users, u)
+	}
+	return users
+}
+
+var (
+	errName     = errors.New("bad lock name")
+	errTTL      = errors.New("ttl out of range")
+	errID       = errors.New("missing id")
+	errMetadata = errors.New("metadata too long")
+	errLogin    = errors.New("bad login")
+	errLimit    = errors.New("limit out of range")
+)
+
+func validateCommand(cmd Command) error {
+	switch c := cmd.(type) {
+	case Acquire:
+		return firstErr(nameErr(c.Name), lockTTLErr(c.TTL), idErr(c.LeaseID, c.HolderID),
+			check(len(c.Metadata) <= MaxMetadataLen, errMetadata))
+	case Renew:
+		return firstErr(nameErr(c.Name), lockTTLErr(c.TTL), idErr(c.LeaseID, c.HolderID))
+	case Release:
+		return firstErr(nameErr(c.Name), idErr(c.LeaseID, c.HolderID))
+	case CreateSession:
+		return firstErr(idErr(c.ID, c.UserID),
+			check(c.TTL >= MinSessionTTL && c.TTL <= MaxSessionTTL, errTTL))
+	case KeepAlive:
+		return idErr(c.ID, c.UserID)
+	case DeleteSession:
+		return idErr(c.ID, c.UserID)
+	case ExpireDue:
+		return check(c.Limit >= 1 && c.Limit <= maxExpireLimit, errLimit)
+	case SyncStaticUsers:
+		return validateStaticUsers(c.Users)
+	case BootstrapAdmin:
+		return firstErr(idErr(c.ID), loginErr(c.Login))
+	case nil:
+		return errors.New("nil command")
+	}
+	return nil
+}
+
+func validateStaticUsers(users []StaticUser) error {
+	if len(users) > maxStaticUsers {
+		return errLogin
+	}
+	for _, u := range users {
+		if err := firstErr(idErr(u.ID), loginErr(u.Login)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func nameErr(name string) error { return check(ValidLockName(name) == nil, errName) }
+
+func lockTTLErr(ttl time.Duration) error {
+	return check(ttl >= MinLockTTL && ttl <= MaxLockTTL, errTTL)
+}
+
+func loginErr(login string) error {
+	return check(login != "" && len(login) <= MaxLoginLen, errLogin)
+}
+
+func idErr(ids ...uuid.UUID) error {
+	for _, id := range ids {
+		if id == uuid.Nil {
+			return errID
+		}
+	}
+	return nil
+}
+
+func check(ok bool, err error) error {
+	if ok {
+		return nil
+	}
+	return err
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,142 @@
+package state
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Batch is one Raft log entry: commands stamped together by the leader.
+// Now is the leader's wall clock (unix nanoseconds) and Skew the clock-skew
+// margin it enforces; the state machine reads neither from anywhere else.
+type Batch struct {
+	Now      int64
+	Skew     time.Duration
+	Commands []Command
+}
+
+// Command is one mutation. The set is closed: only this package defines
+// commands, because each needs a codec entry and an apply rule.
+type Command interface {
+	kind() kind
+}
+
+type kind uint8
+
+// Command kinds as encoded in the log. Never renumber: old logs and
+// snapshots must keep decoding.
+const (
+	kindAcquire kind = iota + 1
+	kindRenew
+	kindRelease
+	kindCreateSession
+	kindKeepAlive
+	kindDeleteSession
+	kindExpireDue
+	kindSyncStaticUsers
+	kindBootstrapAdmin
+)
+
+// Acquire grants Name to (HolderID, SessionID), or extends it when that
+// holder already has it.
+type Acquire struct {
+	Name      string
+	LeaseID   uuid.UUID // used only for a new grant
+	HolderID  uuid.UUID
+	SessionID uuid.UUID // uuid.Nil for none
+	TTL       time.Duration
+	Metadata  string // replaces the lock's metadata when not empty
+}
+
+// Renew sets a held lock's expiry to now+TTL.
+type Renew struct {
+	Name     string
+	LeaseID  uuid.UUID
+	HolderID uuid.UUID
+	TTL      time.Duration
+}
+
+// Release frees a held lock.
+type Release struct {
+	Name     string
+	LeaseID  uuid.UUID
+	HolderID uuid.UUID
+}
+
+// CreateSession starts a session for UserID.
+type CreateSession struct {
+	ID     uuid.UUID
+	UserID uuid.UUID
+	TTL    time.Duration
+}
+
+// KeepAlive extends a live session by its TTL.
+type KeepAlive struct {
+	ID     uuid.UUID
+	UserID uuid.UUID
+}
+
+// DeleteSession ends a session and releases its locks.
+type DeleteSession struct {
+	ID     uuid.UUID
+	UserID uuid.UUID
+}
+
+// ExpireDue ends up to Limit locks, sessions and tombstones whose deadline
+// is at or before the batch's Now. The leader proposes it when
+// NextDeadline has passed; the state machine decides what is due, so a
+// renew that raced it simply leaves nothing to do.
+type ExpireDue struct {
+	Limit int
+}
+
+// StaticUser is a user configured by the operator with fixed tokens.
+type StaticUser struct {
+	ID     uuid.UUID
+	Login  string
+	Hashes []TokenHash
+}
+
+// SyncStaticUsers makes the operator-configured users and tokens exactly
+// Users: it upserts them and drops static tokens that are no longer listed.
+// Tokens issued at runtime (bootstrap, sign-in) are untouched.
+type SyncStaticUsers struct {
+	Users []StaticUser
+}
+
+// BootstrapAdmin creates the first user and its token, only if there are no
+// users at all; replays and races are therefore harmless.
+type BootstrapAdmin struct {
+	ID    uuid.UUID
+	Login string
+	Hash  TokenHash
+}
+
+func (Acquire) kind() kind         { return kindAcquire }
+func (Renew) kind() kind           { return kindRenew }
+func (Release) kind() kind         { return kindRelease }
+func (CreateSession) kind() kind   { return kindCreateSession }
+func (KeepAlive) kind() kind       { return kindKeepAlive }
+func (DeleteSession) kind() kind   { return kindDeleteSession }
+func (ExpireDue) kind() kind       { return kindExpireDue }
+func (SyncStaticUsers) kind() kind { return kindSyncStaticUsers }
+func (BootstrapAdmin) kind() kind  { return kindBootstrapAdmin }
+
+// GrantStatus says how an Acquire succeeded.
+type GrantStatus uint8
+
+// Acquire outcomes.
+const (
+	Granted  GrantStatus = iota + 1 // a new lease and fencing token
+	Extended                        // the caller already held it
+)
+
+// Result is the outcome of one command.
+type Result struct {
+	Err     error
+	Status  GrantStatus // Acquire
+	Lock    Lock        // Acquire, Renew; on ErrLockHeld the conflicting lock
+	Holder  string      // login of Lock's holder
+	Session Session     // CreateSession, KeepAlive
+	Count   int         // ExpireDue: records ended; BootstrapAdmin: users created
+}

@@ -1,0 +1,138 @@
+package state
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// acquire implements DESIGN's rules: an expired lock is free; the same
+// holder (user and session) extends its lease; anyone else conflicts.
+func (s *State) acquire(now int64, skew time.Duration, c Acquire) Result {
+	if c.SessionID != uuid.Nil && !s.sessionUsable(now, c.SessionID, c.HolderID) {
+		return Result{Err: ErrSessionInvalid}
+	}
+	cur, held := s.liveLock(now, c.Name)
+	if held && sameHolder(cur, c.HolderID, c.SessionID) && now < cur.ExpiresAt {
+		return s.extend(now, skew, cur, c)
+	}
+	if held && !sameHolder(cur, c.HolderID, c.SessionID) {
+		return Result{Err: ErrLockHeld, Lock: *cur, Holder: s.login(cur.HolderID)}
+	}
+	if held {
+		// The caller's own lease lapsed: it gets a fresh grant and token.
+		s.removeLock(cur)
+	}
+	return s.grant(now, skew, c)
+}
+
+func sameHolder(l *Lock, holder, session uuid.UUID) bool {
+	return l.HolderID == holder && l.SessionID == session
+}
+
+// liveLock returns the lock called name unless it has passed FreeAt, in
+// which case it is removed first: acquire treats an expired lock as free
+// without waiting for ExpireDue.
+func (s *State) liveLock(now int64, name string) (*Lock, bool) {
+	l, ok := s.locks.Get(&Lock{Name: name})
+	if ok && now >= l.FreeAt {
+		s.removeLock(l)
+		return nil, false
+	}
+	return l, ok
+}
+
+func (s *State) grant(now int64, skew time.Duration, c Acquire) Result {
+	exp := now + int64(c.TTL)
+	l := &Lock{
+		Name: c.Name, LeaseID: c.LeaseID, HolderID: c.HolderID, SessionID: c.SessionID,
+		Token: s.nextToken, AcquiredAt: now, ExpiresAt: exp, FreeAt: exp + int64(skew),
+		Metadata: c.Metadata,
+	}
+	s.nextToken++
+	s.putLock(nil, l)
+	return Result{Status: Granted, Lock: *l, Holder: s.login(l.HolderID)}
+}
+
+func (s *State) extend(now int64, skew time.Duration, cur *Lock, c Acquire) Result {
+	l := *cur
+	l.ExpiresAt = max(cur.ExpiresAt, now+int64(c.TTL))
+	l.FreeAt = max(cur.FreeAt, l.ExpiresAt+int64(skew))
+	if c.Metadata != "" {
+		l.Metadata = c.Metadata
+	}
+	s.putLock(cur, &l)
+	return Result{Status: Extended, Lock: l, Holder: s.login(l.HolderID)}
+}
+
+func (s *State) renew(now int64, skew time.Duration, c Renew) Result {
+	cur, ok := s.ownedLock(now, c.Name, c.LeaseID, c.HolderID)
+	if !ok {
+		return Result{Err: ErrLockNotFound}
+	}
+	l := *cur
+	l.ExpiresAt = now + int64(c.TTL)
+	// FreeAt never moves earlier: a skew margin promised with an earlier,
+	// longer lease still protects whoever acted on it.
+	l.FreeAt = max(cur.FreeAt, l.ExpiresAt+int64(skew))
+	s.putLock(cur, &l)
+	return Result{Status: Extended, Lock: l, Holder: s.login(l.HolderID)}
+}
+
+func (s *State) release(now int64, c Release) Result {
+	cur, ok := s.ownedLock(now, c.Name, c.LeaseID, c.HolderID)
+	if !ok {
+		return Result{Err: ErrLockNotFound}
+	}
+	s.removeLock(cur)
+	return Result{}
+}
+
+// ownedLock returns the lock if lease and holder match and its lease has not
+// expired. Past ExpiresAt the holder has lost it even though nobody else
+// can take it until FreeAt.
+func (s *State) ownedLock(now int64, name string, lease, holder uuid.UUID) (*Lock, bool) {
+	l, ok := s.liveLock(now, name)
+	if !ok || l.LeaseID != lease || l.HolderID != holder || now >= l.ExpiresAt {
+		return nil, false
+	}
+	return l, true
+}
+
+// putLock stores l in place of old (nil for a new lock) and keeps the
+// derived indexes exact.
+func (s *State) putLock(old, l *Lock) {
+	if old != nil {
+		s.deadlines.Delete(deadline{old.FreeAt, deadlineLock, old.Name})
+	}
+	s.locks.ReplaceOrInsert(l)
+	s.deadlines.ReplaceOrInsert(deadline{l.FreeAt, deadlineLock, l.Name})
+	if l.SessionID != uuid.Nil {
+		set := s.sessionLocks[l.SessionID]
+		if set == nil {
+			set = make(map[string]struct{})
+			s.sessionLocks[l.SessionID] = set
+		}
+		set[l.Name] = struct{}{}
+	}
+}
+
+func (s *State) removeLock(l *Lock) {
+	s.locks.Delete(l)
+	s.deadlines.Delete(deadline{l.FreeAt, deadlineLock, l.Name})
+	if l.SessionID == uuid.Nil {
+		return
+	}
+	set := s.sessionLocks[l.SessionID]
+	delete(set, l.Name)
+	if len(set) == 0 {
+		delete(s.sessionLocks, l.SessionID)
+	}
+}
+
+func (s *State) login(id uuid.UUID) string {
+	if u, ok := s.users[id]; ok {
+		return u.Login
+	}
+	return id.String()
+}

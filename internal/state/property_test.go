@@ -1,0 +1,260 @@
+package state
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"pgregory.net/rapid"
+)
+
+// world draws commands that hit the interesting cases often: a few names,
+// two users, sessions and leases the model has seen, short TTLs.
+type world struct {
+	names    []string
+	users    []uuid.UUID
+	sessions []uuid.UUID
+	leases   []uuid.UUID
+}
+
+func (w *world) draw(t *rapid.T) Command {
+	name := rapid.SampledFrom(w.names).Draw(t, "name")
+	user := rapid.SampledFrom(w.users).Draw(t, "user")
+	ttl := time.Duration(rapid.IntRange(1, 8).Draw(t, "ttl")) * time.Second
+	switch rapid.IntRange(0, 7).Draw(t, "op") {
+	case 0, 1:
+		return Acquire{Name: name, LeaseID: uuid.New(), HolderID: user, SessionID: w.maybeSession(t), TTL: ttl}
+	case 2:
+		return Renew{Name: name, LeaseID: w.lease(t), HolderID: user, TTL: ttl}
+	case 3:
+		return Release{Name: name, LeaseID: w.lease(t), HolderID: user}
+	case 4:
+		id := uuid.New()
+		w.sessions = append(w.sessions, id)
+		return CreateSession{ID: id, UserID: user, TTL: time.Duration(rapid.IntRange(10, 12).Draw(t, "sttl")) * time.Second}
+	case 5:
+		return KeepAlive{ID: w.session(t), UserID: user}
+	case 6:
+		return DeleteSession{ID: w.session(t), UserID: user}
+	}
+	return ExpireDue{Limit: rapid.IntRange(1, 3).Draw(t, "limit")}
+}
+
+func (w *world) maybeSession(t *rapid.T) uuid.UUID {
+	if len(w.sessions) == 0 || rapid.Bool().Draw(t, "nosession") {
+		return uuid.Nil
+	}
+	return w.session(t)
+}
+
+func (w *world) session(t *rapid.T) uuid.UUID {
+	if len(w.sessions) == 0 {
+		return uuid.New()
+	}
+	return rapid.SampledFrom(w.sessions).Draw(t, "session")
+}
+
+func (w *world) lease(t *rapid.T) uuid.UUID {
+	if len(w.leases) == 0 {
+		return uuid.New()
+	}
+	return rapid.SampledFrom(w.leases).Draw(t, "lease")
+}
+
+func (w *world) drawBatches(t *rapid.T) []Batch {
+	now := t0
+	n := rapid.IntRange(1, 60).Draw(t, "batches")
+	batches := make([]Batch, n)
+	for i := range batches {
+		// Mostly forward, sometimes backwards: the state must clamp.
+		now += int64(time.Duration(rapid.IntRange(-500, 4000).Draw(t, "dt")) * time.Millisecond)
+		b := Batch{Now: now, Skew: skew}
+		for j := rapid.IntRange(1, 4).Draw(t, "cmds"); j > 0; j-- {
+			b.Commands = append(b.Commands, w.draw(t))
+		}
+		batches[i] = b
+	}
+	return batches
+}
+
+// promise is what a holder was last told: it holds name until expires.
+type promise struct {
+	holder, session uuid.UUID
+	expires         int64
+}
+
+// safetyModel checks, from the results alone, the two guarantees clients
+// rely on: nobody is granted a name before the previous holder's last
+// promised expiry (lock or session, whichever ends first) plus the skew
+// margin, unless that holder gave it up; fencing tokens strictly increase.
+type safetyModel struct {
+	locks     map[string]promise
+	sessions  map[uuid.UUID]int64 // session → expiry last promised
+	lastToken uint64
+}
+
+func (m *safetyModel) observe(now int64, cmd Command, r Result) error {
+	switch c := cmd.(type) {
+	case Acquire:
+		return m.observeAcquire(now, c, r)
+	case Renew:
+		if r.Err == nil {
+			m.locks[c.Name] = promise{c.HolderID, r.Lock.SessionID, r.Lock.ExpiresAt}
+		}
+	case Release:
+		if r.Err == nil {
+			delete(m.locks, c.Name)
+		}
+	case CreateSession, KeepAlive:
+		if r.Err == nil {
+			m.sessions[r.Session.ID] = r.Session.ExpiresAt
+		}
+	case DeleteSession:
+		if r.Err == nil {
+			m.dropSession(c.ID)
+		}
+	}
+	return nil
+}
+
+func (m *safetyModel) observeAcquire(now int64, c Acquire, r Result) error {
+	if r.Err != nil {
+		return nil
+	}
+	if r.Status == Granted {
+		if r.Lock.Token <= m.lastToken {
+			return fmt.Errorf("token %d after %d", r.Lock.Token, m.lastToken)
+		}
+		m.lastToken = r.Lock.Token
+		if p, ok := m.locks[c.Name]; ok && (p.holder != c.HolderID || p.session != c.SessionID) {
+			if bound := m.bound(p); now < bound {
+				return fmt.Errorf("%s granted at %v before previous holder's bound %v", c.Name, now-t0, bound-t0)
+			}
+		}
+	}
+	m.locks[c.Name] = promise{c.HolderID, c.SessionID, r.Lock.ExpiresAt}
+	return nil
+}
+
+func (m *safetyModel) bound(p promise) int64 {
+	end := p.expires
+	if exp, ok := m.sessions[p.session]; ok && p.session != uuid.Nil {
+		end = min(end, exp)
+	}
+	return end + int64(skew)
+}
+
+func (m *safetyModel) dropSession(id uuid.UUID) {
+	for name, p := range m.locks {
+		if p.session == id {
+			delete(m.locks, name)
+		}
+	}
+}
+
+func TestState_Properties(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		w := &world{names: []string{"a", "a/b", "b"}, users: []uuid.UUID{alice, bob}}
+		batches := w.drawBatches(t)
+		s := New()
+		s.Apply(Batch{Now: t0, Commands: []Command{SyncStaticUsers{Users: []StaticUser{{ID: alice, Login: "alice"}, {ID: bob, Login: "bob"}}}}})
+		replay := []Batch{{Now: t0, Commands: []Command{SyncStaticUsers{Users: []StaticUser{{ID: alice, Login: "alice"}, {ID: bob, Login: "bob"}}}}}}
+		m := &safetyModel{locks: map[string]promise{}, sessions: map[uuid.UUID]int64{}}
+		cut := rapid.IntRange(0, len(batches)-1).Draw(t, "cut")
+		var restored *State
+		for i, b := range batches {
+			if i == cut {
+				restored = mustRestore(t, s)
+			}
+			results := s.Apply(b)
+			if restored != nil {
+				if err := sameResults(results, restored.Apply(b)); err != nil {
+					t.Fatalf("batch %d after restore: %v", i, err)
+				}
+			}
+			for j, r := range results {
+				w.noteLease(r)
+				if err := m.observe(max(s.LastNow(), b.Now), b.Commands[j], r); err != nil {
+					t.Fatalf("batch %d cmd %d %T: %v", i, j, b.Commands[j], err)
+				}
+			}
+			replay = append(replay, b)
+			if err := s.checkIndexes(); err != nil {
+				t.Fatalf("after batch %d: %v", i, err)
+			}
+		}
+		checkReplayAndRestore(t, s, restored, replay)
+	})
+}
+
+func (w *world) noteLease(r Result) {
+	if r.Err == nil && r.Status == Granted {
+		w.leases = append(w.leases, r.Lock.LeaseID)
+	}
+}
+
+func mustRestore(t *rapid.T, s *State) *State {
+	var buf bytes.Buffer
+	if _, err := s.Snapshot().WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Restore(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func sameResults(a, b []Result) error {
+	for i := range a {
+		if !errors.Is(a[i].Err, b[i].Err) || a[i].Lock != b[i].Lock || a[i].Session != b[i].Session ||
+			a[i].Count != b[i].Count || a[i].Status != b[i].Status {
+			return fmt.Errorf("result %d: %+v vs %+v", i, a[i], b[i])
+		}
+	}
+	return nil
+}
+
+func checkReplayAndRestore(t *rapid.T, s, restored *State, replay []Batch) {
+	want := snapshotBytes(t, s)
+	again := New()
+	for _, b := range replay {
+		again.Apply(b)
+	}
+	if !bytes.Equal(snapshotBytes(t, again), want) {
+		t.Fatal("replaying the same log gave a different state")
+	}
+	if !bytes.Equal(snapshotBytes(t, restored), want) {
+		t.Fatal("restore then apply diverged from the original")
+	}
+	if !bytes.Equal(snapshotBytes(t, mustRestore(t, s)), want) {
+		t.Fatal("snapshot→restore is not the identity")
+	}
+}
+
+// checkIndexes verifies the derived indexes against the records.
+func (s *State) checkIndexes() error {
+	want := New().deadlines
+	s.locks.Ascend(func(l *Lock) bool {
+		want.ReplaceOrInsert(deadline{l.FreeAt, deadlineLock, l.Name})
+		return true
+	})
+	s.sessions.Ascend(func(sess *Session) bool {
+		want.ReplaceOrInsert(sessionDeadline(sess))
+		return true
+	})
+	if want.Len() != s.deadlines.Len() {
+		return fmt.Errorf("deadline index has %d entries, records need %d", s.deadlines.Len(), want.Len())
+	}
+	var err error
+	want.Ascend(func(d deadline) bool {
+		if !s.deadlines.Has(d) {
+			err = fmt.Errorf("missing deadline %+v", d)
+		}
+		return err == nil
+	})
+	return err
+}

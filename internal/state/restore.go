@@ -1,0 +1,86 @@
+package state
+
+import (
+	"bytes"
+
+	"github.com/google/uuid"
+)
+
+// The read* methods decode one snapshot section into s, refusing records
+// that are out of order or inconsistent with what came before; the derived
+// indexes are rebuilt as records are stored.
+
+func (s *State) readUsers(d *decoder) {
+	n := d.count(18)
+	var prev uuid.UUID
+	for i := 0; i < n && d.err == nil; i++ {
+		u := &User{ID: d.id(), Login: d.str(MaxLoginLen), CreatedAt: d.varint()}
+		if bytes.Compare(u.ID[:], prev[:]) <= 0 || loginErr(u.Login) != nil {
+			d.fail("bad user record")
+		}
+		prev = u.ID
+		s.users[u.ID] = u
+	}
+}
+
+func (s *State) readTokens(d *decoder) {
+	n := d.count(len(TokenHash{}) + 17)
+	var prev TokenHash
+	for i := 0; i < n && d.err == nil; i++ {
+		t := tokenEntry{Hash: d.hash(), UserID: d.id(), Static: d.bool()}
+		if _, ok := s.users[t.UserID]; !ok || bytes.Compare(t.Hash[:], prev[:]) <= 0 {
+			d.fail("bad token record")
+		}
+		prev = t.Hash
+		s.tokens[t.Hash] = t
+	}
+}
+
+func (s *State) readSessions(d *decoder) {
+	n := d.count(38)
+	var prev uuid.UUID
+	for i := 0; i < n && d.err == nil; i++ {
+		sess := &Session{ID: d.id(), UserID: d.id(), TTL: d.dur(), CreatedAt: d.varint(),
+			ExpiresAt: d.varint(), FreeAt: d.varint(), EndedAt: d.varint(), Expired: d.bool()}
+		if !s.validSessionRecord(sess, prev) {
+			d.fail("bad session record")
+			return
+		}
+		prev = sess.ID
+		s.putSession(nil, sess)
+	}
+}
+
+func (s *State) validSessionRecord(sess *Session, prev uuid.UUID) bool {
+	_, userOK := s.users[sess.UserID]
+	return userOK && bytes.Compare(sess.ID[:], prev[:]) > 0 &&
+		sess.TTL >= MinSessionTTL && sess.TTL <= MaxSessionTTL &&
+		sess.FreeAt >= sess.ExpiresAt && sess.EndedAt >= 0 && (!sess.Expired || sess.Ended())
+}
+
+func (s *State) readLocks(d *decoder) {
+	n := d.count(58)
+	prev := ""
+	for i := 0; i < n && d.err == nil; i++ {
+		l := &Lock{Name: d.str(MaxLockNameLen), LeaseID: d.id(), HolderID: d.id(),
+			SessionID: d.id(), Token: d.uvarint(), AcquiredAt: d.varint(),
+			ExpiresAt: d.varint(), FreeAt: d.varint(), Metadata: d.str(MaxMetadataLen)}
+		if d.err != nil || !s.validLockRecord(l, prev, i == 0) {
+			d.fail("bad lock record")
+			return
+		}
+		prev = l.Name
+		s.putLock(nil, l)
+	}
+}
+
+func (s *State) validLockRecord(l *Lock, prev string, first bool) bool {
+	_, userOK := s.users[l.HolderID]
+	sessionOK := l.SessionID == uuid.Nil
+	if sess, ok := s.sessions.Get(&Session{ID: l.SessionID}); ok {
+		sessionOK = !sess.Ended() && sess.UserID == l.HolderID
+	}
+	return userOK && sessionOK && (first || l.Name > prev) && ValidLockName(l.Name) == nil &&
+		l.LeaseID != uuid.Nil && l.Token >= 1 && l.Token < s.nextToken &&
+		l.FreeAt >= l.ExpiresAt
+}

@@ -1,0 +1,132 @@
+package state
+
+import (
+	"crypto/sha256"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Limits of the domain, shared by the HTTP layer's validation and the codec's
+// refusal of corrupt commands.
+const (
+	MaxLockNameLen      = 256
+	MaxLockComponentLen = 64
+	MaxMetadataLen      = 1024
+	MaxLoginLen         = 256
+	MinLockTTL          = time.Second
+	MaxLockTTL          = time.Hour
+	MinSessionTTL       = 10 * time.Second
+	MaxSessionTTL       = 300 * time.Second
+	DefaultSessionTTL   = 60 * time.Second
+	// TombstoneTTL is how long an ended session stays readable as inactive.
+	TombstoneTTL = time.Hour
+	// MaxSkew bounds the clock-skew margin a batch may carry.
+	MaxSkew = time.Minute
+)
+
+// Sentinel errors returned in Result.Err. The HTTP layer maps them to status
+// codes in one table.
+var (
+	ErrLockHeld        = errors.New("lock is held by another holder")
+	ErrLockNotFound    = errors.New("lock not found or not owned by caller")
+	ErrSessionNotFound = errors.New("session not found")
+	ErrSessionExpired  = errors.New("session expired")
+	ErrSessionInvalid  = errors.New("session is unknown, not yours, or no longer active")
+	ErrUnknownUser     = errors.New("unknown user")
+	ErrInvalidCommand  = errors.New("invalid command")
+)
+
+// TokenHash is the SHA-256 digest of a bearer token. Only digests are kept.
+type TokenHash [sha256.Size]byte
+
+// HashToken returns the digest under which a bearer token is stored.
+func HashToken(token string) TokenHash { return sha256.Sum256([]byte(token)) }
+
+// Lock is a held lock. It is immutable once stored.
+type Lock struct {
+	Name      string
+	LeaseID   uuid.UUID
+	HolderID  uuid.UUID // the user
+	SessionID uuid.UUID // uuid.Nil when not acquired with a session
+	Token     uint64    // fencing token
+	// AcquiredAt and ExpiresAt are unix nanoseconds. FreeAt is ExpiresAt
+	// plus the skew margin in force when it was set: nobody else can
+	// acquire the lock before FreeAt.
+	AcquiredAt int64
+	ExpiresAt  int64
+	FreeAt     int64
+	Metadata   string
+}
+
+// Session groups locks that end together. It is immutable once stored.
+type Session struct {
+	ID        uuid.UUID
+	UserID    uuid.UUID
+	TTL       time.Duration
+	CreatedAt int64
+	ExpiresAt int64
+	FreeAt    int64 // ExpiresAt plus skew: when expiry releases the locks
+	EndedAt   int64 // 0 while live
+	Expired   bool  // ended by expiry rather than by DELETE
+}
+
+// Ended reports whether the session is a tombstone.
+func (s *Session) Ended() bool { return s.EndedAt != 0 }
+
+// ActiveAt reports whether the session can be used (kept alive, acquired
+// with) at now.
+func (s *Session) ActiveAt(now int64) bool { return !s.Ended() && now < s.ExpiresAt }
+
+// User is an identity that can hold locks.
+type User struct {
+	ID        uuid.UUID
+	Login     string
+	CreatedAt int64
+}
+
+// ValidLockName reports why name is not a valid lock name, or nil: the
+// seed's pattern ^[a-zA-Z0-9._-]+(/[a-zA-Z0-9._-]+)*$, at most 256 bytes,
+// components of 1..64 bytes, no "." or ".." components.
+func ValidLockName(name string) error {
+	if name == "" {
+		return errors.New("lock name is empty")
+	}
+	if len(name) > MaxLockNameLen {
+		return errors.New("lock name is longer than 256 bytes")
+	}
+	for rest := name; ; {
+		c, after, more := strings.Cut(rest, "/")
+		if err := validComponent(c); err != nil {
+			return err
+		}
+		if !more {
+			return nil
+		}
+		rest = after
+	}
+}
+
+func validComponent(c string) error {
+	switch {
+	case c == "":
+		return errors.New("lock name has an empty component (leading, trailing or double '/')")
+	case len(c) > MaxLockComponentLen:
+		return errors.New("lock name component is longer than 64 bytes")
+	case c == "." || c == "..":
+		return errors.New("lock name components '.' and '..' are not allowed")
+	}
+	for i := 0; i < len(c); i++ {
+		if !nameByte(c[i]) {
+			return errors.New("lock name may contain only letters, digits, '.', '_', '-' and '/'")
+		}
+	}
+	return nil
+}
+
+func nameByte(b byte) bool {
+	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' ||
+		b == '.' || b == '_' || b == '-'
+}
