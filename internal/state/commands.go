@@ -104,8 +104,9 @@ type SyncStaticUsers struct {
 	Users []StaticUser
 }
 
-// BootstrapAdmin creates the first user and its token, only if there are no
-// users at all; replays and races are therefore harmless.
+// BootstrapAdmin creates (or reuses) a user and gives it a token, only if no
+// token exists at all: on first start, or when the operator removed every
+// static token. Replays and races are therefore harmless.
 type BootstrapAdmin struct {
 	ID    uuid.UUID
 	Login string

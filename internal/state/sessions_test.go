@@ -133,7 +133,7 @@ func TestState_Users(t *testing.T) {
 			t.Errorf("bootstrap token lost: %+v %v", u, ok)
 		}
 	})
-	t.Run("BootstrapOnlyWithoutUsers", func(t *testing.T) {
+	t.Run("BootstrapOnlyWithoutTokens", func(t *testing.T) {
 		s := New()
 		if r := mustApply(t, s, t0, BootstrapAdmin{ID: alice, Login: "admin", Hash: HashToken("1")}); r.Count != 1 {
 			t.Fatal("not created")
@@ -143,6 +143,10 @@ func TestState_Users(t *testing.T) {
 		}
 		if _, ok := s.UserByToken(HashToken("2")); ok {
 			t.Fatal("second bootstrap token valid")
+		}
+		mustApply(t, s, t0, SyncStaticUsers{Users: []StaticUser{{ID: bob, Login: "bob", Hashes: []TokenHash{HashToken("B")}}}})
+		if r := mustApply(t, s, t0, BootstrapAdmin{ID: alice, Login: "admin", Hash: HashToken("3")}); r.Count != 0 {
+			t.Fatal("bootstrap with static tokens present")
 		}
 	})
 }

@@ -22,7 +22,7 @@ func (s *State) syncStaticUsers(now int64, c SyncStaticUsers) Result {
 }
 
 func (s *State) bootstrapAdmin(now int64, c BootstrapAdmin) Result {
-	if len(s.users) > 0 {
+	if len(s.tokens) > 0 {
 		return Result{}
 	}
 	s.putUser(now, c.ID, c.Login)

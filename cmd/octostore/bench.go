@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os/signal"
+	"syscall"
+
+	"github.com/octostore/octostore/internal/bench"
+)
+
+func runBench(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("bench", stderr)
+	var cfg bench.Config
+	fs.StringVar(&cfg.URL, "url", "http://127.0.0.1:3000", "server base URL")
+	fs.StringVar(&cfg.Token, "token", "", "bearer token")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 16, "concurrent workers")
+	fs.DurationVar(&cfg.Duration, "duration", 10e9, "measured window")
+	fs.DurationVar(&cfg.Warmup, "warmup", 1e9, "unmeasured warm-up before the window (negative: none)")
+	fs.DurationVar(&cfg.TTL, "ttl", 60e9, "lock TTL")
+	fs.StringVar(&cfg.Prefix, "prefix", "", "lock name prefix (default: bench/<random>)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return usageError(fs, err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	report, err := bench.Run(ctx, cfg)
+	if err != nil && report.Cycles == 0 {
+		fmt.Fprintln(stderr, "octostore bench:", err)
+		return 1
+	}
+	write := report.WriteText
+	if *asJSON {
+		write = report.WriteJSON
+	}
+	if werr := write(stdout); werr != nil {
+		return 1
+	}
+	if err != nil || report.Errors > 0 {
+		return 1
+	}
+	return 0
+}

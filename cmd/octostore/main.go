@@ -1,0 +1,48 @@
+// Command octostore is the OctoStore lock service: `octostore serve` runs
+// a node; the other subcommands are its tools.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// exitUsage is the BSD sysexits code for bad command-line usage.
+const exitUsage = 64
+
+const usage = `OctoStore: a distributed lock service.
+
+Usage:
+  octostore serve [flags]     run a server (single durable node by default)
+  octostore bench [flags]     load-test a server with acquire+release cycles
+  octostore version           print the version
+
+Run "octostore COMMAND -h" for a command's flags. Every flag can also be
+set as an environment variable: --data-dir is OCTOSTORE_DATA_DIR.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(args[1:], stderr)
+	case "bench":
+		return runBench(args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "octostore", version())
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "octostore: unknown command %q\n\n%s", args[0], usage)
+	return exitUsage
+}

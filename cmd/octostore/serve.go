@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/octostore/octostore/internal/server"
+)
+
+func runServe(args []string, stderr io.Writer) int {
+	fs := newFlagSet("serve", stderr)
+	cfg := server.Config{Stderr: stderr}
+	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:3000", "HTTP listen address")
+	fs.StringVar(&cfg.DataDir, "data-dir", "./octostore-data", "directory for the Raft log and snapshots")
+	fs.StringVar(&cfg.NodeID, "node-id", "", "Raft node ID (default: generated once and kept in the data dir)")
+	fs.StringVar(&cfg.TokensFile, "tokens-file", "", "file of user:token lines (static bearer tokens)")
+	fs.DurationVar(&cfg.Skew, "skew-margin", time.Second, "clock-skew margin: a lock is free only this long after its expires_at")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	if err := parseFlags(fs, args); err != nil {
+		return usageError(fs, err)
+	}
+	log, err := newLogger(stderr, *logLevel, *logFormat)
+	if err == nil && (cfg.Skew < 0 || cfg.Skew > time.Minute) {
+		err = fmt.Errorf("--skew-margin must be between 0s and 1m")
+	}
+	if err != nil {
+		return usageError(fs, err)
+	}
+	cfg.Logger = log
+	cfg.Tokens = os.Getenv("OCTOSTORE_TOKENS")
+	return serve(cfg)
+}
+
+func serve(cfg server.Config) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, err := server.Start(ctx, cfg)
+	if err != nil {
+		cfg.Logger.Error("cannot start", "err", err)
+		return 1
+	}
+	select {
+	case <-ctx.Done():
+		cfg.Logger.Info("shutting down")
+	case err := <-srv.Done():
+		cfg.Logger.Error("http server stopped", "err", err)
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		cfg.Logger.Error("shutdown", "err", err)
+		return 1
+	}
+	cfg.Logger.Info("stopped")
+	return 0
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be text or json, not %q", format)
+}

@@ -1,0 +1,201 @@
+package apitest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+)
+
+// Client talks to one server and checks the contract on every exchange.
+type Client struct {
+	t      testing.TB
+	Base   string
+	HTTP   *http.Client
+	router routers.Router
+}
+
+// New fetches baseURL/openapi.yaml and returns a client validating against
+// it.
+func New(t testing.TB, baseURL string) *Client {
+	t.Helper()
+	c := &Client{t: t, Base: strings.TrimRight(baseURL, "/"), HTTP: &http.Client{Timeout: 30 * time.Second}}
+	resp, err := c.HTTP.Get(c.Base + "/openapi.yaml")
+	if err != nil {
+		t.Fatalf("fetch served spec: %v", err)
+	}
+	defer resp.Body.Close()
+	spec, _ := io.ReadAll(resp.Body)
+	doc, err := openapi3.NewLoader().LoadFromData(spec)
+	if err != nil {
+		t.Fatalf("served spec does not load: %v", err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatalf("served spec is invalid: %v", err)
+	}
+	doc.Servers = nil // match any host: tests run on ephemeral loopback ports
+	if c.router, err = gorillamux.NewRouter(doc); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Response is a completed exchange.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into v, failing the test if it does not decode.
+func (r *Response) JSON(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("response body %q: %v", r.Body, err)
+	}
+}
+
+// Do sends a request whose body is v marshalled to JSON (nil for none) and
+// validates both request and response against the spec.
+func (c *Client) Do(method, path, token string, v any) *Response {
+	c.t.Helper()
+	var body []byte
+	if v != nil {
+		var err error
+		if body, err = json.Marshal(v); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	return c.exchange(method, path, token, body, true)
+}
+
+// Raw sends body as is, for malformed requests. Only the response is
+// validated (when the route exists in the spec).
+func (c *Client) Raw(method, path, token string, body []byte) *Response {
+	c.t.Helper()
+	return c.exchange(method, path, token, body, false)
+}
+
+func (c *Client) exchange(method, path, token string, body []byte, checkRequest bool) *Response {
+	c.t.Helper()
+	req := c.newRequest(method, path, token, body)
+	input := c.validationInput(method, path, token, body)
+	if checkRequest && input != nil {
+		if err := openapi3filter.ValidateRequest(context.Background(), input); err != nil {
+			c.t.Fatalf("%s %s: request violates the spec: %v", method, path, err)
+		}
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	out := &Response{Status: resp.StatusCode, Header: resp.Header}
+	if out.Body, err = io.ReadAll(resp.Body); err != nil {
+		c.t.Fatalf("%s %s: read body: %v", method, path, err)
+	}
+	c.checkResponse(method, path, input, out)
+	return out
+}
+
+func (c *Client) newRequest(method, path, token string, body []byte) *http.Request {
+	req, err := http.NewRequest(method, c.Base+path, bytes.NewReader(body))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return req
+}
+
+// checkResponse validates the response against the spec. Every response
+// must carry X-Request-Id, and every error must be a JSON object with an
+// error message, whether or not the route is in the spec.
+func (c *Client) checkResponse(method, path string, input *openapi3filter.RequestValidationInput, r *Response) {
+	c.t.Helper()
+	if r.Header.Get("X-Request-Id") == "" {
+		c.t.Errorf("%s %s: no X-Request-Id", method, path)
+	}
+	if r.Status >= 500 && r.Status != http.StatusServiceUnavailable {
+		c.t.Errorf("%s %s: server error %d: %s", method, path, r.Status, r.Body)
+	}
+	if r.Status >= 400 {
+		var e struct{ Error string }
+		if json.Unmarshal(r.Body, &e) != nil || e.Error == "" {
+			c.t.Errorf("%s %s: %d without a JSON error message: %q", method, path, r.Status, r.Body)
+		}
+	}
+	if input == nil || r.Status == http.StatusMethodNotAllowed {
+		return
+	}
+	err := openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: input, Status: r.Status, Header: r.Header,
+		Body: io.NopCloser(bytes.NewReader(r.Body)), Options: &openapi3filter.Options{IncludeResponseStatus: true},
+	})
+	if err != nil {
+		c.t.Errorf("%s %s: response %d violates the spec: %v\nbody: %s", method, path, r.Status, err, r.Body)
+	}
+}
+
+// validationInput finds the spec route for path. Lock names may contain
+// '/', which the spec's router cannot match, so the name is routed as a
+// placeholder and passed as the path parameter itself.
+func (c *Client) validationInput(method, path, token string, body []byte) *openapi3filter.RequestValidationInput {
+	u, err := url.Parse(c.Base + path)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	lookup, params := routePath(method, u.EscapedPath())
+	probe, _ := http.NewRequest(method, c.Base+lookup+"?"+u.RawQuery, nil)
+	route, found, err := c.router.FindRoute(probe)
+	if err != nil {
+		return nil // not in the spec: 404/405 paths
+	}
+	for k, v := range found {
+		if _, ok := params[k]; !ok {
+			params[k] = v
+		}
+	}
+	req := c.newRequest(method, path, token, body)
+	return &openapi3filter.RequestValidationInput{
+		Request: req, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
+	}
+}
+
+// routePath maps /locks/{name}[/action] with a slashed name to a path the
+// router matches, returning the real name as a parameter.
+func routePath(method, escaped string) (string, map[string]string) {
+	params := map[string]string{}
+	rest, ok := strings.CutPrefix(escaped, "/locks/")
+	if !ok {
+		return escaped, params
+	}
+	suffix := ""
+	if i := strings.LastIndexByte(rest, '/'); i >= 0 && method == http.MethodPost {
+		switch rest[i+1:] {
+		case "acquire", "renew", "release":
+			rest, suffix = rest[:i], rest[i:]
+		}
+	}
+	name, err := url.PathUnescape(rest)
+	if err != nil {
+		name = rest
+	}
+	params["name"] = name
+	return "/locks/placeholder" + suffix, params
+}

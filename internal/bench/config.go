@@ -1,0 +1,102 @@
+package bench
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config describes one benchmark run. Zero values select the defaults noted
+// on each field.
+type Config struct {
+	URL         string        // base URL, e.g. http://127.0.0.1:3000
+	Token       string        // bearer token; empty sends no Authorization header
+	Concurrency int           // workers, default 16
+	Duration    time.Duration // measured window, default 10s
+	Warmup      time.Duration // unmeasured warm-up before the window, default 1s; negative disables it
+	TTL         time.Duration // lock TTL sent as ttl_seconds (rounded up to whole seconds), default 60s
+	Prefix      string        // lock name prefix, default "bench/<random 6 hex>" so runs never collide
+}
+
+const (
+	defaultConcurrency = 16
+	defaultDuration    = 10 * time.Second
+	defaultWarmup      = time.Second
+	defaultTTL         = 60 * time.Second
+)
+
+// normalized validates c and returns a copy with defaults filled in.
+func (c Config) normalized() (Config, error) {
+	if err := c.validate(); err != nil {
+		return Config{}, err
+	}
+	c.URL = strings.TrimRight(c.URL, "/")
+	c.Concurrency = orDefault(c.Concurrency, defaultConcurrency)
+	c.Duration = orDefault(c.Duration, defaultDuration)
+	c.TTL = orDefault(c.TTL, defaultTTL)
+	c.Warmup = orDefault(c.Warmup, defaultWarmup)
+	if c.Warmup < 0 {
+		c.Warmup = 0
+	}
+	c.Prefix = strings.Trim(c.Prefix, "/")
+	if c.Prefix == "" {
+		c.Prefix = randomPrefix()
+	}
+	return c, nil
+}
+
+func (c Config) validate() error {
+	if err := validateURL(c.URL); err != nil {
+		return err
+	}
+	switch {
+	case c.Concurrency < 0:
+		return fmt.Errorf("bench: concurrency must be >= 1, got %d", c.Concurrency)
+	case c.Duration < 0:
+		return fmt.Errorf("bench: duration must be > 0, got %s", c.Duration)
+	case c.TTL < 0:
+		return fmt.Errorf("bench: ttl must be > 0, got %s", c.TTL)
+	}
+	return nil
+}
+
+func validateURL(raw string) error {
+	if raw == "" {
+		return errors.New("bench: URL is required")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("bench: invalid URL %q: %w", raw, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("bench: URL %q must use http or https", raw)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("bench: URL %q has no host", raw)
+	}
+	return nil
+}
+
+func orDefault[T int | time.Duration](v, def T) T {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// randomPrefix gives each run its own namespace, so a run never trips over
+// locks a previous (possibly aborted) run left behind until their TTL.
+func randomPrefix() string {
+	var b [3]byte
+	rand.Read(b[:]) // never fails since Go 1.24
+	return "bench/" + hex.EncodeToString(b[:])
+}
+
+// ttlSeconds rounds up so a sub-second TTL never becomes the invalid 0.
+func ttlSeconds(ttl time.Duration) int64 {
+	return int64((ttl + time.Second - 1) / time.Second)
+}

@@ -1,0 +1,151 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// transportErrorBackoff keeps a worker from spinning when the server is
+// unreachable: a refused connection fails in microseconds, and a tight retry
+// loop would steal the CPU the server under test needs.
+const transportErrorBackoff = 10 * time.Millisecond
+
+// window is the run's timeline: cycles starting before measureFrom are
+// warm-up, and no cycle starts at or after end.
+type window struct {
+	measureFrom time.Time
+	end         time.Time
+}
+
+// opRecorder collects one operation's measured outcomes for one worker.
+// Exact samples are kept (8 bytes each) and sorted once at the end, which
+// is cheaper per request than any concurrent histogram.
+type opRecorder struct {
+	latencies []time.Duration
+	errors    int64
+}
+
+func (r *opRecorder) observe(record bool, elapsed time.Duration, err error) {
+	if !record {
+		return
+	}
+	if err != nil {
+		r.errors++
+		return
+	}
+	r.latencies = append(r.latencies, elapsed)
+}
+
+// worker runs cycles sequentially. All its fields are owned by its goroutine
+// until Run has waited for it, so no synchronization is needed.
+type worker struct {
+	client     *lockClient
+	window     window
+	namePrefix string // "<prefix>/w<id>/"
+	seq        int64
+	scratch    bytes.Buffer // response bodies, reused across requests
+
+	highestToken int64
+	seenToken    bool
+
+	acquire, release opRecorder
+	cycles           int64
+	cycleErrors      int64
+	firstErr         error
+	firstErrAt       time.Time
+}
+
+func newWorker(id int, cfg Config, client *lockClient, win window) *worker {
+	const initialSamples = 4096
+	w := &worker{
+		client:     client,
+		window:     win,
+		namePrefix: cfg.Prefix + "/w" + strconv.Itoa(id) + "/",
+	}
+	w.acquire.latencies = make([]time.Duration, 0, initialSamples)
+	w.release.latencies = make([]time.Duration, 0, initialSamples)
+	return w
+}
+
+func (w *worker) run(ctx context.Context) {
+	for ctx.Err() == nil {
+		start := time.Now()
+		if !start.Before(w.window.end) {
+			return
+		}
+		measured := !start.Before(w.window.measureFrom)
+		err := w.cycle(ctx, measured)
+		if err == nil {
+			if measured {
+				w.cycles++
+			}
+			continue
+		}
+		if ctx.Err() != nil {
+			return // failure caused by our own stop, not by the server
+		}
+		w.noteError(err, measured)
+		if isTransportError(err) {
+			pause(ctx, transportErrorBackoff)
+		}
+	}
+}
+
+// cycle acquires a fresh lock and releases it. The lock is released even
+// when its fencing token is bad, so a failed check does not leak locks.
+func (w *worker) cycle(ctx context.Context, measured bool) error {
+	name := w.nextName()
+	began := time.Now()
+	lease, err := w.client.acquire(ctx, name, &w.scratch)
+	w.acquire.observe(measured && ctx.Err() == nil, time.Since(began), err)
+	if err != nil {
+		return err
+	}
+	tokenErr := w.checkFencingToken(name, lease.FencingToken)
+	began = time.Now()
+	err = w.client.release(ctx, name, lease.LeaseID, &w.scratch)
+	w.release.observe(measured && ctx.Err() == nil, time.Since(began), err)
+	return errors.Join(tokenErr, err)
+}
+
+func (w *worker) nextName() string {
+	w.seq++
+	return w.namePrefix + strconv.FormatInt(w.seq, 10)
+}
+
+// checkFencingToken enforces that the tokens this worker receives strictly
+// increase. The server's counter is global, so even across distinct lock
+// names a later grant must carry a larger token; anything else means the
+// server handed out a stale or reused token.
+func (w *worker) checkFencingToken(name string, token int64) error {
+	if w.seenToken && token <= w.highestToken {
+		return fmt.Errorf("acquire %s: fencing token regressed: got %d after %d", name, token, w.highestToken)
+	}
+	w.highestToken, w.seenToken = token, true
+	return nil
+}
+
+// noteError counts failures only inside the measured window, but remembers
+// the first failure from any phase: an error seen during warm-up (bad token,
+// wrong URL) is exactly what the operator needs to see.
+func (w *worker) noteError(err error, measured bool) {
+	if measured {
+		w.cycleErrors++
+	}
+	if w.firstErr == nil {
+		w.firstErr, w.firstErrAt = err, time.Now()
+	}
+}
+
+func pause(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

@@ -1,0 +1,33 @@
+package cluster
+
+import (
+	"errors"
+
+	"github.com/hashicorp/raft"
+)
+
+// Errors a caller of Apply and Read must tell apart.
+var (
+	// ErrNotLeader means the request was not applied: this node is not a
+	// ready leader. It is always safe to retry.
+	ErrNotLeader = errors.New("no leader available")
+	// ErrOutcomeUnknown means the command may or may not have been applied:
+	// leadership or the node was lost after it was proposed.
+	ErrOutcomeUnknown = errors.New("outcome unknown: leadership was lost while committing")
+	// ErrShutdown means the node is closing; nothing was proposed.
+	ErrShutdown = errors.New("node is shutting down")
+)
+
+// proposeError classifies an error from a raft future of a proposed entry.
+func proposeError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, raft.ErrNotLeader):
+		return ErrNotLeader
+	default:
+		// ErrLeadershipLost, ErrRaftShutdown after dispatch, anything else:
+		// the entry may have been committed.
+		return errors.Join(ErrOutcomeUnknown, err)
+	}
+}

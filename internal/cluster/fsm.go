@@ -1,0 +1,89 @@
+package cluster
+
+import (
+	"io"
+	"log/slog"
+	"sync"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/octostore/octostore/internal/state"
+)
+
+// fsm adapts state.State to raft.BatchingFSM. Its RWMutex lets reads run
+// in parallel while Apply holds it briefly once per group of entries.
+type fsm struct {
+	mu  sync.RWMutex
+	st  *state.State
+	log *slog.Logger
+}
+
+var _ raft.BatchingFSM = (*fsm)(nil)
+
+func newFSM(log *slog.Logger) *fsm { return &fsm{st: state.New(), log: log} }
+
+// Apply applies one entry; raft calls ApplyBatch instead when it can.
+func (f *fsm) Apply(l *raft.Log) any { return f.ApplyBatch([]*raft.Log{l})[0] }
+
+// ApplyBatch decodes outside the lock, then applies every entry under it.
+// Each command entry's response is a []state.Result, or an error if the
+// entry does not decode (which the codec's validation makes a bug or
+// corruption, never a client's doing).
+func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
+	out := make([]any, len(logs))
+	batches := make([]state.Batch, len(logs))
+	for i, l := range logs {
+		if l.Type != raft.LogCommand {
+			continue
+		}
+		b, err := state.DecodeBatch(l.Data)
+		if err != nil {
+			f.log.Error("refusing undecodable log entry", "index", l.Index, "err", err)
+			out[i] = err
+			continue
+		}
+		batches[i] = b
+	}
+	f.mu.Lock()
+	for i, b := range batches {
+		if out[i] == nil && logs[i].Type == raft.LogCommand {
+			out[i] = f.st.Apply(b)
+		}
+	}
+	f.mu.Unlock()
+	return out
+}
+
+// Snapshot captures a copy-on-write view; Persist writes it while Apply
+// continues.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return &fsmSnapshot{snap: f.st.Snapshot()}, nil
+}
+
+// Restore replaces the state with a decoded snapshot. A corrupt snapshot
+// is refused and the current state kept.
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	st, err := state.Restore(rc)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.st = st
+	f.mu.Unlock()
+	return nil
+}
+
+type fsmSnapshot struct{ snap *state.Snapshot }
+
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := s.snap.WriteTo(sink); err != nil {
+		sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (s *fsmSnapshot) Release() {}

@@ -1,0 +1,131 @@
+package cluster
+
+import (
+	"context"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/octostore/octostore/internal/state"
+)
+
+// The proposer is our group commit. Requests queue up; one goroutine packs
+// whatever is queued into a single log entry while at most maxInflight
+// entries are being committed. Under load, entries grow instead of
+// multiplying, so the per-entry cost of raft (encoding, bolt writes, the
+// fsync) is paid once for many requests.
+const (
+	queueSize   = 8192
+	maxBatch    = 512
+	maxInflight = 2
+)
+
+type proposal struct {
+	cmd  state.Command
+	res  state.Result
+	err  error
+	done chan struct{}
+}
+
+type inflightEntry struct {
+	future    raft.ApplyFuture
+	proposals []*proposal
+}
+
+// Apply proposes cmd and waits until it is committed and applied. A
+// command's own failure (a held lock, say) is in Result.Err; the error
+// return is for the ones of this package and ctx's.
+func (n *Node) Apply(ctx context.Context, cmd state.Command) (state.Result, error) {
+	if !n.ready.Load() {
+		return state.Result{}, ErrNotLeader
+	}
+	p := &proposal{cmd: cmd, done: make(chan struct{})}
+	select {
+	case n.queue <- p:
+	case <-ctx.Done():
+		return state.Result{}, ctx.Err()
+	case <-n.shutdownCh:
+		return state.Result{}, ErrShutdown
+	}
+	select {
+	case <-p.done:
+		return p.res, p.err
+	case <-ctx.Done():
+		// Proposed already: whether it applies is now unknown to the caller.
+		return state.Result{}, ctx.Err()
+	}
+}
+
+func (n *Node) runProposer() {
+	defer close(n.completions)
+	for {
+		var first *proposal
+		select {
+		case first = <-n.queue:
+		case <-n.shutdownCh:
+			return
+		}
+		select {
+		case n.slots <- struct{}{}:
+		case <-n.shutdownCh:
+			finish([]*proposal{first}, nil, ErrShutdown)
+			return
+		}
+		batch := n.drain(first)
+		n.completions <- inflightEntry{future: n.propose(batch), proposals: batch}
+	}
+}
+
+// drain collects what is already queued, without waiting for more.
+func (n *Node) drain(first *proposal) []*proposal {
+	batch := []*proposal{first}
+	for len(batch) < maxBatch {
+		select {
+		case p := <-n.queue:
+			batch = append(batch, p)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+func (n *Node) propose(batch []*proposal) raft.ApplyFuture {
+	cmds := make([]state.Command, len(batch))
+	for i, p := range batch {
+		cmds[i] = p.cmd
+	}
+	b := state.Batch{Now: time.Now().UnixNano(), Skew: n.cfg.Skew, Commands: cmds}
+	return n.raft.Apply(state.EncodeBatch(b), 0)
+}
+
+// runCompleter hands results back in commit order, which is the order the
+// entries were proposed in.
+func (n *Node) runCompleter() {
+	defer close(n.completerDone)
+	for e := range n.completions {
+		err := proposeError(e.future.Error())
+		<-n.slots
+		var results []state.Result
+		if err == nil {
+			switch r := e.future.Response().(type) {
+			case []state.Result:
+				results = r
+			case error:
+				err = r
+			}
+		}
+		finish(e.proposals, results, err)
+	}
+}
+
+func finish(ps []*proposal, results []state.Result, err error) {
+	for i, p := range ps {
+		if err == nil && i < len(results) {
+			p.res = results[i]
+		} else {
+			p.err = err
+		}
+		close(p.done)
+	}
+}

@@ -1,0 +1,186 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/octostore/octostore/internal/auth"
+	"github.com/octostore/octostore/internal/state"
+)
+
+// Store is what the API needs from the replicated state.
+type Store interface {
+	// Apply proposes cmd and waits for it to be committed and applied.
+	Apply(ctx context.Context, cmd state.Command) (state.Result, error)
+	// Read runs fn on the state, linearizably unless stale. fn must only
+	// call the state's read methods.
+	Read(ctx context.Context, stale bool, fn func(s *state.State, now int64)) error
+}
+
+// API is the http.Handler serving OctoStore's routes.
+type API struct {
+	store  Store
+	log    *slog.Logger
+	spec   []byte
+	reqPre string        // random per process, so request IDs are unique across restarts
+	reqSeq atomic.Uint64 // cheaper than a random ID per request
+	routes routes
+}
+
+// New returns the handler. spec is the OpenAPI document served at
+// /openapi.yaml.
+func New(store Store, spec []byte, log *slog.Logger) *API {
+	var b [4]byte
+	rand.Read(b[:])
+	a := &API{store: store, log: log, spec: spec, reqPre: hex.EncodeToString(b[:]) + "-"}
+	a.buildRoutes()
+	return a
+}
+
+// request is what a handler gets: the HTTP request plus what routing and
+// authentication established.
+type request struct {
+	*http.Request
+	user state.User
+	name string    // lock name, for lock routes
+	id   uuid.UUID // session ID, for session routes
+	// paramErr is a malformed path parameter, answered 422 once the
+	// caller is authenticated.
+	paramErr error
+}
+
+type handler func(w http.ResponseWriter, r *request)
+
+// ServeHTTP routes, authenticates and bounds every request, and logs it at
+// debug level.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	id := a.requestID(r)
+	w.Header().Set("X-Request-Id", id)
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	defer a.recoverPanic(rec, r)
+	name := a.serve(rec, r)
+	if a.log.Enabled(r.Context(), slog.LevelDebug) {
+		a.log.Debug("request", "request_id", id, "method", r.Method, "route", name,
+			"status", rec.status, "duration", time.Since(start))
+	}
+}
+
+// serve answers r and returns its route's name for the log.
+func (a *API) serve(w http.ResponseWriter, r *http.Request) string {
+	rt, h, req, err := a.resolve(r)
+	if err != nil {
+		if rt != nil && errors.Is(err, ErrMethodNotAllowed) {
+			w.Header().Set("Allow", rt.allow())
+		}
+		a.writeError(w, r, err)
+		return routeName(rt)
+	}
+	if !rt.public {
+		if req.user, err = a.authenticate(r); err != nil {
+			a.writeError(w, r, err)
+			return rt.name
+		}
+	}
+	if req.paramErr != nil {
+		a.writeError(w, r, req.paramErr)
+		return rt.name
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	h(w, req)
+	return rt.name
+}
+
+func routeName(rt *route) string {
+	if rt == nil {
+		return "unknown"
+	}
+	return rt.name
+}
+
+func (a *API) authenticate(r *http.Request) (state.User, error) {
+	token, ok := auth.BearerToken(r.Header.Get("Authorization"))
+	if !ok {
+		return state.User{}, ErrUnauthorized
+	}
+	h := state.HashToken(token)
+	var u state.User
+	var found bool
+	// Token lookups read local state: a follower forwards to the leader
+	// before it gets here, and rotation is applied on the leader first.
+	err := a.store.Read(r.Context(), true, func(s *state.State, _ int64) { u, found = s.UserByToken(h) })
+	if err != nil {
+		return state.User{}, err
+	}
+	if !found {
+		return state.User{}, ErrUnauthorized
+	}
+	return u, nil
+}
+
+// requestID keeps a sane caller-supplied X-Request-Id, so one ID follows a
+// request through proxies, and otherwise makes one.
+func (a *API) requestID(r *http.Request) string {
+	if id := r.Header.Get("X-Request-Id"); validRequestID(id) {
+		return id
+	}
+	return a.reqPre + strconv.FormatUint(a.reqSeq.Add(1), 36)
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func (a *API) recoverPanic(w *statusRecorder, r *http.Request) {
+	v := recover()
+	if v == nil || v == http.ErrAbortHandler {
+		if v != nil {
+			panic(v)
+		}
+		return
+	}
+	a.log.Error("handler panic", "panic", v, "request_id", w.Header().Get("X-Request-Id"), "path", r.URL.Path)
+	if !w.wrote {
+		writeJSON(w, http.StatusInternalServerError, errorBody{Error: "Internal error", Code: "internal"})
+	}
+}
+
+// statusRecorder remembers the status for the request log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wrote {
+		s.status, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.wrote = true
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

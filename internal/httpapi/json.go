@@ -1,0 +1,91 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"reflect"
+)
+
+// maxBody bounds every request body; larger ones are answered 413.
+const maxBody = 64 << 10
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":"Internal error","code":"internal"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+// readBody returns the request body, or ErrBodyTooLarge past maxBody.
+func readBody(r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(r.Body)
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, ErrBodyTooLarge
+	}
+	if err != nil {
+		return nil, invalid("could not read the request body: %v", err)
+	}
+	return b, nil
+}
+
+// decodeJSON strictly decodes the body into v: one JSON object, known
+// fields only, right types. An empty body is an error only when required.
+// Every failure says what is wrong.
+func decodeJSON(r *http.Request, v any, required bool) error {
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		if required {
+			return invalid("request body is required: a JSON object")
+		}
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return describeJSONError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return invalid("unexpected data after the JSON object")
+	}
+	return nil
+}
+
+func describeJSONError(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
+		return invalid("invalid JSON: %v", err)
+	case errors.As(err, &typ) && typ.Field == "":
+		return invalid("request body must be a JSON object")
+	case errors.As(err, &typ):
+		return invalid("%s must be %s", typ.Field, jsonType(typ.Type))
+	}
+	// DisallowUnknownFields reports `json: unknown field "x"`.
+	return invalid("%s", bytes.TrimPrefix([]byte(err.Error()), []byte("json: ")))
+}
+
+func jsonType(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Uint64:
+		return "an integer"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	}
+	return "a " + t.Kind().String()
+}

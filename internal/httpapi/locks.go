@@ -1,0 +1,243 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/octostore/octostore/internal/state"
+)
+
+// lockResponse is the seed's LockResponse plus session_id and metadata.
+type lockResponse struct {
+	Status       string     `json:"status"`
+	Name         string     `json:"name"`
+	LeaseID      uuid.UUID  `json:"lease_id"`
+	FencingToken uint64     `json:"fencing_token"`
+	ExpiresAt    time.Time  `json:"expires_at"`
+	Holder       string     `json:"holder"`
+	SessionID    *uuid.UUID `json:"session_id,omitempty"`
+	Metadata     *string    `json:"metadata,omitempty"`
+}
+
+func newLockResponse(status string, l state.Lock, holder string) lockResponse {
+	resp := lockResponse{Status: status, Name: l.Name, LeaseID: l.LeaseID, FencingToken: l.Token,
+		ExpiresAt: unixTime(l.ExpiresAt), Holder: holder}
+	if l.SessionID != uuid.Nil {
+		resp.SessionID = &l.SessionID
+	}
+	if l.Metadata != "" {
+		resp.Metadata = &l.Metadata
+	}
+	return resp
+}
+
+func unixTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }
+
+type conflictLock struct {
+	Name      string    `json:"name"`
+	Holder    string    `json:"holder"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// conflictBody is the seed's LockConflict, with the error code.
+type conflictBody struct {
+	Error string       `json:"error"`
+	Code  string       `json:"code"`
+	Lock  conflictLock `json:"lock"`
+}
+
+func (a *API) handleAcquireLock(w http.ResponseWriter, r *request) {
+	var body struct {
+		TTLSeconds *int64  `json:"ttl_seconds"`
+		SessionID  *string `json:"session_id"`
+		Metadata   *string `json:"metadata"`
+	}
+	cmd := state.Acquire{Name: r.name, LeaseID: uuid.New(), HolderID: r.user.ID}
+	err := firstError(validName(r.name), decodeJSON(r.Request, &body, true))
+	if err == nil {
+		cmd.TTL, err = lockTTL(body.TTLSeconds)
+	}
+	if err == nil {
+		cmd.SessionID, err = optionalUUID("session_id", body.SessionID)
+	}
+	if err == nil {
+		cmd.Metadata, err = metadata(body.Metadata)
+	}
+	if err != nil {
+		a.writeError(w, r.Request, err)
+		return
+	}
+	res, err := a.store.Apply(r.Context(), cmd)
+	a.writeLockResult(w, r, res, err)
+}
+
+func (a *API) writeLockResult(w http.ResponseWriter, r *request, res state.Result, err error) {
+	if err == nil {
+		err = res.Err
+	}
+	switch {
+	case errors.Is(err, state.ErrLockHeld):
+		writeJSON(w, http.StatusConflict, conflictBody{Error: "Lock already held", Code: "lock_held",
+			Lock: conflictLock{Name: res.Lock.Name, Holder: res.Holder, ExpiresAt: unixTime(res.Lock.ExpiresAt)}})
+	case err != nil:
+		a.writeError(w, r.Request, err)
+	case res.Status == state.Granted:
+		writeJSON(w, http.StatusOK, newLockResponse("acquired", res.Lock, res.Holder))
+	default:
+		writeJSON(w, http.StatusOK, newLockResponse("held", res.Lock, res.Holder))
+	}
+}
+
+func (a *API) handleRenewLock(w http.ResponseWriter, r *request) {
+	var body struct {
+		LeaseID    *string `json:"lease_id"`
+		TTLSeconds *int64  `json:"ttl_seconds"`
+	}
+	cmd := state.Renew{Name: r.name, HolderID: r.user.ID}
+	err := firstError(validName(r.name), decodeJSON(r.Request, &body, true))
+	if err == nil {
+		cmd.LeaseID, err = leaseID(body.LeaseID)
+	}
+	if err == nil {
+		cmd.TTL, err = lockTTL(body.TTLSeconds)
+	}
+	if err != nil {
+		a.writeError(w, r.Request, err)
+		return
+	}
+	res, err := a.store.Apply(r.Context(), cmd)
+	a.writeLockResult(w, r, res, err)
+}
+
+type releaseResponse struct {
+	Status  string `json:"status"`
+	Message string `json:"message"`
+}
+
+func (a *API) handleReleaseLock(w http.ResponseWriter, r *request) {
+	var body struct {
+		LeaseID *string `json:"lease_id"`
+	}
+	cmd := state.Release{Name: r.name, HolderID: r.user.ID}
+	err := firstError(validName(r.name), decodeJSON(r.Request, &body, true))
+	if err == nil {
+		cmd.LeaseID, err = leaseID(body.LeaseID)
+	}
+	if err != nil {
+		a.writeError(w, r.Request, err)
+		return
+	}
+	res, err := a.store.Apply(r.Context(), cmd)
+	if err = firstError(err, res.Err); err != nil {
+		a.writeError(w, r.Request, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, releaseResponse{Status: "released", Message: "Lock released"})
+}
+
+// lockNotHeld is the seed's LockNotHeld.
+type lockNotHeld struct {
+	Status  string `json:"status"`
+	Name    string `json:"name"`
+	Message string `json:"message"`
+}
+
+func (a *API) handleGetLock(w http.ResponseWriter, r *request) {
+	stale, err := staleParam(r.Request)
+	if err = firstError(validName(r.name), err); err != nil {
+		a.writeError(w, r.Request, err)
+		return
+	}
+	var l state.Lock
+	var held bool
+	var holder string
+	err = a.store.Read(r.Context(), stale, func(s *state.State, now int64) {
+		if l, held = s.GetLock(r.name, now); held {
+			holder = s.Login(l.HolderID)
+		}
+	})
+	switch {
+	case err != nil:
+		a.writeError(w, r.Request, err)
+	case held:
+		writeJSON(w, http.StatusOK, newLockResponse("held", l, holder))
+	default:
+		writeJSON(w, http.StatusOK, lockNotHeld{Status: "available", Name: r.name, Message: "Lock not currently held"})
+	}
+}
+
+type listedLock struct {
+	Name         string    `json:"name"`
+	Status       string    `json:"status"`
+	HolderID     uuid.UUID `json:"holder_id"`
+	Holder       string    `json:"holder"`
+	FencingToken uint64    `json:"fencing_token"`
+	ExpiresAt    time.Time `json:"expires_at"`
+	Metadata     *string   `json:"metadata"`
+}
+
+type listResponse struct {
+	Locks     []listedLock `json:"locks"`
+	Total     int          `json:"total"`
+	Prefix    *string      `json:"prefix"`
+	NextAfter *string      `json:"next_after"`
+}
+
+const (
+	defaultListLimit = 1000
+	maxListLimit     = 10000
+)
+
+func (a *API) handleListLocks(w http.ResponseWriter, r *request) {
+	q := r.URL.Query()
+	prefix, after := q.Get("prefix"), q.Get("after")
+	limit, err := listLimit(q.Get("limit"))
+	stale, serr := staleParam(r.Request)
+	if err = firstError(err, serr, maxLen("prefix", prefix), maxLen("after", after)); err != nil {
+		a.writeError(w, r.Request, err)
+		return
+	}
+	resp := listResponse{Locks: []listedLock{}}
+	err = a.store.Read(r.Context(), stale, func(s *state.State, now int64) {
+		locks, more := s.ListLocks(prefix, after, limit, now)
+		for _, l := range locks {
+			resp.Locks = append(resp.Locks, listed(l, s.Login(l.HolderID)))
+		}
+		if more {
+			resp.NextAfter = &locks[len(locks)-1].Name
+		}
+	})
+	if err != nil {
+		a.writeError(w, r.Request, err)
+		return
+	}
+	resp.Total = len(resp.Locks)
+	if q.Has("prefix") {
+		resp.Prefix = &prefix
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func listed(l state.Lock, holder string) listedLock {
+	out := listedLock{Name: l.Name, Status: "held", HolderID: l.HolderID, Holder: holder,
+		FencingToken: l.Token, ExpiresAt: unixTime(l.ExpiresAt)}
+	if l.Metadata != "" {
+		out.Metadata = &l.Metadata
+	}
+	return out
+}
+
+func listLimit(s string) (int, error) {
+	if s == "" {
+		return defaultListLimit, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > maxListLimit {
+		return 0, invalid("limit must be an integer between 1 and %d", maxListLimit)
+	}
+	return n, nil
+}

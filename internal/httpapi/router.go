@@ -1,0 +1,138 @@
+package httpapi
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// route is one path shape with its handlers by method.
+type route struct {
+	name    string // the path template, for logs
+	methods map[string]handler
+	public  bool // served without authentication
+}
+
+// routes are built once; resolving a request allocates nothing but the
+// request itself.
+type routes struct {
+	health, spec, list, status, create, session, keepalive *route
+	actions                                                map[string]*route // acquire, renew, release
+}
+
+func (a *API) buildRoutes() {
+	a.routes = routes{
+		health:    &route{name: "/health", methods: map[string]handler{"GET": a.handleHealth, "HEAD": a.handleHealth}, public: true},
+		spec:      &route{name: "/openapi.yaml", methods: map[string]handler{"GET": a.handleSpec}, public: true},
+		list:      &route{name: "/locks", methods: map[string]handler{"GET": a.handleListLocks}},
+		status:    &route{name: "/locks/{name}", methods: map[string]handler{"GET": a.handleGetLock}},
+		create:    &route{name: "/sessions", methods: map[string]handler{"POST": a.handleCreateSession}},
+		session:   &route{name: "/sessions/{id}", methods: map[string]handler{"GET": a.handleGetSession, "DELETE": a.handleDeleteSession}},
+		keepalive: &route{name: "/sessions/{id}/keepalive", methods: map[string]handler{"POST": a.handleKeepAlive}},
+		actions: map[string]*route{
+			"acquire": {name: "/locks/{name}/acquire", methods: map[string]handler{"POST": a.handleAcquireLock}},
+			"renew":   {name: "/locks/{name}/renew", methods: map[string]handler{"POST": a.handleRenewLock}},
+			"release": {name: "/locks/{name}/release", methods: map[string]handler{"POST": a.handleReleaseLock}},
+		},
+	}
+}
+
+// resolve finds the route and handler for r. It parses lock names and
+// session IDs from the escaped path, so "%2F" inside a lock name is a
+// slash in the name, not a separator. A path that matches nothing is 404;
+// a method the path does not support is 405. A malformed name or ID is
+// left in paramErr, to be answered after authentication.
+func (a *API) resolve(r *http.Request) (*route, handler, *request, error) {
+	path := r.URL.EscapedPath()
+	req := &request{Request: r}
+	var rt *route
+	var err error
+	switch {
+	case path == "/health":
+		rt = a.routes.health
+	case path == "/openapi.yaml":
+		rt = a.routes.spec
+	case path == "/locks":
+		rt = a.routes.list
+	case strings.HasPrefix(path, "/locks/"):
+		rt, err = a.lockRoute(req, path[len("/locks/"):])
+	case path == "/sessions":
+		rt = a.routes.create
+	case strings.HasPrefix(path, "/sessions/"):
+		rt, err = a.sessionRoute(req, path[len("/sessions/"):])
+	default:
+		return nil, nil, nil, ErrRouteNotFound
+	}
+	if err != nil {
+		return rt, nil, nil, err
+	}
+	h, ok := rt.methods[r.Method]
+	if !ok {
+		return rt, nil, nil, ErrMethodNotAllowed
+	}
+	return rt, h, req, nil
+}
+
+// lockRoute parses "/locks/{name}" (GET) and "/locks/{name}/{action}"
+// (POST). A GET of ".../acquire" reads the lock named "…/acquire".
+func (a *API) lockRoute(req *request, rest string) (*route, error) {
+	rt, raw := a.routes.status, rest
+	if i := strings.LastIndexByte(rest, '/'); i >= 0 && req.Method != http.MethodGet {
+		if action, ok := a.routes.actions[rest[i+1:]]; ok {
+			rt, raw = action, rest[:i]
+		}
+	}
+	if _, ok := rt.methods[req.Method]; !ok {
+		return rt, ErrMethodNotAllowed
+	}
+	name, err := url.PathUnescape(raw)
+	if err != nil {
+		req.paramErr = invalid("lock name is not valid percent-encoding")
+	}
+	req.name = name
+	return rt, nil
+}
+
+// sessionRoute parses "/sessions/{id}" and "/sessions/{id}/keepalive".
+func (a *API) sessionRoute(req *request, rest string) (*route, error) {
+	rawID, suffix, _ := strings.Cut(rest, "/")
+	var rt *route
+	switch suffix {
+	case "":
+		rt = a.routes.session
+	case "keepalive":
+		rt = a.routes.keepalive
+	default:
+		return nil, ErrRouteNotFound
+	}
+	if _, ok := rt.methods[req.Method]; !ok {
+		return rt, ErrMethodNotAllowed
+	}
+	id, err := parseUUID(rawID)
+	if err != nil {
+		req.paramErr = invalid("invalid session id: must be a UUID like 550e8400-e29b-41d4-a716-446655440000")
+	}
+	req.id = id
+	return rt, nil
+}
+
+// parseUUID accepts only the canonical 36-character form.
+func parseUUID(s string) (uuid.UUID, error) {
+	if len(s) != 36 {
+		return uuid.Nil, ErrInvalidInput
+	}
+	return uuid.Parse(s)
+}
+
+// allow lists a route's methods for the Allow header of a 405.
+func (rt *route) allow() string {
+	ms := make([]string, 0, len(rt.methods))
+	for m := range rt.methods {
+		ms = append(ms, m)
+	}
+	slices.Sort(ms)
+	return strings.Join(ms, ", ")
+}

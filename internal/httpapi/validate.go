@@ -1,0 +1,104 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/octostore/octostore/internal/state"
+)
+
+// Field validation shared by the handlers. Messages follow the seed's
+// examples where it has them.
+
+func validName(name string) error {
+	if err := state.ValidLockName(name); err != nil {
+		return invalid("invalid lock name: %v", err)
+	}
+	return nil
+}
+
+func lockTTL(secs *int64) (time.Duration, error) {
+	if secs == nil {
+		return 0, invalid("ttl_seconds is required")
+	}
+	ttl := time.Duration(*secs) * time.Second
+	if *secs < 1 || ttl > state.MaxLockTTL {
+		return 0, invalid("TTL must be between 1 and 3600 seconds")
+	}
+	return ttl, nil
+}
+
+func sessionTTL(secs *int64) (time.Duration, error) {
+	if secs == nil {
+		return state.DefaultSessionTTL, nil
+	}
+	ttl := time.Duration(*secs) * time.Second
+	if *secs < 10 || ttl > state.MaxSessionTTL {
+		return 0, invalid("Session TTL must be between 10 and 300 seconds")
+	}
+	return ttl, nil
+}
+
+func leaseID(s *string) (uuid.UUID, error) {
+	if s == nil {
+		return uuid.Nil, invalid("lease_id is required")
+	}
+	id, err := parseUUID(*s)
+	if err != nil {
+		return uuid.Nil, invalid("Invalid lease_id format")
+	}
+	return id, nil
+}
+
+func optionalUUID(field string, s *string) (uuid.UUID, error) {
+	if s == nil {
+		return uuid.Nil, nil
+	}
+	id, err := parseUUID(*s)
+	if err != nil {
+		return uuid.Nil, invalid("Invalid %s format", field)
+	}
+	return id, nil
+}
+
+func metadata(s *string) (string, error) {
+	if s == nil {
+		return "", nil
+	}
+	if len(*s) > state.MaxMetadataLen {
+		return "", invalid("metadata must be at most %d bytes", state.MaxMetadataLen)
+	}
+	return *s, nil
+}
+
+func maxLen(field, v string) error {
+	if len(v) > state.MaxLockNameLen {
+		return invalid("%s must be at most %d bytes", field, state.MaxLockNameLen)
+	}
+	return nil
+}
+
+// staleParam parses ?stale=, which lets any node answer from local state.
+func staleParam(r *http.Request) (bool, error) {
+	v := r.URL.Query().Get("stale")
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, invalid("stale must be true or false")
+	}
+	return b, nil
+}
+
+func firstError(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,153 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/octostore/octostore/api"
+	"github.com/octostore/octostore/internal/auth"
+	"github.com/octostore/octostore/internal/cluster"
+	"github.com/octostore/octostore/internal/httpapi"
+	"github.com/octostore/octostore/internal/state"
+)
+
+// Config is everything `octostore serve` takes.
+type Config struct {
+	Listen  string // HTTP address, e.g. 127.0.0.1:3000
+	DataDir string
+	NodeID  string
+	// Tokens is OCTOSTORE_TOKENS: "user:token" entries; TokensFile holds
+	// more, one per line.
+	Tokens     string
+	TokensFile string
+	Skew       time.Duration
+	Logger     *slog.Logger
+	// Stderr receives the first-start admin token, shown once. It is not
+	// a log line, so it never reaches log collectors in structured form.
+	Stderr io.Writer
+}
+
+// Server is a running node with its HTTP listener.
+type Server struct {
+	cfg  Config
+	node *cluster.Node
+	http *http.Server
+	ln   net.Listener
+	done chan error
+}
+
+// Start opens the node, waits until it leads (a single node elects itself
+// at once), applies the identity configuration and starts serving HTTP.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	users, err := auth.LoadTokens(cfg.Tokens, cfg.TokensFile)
+	if err != nil {
+		return nil, err
+	}
+	node, err := cluster.Open(cluster.Config{DataDir: cfg.DataDir, NodeID: cfg.NodeID, Skew: cfg.Skew, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, node: node, done: make(chan error, 1)}
+	if err := s.prepare(ctx, users); err != nil {
+		node.Close()
+		return nil, err
+	}
+	cfg.Logger.Info("octostore serving", "addr", "http://"+s.ln.Addr().String(), "data_dir", cfg.DataDir, "node_id", node.ID())
+	go func() { s.done <- s.http.Serve(s.ln) }()
+	return s, nil
+}
+
+func (s *Server) prepare(ctx context.Context, users []state.StaticUser) error {
+	if err := s.node.WaitReady(ctx); err != nil {
+		return fmt.Errorf("waiting for leadership: %w", err)
+	}
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return err
+	}
+	s.ln = ln
+	if err := s.applyIdentity(ctx, users); err != nil {
+		ln.Close()
+		return err
+	}
+	s.http = newHTTPServer(httpapi.New(s.node, api.Spec, s.cfg.Logger), s.cfg.Logger)
+	return nil
+}
+
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		WriteTimeout:      time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// applyIdentity makes the configured static users current and, when no
+// identity source is configured and no token exists, creates the admin
+// and shows its token once.
+func (s *Server) applyIdentity(ctx context.Context, users []state.StaticUser) error {
+	if err := s.apply(ctx, state.SyncStaticUsers{Users: users}); err != nil {
+		return fmt.Errorf("apply static tokens: %w", err)
+	}
+	if len(users) > 0 {
+		return nil
+	}
+	cmd, token := auth.NewAdmin()
+	res, err := s.node.Apply(ctx, cmd)
+	if err = errors.Join(err, res.Err); err != nil {
+		return fmt.Errorf("create admin user: %w", err)
+	}
+	if res.Count == 1 {
+		s.showAdminToken(token)
+	}
+	return nil
+}
+
+func (s *Server) apply(ctx context.Context, cmd state.Command) error {
+	res, err := s.node.Apply(ctx, cmd)
+	return errors.Join(err, res.Err)
+}
+
+func (s *Server) showAdminToken(token string) {
+	if s.cfg.Stderr == nil {
+		return
+	}
+	fmt.Fprintf(s.cfg.Stderr, `
+No identity source is configured, so OctoStore created the user %q.
+Its token is shown only this once; only its SHA-256 hash is stored:
+
+    %s
+
+Try it:
+
+    curl -X POST http://%s/locks/my-lock/acquire \
+      -H "Authorization: Bearer %s" -d '{"ttl_seconds": 30}'
+
+`, auth.AdminLogin, token, s.ln.Addr(), token)
+}
+
+// Addr is the address the HTTP listener is bound to.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Node is the server's Raft node.
+func (s *Server) Node() *cluster.Node { return s.node }
+
+// Done reports the HTTP server's end.
+func (s *Server) Done() <-chan error { return s.done }
+
+// Shutdown stops accepting requests, lets in-flight ones finish (within
+// ctx), then closes the node so that everything acknowledged is on disk.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	return errors.Join(err, s.node.Close())
+}
