@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bytes"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/octostore/octostore/internal/apitest"
+)
+
+func TestServe_SIGTERMShutsDownGracefully(t *testing.T) {
+	p := startServe(t, tokensEnv, "--data-dir", t.TempDir())
+	c := apitest.New(t, p.addr)
+	c.Do("POST", "/locks/x/acquire", token, map[string]any{"ttl_seconds": 60})
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, p.log())
+	}
+	if !strings.Contains(p.log(), `"msg":"stopped"`) {
+		t.Fatalf("no orderly stop in the log:\n%s", p.log())
+	}
+}
+
+// TestServe_SideBySide: two servers with only --listen and --data-dir
+// differing run on one machine (no fixed second port).
+func TestServe_SideBySide(t *testing.T) {
+	a := startServe(t, tokensEnv, "--data-dir", t.TempDir())
+	b := startServe(t, tokensEnv, "--data-dir", t.TempDir())
+	for _, p := range []*proc{a, b} {
+		r := apitest.New(t, p.addr).Do("POST", "/locks/same-name/acquire", token, map[string]any{"ttl_seconds": 60})
+		if r.Status != http.StatusOK {
+			t.Fatalf("%s: %d %s", p.addr, r.Status, r.Body)
+		}
+	}
+}
+
+// TestServe_FirstStartAdmin: with no identity source the first start
+// prints an admin token once; only its hash reaches the disk, and it
+// still works after a restart, which prints no new token.
+func TestServe_FirstStartAdmin(t *testing.T) {
+	dir := t.TempDir()
+	p := startServe(t, nil, "--data-dir", dir)
+	m := regexp.MustCompile(`Authorization: Bearer (octo_[A-Za-z0-9_-]+)`).FindStringSubmatch(p.log())
+	if m == nil {
+		t.Fatalf("no admin token printed:\n%s", p.log())
+	}
+	admin := m[1]
+	r := apitest.New(t, p.addr).Do("POST", "/locks/first/acquire", admin, map[string]any{"ttl_seconds": 60})
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"holder":"admin"`) {
+		t.Fatalf("admin acquire: %d %s", r.Status, r.Body)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.wait()
+	if grepDir(t, dir, admin) {
+		t.Fatal("the raw admin token is stored in the data dir")
+	}
+	p = startServe(t, nil, "--data-dir", dir)
+	if strings.Contains(p.log(), "octo_") {
+		t.Fatalf("a token was printed again on restart:\n%s", p.log())
+	}
+	if r := apitest.New(t, p.addr).Do("GET", "/locks/first", admin, nil); r.Status != http.StatusOK {
+		t.Fatalf("admin token after restart: %d", r.Status)
+	}
+}
+
+func grepDir(t *testing.T, dir, needle string) bool {
+	found := false
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found = found || bytes.Contains(b, []byte(needle))
+		return nil
+	})
+	return found
+}
+
+func TestServe_BadUsage(t *testing.T) {
+	for _, args := range [][]string{{"serve", "--nope"}, {"serve", "extra"}, {"serve", "--log-level", "loud"}, {"frobnicate"}, {}} {
+		var out, errb bytes.Buffer
+		if code := run(args, &out, &errb); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
+		}
+		if errb.Len() == 0 {
+			t.Errorf("%v: no reason given", args)
+		}
+	}
+	t.Setenv("OCTOSTORE_SKEW_MARGIN", "forever")
+	var errb bytes.Buffer
+	if code := run([]string{"serve"}, &bytes.Buffer{}, &errb); code != exitUsage || !strings.Contains(errb.String(), "OCTOSTORE_SKEW_MARGIN") {
+		t.Fatalf("bad env value: exit %d: %s", code, errb.String())
+	}
+}
+
+func TestServe_DataDirInUse(t *testing.T) {
+	dir := t.TempDir()
+	startServe(t, tokensEnv, "--data-dir", dir)
+	start := time.Now()
+	var errb bytes.Buffer
+	code := run([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir}, &bytes.Buffer{}, &errb)
+	if code == 0 || !strings.Contains(errb.String(), "in use") {
+		t.Fatalf("exit %d after %v: %s", code, time.Since(start), errb.String())
+	}
+}
