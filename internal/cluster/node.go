@@ -89,8 +89,10 @@ func Open(cfg Config) (*Node, error) {
 
 func (n *Node) startRaft() error {
 	store, err := raftboltdb.New(raftboltdb.Options{
-		Path:        filepath.Join(n.cfg.DataDir, "raft.db"),
-		BoltOptions: &bbolt.Options{Timeout: time.Second, NoFreelistSync: true},
+		Path: filepath.Join(n.cfg.DataDir, "raft.db"),
+		// The hashmap freelist stays O(1) per commit however many pages the
+		// log compaction frees; the array freelist re-sorts them every time.
+		BoltOptions: &bbolt.Options{Timeout: time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType},
 	})
 	if err != nil {
 		if errors.Is(err, bbolt.ErrTimeout) {
@@ -136,6 +138,12 @@ func (n *Node) raftConfig(logger raftLogger) *raft.Config {
 	c.LeaderLeaseTimeout = 50 * time.Millisecond
 	c.CommitTimeout = 10 * time.Millisecond
 	c.NoLegacyTelemetry = true
+	// Snapshot often enough that raft.db stays small: its pages are mapped
+	// into memory, and a long log is what a restart has to replay. Trailing
+	// logs let a lagging follower catch up without a snapshot; entries are
+	// batches, so fewer than raft's 10240 go a long way.
+	c.SnapshotInterval = 10 * time.Second
+	c.TrailingLogs = 4096
 	if n.cfg.SnapshotThreshold > 0 {
 		c.SnapshotThreshold = n.cfg.SnapshotThreshold
 	}

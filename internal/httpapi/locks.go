@@ -29,9 +29,7 @@ func newLockResponse(status string, l state.Lock, holder string) lockResponse {
 	if l.SessionID != uuid.Nil {
 		resp.SessionID = &l.SessionID
 	}
-	if l.Metadata != "" {
-		resp.Metadata = &l.Metadata
-	}
+	resp.Metadata = l.Metadata
 	return resp
 }
 
@@ -223,12 +221,8 @@ func (a *API) handleListLocks(w http.ResponseWriter, r *request) {
 }
 
 func listed(l state.Lock, holder string) listedLock {
-	out := listedLock{Name: l.Name, Status: "held", HolderID: l.HolderID, Holder: holder,
-		FencingToken: l.Token, ExpiresAt: unixTime(l.ExpiresAt)}
-	if l.Metadata != "" {
-		out.Metadata = &l.Metadata
-	}
-	return out
+	return listedLock{Name: l.Name, Status: "held", HolderID: l.HolderID, Holder: holder,
+		FencingToken: l.Token, ExpiresAt: unixTime(l.ExpiresAt), Metadata: l.Metadata}
 }
 
 func listLimit(s string) (int, error) {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/octostore/octostore/api"
@@ -27,7 +28,10 @@ type Config struct {
 	Tokens     string
 	TokensFile string
 	Skew       time.Duration
-	Logger     *slog.Logger
+	// PprofAddr, when set, serves net/http/pprof on its own listener, never
+	// on the API's.
+	PprofAddr string
+	Logger    *slog.Logger
 	// Stderr receives the first-start admin token, shown once. It is not
 	// a log line, so it never reaches log collectors in structured form.
 	Stderr io.Writer
@@ -60,6 +64,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	cfg.Logger.Info("octostore serving", "addr", "http://"+s.ln.Addr().String(), "data_dir", cfg.DataDir, "node_id", node.ID())
 	go func() { s.done <- s.http.Serve(s.ln) }()
+	if cfg.PprofAddr != "" {
+		go servePprof(cfg.PprofAddr, cfg.Logger)
+	}
 	return s, nil
 }
 
@@ -150,4 +157,14 @@ func (s *Server) Done() <-chan error { return s.done }
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.http.Shutdown(ctx)
 	return errors.Join(err, s.node.Close())
+}
+
+func servePprof(addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	log.Info("pprof serving", "addr", addr)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	log.Warn("pprof stopped", "err", srv.ListenAndServe())
 }

@@ -1,85 +1,79 @@
 package state
 
-import "github.com/google/uuid"
+import "bytes"
 
-type deadlineKind uint8
+// The deadline indexes hold the same immutable records as the primary
+// trees, ordered by when ExpireDue has work for them. They are exact: a
+// record is removed from its index before it is replaced, so every record
+// has exactly one entry. Items are pointers (8 bytes), not copies of keys.
 
-const (
-	deadlineLock      deadlineKind = iota + 1 // a lock becomes free (FreeAt)
-	deadlineSession                           // a session's locks are released (FreeAt)
-	deadlineTombstone                         // an ended session is forgotten
-)
-
-// deadline is one entry of the index that ExpireDue consumes in time order.
-// The index is exact: every record with a deadline has exactly one entry,
-// removed whenever the record changes.
-type deadline struct {
-	at   int64
-	kind deadlineKind
-	key  string // lock name, or the session ID's 16 bytes
+func lockDeadlineLess(a, b *Lock) bool {
+	if a.FreeAt != b.FreeAt {
+		return a.FreeAt < b.FreeAt
+	}
+	return a.Name < b.Name
 }
 
-func deadlineLess(a, b deadline) bool {
-	if a.at != b.at {
-		return a.at < b.at
+// deadline is when ExpireDue next acts on a session: at FreeAt it expires
+// a live one, an hour after its end it forgets a tombstone.
+func (s *Session) deadline() int64 {
+	if s.Ended() {
+		return s.EndedAt + int64(TombstoneTTL)
 	}
-	if a.kind != b.kind {
-		return a.kind < b.kind
-	}
-	return a.key < b.key
+	return s.FreeAt
 }
 
-func sessionKey(id uuid.UUID) string { return string(id[:]) }
+func sessionDeadlineLess(a, b *Session) bool {
+	if da, db := a.deadline(), b.deadline(); da != db {
+		return da < db
+	}
+	return bytes.Compare(a.ID[:], b.ID[:]) < 0
+}
 
 // NextDeadline returns the earliest time at which ExpireDue has work, and
 // false when nothing is scheduled.
 func (s *State) NextDeadline() (int64, bool) {
-	d, ok := s.deadlines.Min()
-	return d.at, ok
+	l, lok := s.lockDeadlines.Min()
+	sess, sok := s.sessionDeadlines.Min()
+	switch {
+	case lok && sok:
+		return min(l.FreeAt, sess.deadline()), true
+	case lok:
+		return l.FreeAt, true
+	case sok:
+		return sess.deadline(), true
+	}
+	return 0, false
 }
 
 // expireDue ends at most limit records whose deadline is at or before now.
+// On a tie a session goes first; any fixed rule keeps replicas identical.
 func (s *State) expireDue(now int64, limit int) int {
 	n := 0
-	for n < limit {
-		d, ok := s.deadlines.Min()
-		if !ok || d.at > now {
-			break
-		}
-		s.deadlines.Delete(d)
-		if s.expireOne(now, d) {
-			n++
+	for ; n < limit; n++ {
+		l, lok := s.lockDeadlines.Min()
+		sess, sok := s.sessionDeadlines.Min()
+		lok = lok && l.FreeAt <= now
+		sok = sok && sess.deadline() <= now
+		switch {
+		case sok && (!lok || sess.deadline() <= l.FreeAt):
+			s.expireSession(now, sess)
+		case lok:
+			s.removeLock(l)
+		default:
+			return n
 		}
 	}
 	return n
 }
 
-func (s *State) expireOne(now int64, d deadline) bool {
-	switch d.kind {
-	case deadlineLock:
-		l, ok := s.locks.Get(&Lock{Name: d.key})
-		if ok && l.FreeAt == d.at {
-			s.removeLock(l)
-			return true
-		}
-	case deadlineSession:
-		sess, ok := s.session(d.key)
-		if ok && !sess.Ended() && sess.FreeAt == d.at {
-			s.endSession(now, sess, true)
-			return true
-		}
-	case deadlineTombstone:
-		sess, ok := s.session(d.key)
-		if ok && sess.Ended() {
-			s.sessions.Delete(sess)
-			return true
-		}
+// expireSession ends a live session (releasing its locks) or forgets a
+// tombstone.
+func (s *State) expireSession(now int64, sess *Session) {
+	if sess.Ended() {
+		s.sessions.Delete(sess)
+		s.sessionDeadlines.Delete(sess)
+		return
 	}
-	return false
-}
-
-func (s *State) session(key string) (*Session, bool) {
-	var id uuid.UUID
-	copy(id[:], key)
-	return s.sessions.Get(&Session{ID: id})
+	s.endSession(now, sess, true)
 }

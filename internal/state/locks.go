@@ -26,6 +26,13 @@ func (s *State) acquire(now int64, skew time.Duration, c Acquire) Result {
 	return s.grant(now, skew, c)
 }
 
+func metadata(m string) *string {
+	if m == "" {
+		return nil
+	}
+	return &m
+}
+
 func sameHolder(l *Lock, holder, session uuid.UUID) bool {
 	return l.HolderID == holder && l.SessionID == session
 }
@@ -46,8 +53,8 @@ func (s *State) grant(now int64, skew time.Duration, c Acquire) Result {
 	exp := now + int64(c.TTL)
 	l := &Lock{
 		Name: c.Name, LeaseID: c.LeaseID, HolderID: c.HolderID, SessionID: c.SessionID,
-		Token: s.nextToken, AcquiredAt: now, ExpiresAt: exp, FreeAt: exp + int64(skew),
-		Metadata: c.Metadata,
+		Token: s.nextToken, ExpiresAt: exp, FreeAt: exp + int64(skew),
+		Metadata: metadata(c.Metadata),
 	}
 	s.nextToken++
 	s.putLock(nil, l)
@@ -59,7 +66,7 @@ func (s *State) extend(now int64, skew time.Duration, cur *Lock, c Acquire) Resu
 	l.ExpiresAt = max(cur.ExpiresAt, now+int64(c.TTL))
 	l.FreeAt = max(cur.FreeAt, l.ExpiresAt+int64(skew))
 	if c.Metadata != "" {
-		l.Metadata = c.Metadata
+		l.Metadata = metadata(c.Metadata)
 	}
 	s.putLock(cur, &l)
 	return Result{Status: Extended, Lock: l, Holder: s.login(l.HolderID)}
@@ -103,10 +110,10 @@ func (s *State) ownedLock(now int64, name string, lease, holder uuid.UUID) (*Loc
 // derived indexes exact.
 func (s *State) putLock(old, l *Lock) {
 	if old != nil {
-		s.deadlines.Delete(deadline{old.FreeAt, deadlineLock, old.Name})
+		s.lockDeadlines.Delete(old)
 	}
 	s.locks.ReplaceOrInsert(l)
-	s.deadlines.ReplaceOrInsert(deadline{l.FreeAt, deadlineLock, l.Name})
+	s.lockDeadlines.ReplaceOrInsert(l)
 	if l.SessionID != uuid.Nil {
 		set := s.sessionLocks[l.SessionID]
 		if set == nil {
@@ -119,7 +126,7 @@ func (s *State) putLock(old, l *Lock) {
 
 func (s *State) removeLock(l *Lock) {
 	s.locks.Delete(l)
-	s.deadlines.Delete(deadline{l.FreeAt, deadlineLock, l.Name})
+	s.lockDeadlines.Delete(l)
 	if l.SessionID == uuid.Nil {
 		return
 	}

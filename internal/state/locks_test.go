@@ -85,12 +85,12 @@ func TestState_Acquire(t *testing.T) {
 		cmd.Metadata = "v1"
 		mustApply(t, s, t0, cmd)
 		cmd.Metadata = ""
-		if r := mustApply(t, s, t0, cmd); r.Lock.Metadata != "v1" {
-			t.Fatalf("metadata %q", r.Lock.Metadata)
+		if r := mustApply(t, s, t0, cmd); *r.Lock.Metadata != "v1" {
+			t.Fatalf("metadata %q", *r.Lock.Metadata)
 		}
 		cmd.Metadata = "v2"
-		if r := mustApply(t, s, t0, cmd); r.Lock.Metadata != "v2" {
-			t.Fatalf("metadata %q", r.Lock.Metadata)
+		if r := mustApply(t, s, t0, cmd); *r.Lock.Metadata != "v2" {
+			t.Fatalf("metadata %q", *r.Lock.Metadata)
 		}
 	})
 }
@@ -233,8 +233,8 @@ func TestState_TimeNeverRunsBackwards(t *testing.T) {
 	s := newState(t)
 	mustApply(t, s, at(time.Minute), acquire("a", alice, 10*time.Second))
 	r := mustApply(t, s, t0, acquire("b", alice, 10*time.Second))
-	if r.Lock.AcquiredAt != at(time.Minute) || s.LastNow() != at(time.Minute) {
-		t.Fatalf("acquired at %v", time.Duration(r.Lock.AcquiredAt-t0))
+	if r.Lock.ExpiresAt != at(time.Minute+10*time.Second) || s.LastNow() != at(time.Minute) {
+		t.Fatalf("expires at %v", time.Duration(r.Lock.ExpiresAt-t0))
 	}
 }
 

@@ -235,24 +235,23 @@ func checkReplayAndRestore(t *rapid.T, s, restored *State, replay []Batch) {
 	}
 }
 
-// checkIndexes verifies the derived indexes against the records.
+// checkIndexes verifies the derived indexes against the records: each
+// index holds exactly the stored records.
 func (s *State) checkIndexes() error {
-	want := New().deadlines
-	s.locks.Ascend(func(l *Lock) bool {
-		want.ReplaceOrInsert(deadline{l.FreeAt, deadlineLock, l.Name})
-		return true
-	})
-	s.sessions.Ascend(func(sess *Session) bool {
-		want.ReplaceOrInsert(sessionDeadline(sess))
-		return true
-	})
-	if want.Len() != s.deadlines.Len() {
-		return fmt.Errorf("deadline index has %d entries, records need %d", s.deadlines.Len(), want.Len())
+	if s.lockDeadlines.Len() != s.locks.Len() || s.sessionDeadlines.Len() != s.sessions.Len() {
+		return fmt.Errorf("deadline indexes have %d/%d entries for %d locks and %d sessions",
+			s.lockDeadlines.Len(), s.sessionDeadlines.Len(), s.locks.Len(), s.sessions.Len())
 	}
 	var err error
-	want.Ascend(func(d deadline) bool {
-		if !s.deadlines.Has(d) {
-			err = fmt.Errorf("missing deadline %+v", d)
+	s.locks.Ascend(func(l *Lock) bool {
+		if got, ok := s.lockDeadlines.Get(l); !ok || got != l {
+			err = fmt.Errorf("lock %s missing from the deadline index", l.Name)
+		}
+		return err == nil
+	})
+	s.sessions.Ascend(func(sess *Session) bool {
+		if got, ok := s.sessionDeadlines.Get(sess); !ok || got != sess {
+			err = fmt.Errorf("session %s missing from the deadline index", sess.ID)
 		}
 		return err == nil
 	})

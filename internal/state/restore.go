@@ -63,8 +63,8 @@ func (s *State) readLocks(d *decoder) {
 	prev := ""
 	for i := 0; i < n && d.err == nil; i++ {
 		l := &Lock{Name: d.str(MaxLockNameLen), LeaseID: d.id(), HolderID: d.id(),
-			SessionID: d.id(), Token: d.uvarint(), AcquiredAt: d.varint(),
-			ExpiresAt: d.varint(), FreeAt: d.varint(), Metadata: d.str(MaxMetadataLen)}
+			SessionID: d.id(), Token: d.uvarint(),
+			ExpiresAt: d.varint(), FreeAt: d.varint(), Metadata: metadata(d.str(MaxMetadataLen))}
 		if d.err != nil || !s.validLockRecord(l, prev, i == 0) {
 			d.fail("bad lock record")
 			return

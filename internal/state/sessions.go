@@ -82,15 +82,8 @@ func (s *State) endSession(now int64, cur *Session, expired bool) {
 // one deadline: FreeAt while live, the tombstone's end once ended.
 func (s *State) putSession(old, sess *Session) {
 	if old != nil {
-		s.deadlines.Delete(sessionDeadline(old))
+		s.sessionDeadlines.Delete(old)
 	}
 	s.sessions.ReplaceOrInsert(sess)
-	s.deadlines.ReplaceOrInsert(sessionDeadline(sess))
-}
-
-func sessionDeadline(sess *Session) deadline {
-	if sess.Ended() {
-		return deadline{sess.EndedAt + int64(TombstoneTTL), deadlineTombstone, sessionKey(sess.ID)}
-	}
-	return deadline{sess.FreeAt, deadlineSession, sessionKey(sess.ID)}
+	s.sessionDeadlines.ReplaceOrInsert(sess)
 }

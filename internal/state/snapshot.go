@@ -147,10 +147,13 @@ func (sn *Snapshot) writeLocks(sw *snapWriter) {
 		sw.e.id(l.HolderID)
 		sw.e.id(l.SessionID)
 		sw.e.uvarint(l.Token)
-		sw.e.varint(l.AcquiredAt)
 		sw.e.varint(l.ExpiresAt)
 		sw.e.varint(l.FreeAt)
-		sw.e.str(l.Metadata)
+		if l.Metadata != nil {
+			sw.e.str(*l.Metadata)
+		} else {
+			sw.e.str("")
+		}
 		sw.maybeFlush()
 		return sw.err == nil
 	})

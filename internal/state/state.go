@@ -25,8 +25,9 @@ type State struct {
 	tokens   map[TokenHash]tokenEntry
 
 	// Derived indexes, rebuilt on restore and never snapshotted.
-	deadlines    *btree.BTreeG[deadline]
-	sessionLocks map[uuid.UUID]map[string]struct{}
+	lockDeadlines    *btree.BTreeG[*Lock]    // by (FreeAt, Name)
+	sessionDeadlines *btree.BTreeG[*Session] // by (deadline, ID)
+	sessionLocks     map[uuid.UUID]map[string]struct{}
 }
 
 type tokenEntry struct {
@@ -38,13 +39,14 @@ type tokenEntry struct {
 // New returns an empty State whose first fencing token is 1.
 func New() *State {
 	return &State{
-		nextToken:    1,
-		locks:        btree.NewG(btreeDegree, lockLess),
-		sessions:     btree.NewG(btreeDegree, sessionLess),
-		users:        make(map[uuid.UUID]*User),
-		tokens:       make(map[TokenHash]tokenEntry),
-		deadlines:    btree.NewG(btreeDegree, deadlineLess),
-		sessionLocks: make(map[uuid.UUID]map[string]struct{}),
+		nextToken:        1,
+		locks:            btree.NewG(btreeDegree, lockLess),
+		sessions:         btree.NewG(btreeDegree, sessionLess),
+		users:            make(map[uuid.UUID]*User),
+		tokens:           make(map[TokenHash]tokenEntry),
+		lockDeadlines:    btree.NewG(btreeDegree, lockDeadlineLess),
+		sessionDeadlines: btree.NewG(btreeDegree, sessionDeadlineLess),
+		sessionLocks:     make(map[uuid.UUID]map[string]struct{}),
 	}
 }
 
