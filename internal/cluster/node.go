@@ -53,6 +53,7 @@ type Node struct {
 	completions   chan inflightEntry
 	completerDone chan struct{}
 	shutdownCh    chan struct{}
+	closed        chan struct{} // closed when Close has finished
 	closeOnce     sync.Once
 	wg            sync.WaitGroup
 }
@@ -75,7 +76,7 @@ func Open(cfg Config) (*Node, error) {
 		notify: make(chan bool, 16), readyCh: make(chan struct{}),
 		queue: make(chan *proposal, queueSize), slots: make(chan struct{}, maxInflight),
 		completions: make(chan inflightEntry, maxInflight), completerDone: make(chan struct{}),
-		shutdownCh: make(chan struct{}),
+		shutdownCh: make(chan struct{}), closed: make(chan struct{}),
 	}
 	if err := n.startRaft(); err != nil {
 		return nil, err
@@ -176,6 +177,7 @@ func (n *Node) Close() error {
 		if cerr := n.store.Close(); err == nil {
 			err = cerr
 		}
+		close(n.closed)
 	})
 	return err
 }

@@ -51,8 +51,12 @@ func (n *Node) Apply(ctx context.Context, cmd state.Command) (state.Result, erro
 	case <-p.done:
 		return p.res, p.err
 	case <-ctx.Done():
-		// Proposed already: whether it applies is now unknown to the caller.
+		// Queued already: whether it applies is now unknown to the caller.
 		return state.Result{}, ctx.Err()
+	case <-n.closed:
+		// Close finished every proposal it dispatched, so this one was
+		// queued too late to be proposed.
+		return state.Result{}, ErrShutdown
 	}
 }
 
