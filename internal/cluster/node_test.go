@@ -178,3 +178,16 @@ func TestNode_DataDirLocked(t *testing.T) {
 		t.Fatal("second node opened the same data dir")
 	}
 }
+
+// TestNode_InvalidCommandFailsAlone: a command the codec would refuse is
+// rejected before it can join (and poison) a batch with valid ones.
+func TestNode_InvalidCommandFailsAlone(t *testing.T) {
+	n := openNode(t, t.TempDir())
+	defer n.Close()
+	addUser(t, n)
+	bad := state.Acquire{Name: "x", LeaseID: uuid.New(), HolderID: user, TTL: -time.Second}
+	if _, err := n.Apply(context.Background(), bad); !errors.Is(err, state.ErrInvalidCommand) {
+		t.Fatalf("invalid command: %v", err)
+	}
+	mustApply(t, n, state.Acquire{Name: "x", LeaseID: uuid.New(), HolderID: user, TTL: time.Second})
+}

@@ -36,6 +36,9 @@ type inflightEntry struct {
 // command's own failure (a held lock, say) is in Result.Err; the error
 // return is for the ones of this package and ctx's.
 func (n *Node) Apply(ctx context.Context, cmd state.Command) (state.Result, error) {
+	if err := state.Validate(cmd); err != nil {
+		return state.Result{}, err
+	}
 	if !n.ready.Load() {
 		return state.Result{}, ErrNotLeader
 	}

@@ -107,6 +107,17 @@ func routeName(rt *route) string {
 	return rt.name
 }
 
+// apply proposes cmd and answers its failure, if any; ok says whether the
+// caller should write the success response.
+func (a *API) apply(w http.ResponseWriter, r *request, cmd state.Command) (res state.Result, ok bool) {
+	res, err := a.store.Apply(r.Context(), cmd)
+	if err = firstError(err, res.Err); err != nil {
+		a.writeError(w, r.Request, err)
+		return res, false
+	}
+	return res, true
+}
+
 func (a *API) authenticate(r *http.Request) (state.User, error) {
 	token, ok := auth.BearerToken(r.Header.Get("Authorization"))
 	if !ok {

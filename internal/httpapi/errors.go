@@ -47,6 +47,7 @@ var errorStatus = []struct {
 	{state.ErrSessionExpired, http.StatusGone, "session_expired", "Session expired"},
 	{state.ErrSessionInvalid, http.StatusUnprocessableEntity, "invalid_session", "session_id is unknown, not yours, or no longer active"},
 	{state.ErrUnknownUser, http.StatusUnauthorized, "unauthorized", "Invalid or missing authorization header"},
+	{state.ErrInvalidCommand, http.StatusUnprocessableEntity, "validation_error", ""},
 	{cluster.ErrNotLeader, http.StatusServiceUnavailable, "no_leader", "No leader available, retry shortly"},
 	{cluster.ErrOutcomeUnknown, http.StatusServiceUnavailable, "outcome_unknown", "Leadership was lost while committing: the change may or may not have been applied"},
 	{cluster.ErrShutdown, http.StatusServiceUnavailable, "shutting_down", "Server is shutting down, retry on another node"},

@@ -39,6 +39,8 @@ func TestBadInput(t *testing.T) {
 		{"TTLZero", "POST", "/locks/x/acquire", `{"ttl_seconds": 0}`, 422, "TTL"},
 		{"TTLNegative", "POST", "/locks/x/acquire", `{"ttl_seconds": -1}`, 422, "TTL"},
 		{"TTLTooLong", "POST", "/locks/x/acquire", `{"ttl_seconds": 3601}`, 422, "TTL"},
+		{"TTLOverflowsDuration", "POST", "/locks/x/acquire", `{"ttl_seconds": 9223372037}`, 422, "TTL"},
+		{"SessionTTLOverflows", "POST", "/sessions", `{"ttl_seconds": 18446744074}`, 422, "Session TTL"},
 		{"MetadataTooLong", "POST", "/locks/x/acquire", `{"ttl_seconds": 5, "metadata": "` + strings.Repeat("m", 1025) + `"}`, 422, "metadata"},
 		{"MetadataWrongType", "POST", "/locks/x/acquire", `{"ttl_seconds": 5, "metadata": 1}`, 422, "string"},
 		{"SessionNotUUID", "POST", "/locks/x/acquire", `{"ttl_seconds": 5, "session_id": "abc"}`, 422, "session_id"},

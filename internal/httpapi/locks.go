@@ -129,12 +129,9 @@ func (a *API) handleReleaseLock(w http.ResponseWriter, r *request) {
 		a.writeError(w, r.Request, err)
 		return
 	}
-	res, err := a.store.Apply(r.Context(), cmd)
-	if err = firstError(err, res.Err); err != nil {
-		a.writeError(w, r.Request, err)
-		return
+	if _, ok := a.apply(w, r, cmd); ok {
+		writeJSON(w, http.StatusOK, releaseResponse{Status: "released", Message: "Lock released"})
 	}
-	writeJSON(w, http.StatusOK, releaseResponse{Status: "released", Message: "Lock released"})
 }
 
 // lockNotHeld is the seed's LockNotHeld.

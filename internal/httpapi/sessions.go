@@ -28,9 +28,8 @@ func (a *API) handleCreateSession(w http.ResponseWriter, r *request) {
 		a.writeError(w, r.Request, err)
 		return
 	}
-	res, err := a.store.Apply(r.Context(), cmd)
-	if err = firstError(err, res.Err); err != nil {
-		a.writeError(w, r.Request, err)
+	res, ok := a.apply(w, r, cmd)
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusCreated, createSessionResponse{SessionID: res.Session.ID,
@@ -47,9 +46,8 @@ func (a *API) handleKeepAlive(w http.ResponseWriter, r *request) {
 		a.writeError(w, r.Request, err)
 		return
 	}
-	res, err := a.store.Apply(r.Context(), state.KeepAlive{ID: r.id, UserID: r.user.ID})
-	if err = firstError(err, res.Err); err != nil {
-		a.writeError(w, r.Request, err)
+	res, ok := a.apply(w, r, state.KeepAlive{ID: r.id, UserID: r.user.ID})
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, keepAliveResponse{SessionID: r.id, ExpiresAt: unixTime(res.Session.ExpiresAt)})
@@ -98,10 +96,7 @@ func sessionStatus(sess state.Session, locks int, now int64) sessionStatusRespon
 }
 
 func (a *API) handleDeleteSession(w http.ResponseWriter, r *request) {
-	res, err := a.store.Apply(r.Context(), state.DeleteSession{ID: r.id, UserID: r.user.ID})
-	if err = firstError(err, res.Err); err != nil {
-		a.writeError(w, r.Request, err)
-		return
+	if _, ok := a.apply(w, r, state.DeleteSession{ID: r.id, UserID: r.user.ID}); ok {
+		w.WriteHeader(http.StatusNoContent)
 	}
-	w.WriteHeader(http.StatusNoContent)
 }

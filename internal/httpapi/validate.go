@@ -24,22 +24,23 @@ func lockTTL(secs *int64) (time.Duration, error) {
 	if secs == nil {
 		return 0, invalid("ttl_seconds is required")
 	}
-	ttl := time.Duration(*secs) * time.Second
-	if *secs < 1 || ttl > state.MaxLockTTL {
-		return 0, invalid("TTL must be between 1 and 3600 seconds")
-	}
-	return ttl, nil
+	return seconds(*secs, state.MinLockTTL, state.MaxLockTTL, "TTL must be between 1 and 3600 seconds")
 }
 
 func sessionTTL(secs *int64) (time.Duration, error) {
 	if secs == nil {
 		return state.DefaultSessionTTL, nil
 	}
-	ttl := time.Duration(*secs) * time.Second
-	if *secs < 10 || ttl > state.MaxSessionTTL {
-		return 0, invalid("Session TTL must be between 10 and 300 seconds")
+	return seconds(*secs, state.MinSessionTTL, state.MaxSessionTTL, "Session TTL must be between 10 and 300 seconds")
+}
+
+// seconds converts a whole number of seconds within [lo, hi]. The range is
+// checked before converting, so a huge value cannot overflow into range.
+func seconds(secs int64, lo, hi time.Duration, msg string) (time.Duration, error) {
+	if secs < int64(lo/time.Second) || secs > int64(hi/time.Second) {
+		return 0, invalid("%s", msg)
 	}
-	return ttl, nil
+	return time.Duration(secs) * time.Second, nil
 }
 
 func leaseID(s *string) (uuid.UUID, error) {

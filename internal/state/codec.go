@@ -68,9 +68,20 @@ func (b Batch) Validate() error {
 		return fmt.Errorf("%w: batch time or skew out of range", ErrInvalidCommand)
 	}
 	for _, c := range b.Commands {
-		if err := validateCommand(c); err != nil {
-			return fmt.Errorf("%w: %T: %v", ErrInvalidCommand, c, err)
+		if err := Validate(c); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// Validate reports whether cmd is within the domain's limits. The log
+// codec refuses an entry holding an invalid command, so the proposer checks
+// each command before it joins a batch: one bad request must never fail
+// the requests it was batched with.
+func Validate(cmd Command) error {
+	if err := validateCommand(cmd); err != nil {
+		return fmt.Errorf("%w: %T: %v", ErrInvalidCommand, cmd, err)
 	}
 	return nil
 }
