@@ -31,6 +31,9 @@ type Config struct {
 	// SnapshotThreshold is the number of log entries between snapshots
 	// (0 means raft's default).
 	SnapshotThreshold uint64
+
+	// wrapLogStore lets tests put a slow or failing disk under raft.
+	wrapLogStore func(raft.LogStore) raft.LogStore
 }
 
 // Node is one member of an OctoStore Raft cluster.
@@ -108,7 +111,11 @@ func (n *Node) startRaft() error {
 		store.Close()
 		return fmt.Errorf("open snapshot store: %w", err)
 	}
-	cache, err := raft.NewLogCache(1024, store)
+	var logs raft.LogStore = store
+	if n.cfg.wrapLogStore != nil {
+		logs = n.cfg.wrapLogStore(store)
+	}
+	cache, err := raft.NewLogCache(1024, logs)
 	if err != nil {
 		store.Close()
 		return err
