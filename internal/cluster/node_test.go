@@ -107,20 +107,26 @@ func TestNode_ExpiresOnTime(t *testing.T) {
 	defer n.Close()
 	addUser(t, n)
 	l := mustApply(t, n, state.Acquire{Name: "short", LeaseID: uuid.New(), HolderID: user, TTL: time.Second}).Lock
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		var stored int
-		n.Read(context.Background(), false, func(s *state.State, now int64) { stored = s.LockCount() })
-		if stored == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("expiry loop never removed the lock")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitNoLocks(t, n, 5*time.Second)
 	if late := time.Since(time.Unix(0, l.FreeAt)); late < 0 || late > time.Second {
 		t.Fatalf("removed %v after FreeAt", late)
+	}
+}
+
+// waitNoLocks polls until the expiry loop has removed every lock.
+func waitNoLocks(t *testing.T, n *Node, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		var stored int
+		n.Read(context.Background(), true, func(s *state.State, now int64) { stored = s.LockCount() })
+		if stored == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d locks still stored after %v", stored, within)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -63,16 +63,5 @@ func TestNode_SlowDisk(t *testing.T) {
 		seen[tok] = true
 	}
 	t.Logf("%d acquires through a 40 ms disk in %v", clients, time.Since(start))
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		var stored int
-		n.Read(context.Background(), false, func(s *state.State, now int64) { stored = s.LockCount() })
-		if stored == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d locks still stored 3 s after their TTL", stored)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitNoLocks(t, n, 5*time.Second)
 }
