@@ -123,6 +123,16 @@ func encodeCommand(e *encoder, cmd Command) {
 		e.id(c.ID)
 		e.str(c.Login)
 		e.hash(c.Hash)
+	case IssueToken:
+		e.id(c.UserID)
+		e.str(c.Login)
+		e.hash(c.Hash)
+	case RotateToken:
+		e.hash(c.Old)
+		e.hash(c.New)
+	case RevokeToken:
+		e.hash(c.Hash)
+		e.id(c.UserID)
 	}
 }
 
@@ -159,6 +169,12 @@ func decodeCommand(d *decoder) Command {
 		return SyncStaticUsers{Users: decodeStaticUsers(d)}
 	case kindBootstrapAdmin:
 		return BootstrapAdmin{ID: d.id(), Login: d.str(MaxLoginLen), Hash: d.hash()}
+	case kindIssueToken:
+		return IssueToken{UserID: d.id(), Login: d.str(MaxLoginLen), Hash: d.hash()}
+	case kindRotateToken:
+		return RotateToken{Old: d.hash(), New: d.hash()}
+	case kindRevokeToken:
+		return RevokeToken{Hash: d.hash(), UserID: d.id()}
 	}
 	d.fail("unknown command kind")
 	return nil
@@ -185,6 +201,7 @@ var (
 	errMetadata = errors.New("metadata too long")
 	errLogin    = errors.New("bad login")
 	errLimit    = errors.New("limit out of range")
+	errToken    = errors.New("new token equals the old one")
 )
 
 func validateCommand(cmd Command) error {
@@ -209,6 +226,10 @@ func validateCommand(cmd Command) error {
 		return validateStaticUsers(c.Users)
 	case BootstrapAdmin:
 		return firstErr(idErr(c.ID), loginErr(c.Login))
+	case IssueToken:
+		return firstErr(idErr(c.UserID), loginErr(c.Login))
+	case RotateToken:
+		return check(c.Old != c.New, errToken)
 	case nil:
 		return errors.New("nil command")
 	}

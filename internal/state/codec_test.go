@@ -22,6 +22,9 @@ func everyCommand() []Command {
 		ExpireDue{Limit: 100},
 		SyncStaticUsers{Users: []StaticUser{{ID: alice, Login: "alice", Hashes: []TokenHash{HashToken("x")}}}},
 		BootstrapAdmin{ID: alice, Login: "admin", Hash: HashToken("y")},
+		IssueToken{UserID: alice, Login: "octocat", Hash: HashToken("z")},
+		RotateToken{Old: HashToken("y"), New: HashToken("z")},
+		RevokeToken{Hash: HashToken("y"), UserID: bob},
 	}
 }
 
@@ -77,6 +80,8 @@ func TestSnapshot_RoundTrip(t *testing.T) {
 	mustApply(t, s, t0, acquire("plain", bob, time.Minute))
 	ended := newSession(t, s, bob, time.Minute)
 	mustApply(t, s, t0, DeleteSession{ID: ended.ID, UserID: bob})
+	mustApply(t, s, t0, RotateToken{Old: HashToken("A"), New: HashToken("A2")})
+	mustApply(t, s, t0, IssueToken{UserID: uuid.New(), Login: "octocat", Hash: HashToken("gh")})
 	want := snapshotBytes(t, s)
 
 	r, err := Restore(bytes.NewReader(want))

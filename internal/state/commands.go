@@ -35,6 +35,9 @@ const (
 	kindExpireDue
 	kindSyncStaticUsers
 	kindBootstrapAdmin
+	kindIssueToken
+	kindRotateToken
+	kindRevokeToken
 )
 
 // Acquire grants Name to (HolderID, SessionID), or extends it when that
@@ -113,6 +116,25 @@ type BootstrapAdmin struct {
 	Hash  TokenHash
 }
 
+// IssueToken records a signed-in user, creating it or updating its login,
+// and gives it a new token.
+type IssueToken struct {
+	UserID uuid.UUID
+	Login  string
+	Hash   TokenHash
+}
+
+// RotateToken replaces the token Old with New, for the same user.
+type RotateToken struct {
+	Old, New TokenHash
+}
+
+// RevokeToken deletes a token. With UserID set it must be that user's.
+type RevokeToken struct {
+	Hash   TokenHash
+	UserID uuid.UUID
+}
+
 func (Acquire) kind() kind         { return kindAcquire }
 func (Renew) kind() kind           { return kindRenew }
 func (Release) kind() kind         { return kindRelease }
@@ -122,6 +144,9 @@ func (DeleteSession) kind() kind   { return kindDeleteSession }
 func (ExpireDue) kind() kind       { return kindExpireDue }
 func (SyncStaticUsers) kind() kind { return kindSyncStaticUsers }
 func (BootstrapAdmin) kind() kind  { return kindBootstrapAdmin }
+func (IssueToken) kind() kind      { return kindIssueToken }
+func (RotateToken) kind() kind     { return kindRotateToken }
+func (RevokeToken) kind() kind     { return kindRevokeToken }
 
 // GrantStatus says how an Acquire succeeded.
 type GrantStatus uint8

@@ -24,7 +24,7 @@ func (w *world) draw(t *rapid.T) Command {
 	name := rapid.SampledFrom(w.names).Draw(t, "name")
 	user := rapid.SampledFrom(w.users).Draw(t, "user")
 	ttl := time.Duration(rapid.IntRange(1, 8).Draw(t, "ttl")) * time.Second
-	switch rapid.IntRange(0, 7).Draw(t, "op") {
+	switch rapid.IntRange(0, 9).Draw(t, "op") {
 	case 0, 1:
 		return Acquire{Name: name, LeaseID: uuid.New(), HolderID: user, SessionID: w.maybeSession(t), TTL: ttl}
 	case 2:
@@ -39,6 +39,11 @@ func (w *world) draw(t *rapid.T) Command {
 		return KeepAlive{ID: w.session(t), UserID: user}
 	case 6:
 		return DeleteSession{ID: w.session(t), UserID: user}
+	case 8:
+		return IssueToken{UserID: user, Login: rapid.SampledFrom([]string{"a", "b"}).Draw(t, "login"), Hash: HashToken(uuid.NewString())}
+	case 9:
+		old := rapid.SampledFrom([]string{"A", "B", "A2"}).Draw(t, "old")
+		return RotateToken{Old: HashToken(old), New: HashToken(old + "2")}
 	}
 	return ExpireDue{Limit: rapid.IntRange(1, 3).Draw(t, "limit")}
 }
@@ -160,8 +165,11 @@ func TestState_Properties(t *testing.T) {
 		w := &world{names: []string{"a", "a/b", "b"}, users: []uuid.UUID{alice, bob}}
 		batches := w.drawBatches(t)
 		s := New()
-		s.Apply(Batch{Now: t0, Commands: []Command{SyncStaticUsers{Users: []StaticUser{{ID: alice, Login: "alice"}, {ID: bob, Login: "bob"}}}}})
-		replay := []Batch{{Now: t0, Commands: []Command{SyncStaticUsers{Users: []StaticUser{{ID: alice, Login: "alice"}, {ID: bob, Login: "bob"}}}}}}
+		setup := Batch{Now: t0, Commands: []Command{SyncStaticUsers{Users: []StaticUser{
+			{ID: alice, Login: "alice", Hashes: []TokenHash{HashToken("A")}},
+			{ID: bob, Login: "bob", Hashes: []TokenHash{HashToken("B")}}}}}}
+		s.Apply(setup)
+		replay := []Batch{setup}
 		m := &safetyModel{locks: map[string]promise{}, sessions: map[uuid.UUID]int64{}}
 		cut := rapid.IntRange(0, len(batches)-1).Draw(t, "cut")
 		var restored *State

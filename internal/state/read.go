@@ -83,6 +83,30 @@ func (s *State) UserByToken(h TokenHash) (User, bool) {
 	return *u, true
 }
 
+// Tokens returns user's tokens, oldest first; every token when user is
+// uuid.Nil.
+func (s *State) Tokens(user uuid.UUID) []Token {
+	if user != uuid.Nil {
+		return s.tokensOf(user)
+	}
+	out := make([]Token, 0, len(s.tokens))
+	for _, t := range s.tokens {
+		out = append(out, t)
+	}
+	sortTokens(out)
+	return out
+}
+
+// TokenByID finds a token by its public ID (Token.ID).
+func (s *State) TokenByID(id string) (Token, bool) {
+	for _, t := range s.tokens {
+		if t.ID() == id {
+			return t, true
+		}
+	}
+	return Token{}, false
+}
+
 // Login returns the current login of user id, or the ID itself for an
 // unknown user.
 func (s *State) Login(id uuid.UUID) string { return s.login(id) }

@@ -24,15 +24,29 @@ func (s *State) readUsers(d *decoder) {
 }
 
 func (s *State) readTokens(d *decoder) {
-	n := d.count(len(TokenHash{}) + 17)
+	n := d.count(len(TokenHash{}) + 18)
 	var prev TokenHash
 	for i := 0; i < n && d.err == nil; i++ {
-		t := tokenEntry{Hash: d.hash(), UserID: d.id(), Static: d.bool()}
-		if _, ok := s.users[t.UserID]; !ok || bytes.Compare(t.Hash[:], prev[:]) <= 0 {
+		t := Token{Hash: d.hash(), UserID: d.id(), Source: TokenSource(d.u8()), CreatedAt: d.varint()}
+		_, userOK := s.users[t.UserID]
+		if !userOK || t.Source < SourceStatic || t.Source > SourceRotated || bytes.Compare(t.Hash[:], prev[:]) <= 0 {
 			d.fail("bad token record")
 		}
 		prev = t.Hash
 		s.tokens[t.Hash] = t
+	}
+}
+
+func (s *State) readRevoked(d *decoder) {
+	n := d.count(len(TokenHash{}))
+	var prev TokenHash
+	for i := 0; i < n && d.err == nil; i++ {
+		h := d.hash()
+		if bytes.Compare(h[:], prev[:]) <= 0 {
+			d.fail("bad revoked token record")
+		}
+		prev = h
+		s.revoked[h] = struct{}{}
 	}
 }
 

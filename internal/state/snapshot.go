@@ -12,16 +12,16 @@ import (
 	"github.com/google/btree"
 )
 
-// Snapshot format, version 1:
+// Snapshot format, version 2:
 //
 //	"OCTOSNAP" | version uvarint | lastNow varint | nextToken uvarint
-//	| users | tokens | sessions | locks | CRC-32 (IEEE, big endian) of all before
+//	| users | tokens | revoked | sessions | locks | CRC-32 (IEEE, big endian) of all before
 //
 // Each section is a count followed by records in key order, so equal
 // states always produce identical bytes.
 const (
 	snapshotMagic   = "OCTOSNAP"
-	snapshotVersion = 1
+	snapshotVersion = 2
 	flushAt         = 32 << 10
 )
 
@@ -33,7 +33,8 @@ type Snapshot struct {
 	locks              *btree.BTreeG[*Lock]
 	sessions           *btree.BTreeG[*Session]
 	users              []*User
-	tokens             []tokenEntry
+	tokens             []Token
+	revoked            []TokenHash
 }
 
 // Snapshot captures the current state.
@@ -42,13 +43,17 @@ func (s *State) Snapshot() *Snapshot {
 		lastNow: uint64(s.lastNow), nextToken: s.nextToken,
 		locks: s.locks.Clone(), sessions: s.sessions.Clone(),
 		users:  make([]*User, 0, len(s.users)),
-		tokens: make([]tokenEntry, 0, len(s.tokens)),
+		tokens:  make([]Token, 0, len(s.tokens)),
+		revoked: make([]TokenHash, 0, len(s.revoked)),
 	}
 	for _, u := range s.users {
 		sn.users = append(sn.users, u)
 	}
 	for _, t := range s.tokens {
 		sn.tokens = append(sn.tokens, t)
+	}
+	for h := range s.revoked {
+		sn.revoked = append(sn.revoked, h)
 	}
 	return sn
 }
@@ -88,6 +93,7 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	sw.e.uvarint(sn.nextToken)
 	sn.writeUsers(sw)
 	sn.writeTokens(sw)
+	sn.writeRevoked(sw)
 	sn.writeSessions(sw)
 	sn.writeLocks(sw)
 	sw.flush()
@@ -113,12 +119,22 @@ func (sn *Snapshot) writeUsers(sw *snapWriter) {
 }
 
 func (sn *Snapshot) writeTokens(sw *snapWriter) {
-	slices.SortFunc(sn.tokens, func(a, b tokenEntry) int { return bytes.Compare(a.Hash[:], b.Hash[:]) })
+	slices.SortFunc(sn.tokens, func(a, b Token) int { return bytes.Compare(a.Hash[:], b.Hash[:]) })
 	sw.e.uvarint(uint64(len(sn.tokens)))
 	for _, t := range sn.tokens {
 		sw.e.hash(t.Hash)
 		sw.e.id(t.UserID)
-		sw.e.bool(t.Static)
+		sw.e.u8(byte(t.Source))
+		sw.e.varint(t.CreatedAt)
+		sw.maybeFlush()
+	}
+}
+
+func (sn *Snapshot) writeRevoked(sw *snapWriter) {
+	slices.SortFunc(sn.revoked, func(a, b TokenHash) int { return bytes.Compare(a[:], b[:]) })
+	sw.e.uvarint(uint64(len(sn.revoked)))
+	for _, h := range sn.revoked {
+		sw.e.hash(h)
 		sw.maybeFlush()
 	}
 }
@@ -181,7 +197,7 @@ func Restore(r io.Reader) (*State, error) {
 	s := New()
 	s.lastNow = d.varint()
 	s.nextToken = d.uvarint()
-	for _, section := range []func(*decoder){s.readUsers, s.readTokens, s.readSessions, s.readLocks} {
+	for _, section := range []func(*decoder){s.readUsers, s.readTokens, s.readRevoked, s.readSessions, s.readLocks} {
 		section(d)
 	}
 	if d.err == nil && len(d.b) != 0 {

@@ -22,18 +22,15 @@ type State struct {
 	locks    *btree.BTreeG[*Lock]    // by name
 	sessions *btree.BTreeG[*Session] // by ID
 	users    map[uuid.UUID]*User
-	tokens   map[TokenHash]tokenEntry
+	tokens   map[TokenHash]Token
+	// revoked remembers static tokens that were rotated or revoked, so the
+	// operator's configuration cannot bring them back on restart.
+	revoked map[TokenHash]struct{}
 
 	// Derived indexes, rebuilt on restore and never snapshotted.
 	lockDeadlines    *btree.BTreeG[*Lock]    // by (FreeAt, Name)
 	sessionDeadlines *btree.BTreeG[*Session] // by (deadline, ID)
 	sessionLocks     map[uuid.UUID]map[string]struct{}
-}
-
-type tokenEntry struct {
-	Hash   TokenHash
-	UserID uuid.UUID
-	Static bool // from the operator's configuration, replaced by SyncStaticUsers
 }
 
 // New returns an empty State whose first fencing token is 1.
@@ -43,7 +40,8 @@ func New() *State {
 		locks:            btree.NewG(btreeDegree, lockLess),
 		sessions:         btree.NewG(btreeDegree, sessionLess),
 		users:            make(map[uuid.UUID]*User),
-		tokens:           make(map[TokenHash]tokenEntry),
+		tokens:           make(map[TokenHash]Token),
+		revoked:          make(map[TokenHash]struct{}),
 		lockDeadlines:    btree.NewG(btreeDegree, lockDeadlineLess),
 		sessionDeadlines: btree.NewG(btreeDegree, sessionDeadlineLess),
 		sessionLocks:     make(map[uuid.UUID]map[string]struct{}),
@@ -86,6 +84,12 @@ func (s *State) apply(now int64, skew time.Duration, cmd Command) Result {
 		return s.syncStaticUsers(now, c)
 	case BootstrapAdmin:
 		return s.bootstrapAdmin(now, c)
+	case IssueToken:
+		return s.issueToken(now, c)
+	case RotateToken:
+		return s.rotateToken(now, c)
+	case RevokeToken:
+		return s.revokeToken(c)
 	}
 	return Result{Err: fmt.Errorf("%w: unknown command %T", ErrInvalidCommand, cmd)}
 }

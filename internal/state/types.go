@@ -2,6 +2,7 @@ package state
 
 import (
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"time"
@@ -36,6 +37,7 @@ var (
 	ErrSessionExpired  = errors.New("session expired")
 	ErrSessionInvalid  = errors.New("session is unknown, not yours, or no longer active")
 	ErrUnknownUser     = errors.New("unknown user")
+	ErrTokenNotFound   = errors.New("token not found")
 	ErrInvalidCommand  = errors.New("invalid command")
 )
 
@@ -80,6 +82,33 @@ func (s *Session) Ended() bool { return s.EndedAt != 0 }
 // ActiveAt reports whether the session can be used (kept alive, acquired
 // with) at now.
 func (s *Session) ActiveAt(now int64) bool { return !s.Ended() && now < s.ExpiresAt }
+
+// TokenSource says how a token came to be.
+type TokenSource uint8
+
+// Token sources.
+const (
+	SourceStatic    TokenSource = iota + 1 // the operator's configuration
+	SourceBootstrap                        // the first-start admin
+	SourceSignIn                           // a GitHub sign-in
+	SourceRotated                          // POST /auth/token/rotate
+)
+
+// Token is a bearer token's record: only its digest is kept.
+type Token struct {
+	Hash      TokenHash
+	UserID    uuid.UUID
+	Source    TokenSource
+	CreatedAt int64
+}
+
+// ID is the token's public name: the first 8 bytes of its digest, in hex.
+// It identifies a token for listing and revoking and reveals nothing of it.
+func (t Token) ID() string { return hex.EncodeToString(t.Hash[:8]) }
+
+// MaxTokensPerUser bounds the tokens a user accumulates by signing in on
+// many devices; issuing one more revokes the oldest that is not static.
+const MaxTokensPerUser = 50
 
 // User is an identity that can hold locks.
 type User struct {

@@ -1,22 +1,31 @@
 package state
 
-import "github.com/google/uuid"
+import (
+	"cmp"
+	"slices"
+
+	"github.com/google/uuid"
+)
 
 func (s *State) syncStaticUsers(now int64, c SyncStaticUsers) Result {
 	want := make(map[TokenHash]uuid.UUID)
 	for _, u := range c.Users {
 		s.putUser(now, u.ID, u.Login)
 		for _, h := range u.Hashes {
-			want[h] = u.ID
+			if _, gone := s.revoked[h]; !gone {
+				want[h] = u.ID
+			}
 		}
 	}
-	for h, e := range s.tokens {
-		if _, keep := want[h]; e.Static && !keep {
+	for h, t := range s.tokens {
+		if _, keep := want[h]; t.Source == SourceStatic && !keep {
 			delete(s.tokens, h)
 		}
 	}
 	for h, id := range want {
-		s.tokens[h] = tokenEntry{Hash: h, UserID: id, Static: true}
+		if t, ok := s.tokens[h]; !ok || t.UserID != id || t.Source != SourceStatic {
+			s.tokens[h] = Token{Hash: h, UserID: id, Source: SourceStatic, CreatedAt: now}
+		}
 	}
 	return Result{}
 }
@@ -26,8 +35,71 @@ func (s *State) bootstrapAdmin(now int64, c BootstrapAdmin) Result {
 		return Result{}
 	}
 	s.putUser(now, c.ID, c.Login)
-	s.tokens[c.Hash] = tokenEntry{Hash: c.Hash, UserID: c.ID}
+	s.tokens[c.Hash] = Token{Hash: c.Hash, UserID: c.ID, Source: SourceBootstrap, CreatedAt: now}
 	return Result{Count: 1}
+}
+
+// issueToken records a signed-in user (creating or renaming it) and its
+// new token, revoking its oldest tokens beyond MaxTokensPerUser.
+func (s *State) issueToken(now int64, c IssueToken) Result {
+	if _, taken := s.tokens[c.Hash]; taken {
+		return Result{Err: ErrInvalidCommand} // random tokens never collide
+	}
+	s.putUser(now, c.UserID, c.Login)
+	s.tokens[c.Hash] = Token{Hash: c.Hash, UserID: c.UserID, Source: SourceSignIn, CreatedAt: now}
+	mine := s.tokensOf(c.UserID)
+	for i := 0; len(mine)-i > MaxTokensPerUser; i++ {
+		if mine[i].Source != SourceStatic {
+			s.dropToken(mine[i])
+		}
+	}
+	return Result{}
+}
+
+// rotateToken replaces Old with New for the same user, at once.
+func (s *State) rotateToken(now int64, c RotateToken) Result {
+	old, ok := s.tokens[c.Old]
+	if _, taken := s.tokens[c.New]; !ok || taken {
+		return Result{Err: ErrTokenNotFound}
+	}
+	s.dropToken(old)
+	s.tokens[c.New] = Token{Hash: c.New, UserID: old.UserID, Source: SourceRotated, CreatedAt: now}
+	return Result{}
+}
+
+// revokeToken deletes a token; with UserID set, only that user's.
+func (s *State) revokeToken(c RevokeToken) Result {
+	t, ok := s.tokens[c.Hash]
+	if !ok || (c.UserID != uuid.Nil && t.UserID != c.UserID) {
+		return Result{Err: ErrTokenNotFound}
+	}
+	s.dropToken(t)
+	return Result{}
+}
+
+func (s *State) dropToken(t Token) {
+	delete(s.tokens, t.Hash)
+	if t.Source == SourceStatic {
+		s.revoked[t.Hash] = struct{}{}
+	}
+}
+
+// tokensOf returns user's tokens, oldest first.
+func (s *State) tokensOf(user uuid.UUID) []Token {
+	var out []Token
+	for _, t := range s.tokens {
+		if t.UserID == user {
+			out = append(out, t)
+		}
+	}
+	sortTokens(out)
+	return out
+}
+
+func sortTokens(ts []Token) {
+	slices.SortFunc(ts, func(a, b Token) int {
+		return cmp.Or(cmp.Compare(a.CreatedAt, b.CreatedAt), slices.Compare(a.Hash[:], b.Hash[:]))
+	})
 }
 
 // putUser creates the user or updates its login, keeping its ID and

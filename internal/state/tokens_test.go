@@ -1,0 +1,75 @@
+package state
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+func TestState_Tokens(t *testing.T) {
+	gh := uuid.MustParse("00000000-0000-4000-8000-0000000000f1")
+	t.Run("IssueCreatesThenRenames", func(t *testing.T) {
+		s := newState(t)
+		mustApply(t, s, t0, IssueToken{UserID: gh, Login: "octocat", Hash: HashToken("s1")})
+		mustApply(t, s, at(time.Second), IssueToken{UserID: gh, Login: "octodog", Hash: HashToken("s2")})
+		for _, tok := range []string{"s1", "s2"} {
+			if u, ok := s.UserByToken(HashToken(tok)); !ok || u.ID != gh || u.Login != "octodog" {
+				t.Fatalf("%s: %+v %v", tok, u, ok)
+			}
+		}
+		if got := s.Tokens(gh); len(got) != 2 || got[0].Hash != HashToken("s1") || got[1].Source != SourceSignIn {
+			t.Fatalf("tokens %+v", got)
+		}
+	})
+	t.Run("OldestBeyondTheCapIsRevoked", func(t *testing.T) {
+		s := newState(t)
+		for i := range MaxTokensPerUser + 2 {
+			mustApply(t, s, at(time.Duration(i)*time.Second), IssueToken{UserID: gh, Login: "octocat", Hash: HashToken("tok-" + string(rune('A' + i)))})
+		}
+		if n := len(s.Tokens(gh)); n != MaxTokensPerUser {
+			t.Fatalf("%d tokens", n)
+		}
+		if _, ok := s.UserByToken(HashToken("tok-A")); ok {
+			t.Fatal("oldest token survived")
+		}
+	})
+	t.Run("RotateReplacesAtOnce", func(t *testing.T) {
+		s := newState(t)
+		mustApply(t, s, t0, RotateToken{Old: HashToken("A"), New: HashToken("A2")})
+		if _, ok := s.UserByToken(HashToken("A")); ok {
+			t.Fatal("old token still valid")
+		}
+		if u, ok := s.UserByToken(HashToken("A2")); !ok || u.ID != alice {
+			t.Fatalf("new token: %+v %v", u, ok)
+		}
+		if r := applyAt(s, t0, RotateToken{Old: HashToken("A"), New: HashToken("A3")}); !errors.Is(r.Err, ErrTokenNotFound) {
+			t.Fatalf("rotating a gone token: %+v", r)
+		}
+	})
+	t.Run("RotatedStaticTokenStaysGoneAfterSync", func(t *testing.T) {
+		s := newState(t)
+		mustApply(t, s, t0, RotateToken{Old: HashToken("A"), New: HashToken("A2")})
+		mustApply(t, s, t0, SyncStaticUsers{Users: []StaticUser{{ID: alice, Login: "alice", Hashes: []TokenHash{HashToken("A")}}}})
+		if _, ok := s.UserByToken(HashToken("A")); ok {
+			t.Fatal("configuration brought a rotated token back")
+		}
+		if _, ok := s.UserByToken(HashToken("A2")); !ok {
+			t.Fatal("sync dropped the rotated-to token")
+		}
+	})
+	t.Run("RevokeOnlyOwnUnlessAdmin", func(t *testing.T) {
+		s := newState(t)
+		if r := applyAt(s, t0, RevokeToken{Hash: HashToken("A"), UserID: bob}); !errors.Is(r.Err, ErrTokenNotFound) {
+			t.Fatalf("bob revoked alice's token: %+v", r)
+		}
+		mustApply(t, s, t0, RevokeToken{Hash: HashToken("A")})
+		if _, ok := s.UserByToken(HashToken("A")); ok {
+			t.Fatal("revoked token valid")
+		}
+		if tok, ok := s.TokenByID(Token{Hash: HashToken("B")}.ID()); !ok || tok.UserID != bob {
+			t.Fatalf("TokenByID: %+v %v", tok, ok)
+		}
+	})
+}
