@@ -42,7 +42,7 @@ func (s *State) Snapshot() *Snapshot {
 	sn := &Snapshot{
 		lastNow: uint64(s.lastNow), nextToken: s.nextToken,
 		locks: s.locks.Clone(), sessions: s.sessions.Clone(),
-		users:  make([]*User, 0, len(s.users)),
+		users:   make([]*User, 0, len(s.users)),
 		tokens:  make([]Token, 0, len(s.tokens)),
 		revoked: make([]TokenHash, 0, len(s.revoked)),
 	}

@@ -26,7 +26,7 @@ func TestState_Tokens(t *testing.T) {
 	t.Run("OldestBeyondTheCapIsRevoked", func(t *testing.T) {
 		s := newState(t)
 		for i := range MaxTokensPerUser + 2 {
-			mustApply(t, s, at(time.Duration(i)*time.Second), IssueToken{UserID: gh, Login: "octocat", Hash: HashToken("tok-" + string(rune('A' + i)))})
+			mustApply(t, s, at(time.Duration(i)*time.Second), IssueToken{UserID: gh, Login: "octocat", Hash: HashToken("tok-" + string(rune('A'+i)))})
 		}
 		if n := len(s.Tokens(gh)); n != MaxTokensPerUser {
 			t.Fatalf("%d tokens", n)
