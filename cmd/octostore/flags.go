@@ -17,16 +17,35 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args, then fills every flag not given on the command
-// line from its OCTOSTORE_<FLAG> environment variable. Flags win over the
-// environment, the environment over defaults.
+// parseFlags parses args, which must all be flags, then fills every flag
+// not given on the command line from its OCTOSTORE_<FLAG> environment
+// variable. Flags win over the environment, the environment over defaults.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		return err
+	rest, err := parseWithArgs(fs, args)
+	if err == nil && len(rest) > 0 {
+		err = fmt.Errorf("unexpected argument %q", rest[0])
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	return err
+}
+
+// parseWithArgs is parseFlags for commands that take arguments: flags may
+// come before or after them.
+func parseWithArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		rest = append(rest, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
+	return rest, applyEnv(fs)
+}
+
+func applyEnv(fs *flag.FlagSet) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var errs []error

@@ -16,6 +16,7 @@ const usage = `OctoStore: a distributed lock service.
 Usage:
   octostore serve [flags]     run a server (single durable node by default)
   octostore bench [flags]     load-test a server with acquire+release cycles
+  octostore token list|revoke list or revoke bearer tokens
   octostore version           print the version
 
 Run "octostore COMMAND -h" for a command's flags. Every flag can also be
@@ -36,6 +37,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runServe(args[1:], stderr)
 	case "bench":
 		return runBench(args[1:], stdout, stderr)
+	case "token":
+		return runToken(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "octostore", version())
 		return 0

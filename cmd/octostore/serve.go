@@ -22,8 +22,10 @@ func runServe(args []string, stderr io.Writer) int {
 	fs.StringVar(&cfg.TokensFile, "tokens-file", "", "file of user:token lines (static bearer tokens)")
 	fs.DurationVar(&cfg.Skew, "skew-margin", time.Second, "clock-skew margin: a lock is free only this long after its expires_at")
 	fs.StringVar(&cfg.PprofAddr, "pprof-addr", "", "serve Go's pprof profiles on this address (debugging; off when empty)")
+	adminUsers := fs.String("admin-users", "", "comma list of static users who may list and revoke everyone's tokens")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
+	gh := addGitHubFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return usageError(fs, err)
 	}
@@ -31,9 +33,13 @@ func runServe(args []string, stderr io.Writer) int {
 	if err == nil && (cfg.Skew < 0 || cfg.Skew > time.Minute) {
 		err = fmt.Errorf("--skew-margin must be between 0s and 1m")
 	}
+	if err == nil {
+		cfg.SignIn, err = gh.signIn(cfg.Listen)
+	}
 	if err != nil {
 		return usageError(fs, err)
 	}
+	cfg.AdminUsers = commaList(*adminUsers)
 	cfg.Logger = log
 	cfg.Tokens = os.Getenv("OCTOSTORE_TOKENS")
 	return serve(cfg)

@@ -2,10 +2,7 @@ package main
 
 import (
 	"bytes"
-	"io/fs"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -58,7 +55,7 @@ func TestServe_FirstStartAdmin(t *testing.T) {
 	}
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	p.wait()
-	if grepDir(t, dir, admin) {
+	if apitest.DirContains(t, dir, admin) {
 		t.Fatal("the raw admin token is stored in the data dir")
 	}
 	p = startServe(t, nil, "--data-dir", dir)
@@ -68,22 +65,6 @@ func TestServe_FirstStartAdmin(t *testing.T) {
 	if r := apitest.New(t, p.addr).Do("GET", "/locks/first", admin, nil); r.Status != http.StatusOK {
 		t.Fatalf("admin token after restart: %d", r.Status)
 	}
-}
-
-func grepDir(t *testing.T, dir, needle string) bool {
-	found := false
-	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		found = found || bytes.Contains(b, []byte(needle))
-		return nil
-	})
-	return found
 }
 
 func TestServe_BadUsage(t *testing.T) {

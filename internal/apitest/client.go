@@ -29,7 +29,11 @@ type Client struct {
 // it.
 func New(t testing.TB, baseURL string) *Client {
 	t.Helper()
-	c := &Client{t: t, Base: strings.TrimRight(baseURL, "/"), HTTP: &http.Client{Timeout: 30 * time.Second}}
+	c := &Client{t: t, Base: strings.TrimRight(baseURL, "/"), HTTP: &http.Client{
+		Timeout: 30 * time.Second,
+		// Redirects are part of the contract under test, not to be followed.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
 	resp, err := c.HTTP.Get(c.Base + "/openapi.yaml")
 	if err != nil {
 		t.Fatalf("fetch served spec: %v", err)
@@ -86,9 +90,35 @@ func (c *Client) Raw(method, path, token string, body []byte) *Response {
 	return c.exchange(method, path, token, body, false)
 }
 
-func (c *Client) exchange(method, path, token string, body []byte, checkRequest bool) *Response {
+// Get sends a GET with extra headers (a cookie, Accept), validated like Do.
+func (c *Client) Get(path, token string, header http.Header) *Response {
+	c.t.Helper()
+	return c.exchange("GET", path, token, nil, true, header)
+}
+
+// GetRaw is Get for a request outside the spec (a missing required
+// parameter); only the response is validated.
+func (c *Client) GetRaw(path, token string, header http.Header) *Response {
+	c.t.Helper()
+	return c.exchange("GET", path, token, nil, false, header)
+}
+
+func init() {
+	// Pages are validated as strings, like text/plain.
+	openapi3filter.RegisterBodyDecoder("text/html", func(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+		b, err := io.ReadAll(body)
+		return string(b), err
+	})
+}
+
+func (c *Client) exchange(method, path, token string, body []byte, checkRequest bool, header ...http.Header) *Response {
 	c.t.Helper()
 	req := c.newRequest(method, path, token, body)
+	for _, h := range header {
+		for k, vs := range h {
+			req.Header[k] = vs
+		}
+	}
 	input := c.validationInput(method, path, token, body)
 	if checkRequest && input != nil {
 		if err := openapi3filter.ValidateRequest(context.Background(), input); err != nil {

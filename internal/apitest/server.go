@@ -1,9 +1,13 @@
 package apitest
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -24,16 +28,27 @@ const TestSkew = 300 * time.Millisecond
 // (a fresh temp dir when empty) and stops it when the test ends.
 func StartServer(t testing.TB, dir string) *server.Server {
 	t.Helper()
+	return StartServerWith(t, dir, nil)
+}
+
+// StartServerWith is StartServer with a chance to change the configuration
+// first.
+func StartServerWith(t testing.TB, dir string, configure func(*server.Config)) *server.Server {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	srv, err := server.Start(ctx, server.Config{
+	cfg := server.Config{
 		Listen: "127.0.0.1:0", DataDir: dir, Skew: TestSkew,
 		Tokens: "alice:" + AliceToken + ",bob:" + BobToken,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	srv, err := server.Start(ctx, cfg)
 	if err != nil {
 		t.Fatalf("start server: %v", err)
 	}
@@ -50,4 +65,23 @@ func Start(t testing.TB) (*server.Server, *Client) {
 	t.Helper()
 	srv := StartServer(t, "")
 	return srv, New(t, "http://"+srv.Addr())
+}
+
+// DirContains reports whether any file under dir contains needle: tests
+// use it to prove that secrets never reach the disk.
+func DirContains(t testing.TB, dir, needle string) bool {
+	t.Helper()
+	found := false
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		found = found || bytes.Contains(b, []byte(needle))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
 }

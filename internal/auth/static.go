@@ -26,6 +26,9 @@ func StaticUserID(login string) uuid.UUID { return uuid.NewSHA1(namespace, []byt
 // adminID is fixed so that bootstrapping again reuses the same user.
 var adminID = uuid.NewSHA1(namespace, []byte("bootstrap:"+AdminLogin))
 
+// AdminID is the ID of the first-start admin.
+func AdminID() uuid.UUID { return adminID }
+
 // ParseTokens parses "user:token" entries separated by commas or newlines,
 // as in OCTOSTORE_TOKENS and --tokens-file. Blank lines and lines starting
 // with # are ignored. A user may have several tokens; a token may not

@@ -26,22 +26,50 @@ type Store interface {
 	Read(ctx context.Context, stale bool, fn func(s *state.State, now int64)) error
 }
 
+// SignIn is the GitHub web flow (auth.GitHub).
+type SignIn interface {
+	// Begin returns where to send the browser and the cookie value that
+	// binds the sign-in to it.
+	Begin(now time.Time) (authorizeURL, binding string)
+	// Finish checks the state and its binding, exchanges the code and
+	// applies the allow-lists.
+	Finish(ctx context.Context, now time.Time, code, state, binding string) (auth.Identity, error)
+	// Secure reports whether the server is reached over HTTPS.
+	Secure() bool
+}
+
+// Config is what New needs.
+type Config struct {
+	Store  Store
+	Spec   []byte // served at /openapi.yaml
+	Logger *slog.Logger
+	// SignIn is nil when GitHub sign-in is not configured.
+	SignIn SignIn
+	// Admins may list and revoke every user's tokens.
+	Admins []uuid.UUID
+}
+
 // API is the http.Handler serving OctoStore's routes.
 type API struct {
 	store  Store
 	log    *slog.Logger
 	spec   []byte
+	signIn SignIn
+	admins map[uuid.UUID]bool
 	reqPre string        // random per process, so request IDs are unique across restarts
 	reqSeq atomic.Uint64 // cheaper than a random ID per request
 	routes routes
 }
 
-// New returns the handler. spec is the OpenAPI document served at
-// /openapi.yaml.
-func New(store Store, spec []byte, log *slog.Logger) *API {
+// New returns the handler.
+func New(cfg Config) *API {
 	var b [4]byte
 	rand.Read(b[:])
-	a := &API{store: store, log: log, spec: spec, reqPre: hex.EncodeToString(b[:]) + "-"}
+	a := &API{store: cfg.Store, log: cfg.Logger, spec: cfg.Spec, signIn: cfg.SignIn,
+		admins: map[uuid.UUID]bool{}, reqPre: hex.EncodeToString(b[:]) + "-"}
+	for _, id := range cfg.Admins {
+		a.admins[id] = true
+	}
 	a.buildRoutes()
 	return a
 }
@@ -50,9 +78,12 @@ func New(store Store, spec []byte, log *slog.Logger) *API {
 // authentication established.
 type request struct {
 	*http.Request
-	user state.User
-	name string    // lock name, for lock routes
-	id   uuid.UUID // session ID, for session routes
+	user  state.User
+	token state.TokenHash // the digest of the bearer token used
+	name  string          // lock name, for lock routes
+	id    uuid.UUID       // session ID, for session routes
+	// tokenID is a token's public ID, for /auth/tokens/{id}.
+	tokenID string
 	// paramErr is a malformed path parameter, answered 422 once the
 	// caller is authenticated.
 	paramErr error
@@ -86,7 +117,7 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) string {
 		return routeName(rt)
 	}
 	if !rt.public {
-		if req.user, err = a.authenticate(r); err != nil {
+		if req.user, req.token, err = a.authenticate(r); err != nil {
 			a.writeError(w, r, err)
 			return rt.name
 		}
@@ -118,10 +149,10 @@ func (a *API) apply(w http.ResponseWriter, r *request, cmd state.Command) (res s
 	return res, true
 }
 
-func (a *API) authenticate(r *http.Request) (state.User, error) {
+func (a *API) authenticate(r *http.Request) (state.User, state.TokenHash, error) {
 	token, ok := auth.BearerToken(r.Header.Get("Authorization"))
 	if !ok {
-		return state.User{}, ErrUnauthorized
+		return state.User{}, state.TokenHash{}, ErrUnauthorized
 	}
 	h := state.HashToken(token)
 	var u state.User
@@ -130,12 +161,12 @@ func (a *API) authenticate(r *http.Request) (state.User, error) {
 	// before it gets here, and rotation is applied on the leader first.
 	err := a.store.Read(r.Context(), true, func(s *state.State, _ int64) { u, found = s.UserByToken(h) })
 	if err != nil {
-		return state.User{}, err
+		return state.User{}, h, err
 	}
 	if !found {
-		return state.User{}, ErrUnauthorized
+		return state.User{}, h, ErrUnauthorized
 	}
-	return u, nil
+	return u, h, nil
 }
 
 // requestID keeps a sane caller-supplied X-Request-Id, so one ID follows a

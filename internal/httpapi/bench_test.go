@@ -33,7 +33,7 @@ func BenchmarkAPI_AcquireRelease(b *testing.B) {
 	st := state.New()
 	st.Apply(state.Batch{Now: time.Now().UnixNano(), Commands: []state.Command{state.SyncStaticUsers{
 		Users: []state.StaticUser{{ID: [16]byte{1}, Login: "bench", Hashes: []state.TokenHash{state.HashToken("tok")}}}}}})
-	api := New(&directStore{st}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	api := New(Config{Store: &directStore{st}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	acquireBody := []byte(`{"ttl_seconds": 60}`)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/octostore/octostore/internal/auth"
 	"github.com/octostore/octostore/internal/cluster"
 	"github.com/octostore/octostore/internal/state"
 )
@@ -17,6 +18,8 @@ var (
 	ErrUnauthorized     = errors.New("unauthorized")
 	ErrRouteNotFound    = errors.New("route not found")
 	ErrMethodNotAllowed = errors.New("method not allowed")
+	ErrForbidden        = errors.New("forbidden")
+	ErrNoSignIn         = errors.New("GitHub sign-in is not configured")
 )
 
 // inputError says exactly what is wrong with a request; it is an
@@ -30,28 +33,36 @@ func invalid(format string, args ...any) error { return inputError{fmt.Sprintf(f
 
 // errorStatus is the one table from errors to HTTP answers. msg replaces
 // the error's own text where the seed fixes the wording; empty keeps it.
+// With details, the error's own text goes to the details field.
 var errorStatus = []struct {
-	err    error
-	status int
-	code   string
-	msg    string
+	err     error
+	status  int
+	code    string
+	msg     string
+	details bool
 }{
-	{ErrInvalidInput, http.StatusUnprocessableEntity, "validation_error", ""},
-	{ErrBodyTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large", "Request body is larger than 64 KiB"},
-	{ErrUnauthorized, http.StatusUnauthorized, "unauthorized", "Invalid or missing authorization header"},
-	{ErrRouteNotFound, http.StatusNotFound, "not_found", "No such route"},
-	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, "method_not_allowed", "Method not allowed on this route"},
-	{state.ErrLockHeld, http.StatusConflict, "lock_held", "Lock already held"},
-	{state.ErrLockNotFound, http.StatusNotFound, "lock_not_found", "Lock not found or not owned by caller"},
-	{state.ErrSessionNotFound, http.StatusNotFound, "session_not_found", "Session not found"},
-	{state.ErrSessionExpired, http.StatusGone, "session_expired", "Session expired"},
-	{state.ErrSessionInvalid, http.StatusUnprocessableEntity, "invalid_session", "session_id is unknown, not yours, or no longer active"},
-	{state.ErrUnknownUser, http.StatusUnauthorized, "unauthorized", "Invalid or missing authorization header"},
-	{state.ErrInvalidCommand, http.StatusUnprocessableEntity, "validation_error", ""},
-	{cluster.ErrNotLeader, http.StatusServiceUnavailable, "no_leader", "No leader available, retry shortly"},
-	{cluster.ErrOutcomeUnknown, http.StatusServiceUnavailable, "outcome_unknown", "Leadership was lost while committing: the change may or may not have been applied"},
-	{cluster.ErrShutdown, http.StatusServiceUnavailable, "shutting_down", "Server is shutting down, retry on another node"},
-	{context.DeadlineExceeded, http.StatusServiceUnavailable, "timeout", "Request timed out"},
+	{ErrInvalidInput, http.StatusUnprocessableEntity, "validation_error", "", false},
+	{ErrBodyTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large", "Request body is larger than 64 KiB", false},
+	{ErrUnauthorized, http.StatusUnauthorized, "unauthorized", "Invalid or missing authorization header", false},
+	{ErrRouteNotFound, http.StatusNotFound, "not_found", "No such route", false},
+	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, "method_not_allowed", "Method not allowed on this route", false},
+	{state.ErrLockHeld, http.StatusConflict, "lock_held", "Lock already held", false},
+	{state.ErrLockNotFound, http.StatusNotFound, "lock_not_found", "Lock not found or not owned by caller", false},
+	{state.ErrSessionNotFound, http.StatusNotFound, "session_not_found", "Session not found", false},
+	{state.ErrSessionExpired, http.StatusGone, "session_expired", "Session expired", false},
+	{state.ErrSessionInvalid, http.StatusUnprocessableEntity, "invalid_session", "session_id is unknown, not yours, or no longer active", false},
+	{state.ErrUnknownUser, http.StatusUnauthorized, "unauthorized", "Invalid or missing authorization header", false},
+	{state.ErrInvalidCommand, http.StatusUnprocessableEntity, "validation_error", "", false},
+	{cluster.ErrNotLeader, http.StatusServiceUnavailable, "no_leader", "No leader available, retry shortly", false},
+	{cluster.ErrOutcomeUnknown, http.StatusServiceUnavailable, "outcome_unknown", "Leadership was lost while committing: the change may or may not have been applied", false},
+	{cluster.ErrShutdown, http.StatusServiceUnavailable, "shutting_down", "Server is shutting down, retry on another node", false},
+	{context.DeadlineExceeded, http.StatusServiceUnavailable, "timeout", "Request timed out", false},
+	{ErrForbidden, http.StatusForbidden, "forbidden", "Only an administrator may do this", false},
+	{ErrNoSignIn, http.StatusNotFound, "github_not_configured", "GitHub sign-in is not configured on this server", false},
+	{auth.ErrBadState, http.StatusUnauthorized, "sign_in_failed", "GitHub sign-in failed", true},
+	{auth.ErrNotAllowed, http.StatusUnauthorized, "not_allowed", "This GitHub account may not sign in here", true},
+	{auth.ErrGitHub, http.StatusUnauthorized, "sign_in_failed", "GitHub sign-in failed", true},
+	{state.ErrTokenNotFound, http.StatusNotFound, "token_not_found", "Token not found", false},
 }
 
 // errorBody is the seed's Error schema plus the code addition.
@@ -73,7 +84,11 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			if e.status == http.StatusServiceUnavailable {
 				w.Header().Set("Retry-After", "1")
 			}
-			writeJSON(w, e.status, errorBody{Error: msg, Code: e.code})
+			body := errorBody{Error: msg, Code: e.code}
+			if e.details {
+				body.Details = err.Error()
+			}
+			writeJSON(w, e.status, body)
 			return
 		}
 	}

@@ -25,9 +25,10 @@ type lockResp struct {
 }
 
 type errResp struct {
-	Error string `json:"error"`
-	Code  string `json:"code"`
-	Lock  struct {
+	Error   string `json:"error"`
+	Details string `json:"details"`
+	Code    string `json:"code"`
+	Lock    struct {
 		Name      string    `json:"name"`
 		Holder    string    `json:"holder"`
 		ExpiresAt time.Time `json:"expires_at"`

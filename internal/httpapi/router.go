@@ -21,6 +21,7 @@ type route struct {
 type routes struct {
 	health, spec, list, status, create, session, keepalive *route
 	actions                                                map[string]*route // acquire, renew, release
+	github, callback, rotate, tokens, token                *route
 }
 
 func (a *API) buildRoutes() {
@@ -32,6 +33,11 @@ func (a *API) buildRoutes() {
 		create:    &route{name: "/sessions", methods: map[string]handler{"POST": a.handleCreateSession}},
 		session:   &route{name: "/sessions/{id}", methods: map[string]handler{"GET": a.handleGetSession, "DELETE": a.handleDeleteSession}},
 		keepalive: &route{name: "/sessions/{id}/keepalive", methods: map[string]handler{"POST": a.handleKeepAlive}},
+		github:    &route{name: "/auth/github", methods: map[string]handler{"GET": a.handleGitHubLogin}, public: true},
+		callback:  &route{name: "/auth/github/callback", methods: map[string]handler{"GET": a.handleGitHubCallback}, public: true},
+		rotate:    &route{name: "/auth/token/rotate", methods: map[string]handler{"POST": a.handleRotateToken}},
+		tokens:    &route{name: "/auth/tokens", methods: map[string]handler{"GET": a.handleListTokens}},
+		token:     &route{name: "/auth/tokens/{id}", methods: map[string]handler{"DELETE": a.handleRevokeToken}},
 		actions: map[string]*route{
 			"acquire": {name: "/locks/{name}/acquire", methods: map[string]handler{"POST": a.handleAcquireLock}},
 			"renew":   {name: "/locks/{name}/renew", methods: map[string]handler{"POST": a.handleRenewLock}},
@@ -63,6 +69,20 @@ func (a *API) resolve(r *http.Request) (*route, handler, *request, error) {
 		rt = a.routes.create
 	case strings.HasPrefix(path, "/sessions/"):
 		rt, err = a.sessionRoute(req, path[len("/sessions/"):])
+	case path == "/auth/github":
+		rt = a.routes.github
+	case path == "/auth/github/callback":
+		rt = a.routes.callback
+	case path == "/auth/token/rotate":
+		rt = a.routes.rotate
+	case path == "/auth/tokens":
+		rt = a.routes.tokens
+	case strings.HasPrefix(path, "/auth/tokens/"):
+		rt = a.routes.token
+		req.tokenID = path[len("/auth/tokens/"):]
+		if !validTokenID(req.tokenID) {
+			req.paramErr = invalid("invalid token id: 16 hexadecimal digits, as listed by GET /auth/tokens")
+		}
 	default:
 		return nil, nil, nil, ErrRouteNotFound
 	}
@@ -117,6 +137,18 @@ func (a *API) sessionRoute(req *request, rest string) (*route, error) {
 	}
 	req.id = id
 	return rt, nil
+}
+
+func validTokenID(id string) bool {
+	if len(id) != 16 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if !(id[i] >= '0' && id[i] <= '9' || id[i] >= 'a' && id[i] <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // parseUUID accepts only the canonical 36-character form.

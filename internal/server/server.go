@@ -11,6 +11,8 @@ import (
 	"net/http/pprof"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/octostore/octostore/api"
 	"github.com/octostore/octostore/internal/auth"
 	"github.com/octostore/octostore/internal/cluster"
@@ -28,6 +30,11 @@ type Config struct {
 	Tokens     string
 	TokensFile string
 	Skew       time.Duration
+	// SignIn is GitHub sign-in, nil when not configured.
+	SignIn *auth.GitHub
+	// AdminUsers names static users who may list and revoke every user's
+	// tokens; the first-start admin always may.
+	AdminUsers []string
 	// PprofAddr, when set, serves net/http/pprof on its own listener, never
 	// on the API's.
 	PprofAddr string
@@ -83,8 +90,19 @@ func (s *Server) prepare(ctx context.Context, users []state.StaticUser) error {
 		ln.Close()
 		return err
 	}
-	s.http = newHTTPServer(httpapi.New(s.node, api.Spec, s.cfg.Logger), s.cfg.Logger)
+	s.http = newHTTPServer(httpapi.New(s.apiConfig()), s.cfg.Logger)
 	return nil
+}
+
+func (s *Server) apiConfig() httpapi.Config {
+	cfg := httpapi.Config{Store: s.node, Spec: api.Spec, Logger: s.cfg.Logger, Admins: []uuid.UUID{auth.AdminID()}}
+	if s.cfg.SignIn != nil {
+		cfg.SignIn = s.cfg.SignIn // a nil *auth.GitHub must stay a nil interface
+	}
+	for _, name := range s.cfg.AdminUsers {
+		cfg.Admins = append(cfg.Admins, auth.StaticUserID(name))
+	}
+	return cfg
 }
 
 func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
@@ -100,13 +118,13 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 }
 
 // applyIdentity makes the configured static users current and, when no
-// identity source is configured and no token exists, creates the admin
-// and shows its token once.
+// identity source (static tokens or GitHub) is configured and no token
+// exists, creates the admin and shows its token once.
 func (s *Server) applyIdentity(ctx context.Context, users []state.StaticUser) error {
 	if err := s.apply(ctx, state.SyncStaticUsers{Users: users}); err != nil {
 		return fmt.Errorf("apply static tokens: %w", err)
 	}
-	if len(users) > 0 {
+	if len(users) > 0 || s.cfg.SignIn != nil {
 		return nil
 	}
 	cmd, token := auth.NewAdmin()

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/octostore/octostore/internal/auth"
+)
+
+// gitHubFlags are serve's GitHub sign-in settings.
+type gitHubFlags struct {
+	clientID, secret, secretFile, baseURL, apiURL, publicURL string
+	orgs, users                                              string
+	allowAny                                                 bool
+}
+
+func addGitHubFlags(fs *flag.FlagSet) *gitHubFlags {
+	g := &gitHubFlags{}
+	fs.StringVar(&g.clientID, "github-client-id", "", "GitHub OAuth app client ID (enables GitHub sign-in)")
+	fs.StringVar(&g.secret, "github-client-secret", "", "GitHub OAuth app client secret (prefer the env var or the file)")
+	fs.StringVar(&g.secretFile, "github-client-secret-file", "", "file holding the GitHub OAuth app client secret")
+	fs.StringVar(&g.baseURL, "github-url", "https://github.com", "GitHub (or GitHub Enterprise Server) base URL")
+	fs.StringVar(&g.apiURL, "github-api-url", "https://api.github.com", "GitHub API base URL (GHES: <base>/api/v3)")
+	fs.StringVar(&g.publicURL, "public-url", "", "this server's external base URL (default: http://<listen>)")
+	fs.StringVar(&g.orgs, "github-allowed-orgs", "", "comma list: members of these organizations may sign in")
+	fs.StringVar(&g.users, "github-allowed-users", "", "comma list: these GitHub users may sign in")
+	fs.BoolVar(&g.allowAny, "github-allow-any-user", false, "let every GitHub account sign in (a public service only)")
+	return g
+}
+
+// signIn builds the GitHub flow, or nil when no client ID is set. It
+// fails when the configuration is incomplete or would admit everyone.
+func (g *gitHubFlags) signIn(listen string) (*auth.GitHub, error) {
+	if g.clientID == "" {
+		return nil, nil
+	}
+	secret, err := g.clientSecret()
+	if err != nil {
+		return nil, err
+	}
+	public := g.publicURL
+	if public == "" {
+		public = "http://" + publicHost(listen)
+	}
+	return auth.NewGitHub(auth.GitHubConfig{
+		ClientID: g.clientID, ClientSecret: secret, BaseURL: g.baseURL, APIURL: g.apiURL, PublicURL: public,
+		AllowedOrgs: commaList(g.orgs), AllowedUsers: commaList(g.users), AllowAnyUser: g.allowAny,
+	})
+}
+
+func (g *gitHubFlags) clientSecret() (string, error) {
+	if g.secret != "" && g.secretFile != "" {
+		return "", errors.New("give --github-client-secret or --github-client-secret-file, not both")
+	}
+	if g.secretFile == "" {
+		return g.secret, nil
+	}
+	b, err := os.ReadFile(g.secretFile)
+	if err != nil {
+		return "", fmt.Errorf("--github-client-secret-file: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// publicHost turns a listen address into one a browser can reach.
+func publicHost(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func commaList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}

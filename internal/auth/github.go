@@ -1,0 +1,257 @@
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Sign-in failures. Each is answered 401; the wrapped text says why.
+var (
+	ErrBadState   = errors.New("sign-in state is unknown, used, expired or not this browser's")
+	ErrNotAllowed = errors.New("GitHub account is not allowed on this server")
+	ErrGitHub     = errors.New("GitHub sign-in failed")
+)
+
+const (
+	defaultGitHubTimeout = 10 * time.Second
+	// maxGitHubBody bounds what we read from GitHub, so a broken or hostile
+	// endpoint cannot make us buffer without limit.
+	maxGitHubBody = 1 << 20
+	maxOrgPages   = 10
+)
+
+// GitHubConfig configures sign-in with GitHub (or GitHub Enterprise
+// Server).
+type GitHubConfig struct {
+	ClientID, ClientSecret string
+	BaseURL                string // where users sign in: https://github.com
+	APIURL                 string // https://api.github.com, or <ghes>/api/v3
+	PublicURL              string // this server's external base URL
+	AllowedOrgs            []string
+	AllowedUsers           []string
+	// AllowAnyUser admits every GitHub account when no allow-list is set:
+	// only for a deliberately public service.
+	AllowAnyUser bool
+	Timeout      time.Duration // for each call to GitHub; default 10 s
+	// StateTTL is how long a sign-in may take; default 10 minutes.
+	StateTTL time.Duration
+}
+
+// GitHub runs the OAuth web flow and decides who may sign in.
+type GitHub struct {
+	cfg    GitHubConfig
+	http   *http.Client
+	states *pendingStates
+}
+
+// Identity is a GitHub account that completed sign-in.
+type Identity struct {
+	GitHubID  int64
+	Login     string
+	AvatarURL string
+}
+
+// UserID is the account's stable OctoStore ID. It derives from GitHub's
+// numeric ID, not the login, so a renamed account keeps its locks.
+func (i Identity) UserID() uuid.UUID {
+	return uuid.NewSHA1(namespace, []byte("github:"+strconv.FormatInt(i.GitHubID, 10)))
+}
+
+// NewGitHub checks cfg and returns the sign-in flow. It refuses a
+// configuration that would admit every GitHub account by accident.
+func NewGitHub(cfg GitHubConfig) (*GitHub, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	cfg.APIURL = strings.TrimRight(cfg.APIURL, "/")
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = defaultGitHubTimeout
+	}
+	if cfg.StateTTL <= 0 {
+		cfg.StateTTL = defaultStateTTL
+	}
+	states := newPendingStates(maxPendingStates, cfg.StateTTL)
+	return &GitHub{cfg: cfg, http: &http.Client{Timeout: cfg.Timeout}, states: states}, nil
+}
+
+func (c GitHubConfig) validate() error {
+	switch {
+	case c.ClientSecret == "":
+		return errors.New("GitHub sign-in needs a client secret (--github-client-secret or --github-client-secret-file)")
+	case len(c.AllowedOrgs) == 0 && len(c.AllowedUsers) == 0 && !c.AllowAnyUser:
+		return errors.New("GitHub sign-in would admit every GitHub account: set --github-allowed-orgs or " +
+			"--github-allowed-users, or --github-allow-any-user for a deliberately public service")
+	}
+	for name, u := range map[string]string{"--github-url": c.BaseURL, "--github-api-url": c.APIURL, "--public-url": c.PublicURL} {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			return fmt.Errorf("%s must be an http(s) URL, not %q", name, u)
+		}
+	}
+	return nil
+}
+
+// CallbackURL is where GitHub sends the browser back.
+func (g *GitHub) CallbackURL() string { return g.cfg.PublicURL + "/auth/github/callback" }
+
+// Secure reports whether the server is reached over HTTPS, so cookies can
+// be marked Secure.
+func (g *GitHub) Secure() bool { return strings.HasPrefix(g.cfg.PublicURL, "https://") }
+
+// Begin starts a sign-in: it returns GitHub's authorize URL and the value
+// of the cookie that binds the new state to this browser.
+func (g *GitHub) Begin(now time.Time) (authorizeURL, binding string) {
+	state, binding := g.states.add(now)
+	scope := "read:user"
+	if len(g.cfg.AllowedOrgs) > 0 {
+		scope += " read:org"
+	}
+	q := url.Values{"client_id": {g.cfg.ClientID}, "redirect_uri": {g.CallbackURL()}, "scope": {scope}, "state": {state}}
+	return g.cfg.BaseURL + "/login/oauth/authorize?" + q.Encode(), binding
+}
+
+// Finish completes a sign-in: the state must be pending, fresh and bound
+// to binding (the browser's cookie); then the code is exchanged and the
+// account checked against the allow-lists.
+func (g *GitHub) Finish(ctx context.Context, now time.Time, code, state, binding string) (Identity, error) {
+	if !g.states.take(now, state, binding) {
+		return Identity{}, ErrBadState
+	}
+	token, err := g.exchange(ctx, code)
+	if err != nil {
+		return Identity{}, err
+	}
+	id, err := g.user(ctx, token)
+	if err != nil {
+		return Identity{}, err
+	}
+	return id, g.admit(ctx, token, id)
+}
+
+func (g *GitHub) exchange(ctx context.Context, code string) (string, error) {
+	form := url.Values{"client_id": {g.cfg.ClientID}, "client_secret": {g.cfg.ClientSecret},
+		"code": {code}, "redirect_uri": {g.CallbackURL()}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.cfg.BaseURL+"/login/oauth/access_token", strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrGitHub, err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	var out struct {
+		AccessToken string `json:"access_token"`
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if err := g.do(req, &out); err != nil {
+		return "", err
+	}
+	if out.AccessToken == "" {
+		return "", fmt.Errorf("%w: code exchange refused: %s %s", ErrGitHub, out.Error, out.Description)
+	}
+	return out.AccessToken, nil
+}
+
+func (g *GitHub) user(ctx context.Context, token string) (Identity, error) {
+	var u struct {
+		ID        int64  `json:"id"`
+		Login     string `json:"login"`
+		AvatarURL string `json:"avatar_url"`
+	}
+	if err := g.get(ctx, token, "/user", &u); err != nil {
+		return Identity{}, err
+	}
+	if u.ID <= 0 || !validLogin(u.Login) {
+		return Identity{}, fmt.Errorf("%w: GitHub returned no usable account (id %d, login %q)", ErrGitHub, u.ID, u.Login)
+	}
+	return Identity{GitHubID: u.ID, Login: u.Login, AvatarURL: u.AvatarURL}, nil
+}
+
+// admit applies the allow-lists: a listed user, or a member of a listed
+// organization; anyone only when no list is set and that was asked for.
+func (g *GitHub) admit(ctx context.Context, token string, id Identity) error {
+	if containsFold(g.cfg.AllowedUsers, id.Login) {
+		return nil
+	}
+	if len(g.cfg.AllowedOrgs) == 0 {
+		if len(g.cfg.AllowedUsers) == 0 && g.cfg.AllowAnyUser {
+			return nil
+		}
+		return fmt.Errorf("%w: %s is not in --github-allowed-users", ErrNotAllowed, id.Login)
+	}
+	orgs, err := g.orgs(ctx, token)
+	if err != nil {
+		return err
+	}
+	for _, o := range orgs {
+		if containsFold(g.cfg.AllowedOrgs, o) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %s is not a member of an allowed organization", ErrNotAllowed, id.Login)
+}
+
+func (g *GitHub) orgs(ctx context.Context, token string) ([]string, error) {
+	var all []string
+	for page := 1; page <= maxOrgPages; page++ {
+		var orgs []struct {
+			Login string `json:"login"`
+		}
+		if err := g.get(ctx, token, "/user/orgs?per_page=100&page="+strconv.Itoa(page), &orgs); err != nil {
+			return nil, err
+		}
+		for _, o := range orgs {
+			all = append(all, o.Login)
+		}
+		if len(orgs) < 100 {
+			break
+		}
+	}
+	return all, nil
+}
+
+func (g *GitHub) get(ctx context.Context, token, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.cfg.APIURL+path, nil)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrGitHub, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("X-GitHub-Api-Version", "2022-11-28")
+	return g.do(req, out)
+}
+
+// do sends req with a bounded time and body and decodes a 2xx JSON answer.
+func (g *GitHub) do(req *http.Request, out any) error {
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "OctoStore")
+	resp, err := g.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w: %s %s: %v", ErrGitHub, req.Method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxGitHubBody))
+	if err != nil {
+		return fmt.Errorf("%w: %s %s: %v", ErrGitHub, req.Method, req.URL.Path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%w: %s %s answered %s", ErrGitHub, req.Method, req.URL.Path, resp.Status)
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("%w: %s %s: unreadable answer: %v", ErrGitHub, req.Method, req.URL.Path, err)
+	}
+	return nil
+}
+
+func containsFold(list []string, s string) bool {
+	return slices.ContainsFunc(list, func(x string) bool { return strings.EqualFold(x, s) })
+}

@@ -1,0 +1,137 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeGitHub implements the slice of GitHub that sign-in uses: the
+// authorize page (which approves at once and redirects back), the code
+// exchange, /user and /user/orgs. Nothing reaches the internet.
+type fakeGitHub struct {
+	*httptest.Server
+	mu     sync.Mutex
+	next   ghUser            // who approves the next authorize request
+	codes  map[string]ghUser // code → account
+	tokens map[string]ghUser // access token → account
+	seq    int
+	fail   int           // answer every request with this status when set
+	delay  time.Duration // answer every request this late
+}
+
+type ghUser struct {
+	ID    int64
+	Login string
+	Orgs  []string
+}
+
+const (
+	ghClientID     = "test-client-id"
+	ghClientSecret = "test-client-secret"
+)
+
+func newFakeGitHub(t *testing.T) *fakeGitHub {
+	f := &fakeGitHub{codes: map[string]ghUser{}, tokens: map[string]ghUser{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /login/oauth/authorize", f.authorize)
+	mux.HandleFunc("POST /login/oauth/access_token", f.exchange)
+	mux.HandleFunc("GET /user", f.user)
+	mux.HandleFunc("GET /user/orgs", f.orgs)
+	f.Server = httptest.NewServer(f.faults(mux))
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *fakeGitHub) set(fn func(f *fakeGitHub)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn(f)
+}
+
+func (f *fakeGitHub) faults(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		fail, delay := f.fail, f.delay
+		f.mu.Unlock()
+		if delay > 0 {
+			select {
+			case <-time.After(delay):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		if fail != 0 && r.URL.Path != "/login/oauth/authorize" {
+			http.Error(w, "boom", fail)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (f *fakeGitHub) authorize(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if q.Get("client_id") != ghClientID {
+		http.Error(w, "unknown client", http.StatusBadRequest)
+		return
+	}
+	f.mu.Lock()
+	f.seq++
+	code := "code-" + strconv.Itoa(f.seq)
+	f.codes[code] = f.next
+	f.mu.Unlock()
+	back := q.Get("redirect_uri") + "?" + url.Values{"code": {code}, "state": {q.Get("state")}}.Encode()
+	http.Redirect(w, r, back, http.StatusFound)
+}
+
+func (f *fakeGitHub) exchange(w http.ResponseWriter, r *http.Request) {
+	r.ParseForm()
+	f.mu.Lock()
+	u, ok := f.codes[r.Form.Get("code")]
+	delete(f.codes, r.Form.Get("code"))
+	if ok && r.Form.Get("client_secret") == ghClientSecret {
+		f.seq++
+		tok := "gho_" + strconv.Itoa(f.seq)
+		f.tokens[tok] = u
+		f.mu.Unlock()
+		json.NewEncoder(w).Encode(map[string]string{"access_token": tok, "token_type": "bearer"})
+		return
+	}
+	f.mu.Unlock()
+	// GitHub answers a bad code with 200 and an error object.
+	json.NewEncoder(w).Encode(map[string]string{"error": "bad_verification_code", "error_description": "The code passed is incorrect or expired."})
+}
+
+func (f *fakeGitHub) account(r *http.Request) (ghUser, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u, ok := f.tokens[r.Header.Get("Authorization")[len("Bearer "):]]
+	return u, ok
+}
+
+func (f *fakeGitHub) user(w http.ResponseWriter, r *http.Request) {
+	u, ok := f.account(r)
+	if !ok {
+		http.Error(w, `{"message":"Bad credentials"}`, http.StatusUnauthorized)
+		return
+	}
+	json.NewEncoder(w).Encode(map[string]any{"id": u.ID, "login": u.Login, "avatar_url": "https://avatars.example/" + u.Login})
+}
+
+func (f *fakeGitHub) orgs(w http.ResponseWriter, r *http.Request) {
+	u, ok := f.account(r)
+	if !ok {
+		http.Error(w, `{"message":"Bad credentials"}`, http.StatusUnauthorized)
+		return
+	}
+	orgs := []map[string]string{}
+	for _, o := range u.Orgs {
+		orgs = append(orgs, map[string]string{"login": o})
+	}
+	json.NewEncoder(w).Encode(orgs)
+}
