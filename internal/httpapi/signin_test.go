@@ -190,12 +190,20 @@ func TestGitHub_Failures(t *testing.T) {
 	})
 	t.Run("GitHubTimeout", func(t *testing.T) {
 		q, cookie := e.begin(t, octocat)
-		e.gh.set(func(f *fakeGitHub) { f.delay = 5 * time.Second })
+		e.gh.set(func(f *fakeGitHub) { f.delay = time.Second }) // twice the client timeout
 		defer e.gh.set(func(f *fakeGitHub) { f.delay = 0 })
 		start := time.Now()
 		wantError(t, e.callback(t, q, cookie, ""), http.StatusUnauthorized, "sign_in_failed")
-		if took := time.Since(start); took > 3*time.Second {
+		if took := time.Since(start); took > 900*time.Millisecond {
 			t.Fatalf("sign-in hung for %v", took)
+		}
+	})
+	t.Run("GitHubUnreachable", func(t *testing.T) {
+		q, cookie := e.begin(t, octocat)
+		e.gh.Close()
+		r := wantError(t, e.callback(t, q, cookie, ""), http.StatusUnauthorized, "sign_in_failed")
+		if !strings.Contains(r.Details, "access_token") {
+			t.Fatalf("details %q", r.Details)
 		}
 	})
 }
