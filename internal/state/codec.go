@@ -3,6 +3,7 @@ package state
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -22,6 +23,7 @@ const (
 	MaxBatchCommands = 1 << 16
 	maxStaticUsers   = 1 << 16
 	maxExpireLimit   = 1 << 16
+	maxReasonLen     = 256
 )
 
 // EncodeBatch returns the log entry for b.
@@ -133,6 +135,27 @@ func encodeCommand(e *encoder, cmd Command) {
 	case RevokeToken:
 		e.hash(c.Hash)
 		e.id(c.UserID)
+	case CreateWebhook:
+		e.id(c.ID)
+		e.id(c.UserID)
+		e.str(c.URL)
+		e.str(c.Secret)
+		e.u8(byte(c.Events))
+		e.str(c.Pattern)
+	case DeleteWebhook:
+		e.id(c.ID)
+		e.id(c.UserID)
+	case AckWebhooks:
+		e.uvarint(uint64(len(c.Acks)))
+		for _, a := range c.Acks {
+			e.id(a.ID)
+			e.uvarint(a.Seq)
+		}
+	case WebhookFailing:
+		e.id(c.ID)
+	case DeactivateWebhook:
+		e.id(c.ID)
+		e.str(c.Reason)
 	}
 }
 
@@ -175,9 +198,29 @@ func decodeCommand(d *decoder) Command {
 		return RotateToken{Old: d.hash(), New: d.hash()}
 	case kindRevokeToken:
 		return RevokeToken{Hash: d.hash(), UserID: d.id()}
+	case kindCreateWebhook:
+		return CreateWebhook{ID: d.id(), UserID: d.id(), URL: d.str(MaxWebhookURLLen),
+			Secret: d.str(MaxWebhookSecret), Events: EventKind(d.u8()), Pattern: d.str(MaxLockNameLen)}
+	case kindDeleteWebhook:
+		return DeleteWebhook{ID: d.id(), UserID: d.id()}
+	case kindAckWebhooks:
+		return AckWebhooks{Acks: decodeAcks(d)}
+	case kindWebhookFailing:
+		return WebhookFailing{ID: d.id()}
+	case kindDeactivateWebhook:
+		return DeactivateWebhook{ID: d.id(), Reason: d.str(maxReasonLen)}
 	}
 	d.fail("unknown command kind")
 	return nil
+}
+
+func decodeAcks(d *decoder) []WebhookAck {
+	n := d.count(17)
+	acks := make([]WebhookAck, 0, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		acks = append(acks, WebhookAck{ID: d.id(), Seq: d.uvarint()})
+	}
+	return acks
 }
 
 func decodeStaticUsers(d *decoder) []StaticUser {
@@ -230,10 +273,33 @@ func validateCommand(cmd Command) error {
 		return firstErr(idErr(c.UserID), loginErr(c.Login))
 	case RotateToken:
 		return check(c.Old != c.New, errToken)
+	case CreateWebhook:
+		return firstErr(idErr(c.ID, c.UserID), validateWebhookFields(c))
+	case DeleteWebhook:
+		return idErr(c.ID, c.UserID)
+	case AckWebhooks:
+		for _, a := range c.Acks {
+			if err := idErr(a.ID); err != nil {
+				return err
+			}
+		}
+	case WebhookFailing:
+		return idErr(c.ID)
+	case DeactivateWebhook:
+		return idErr(c.ID)
 	case nil:
 		return errors.New("nil command")
 	}
 	return nil
+}
+
+var errWebhook = errors.New("bad webhook fields")
+
+func validateWebhookFields(c CreateWebhook) error {
+	ok := strings.HasPrefix(c.URL, "https://") && len(c.URL) <= MaxWebhookURLLen &&
+		len(c.Secret) <= MaxWebhookSecret && c.Events != 0 && c.Events&^AllEvents == 0 &&
+		(c.Pattern == "" || ValidPattern(c.Pattern) == nil)
+	return check(ok, errWebhook)
 }
 
 func validateStaticUsers(users []StaticUser) error {

@@ -25,6 +25,11 @@ func everyCommand() []Command {
 		IssueToken{UserID: alice, Login: "octocat", Hash: HashToken("z")},
 		RotateToken{Old: HashToken("y"), New: HashToken("z")},
 		RevokeToken{Hash: HashToken("y"), UserID: bob},
+		CreateWebhook{ID: id, UserID: alice, URL: "https://example.com/h", Secret: "s", Events: EventExpired, Pattern: "svc/**"},
+		DeleteWebhook{ID: id, UserID: alice},
+		AckWebhooks{Acks: []WebhookAck{{ID: id, Seq: 7}}},
+		WebhookFailing{ID: id},
+		DeactivateWebhook{ID: id, Reason: "r"},
 	}
 }
 
@@ -61,6 +66,9 @@ func TestCodec_Refuses(t *testing.T) {
 		"NegativeSkew":   {Now: t0, Skew: -1},
 		"ZeroNow":        {},
 		"EmptyLogin":     {Now: t0, Commands: []Command{BootstrapAdmin{ID: alice}}},
+		"WebhookHTTP":    {Now: t0, Commands: []Command{CreateWebhook{ID: alice, UserID: alice, URL: "http://x", Events: AllEvents}}},
+		"WebhookNoEvent": {Now: t0, Commands: []Command{CreateWebhook{ID: alice, UserID: alice, URL: "https://x"}}},
+		"WebhookPattern": {Now: t0, Commands: []Command{CreateWebhook{ID: alice, UserID: alice, URL: "https://x", Events: AllEvents, Pattern: "a//b"}}},
 		"MetadataTooBig": {Now: t0, Commands: []Command{Acquire{Name: "a", LeaseID: alice, HolderID: alice, TTL: time.Second, Metadata: string(make([]byte, 1025))}}},
 	}
 	for name, b := range invalid {
@@ -82,6 +90,8 @@ func TestSnapshot_RoundTrip(t *testing.T) {
 	mustApply(t, s, t0, DeleteSession{ID: ended.ID, UserID: bob})
 	mustApply(t, s, t0, RotateToken{Old: HashToken("A"), New: HashToken("A2")})
 	mustApply(t, s, t0, IssueToken{UserID: uuid.New(), Login: "octocat", Hash: HashToken("gh")})
+	w := mustApply(t, s, t0, CreateWebhook{ID: uuid.New(), UserID: alice, URL: "https://example.com/h", Secret: "s", Events: AllEvents, Pattern: "**"}).Webhook
+	mustApply(t, s, t0, AckWebhooks{Acks: []WebhookAck{{ID: w.ID, Seq: 1}}})
 	want := snapshotBytes(t, s)
 
 	r, err := Restore(bytes.NewReader(want))

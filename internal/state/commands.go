@@ -38,6 +38,11 @@ const (
 	kindIssueToken
 	kindRotateToken
 	kindRevokeToken
+	kindCreateWebhook
+	kindDeleteWebhook
+	kindAckWebhooks
+	kindWebhookFailing
+	kindDeactivateWebhook
 )
 
 // Acquire grants Name to (HolderID, SessionID), or extends it when that
@@ -147,6 +152,13 @@ func (BootstrapAdmin) kind() kind  { return kindBootstrapAdmin }
 func (IssueToken) kind() kind      { return kindIssueToken }
 func (RotateToken) kind() kind     { return kindRotateToken }
 func (RevokeToken) kind() kind     { return kindRevokeToken }
+func (CreateWebhook) kind() kind   { return kindCreateWebhook }
+func (DeleteWebhook) kind() kind   { return kindDeleteWebhook }
+func (AckWebhooks) kind() kind     { return kindAckWebhooks }
+func (WebhookFailing) kind() kind  { return kindWebhookFailing }
+func (DeactivateWebhook) kind() kind {
+	return kindDeactivateWebhook
+}
 
 // GrantStatus says how an Acquire succeeded.
 type GrantStatus uint8
@@ -164,5 +176,6 @@ type Result struct {
 	Lock    Lock        // Acquire, Renew; on ErrLockHeld the conflicting lock
 	Holder  string      // login of Lock's holder
 	Session Session     // CreateSession, KeepAlive
+	Webhook Webhook     // CreateWebhook
 	Count   int         // ExpireDue: records ended; BootstrapAdmin: users created
 }

@@ -21,7 +21,7 @@ func (s *State) acquire(now int64, skew time.Duration, c Acquire) Result {
 	}
 	if held {
 		// The caller's own lease lapsed: it gets a fresh grant and token.
-		s.removeLock(cur)
+		s.removeLock(now, cur, EventExpired)
 	}
 	return s.grant(now, skew, c)
 }
@@ -43,7 +43,7 @@ func sameHolder(l *Lock, holder, session uuid.UUID) bool {
 func (s *State) liveLock(now int64, name string) (*Lock, bool) {
 	l, ok := s.locks.Get(&Lock{Name: name})
 	if ok && now >= l.FreeAt {
-		s.removeLock(l)
+		s.removeLock(now, l, EventExpired)
 		return nil, false
 	}
 	return l, ok
@@ -58,6 +58,7 @@ func (s *State) grant(now int64, skew time.Duration, c Acquire) Result {
 	}
 	s.nextToken++
 	s.putLock(nil, l)
+	s.emit(now, EventAcquired, l)
 	return Result{Status: Granted, Lock: *l, Holder: s.login(l.HolderID)}
 }
 
@@ -69,6 +70,7 @@ func (s *State) extend(now int64, skew time.Duration, cur *Lock, c Acquire) Resu
 		l.Metadata = metadata(c.Metadata)
 	}
 	s.putLock(cur, &l)
+	s.emit(now, EventRenewed, &l)
 	return Result{Status: Extended, Lock: l, Holder: s.login(l.HolderID)}
 }
 
@@ -83,6 +85,7 @@ func (s *State) renew(now int64, skew time.Duration, c Renew) Result {
 	// longer lease still protects whoever acted on it.
 	l.FreeAt = max(cur.FreeAt, l.ExpiresAt+int64(skew))
 	s.putLock(cur, &l)
+	s.emit(now, EventRenewed, &l)
 	return Result{Status: Extended, Lock: l, Holder: s.login(l.HolderID)}
 }
 
@@ -91,7 +94,7 @@ func (s *State) release(now int64, c Release) Result {
 	if !ok {
 		return Result{Err: ErrLockNotFound}
 	}
-	s.removeLock(cur)
+	s.removeLock(now, cur, EventReleased)
 	return Result{}
 }
 
@@ -124,7 +127,9 @@ func (s *State) putLock(old, l *Lock) {
 	}
 }
 
-func (s *State) removeLock(l *Lock) {
+// removeLock deletes l, recording why as an event.
+func (s *State) removeLock(now int64, l *Lock, why EventKind) {
+	s.emit(now, why, l)
 	s.locks.Delete(l)
 	s.lockDeadlines.Delete(l)
 	if l.SessionID == uuid.Nil {

@@ -18,13 +18,14 @@ type world struct {
 	users    []uuid.UUID
 	sessions []uuid.UUID
 	leases   []uuid.UUID
+	hooks    []uuid.UUID
 }
 
 func (w *world) draw(t *rapid.T) Command {
 	name := rapid.SampledFrom(w.names).Draw(t, "name")
 	user := rapid.SampledFrom(w.users).Draw(t, "user")
 	ttl := time.Duration(rapid.IntRange(1, 8).Draw(t, "ttl")) * time.Second
-	switch rapid.IntRange(0, 9).Draw(t, "op") {
+	switch rapid.IntRange(0, 11).Draw(t, "op") {
 	case 0, 1:
 		return Acquire{Name: name, LeaseID: uuid.New(), HolderID: user, SessionID: w.maybeSession(t), TTL: ttl}
 	case 2:
@@ -44,6 +45,14 @@ func (w *world) draw(t *rapid.T) Command {
 	case 9:
 		old := rapid.SampledFrom([]string{"A", "B", "A2"}).Draw(t, "old")
 		return RotateToken{Old: HashToken(old), New: HashToken(old + "2")}
+	case 10:
+		id := uuid.New()
+		w.hooks = append(w.hooks, id)
+		return CreateWebhook{ID: id, UserID: user, URL: "https://example.com/h", Events: AllEvents, Pattern: "a/**"}
+	case 11:
+		if len(w.hooks) > 0 {
+			return AckWebhooks{Acks: []WebhookAck{{ID: rapid.SampledFrom(w.hooks).Draw(t, "hook"), Seq: uint64(rapid.IntRange(0, 50).Draw(t, "seq"))}}}
+		}
 	}
 	return ExpireDue{Limit: rapid.IntRange(1, 3).Draw(t, "limit")}
 }

@@ -98,3 +98,45 @@ func (s *State) validLockRecord(l *Lock, prev string, first bool) bool {
 		l.LeaseID != uuid.Nil && l.Token >= 1 && l.Token < s.nextToken &&
 		l.FreeAt >= l.ExpiresAt
 }
+
+func (s *State) readWebhooks(d *decoder) {
+	n := d.count(40)
+	var prev uuid.UUID
+	for i := 0; i < n && d.err == nil; i++ {
+		w := &Webhook{ID: d.id(), UserID: d.id(), URL: d.str(MaxWebhookURLLen), Secret: d.str(MaxWebhookSecret),
+			Events: EventKind(d.u8()), Pattern: d.str(MaxLockNameLen), CreatedAt: d.varint(), Cursor: d.uvarint(),
+			FailingSince: d.varint(), Active: d.bool(), InactiveReason: d.str(maxReasonLen)}
+		_, userOK := s.users[w.UserID]
+		c := CreateWebhook{ID: w.ID, UserID: w.UserID, URL: w.URL, Secret: w.Secret, Events: w.Events, Pattern: w.Pattern}
+		if d.err == nil && (!userOK || bytes.Compare(w.ID[:], prev[:]) <= 0 || validateWebhookFields(c) != nil) {
+			d.fail("bad webhook record")
+		}
+		prev = w.ID
+		s.webhooks[w.ID] = w
+	}
+}
+
+// readOutbox restores the events; their seqs are consecutive, ending just
+// before nextSeq.
+func (s *State) readOutbox(d *decoder) {
+	next := d.uvarint()
+	n := d.count(20)
+	if next == 0 || uint64(n) >= next {
+		d.fail("bad outbox header")
+		return
+	}
+	s.outbox = outbox{nextSeq: next, events: make([]Event, 0, n)}
+	for i := 0; i < n && d.err == nil; i++ {
+		ev := Event{Seq: next - uint64(n) + uint64(i), Kind: EventKind(d.u8()), Lock: d.str(MaxLockNameLen),
+			HolderID: d.id(), Token: d.uvarint(), Time: d.varint()}
+		if ev.Kind.String() == "" {
+			d.fail("bad event record")
+		}
+		s.outbox.events = append(s.outbox.events, ev)
+	}
+	for _, w := range s.webhooks {
+		if w.Cursor >= next {
+			d.fail("webhook cursor past the last event")
+		}
+	}
+}

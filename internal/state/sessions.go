@@ -1,6 +1,7 @@
 package state
 
 import (
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -67,15 +68,30 @@ func (s *State) sessionUsable(now int64, id, user uuid.UUID) bool {
 // endSession turns sess into a tombstone and releases every lock acquired
 // with it.
 func (s *State) endSession(now int64, cur *Session, expired bool) {
-	for name := range s.sessionLocks[cur.ID] {
+	why := EventReleased
+	if expired {
+		why = EventExpired
+	}
+	for _, name := range sortedKeys(s.sessionLocks[cur.ID]) {
 		if l, ok := s.locks.Get(&Lock{Name: name}); ok {
-			s.removeLock(l)
+			s.removeLock(now, l, why)
 		}
 	}
 	sess := *cur
 	sess.EndedAt = now
 	sess.Expired = expired
 	s.putSession(cur, &sess)
+}
+
+// sortedKeys orders a session's lock names, so that the events of its end
+// come in the same order on every replica.
+func sortedKeys(set map[string]struct{}) []string {
+	names := make([]string, 0, len(set))
+	for n := range set {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // putSession stores sess in place of old (nil for a new session) with its

@@ -12,16 +12,17 @@ import (
 	"github.com/google/btree"
 )
 
-// Snapshot format, version 2:
+// Snapshot format, version 3:
 //
 //	"OCTOSNAP" | version uvarint | lastNow varint | nextToken uvarint
-//	| users | tokens | revoked | sessions | locks | CRC-32 (IEEE, big endian) of all before
+//	| users | tokens | revoked | sessions | locks | webhooks | outbox
+//	| CRC-32 (IEEE, big endian) of all before
 //
 // Each section is a count followed by records in key order, so equal
 // states always produce identical bytes.
 const (
 	snapshotMagic   = "OCTOSNAP"
-	snapshotVersion = 2
+	snapshotVersion = 3
 	flushAt         = 32 << 10
 )
 
@@ -35,6 +36,8 @@ type Snapshot struct {
 	users              []*User
 	tokens             []Token
 	revoked            []TokenHash
+	webhooks           []Webhook
+	outbox             outbox
 }
 
 // Snapshot captures the current state.
@@ -55,6 +58,11 @@ func (s *State) Snapshot() *Snapshot {
 	for h := range s.revoked {
 		sn.revoked = append(sn.revoked, h)
 	}
+	// Sorted by ID, the webhooks' encoding order.
+	for _, id := range s.sortedWebhookIDs() {
+		sn.webhooks = append(sn.webhooks, *s.webhooks[id])
+	}
+	sn.outbox = s.outbox
 	return sn
 }
 
@@ -96,6 +104,8 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	sn.writeRevoked(sw)
 	sn.writeSessions(sw)
 	sn.writeLocks(sw)
+	sn.writeWebhooks(sw)
+	sn.writeOutbox(sw)
 	sw.flush()
 	if sw.err == nil {
 		sw.err = binary.Write(bw, binary.BigEndian, sw.crc)
@@ -175,6 +185,37 @@ func (sn *Snapshot) writeLocks(sw *snapWriter) {
 	})
 }
 
+func (sn *Snapshot) writeWebhooks(sw *snapWriter) {
+	sw.e.uvarint(uint64(len(sn.webhooks)))
+	for _, w := range sn.webhooks {
+		sw.e.id(w.ID)
+		sw.e.id(w.UserID)
+		sw.e.str(w.URL)
+		sw.e.str(w.Secret)
+		sw.e.u8(byte(w.Events))
+		sw.e.str(w.Pattern)
+		sw.e.varint(w.CreatedAt)
+		sw.e.uvarint(w.Cursor)
+		sw.e.varint(w.FailingSince)
+		sw.e.bool(w.Active)
+		sw.e.str(w.InactiveReason)
+		sw.maybeFlush()
+	}
+}
+
+func (sn *Snapshot) writeOutbox(sw *snapWriter) {
+	sw.e.uvarint(sn.outbox.nextSeq)
+	sw.e.uvarint(uint64(len(sn.outbox.events)))
+	for _, ev := range sn.outbox.events {
+		sw.e.u8(byte(ev.Kind))
+		sw.e.str(ev.Lock)
+		sw.e.id(ev.HolderID)
+		sw.e.uvarint(ev.Token)
+		sw.e.varint(ev.Time)
+		sw.maybeFlush()
+	}
+}
+
 // Restore reads a snapshot written by WriteTo and rebuilds a State from
 // it. Corrupt or inconsistent input is refused with an error wrapping
 // ErrCorrupt; it never panics and never returns a partial State.
@@ -197,7 +238,8 @@ func Restore(r io.Reader) (*State, error) {
 	s := New()
 	s.lastNow = d.varint()
 	s.nextToken = d.uvarint()
-	for _, section := range []func(*decoder){s.readUsers, s.readTokens, s.readRevoked, s.readSessions, s.readLocks} {
+	for _, section := range []func(*decoder){s.readUsers, s.readTokens, s.readRevoked, s.readSessions,
+		s.readLocks, s.readWebhooks, s.readOutbox} {
 		section(d)
 	}
 	if d.err == nil && len(d.b) != 0 {

@@ -25,7 +25,9 @@ type State struct {
 	tokens   map[TokenHash]Token
 	// revoked remembers static tokens that were rotated or revoked, so the
 	// operator's configuration cannot bring them back on restart.
-	revoked map[TokenHash]struct{}
+	revoked  map[TokenHash]struct{}
+	webhooks map[uuid.UUID]*Webhook
+	outbox   outbox
 
 	// Derived indexes, rebuilt on restore and never snapshotted.
 	lockDeadlines    *btree.BTreeG[*Lock]    // by (FreeAt, Name)
@@ -42,6 +44,8 @@ func New() *State {
 		users:            make(map[uuid.UUID]*User),
 		tokens:           make(map[TokenHash]Token),
 		revoked:          make(map[TokenHash]struct{}),
+		webhooks:         make(map[uuid.UUID]*Webhook),
+		outbox:           outbox{nextSeq: 1},
 		lockDeadlines:    btree.NewG(btreeDegree, lockDeadlineLess),
 		sessionDeadlines: btree.NewG(btreeDegree, sessionDeadlineLess),
 		sessionLocks:     make(map[uuid.UUID]map[string]struct{}),
@@ -61,6 +65,7 @@ func (s *State) Apply(b Batch) []Result {
 	for i, cmd := range b.Commands {
 		results[i] = s.apply(now, b.Skew, cmd)
 	}
+	s.compactOutbox()
 	return results
 }
 
@@ -90,6 +95,16 @@ func (s *State) apply(now int64, skew time.Duration, cmd Command) Result {
 		return s.rotateToken(now, c)
 	case RevokeToken:
 		return s.revokeToken(c)
+	case CreateWebhook:
+		return s.createWebhook(now, c)
+	case DeleteWebhook:
+		return s.deleteWebhook(c)
+	case AckWebhooks:
+		return s.ackWebhooks(c)
+	case WebhookFailing:
+		return s.webhookFailing(now, c)
+	case DeactivateWebhook:
+		return s.deactivateWebhook(c)
 	}
 	return Result{Err: fmt.Errorf("%w: unknown command %T", ErrInvalidCommand, cmd)}
 }

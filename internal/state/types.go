@@ -38,6 +38,8 @@ var (
 	ErrSessionInvalid  = errors.New("session is unknown, not yours, or no longer active")
 	ErrUnknownUser     = errors.New("unknown user")
 	ErrTokenNotFound   = errors.New("token not found")
+	ErrTooManyWebhooks = errors.New("at most 10 webhooks per user")
+	ErrWebhookNotFound = errors.New("webhook not found")
 	ErrInvalidCommand  = errors.New("invalid command")
 )
 
