@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/octostore/octostore/internal/version"
 )
 
 // exitUsage is the BSD sysexits code for bad command-line usage.
@@ -40,7 +42,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "token":
 		return runToken(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
-		fmt.Fprintln(stdout, "octostore", version())
+		fmt.Fprintln(stdout, "octostore", version.String())
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)

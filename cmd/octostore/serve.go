@@ -26,6 +26,7 @@ func runServe(args []string, stderr io.Writer) int {
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	gh := addGitHubFlags(fs)
+	hooks := addWebhookFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return usageError(fs, err)
 	}
@@ -35,6 +36,9 @@ func runServe(args []string, stderr io.Writer) int {
 	}
 	if err == nil {
 		cfg.SignIn, err = gh.signIn(cfg.Listen)
+	}
+	if err == nil {
+		cfg.Webhooks, err = hooks.config()
 	}
 	if err != nil {
 		return usageError(fs, err)

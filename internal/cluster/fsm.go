@@ -16,11 +16,30 @@ type fsm struct {
 	mu  sync.RWMutex
 	st  *state.State
 	log *slog.Logger
+
+	changeMu sync.Mutex
+	changeCh chan struct{} // closed, and replaced, after every applied group
 }
 
 var _ raft.BatchingFSM = (*fsm)(nil)
 
-func newFSM(log *slog.Logger) *fsm { return &fsm{st: state.New(), log: log} }
+func newFSM(log *slog.Logger) *fsm {
+	return &fsm{st: state.New(), log: log, changeCh: make(chan struct{})}
+}
+
+// changed returns a channel that is closed at the next change of state.
+func (f *fsm) changed() <-chan struct{} {
+	f.changeMu.Lock()
+	defer f.changeMu.Unlock()
+	return f.changeCh
+}
+
+func (f *fsm) notify() {
+	f.changeMu.Lock()
+	close(f.changeCh)
+	f.changeCh = make(chan struct{})
+	f.changeMu.Unlock()
+}
 
 // Apply applies one entry; raft calls ApplyBatch instead when it can.
 func (f *fsm) Apply(l *raft.Log) any { return f.ApplyBatch([]*raft.Log{l})[0] }
@@ -51,6 +70,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		}
 	}
 	f.mu.Unlock()
+	f.notify()
 	return out
 }
 
@@ -73,6 +93,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	f.mu.Lock()
 	f.st = st
 	f.mu.Unlock()
+	f.notify()
 	return nil
 }
 

@@ -59,15 +59,15 @@ func (n *Node) setReady(ready bool) {
 	n.ready.Store(ready)
 	if ready {
 		close(n.readyCh)
-		ctx, cancel := context.WithCancel(context.Background())
-		n.stopExpiry = cancel
-		n.wg.Add(1)
-		go func() { defer n.wg.Done(); n.runExpiry(ctx) }()
+		n.leaderCtx, n.stopLeader = context.WithCancel(context.Background())
+		for _, task := range n.leaderTasks {
+			n.startTask(task)
+		}
 		n.log.Info("leader ready", "node_id", n.id)
 		return
 	}
 	n.readyCh = make(chan struct{})
-	n.stopExpiry()
+	n.stopLeader()
 	n.log.Info("no longer leader", "node_id", n.id)
 }
 

@@ -46,10 +46,12 @@ type Node struct {
 	store  *raftboltdb.BoltStore
 	notify chan bool
 
-	ready      atomic.Bool // leader, and the leadership barrier has applied
-	readyMu    sync.Mutex
-	readyCh    chan struct{} // closed while ready
-	stopExpiry context.CancelFunc
+	ready       atomic.Bool // leader, and the leadership barrier has applied
+	readyMu     sync.Mutex
+	readyCh     chan struct{} // closed while ready
+	leaderCtx   context.Context
+	stopLeader  context.CancelFunc
+	leaderTasks []func(ctx context.Context) // run while ready: expiry, webhooks
 
 	queue         chan *proposal
 	slots         chan struct{}
@@ -81,6 +83,7 @@ func Open(cfg Config) (*Node, error) {
 		completions: make(chan inflightEntry, maxInflight), completerDone: make(chan struct{}),
 		shutdownCh: make(chan struct{}), closed: make(chan struct{}),
 	}
+	n.leaderTasks = []func(context.Context){n.runExpiry}
 	if err := n.startRaft(); err != nil {
 		return nil, err
 	}
@@ -166,6 +169,29 @@ func (n *Node) bootstrapIfNew(conf *raft.Config, logs raft.LogStore, snaps raft.
 	n.log.Info("bootstrapping a new single-node cluster", "node_id", n.id)
 	servers := raft.Configuration{Servers: []raft.Server{{ID: conf.LocalID, Address: trans.LocalAddr()}}}
 	return raft.BootstrapCluster(conf, logs, n.store, snaps, trans, servers)
+}
+
+// Changed returns a channel closed at the next change of state: wait on
+// it, then read, then take a new one. Nothing polls.
+func (n *Node) Changed() <-chan struct{} { return n.fsm.changed() }
+
+// OnLeader runs task whenever this node is the ready leader, with a
+// context canceled the moment leadership is lost (or the node closes).
+// Leader-only work (webhook delivery) hangs off it.
+func (n *Node) OnLeader(task func(ctx context.Context)) {
+	n.readyMu.Lock()
+	defer n.readyMu.Unlock()
+	n.leaderTasks = append(n.leaderTasks, task)
+	if n.ready.Load() {
+		n.startTask(task)
+	}
+}
+
+// startTask runs task under the current leadership's context; readyMu is
+// held.
+func (n *Node) startTask(task func(ctx context.Context)) {
+	n.wg.Add(1)
+	go func() { defer n.wg.Done(); task(n.leaderCtx) }()
 }
 
 // ID returns this node's Raft server ID.

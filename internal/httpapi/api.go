@@ -47,25 +47,28 @@ type Config struct {
 	SignIn SignIn
 	// Admins may list and revoke every user's tokens.
 	Admins []uuid.UUID
+	// WebhookTargets vets webhook URLs.
+	WebhookTargets WebhookTargets
 }
 
 // API is the http.Handler serving OctoStore's routes.
 type API struct {
-	store  Store
-	log    *slog.Logger
-	spec   []byte
-	signIn SignIn
-	admins map[uuid.UUID]bool
-	reqPre string        // random per process, so request IDs are unique across restarts
-	reqSeq atomic.Uint64 // cheaper than a random ID per request
-	routes routes
+	store   Store
+	log     *slog.Logger
+	spec    []byte
+	signIn  SignIn
+	admins  map[uuid.UUID]bool
+	targets WebhookTargets
+	reqPre  string        // random per process, so request IDs are unique across restarts
+	reqSeq  atomic.Uint64 // cheaper than a random ID per request
+	routes  routes
 }
 
 // New returns the handler.
 func New(cfg Config) *API {
 	var b [4]byte
 	rand.Read(b[:])
-	a := &API{store: cfg.Store, log: cfg.Logger, spec: cfg.Spec, signIn: cfg.SignIn,
+	a := &API{store: cfg.Store, log: cfg.Logger, spec: cfg.Spec, signIn: cfg.SignIn, targets: cfg.WebhookTargets,
 		admins: map[uuid.UUID]bool{}, reqPre: hex.EncodeToString(b[:]) + "-"}
 	for _, id := range cfg.Admins {
 		a.admins[id] = true

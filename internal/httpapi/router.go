@@ -22,6 +22,7 @@ type routes struct {
 	health, spec, list, status, create, session, keepalive *route
 	actions                                                map[string]*route // acquire, renew, release
 	github, callback, rotate, tokens, token                *route
+	webhooks, webhook                                      *route
 }
 
 func (a *API) buildRoutes() {
@@ -38,6 +39,8 @@ func (a *API) buildRoutes() {
 		rotate:    &route{name: "/auth/token/rotate", methods: map[string]handler{"POST": a.handleRotateToken}},
 		tokens:    &route{name: "/auth/tokens", methods: map[string]handler{"GET": a.handleListTokens}},
 		token:     &route{name: "/auth/tokens/{id}", methods: map[string]handler{"DELETE": a.handleRevokeToken}},
+		webhooks:  &route{name: "/webhooks", methods: map[string]handler{"POST": a.handleCreateWebhook, "GET": a.handleListWebhooks}},
+		webhook:   &route{name: "/webhooks/{id}", methods: map[string]handler{"DELETE": a.handleDeleteWebhook}},
 		actions: map[string]*route{
 			"acquire": {name: "/locks/{name}/acquire", methods: map[string]handler{"POST": a.handleAcquireLock}},
 			"renew":   {name: "/locks/{name}/renew", methods: map[string]handler{"POST": a.handleRenewLock}},
@@ -75,6 +78,15 @@ func (a *API) resolve(r *http.Request) (*route, handler, *request, error) {
 		rt = a.routes.callback
 	case path == "/auth/token/rotate":
 		rt = a.routes.rotate
+	case path == "/webhooks":
+		rt = a.routes.webhooks
+	case strings.HasPrefix(path, "/webhooks/"):
+		rt = a.routes.webhook
+		id, err := parseUUID(path[len("/webhooks/"):])
+		if err != nil {
+			req.paramErr = invalid("invalid webhook id: must be a UUID like 550e8400-e29b-41d4-a716-446655440000")
+		}
+		req.id = id
 	case path == "/auth/tokens":
 		rt = a.routes.tokens
 	case strings.HasPrefix(path, "/auth/tokens/"):

@@ -18,6 +18,8 @@ import (
 	"github.com/octostore/octostore/internal/cluster"
 	"github.com/octostore/octostore/internal/httpapi"
 	"github.com/octostore/octostore/internal/state"
+	"github.com/octostore/octostore/internal/version"
+	"github.com/octostore/octostore/internal/webhook"
 )
 
 // Config is everything `octostore serve` takes.
@@ -35,6 +37,9 @@ type Config struct {
 	// AdminUsers names static users who may list and revoke every user's
 	// tokens; the first-start admin always may.
 	AdminUsers []string
+	// Webhooks tunes webhook delivery; its logger and user agent are set
+	// here.
+	Webhooks webhook.Config
 	// PprofAddr, when set, serves net/http/pprof on its own listener, never
 	// on the API's.
 	PprofAddr string
@@ -46,11 +51,12 @@ type Config struct {
 
 // Server is a running node with its HTTP listener.
 type Server struct {
-	cfg  Config
-	node *cluster.Node
-	http *http.Server
-	ln   net.Listener
-	done chan error
+	cfg      Config
+	node     *cluster.Node
+	webhooks *webhook.Dispatcher
+	http     *http.Server
+	ln       net.Listener
+	done     chan error
 }
 
 // Start opens the node, waits until it leads (a single node elects itself
@@ -65,6 +71,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, node: node, done: make(chan error, 1)}
+	cfg.Webhooks.Logger = cfg.Logger
+	cfg.Webhooks.UserAgent = "OctoStore-Webhook/" + version.String()
+	s.webhooks = webhook.New(node, cfg.Webhooks)
+	node.OnLeader(s.webhooks.Run)
 	if err := s.prepare(ctx, users); err != nil {
 		node.Close()
 		return nil, err
@@ -95,7 +105,8 @@ func (s *Server) prepare(ctx context.Context, users []state.StaticUser) error {
 }
 
 func (s *Server) apiConfig() httpapi.Config {
-	cfg := httpapi.Config{Store: s.node, Spec: api.Spec, Logger: s.cfg.Logger, Admins: []uuid.UUID{auth.AdminID()}}
+	cfg := httpapi.Config{Store: s.node, Spec: api.Spec, Logger: s.cfg.Logger, Admins: []uuid.UUID{auth.AdminID()},
+		WebhookTargets: s.webhooks}
 	if s.cfg.SignIn != nil {
 		cfg.SignIn = s.cfg.SignIn // a nil *auth.GitHub must stay a nil interface
 	}

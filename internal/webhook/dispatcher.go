@@ -1,0 +1,290 @@
+package webhook
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/octostore/octostore/internal/state"
+)
+
+// Store is what delivery needs from the replicated state.
+type Store interface {
+	Apply(ctx context.Context, cmd state.Command) (state.Result, error)
+	Read(ctx context.Context, stale bool, fn func(s *state.State, now int64)) error
+	Changed() <-chan struct{}
+}
+
+// Config tunes delivery; zero values take the defaults.
+type Config struct {
+	AllowPrivate  bool           // let webhooks target private and loopback addresses
+	RootCAs       *x509.CertPool // trusted CAs; nil is the system's
+	Timeout       time.Duration  // one attempt; default 5 s
+	RetryMin      time.Duration  // first retry; default 1 s
+	RetryMax      time.Duration  // longest wait between attempts; default 5 min
+	FailureWindow time.Duration  // failing this long deactivates; default 24 h
+	AckInterval   time.Duration  // how often cursors are committed; default 250 ms
+	Resolver      Resolver       // default net.DefaultResolver
+	UserAgent     string
+	Logger        *slog.Logger
+}
+
+func (c *Config) defaults() {
+	c.Timeout = cmpOr(c.Timeout, 5*time.Second)
+	c.RetryMin = cmpOr(c.RetryMin, time.Second)
+	c.RetryMax = cmpOr(c.RetryMax, 5*time.Minute)
+	c.FailureWindow = cmpOr(c.FailureWindow, 24*time.Hour)
+	c.AckInterval = cmpOr(c.AckInterval, 250*time.Millisecond)
+	if c.Resolver == nil {
+		c.Resolver = net.DefaultResolver
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+func cmpOr(v, def time.Duration) time.Duration {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// Dispatcher delivers events to every active webhook while its node leads.
+type Dispatcher struct {
+	cfg    Config
+	store  Store
+	guard  guard
+	poster *poster
+	log    *slog.Logger
+
+	mu    sync.Mutex
+	acks  map[uuid.UUID]uint64 // cursors delivered but not yet committed
+	kicks chan struct{}        // a worker has something to commit
+}
+
+// New returns a dispatcher; call Run on the leader.
+func New(store Store, cfg Config) *Dispatcher {
+	cfg.defaults()
+	g := guard{allowPrivate: cfg.AllowPrivate, resolver: cfg.Resolver}
+	return &Dispatcher{cfg: cfg, store: store, guard: g, log: cfg.Logger,
+		poster: newPoster(g, cfg.RootCAs, cfg.Timeout, cfg.UserAgent),
+		acks:   map[uuid.UUID]uint64{}, kicks: make(chan struct{}, 1)}
+}
+
+// CheckURL validates a webhook target for registration.
+func (d *Dispatcher) CheckURL(ctx context.Context, raw string) error {
+	return d.guard.checkURL(ctx, raw)
+}
+
+// Run delivers until ctx ends (leadership lost or shutdown): one worker
+// per active webhook, started and stopped as webhooks come and go, and a
+// committer for their cursors.
+func (d *Dispatcher) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	workers := map[uuid.UUID]context.CancelFunc{}
+	wg.Add(1)
+	go func() { defer wg.Done(); d.commitAcks(ctx) }()
+	for ctx.Err() == nil {
+		changed := d.store.Changed()
+		d.reconcile(ctx, &wg, workers)
+		select {
+		case <-changed:
+		case <-ctx.Done():
+		}
+		// Coalesce bursts of changes: webhooks change rarely, events often.
+		sleep(ctx, 50*time.Millisecond)
+	}
+	for _, stop := range workers {
+		stop()
+	}
+	wg.Wait()
+}
+
+// reconcile starts a worker for each active webhook without one and stops
+// those whose webhook was deleted or deactivated.
+func (d *Dispatcher) reconcile(ctx context.Context, wg *sync.WaitGroup, workers map[uuid.UUID]context.CancelFunc) {
+	active := map[uuid.UUID]state.Webhook{}
+	d.store.Read(ctx, true, func(s *state.State, _ int64) {
+		for _, w := range s.WebhooksOf(uuid.Nil) {
+			if w.Active {
+				active[w.ID] = w
+			}
+		}
+	})
+	for id, stop := range workers {
+		if _, ok := active[id]; !ok {
+			stop()
+			delete(workers, id)
+		}
+	}
+	for id, w := range active {
+		if _, running := workers[id]; !running {
+			wctx, stop := context.WithCancel(ctx)
+			workers[id] = stop
+			wg.Add(1)
+			go func() { defer wg.Done(); d.work(wctx, w) }()
+		}
+	}
+}
+
+// work delivers hook's events in order, one at a time.
+func (d *Dispatcher) work(ctx context.Context, hook state.Webhook) {
+	cursor := hook.Cursor
+	for ctx.Err() == nil {
+		changed := d.store.Changed()
+		events, gap := d.eventsAfter(ctx, cursor)
+		if gap {
+			return // the state machine deactivates a webhook it dropped events for
+		}
+		if len(events) == 0 {
+			select {
+			case <-changed:
+			case <-ctx.Done():
+			}
+			continue
+		}
+		for _, e := range events {
+			if hook.Wants(e) && !d.deliver(ctx, &hook, e) {
+				return
+			}
+			cursor = e.Seq
+			d.ack(hook.ID, cursor)
+		}
+	}
+}
+
+func (d *Dispatcher) stillActive(ctx context.Context, id uuid.UUID) bool {
+	active := false
+	d.store.Read(ctx, true, func(s *state.State, _ int64) {
+		w, ok := s.GetWebhook(id)
+		active = ok && w.Active
+	})
+	return active
+}
+
+func (d *Dispatcher) eventsAfter(ctx context.Context, cursor uint64) (events []state.Event, gap bool) {
+	d.store.Read(ctx, true, func(s *state.State, _ int64) {
+		var evs []state.Event
+		evs, gap = s.EventsAfter(cursor, 256)
+		events = append(events, evs...) // copy: the outbox may move on
+	})
+	return events, gap
+}
+
+// deliver retries one event until it is accepted, the webhook is stopped,
+// or it has failed for the whole failure window (then it is deactivated).
+func (d *Dispatcher) deliver(ctx context.Context, hook *state.Webhook, e state.Event) bool {
+	wait := d.cfg.RetryMin
+	for {
+		if !d.stillActive(ctx, hook.ID) {
+			return false // deleted or deactivated: stop at once, not at the next reconcile
+		}
+		err := d.poster.post(ctx, *hook, e)
+		if err == nil {
+			hook.FailingSince = 0
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		d.log.Warn("webhook delivery failed", "webhook_id", hook.ID, "host", host(hook.URL), "seq", e.Seq, "err", err)
+		if !d.noteFailure(ctx, hook, err) {
+			return false
+		}
+		sleep(ctx, jitter(wait))
+		wait = min(2*wait, d.cfg.RetryMax)
+	}
+}
+
+// noteFailure records the start of a failure run, and deactivates the
+// webhook once the run is longer than the failure window.
+func (d *Dispatcher) noteFailure(ctx context.Context, hook *state.Webhook, err error) bool {
+	now := time.Now()
+	if hook.FailingSince == 0 {
+		hook.FailingSince = now.UnixNano()
+		d.store.Apply(ctx, state.WebhookFailing{ID: hook.ID})
+		return true
+	}
+	if now.Sub(time.Unix(0, hook.FailingSince)) < d.cfg.FailureWindow {
+		return true
+	}
+	reason := fmt.Sprintf("deliveries failed for %v; last error: %v", d.cfg.FailureWindow, err)
+	d.store.Apply(ctx, state.DeactivateWebhook{ID: hook.ID, Reason: truncate(reason, 256)})
+	d.log.Warn("webhook deactivated", "webhook_id", hook.ID, "reason", reason)
+	return false
+}
+
+func (d *Dispatcher) ack(id uuid.UUID, seq uint64) {
+	d.mu.Lock()
+	d.acks[id] = seq
+	d.mu.Unlock()
+	select {
+	case d.kicks <- struct{}{}:
+	default:
+	}
+}
+
+// commitAcks commits delivered cursors through Raft, coalescing many
+// deliveries into one entry. A crash loses at most the last interval's
+// acks: those events are delivered again, with the same delivery IDs.
+func (d *Dispatcher) commitAcks(ctx context.Context) {
+	for {
+		select {
+		case <-d.kicks:
+		case <-ctx.Done():
+			return
+		}
+		d.mu.Lock()
+		cmd := state.AckWebhooks{}
+		for id, seq := range d.acks {
+			cmd.Acks = append(cmd.Acks, state.WebhookAck{ID: id, Seq: seq})
+		}
+		clear(d.acks)
+		d.mu.Unlock()
+		if _, err := d.store.Apply(ctx, cmd); err != nil && !errors.Is(err, context.Canceled) {
+			d.log.Warn("committing webhook cursors", "err", err)
+		}
+		sleep(ctx, d.cfg.AckInterval)
+	}
+}
+
+// jitter spreads retries over [d/2, d], so receivers coming back are not
+// hit by every webhook at once.
+func jitter(d time.Duration) time.Duration {
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// host is what the logs show of a webhook URL: never its path or query,
+// which may carry credentials.
+func host(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Host
+	}
+	return "?"
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
