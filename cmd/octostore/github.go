@@ -1,11 +1,8 @@
 package main
 
 import (
-	"errors"
 	"flag"
-	"fmt"
 	"net"
-	"os"
 	"strings"
 
 	"github.com/octostore/octostore/internal/auth"
@@ -53,17 +50,7 @@ func (g *gitHubFlags) signIn(listen string) (*auth.GitHub, error) {
 }
 
 func (g *gitHubFlags) clientSecret() (string, error) {
-	if g.secret != "" && g.secretFile != "" {
-		return "", errors.New("give --github-client-secret or --github-client-secret-file, not both")
-	}
-	if g.secretFile == "" {
-		return g.secret, nil
-	}
-	b, err := os.ReadFile(g.secretFile)
-	if err != nil {
-		return "", fmt.Errorf("--github-client-secret-file: %w", err)
-	}
-	return strings.TrimSpace(string(b)), nil
+	return secretFrom(g.secret, g.secretFile, "--github-client-secret")
 }
 
 // publicHost turns a listen address into one a browser can reach.

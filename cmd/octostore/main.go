@@ -19,6 +19,8 @@ Usage:
   octostore serve [flags]     run a server (single durable node by default)
   octostore bench [flags]     load-test a server with acquire+release cycles
   octostore token list|revoke list or revoke bearer tokens
+  octostore cluster status|remove   see or change the cluster's members
+  octostore snapshot save|restore   back up a cluster, or seed a new one from a backup
   octostore version           print the version
 
 Run "octostore COMMAND -h" for a command's flags. Every flag can also be
@@ -41,6 +43,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runBench(args[1:], stdout, stderr)
 	case "token":
 		return runToken(args[1:], stdout, stderr)
+	case "cluster":
+		return runCluster(args[1:], stdout, stderr)
+	case "snapshot":
+		return runSnapshot(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "octostore", version.String())
 		return 0

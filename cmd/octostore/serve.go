@@ -27,6 +27,7 @@ func runServe(args []string, stderr io.Writer) int {
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	gh := addGitHubFlags(fs)
 	hooks := addWebhookFlags(fs)
+	clusterCfg := addClusterFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return usageError(fs, err)
 	}
@@ -39,6 +40,9 @@ func runServe(args []string, stderr io.Writer) int {
 	}
 	if err == nil {
 		cfg.Webhooks, err = hooks.config()
+	}
+	if err == nil {
+		err = clusterCfg.apply(&cfg)
 	}
 	if err != nil {
 		return usageError(fs, err)

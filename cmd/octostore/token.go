@@ -124,11 +124,21 @@ func (c *conn) bearer() (string, error) {
 // call sends one request and decodes a 2xx JSON answer into out (unless
 // nil); any other answer becomes an error carrying the server's message.
 func (c *conn) call(method, path string, out any) error {
+	return c.exchange(method, path, func(body io.Reader) error {
+		if out == nil {
+			return nil
+		}
+		return json.NewDecoder(io.LimitReader(body, 16<<20)).Decode(out)
+	})
+}
+
+// exchange sends one request and hands a 2xx body to read.
+func (c *conn) exchange(method, path string, read func(io.Reader) error) error {
 	token, err := c.bearer()
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.url, "/")+path, nil)
 	if err != nil {
@@ -140,14 +150,10 @@ func (c *conn) call(method, path string, out any) error {
 		return err
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode/100 != 2 {
 		var e struct{ Error, Details string }
-		json.Unmarshal(body, &e)
+		json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&e)
 		return fmt.Errorf("%s %s: %s: %s %s", method, path, resp.Status, e.Error, e.Details)
 	}
-	if out == nil {
-		return nil
-	}
-	return json.Unmarshal(body, out)
+	return read(resp.Body)
 }

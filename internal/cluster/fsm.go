@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"sync"
@@ -13,9 +14,10 @@ import (
 // fsm adapts state.State to raft.BatchingFSM. Its RWMutex lets reads run
 // in parallel while Apply holds it briefly once per group of entries.
 type fsm struct {
-	mu  sync.RWMutex
-	st  *state.State
-	log *slog.Logger
+	mu      sync.RWMutex
+	st      *state.State
+	applied uint64 // Raft index of the last entry applied to st
+	log     *slog.Logger
 
 	changeMu sync.Mutex
 	changeCh chan struct{} // closed, and replaced, after every applied group
@@ -69,6 +71,9 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 			out[i] = f.st.Apply(b)
 		}
 	}
+	if len(logs) > 0 {
+		f.applied = logs[len(logs)-1].Index
+	}
 	f.mu.Unlock()
 	f.notify()
 	return out
@@ -95,6 +100,25 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	f.mu.Unlock()
 	f.notify()
 	return nil
+}
+
+// snapshot captures the state with the index it reflects.
+func (f *fsm) snapshot() (*state.Snapshot, uint64) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.st.Snapshot(), f.applied
+}
+
+// discardFSM lets raft read the configuration from the log and snapshot
+// without decoding the state.
+type discardFSM struct{}
+
+func (discardFSM) Apply(*raft.Log) any                 { return nil }
+func (discardFSM) Snapshot() (raft.FSMSnapshot, error) { return nil, errors.New("not a real FSM") }
+func (discardFSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	_, err := io.Copy(io.Discard, rc)
+	return err
 }
 
 type fsmSnapshot struct{ snap *state.Snapshot }

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,6 +29,23 @@ type Config struct {
 	// or session is free for others.
 	Skew   time.Duration
 	Logger *slog.Logger
+
+	// RaftAddr is where this node listens for other nodes. Empty: a single
+	// node on an in-memory transport, no port opened.
+	RaftAddr string
+	// RaftAdvertise is the address peers dial (NAT, containers); default
+	// RaftAddr.
+	RaftAdvertise string
+	// HTTPAddr is the base URL other nodes forward requests to, e.g.
+	// http://10.0.0.5:3000.
+	HTTPAddr string
+	// ClusterKey and TLS authenticate node-to-node traffic; a clustered
+	// node needs at least one.
+	ClusterKey []byte
+	TLS        *tls.Config
+	// Join: an empty data dir waits to be added to an existing cluster
+	// instead of bootstrapping a new one.
+	Join bool
 	// SnapshotThreshold is the number of log entries between snapshots
 	// (0 means raft's default).
 	SnapshotThreshold uint64
@@ -45,6 +63,8 @@ type Node struct {
 	fsm    *fsm
 	store  *raftboltdb.BoltStore
 	notify chan bool
+	stream *StreamLayer // nil on the in-memory transport
+	trans  raft.Transport
 
 	ready       atomic.Bool // leader, and the leadership barrier has applied
 	readyMu     sync.Mutex
@@ -83,7 +103,7 @@ func Open(cfg Config) (*Node, error) {
 		completions: make(chan inflightEntry, maxInflight), completerDone: make(chan struct{}),
 		shutdownCh: make(chan struct{}), closed: make(chan struct{}),
 	}
-	n.leaderTasks = []func(context.Context){n.runExpiry}
+	n.leaderTasks = []func(context.Context){n.runExpiry, n.registerSelf}
 	if err := n.startRaft(); err != nil {
 		return nil, err
 	}
@@ -108,10 +128,17 @@ func (n *Node) startRaft() error {
 		return fmt.Errorf("open raft log: %w", err)
 	}
 	n.store = store
+	if err := n.startRaftOn(store); err != nil {
+		store.Close()
+		return err
+	}
+	return nil
+}
+
+func (n *Node) startRaftOn(store *raftboltdb.BoltStore) error {
 	logger := newRaftLogger(n.log)
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(n.cfg.DataDir, 2, logger)
 	if err != nil {
-		store.Close()
 		return fmt.Errorf("open snapshot store: %w", err)
 	}
 	var logs raft.LogStore = store
@@ -120,21 +147,48 @@ func (n *Node) startRaft() error {
 	}
 	cache, err := raft.NewLogCache(1024, logs)
 	if err != nil {
-		store.Close()
 		return err
 	}
-	_, trans := raft.NewInmemTransport(raft.ServerAddress("inmem:" + n.id))
-	conf := n.raftConfig(logger)
-	if err := n.bootstrapIfNew(conf, cache, snaps, trans); err != nil {
-		store.Close()
-		return err
-	}
-	n.raft, err = raft.NewRaft(conf, n.fsm, cache, store, snaps, trans)
+	trans, err := n.newTransport(logger)
 	if err != nil {
-		store.Close()
+		return err
+	}
+	conf := n.raftConfig(logger)
+	if err := n.prepareConfiguration(conf, cache, snaps, trans); err != nil {
+		closeTransport(trans)
+		return err
+	}
+	n.trans = trans
+	if n.raft, err = raft.NewRaft(conf, n.fsm, cache, store, snaps, trans); err != nil {
+		closeTransport(trans)
 		return fmt.Errorf("start raft: %w", err)
 	}
 	return nil
+}
+
+// newTransport is in-memory for a single node (no port to open) and the
+// authenticated TCP transport when the node has a Raft address.
+func (n *Node) newTransport(logger raftLogger) (raft.Transport, error) {
+	if !n.clustered() {
+		_, trans := raft.NewInmemTransport(raft.ServerAddress("inmem:" + n.id))
+		return trans, nil
+	}
+	trans, stream, err := NewTransport(TransportConfig{BindAddr: n.cfg.RaftAddr, Advertise: n.cfg.RaftAdvertise,
+		NodeID: n.id, ClusterKey: n.cfg.ClusterKey, TLS: n.cfg.TLS, Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("raft transport: %w", err)
+	}
+	n.stream = stream
+	return trans, nil
+}
+
+func (n *Node) clustered() bool { return n.cfg.RaftAddr != "" }
+
+// closeTransport closes a network transport's listener and connections.
+func closeTransport(t raft.Transport) {
+	if c, ok := t.(raft.WithClose); ok {
+		c.Close()
+	}
 }
 
 func (n *Node) raftConfig(logger raftLogger) *raft.Config {
@@ -147,6 +201,14 @@ func (n *Node) raftConfig(logger raftLogger) *raft.Config {
 	c.HeartbeatTimeout = 50 * time.Millisecond
 	c.ElectionTimeout = 50 * time.Millisecond
 	c.LeaderLeaseTimeout = 50 * time.Millisecond
+	if n.clustered() {
+		// Peers on a network: long enough to ride out a GC pause or a busy
+		// disk, short enough that a dead leader is replaced within about
+		// two seconds.
+		c.HeartbeatTimeout = 600 * time.Millisecond
+		c.ElectionTimeout = 600 * time.Millisecond
+		c.LeaderLeaseTimeout = 300 * time.Millisecond
+	}
 	c.CommitTimeout = 10 * time.Millisecond
 	c.NoLegacyTelemetry = true
 	// Snapshot often enough that raft.db stays small: its pages are mapped
@@ -161,14 +223,37 @@ func (n *Node) raftConfig(logger raftLogger) *raft.Config {
 	return c
 }
 
-func (n *Node) bootstrapIfNew(conf *raft.Config, logs raft.LogStore, snaps raft.SnapshotStore, trans raft.Transport) error {
+// prepareConfiguration bootstraps a new cluster in an empty data dir (unless
+// this node is to be joined), and moves a lone node to a new Raft address:
+// a single node started once on the in-memory transport and now given
+// --raft-addr keeps its data.
+func (n *Node) prepareConfiguration(conf *raft.Config, logs raft.LogStore, snaps raft.SnapshotStore, trans raft.Transport) error {
 	exists, err := raft.HasExistingState(logs, n.store, snaps)
-	if err != nil || exists {
+	if err != nil {
 		return err
 	}
-	n.log.Info("bootstrapping a new single-node cluster", "node_id", n.id)
-	servers := raft.Configuration{Servers: []raft.Server{{ID: conf.LocalID, Address: trans.LocalAddr()}}}
-	return raft.BootstrapCluster(conf, logs, n.store, snaps, trans, servers)
+	self := raft.Configuration{Servers: []raft.Server{{ID: conf.LocalID, Address: trans.LocalAddr()}}}
+	if !exists {
+		if n.cfg.Join {
+			n.log.Info("waiting to be joined to a cluster", "node_id", n.id, "raft_addr", trans.LocalAddr())
+			return nil
+		}
+		n.log.Info("bootstrapping a new cluster", "node_id", n.id, "raft_addr", trans.LocalAddr())
+		return raft.BootstrapCluster(conf, logs, n.store, snaps, trans, self)
+	}
+	if !n.clustered() {
+		return nil // the in-memory address never changes
+	}
+	probe := *conf // GetConfiguration marks the config it is given as not to start
+	current, err := raft.GetConfiguration(&probe, discardFSM{}, logs, n.store, snaps, trans)
+	if err != nil {
+		return err
+	}
+	if s := current.Servers; len(s) == 1 && s[0].ID == conf.LocalID && s[0].Address != trans.LocalAddr() {
+		n.log.Info("moving this node to a new raft address", "from", s[0].Address, "to", trans.LocalAddr())
+		return raft.RecoverCluster(conf, newFSM(n.log), logs, n.store, snaps, trans, self)
+	}
+	return nil
 }
 
 // Changed returns a channel closed at the next change of state: wait on
@@ -205,6 +290,7 @@ func (n *Node) Close() error {
 		close(n.shutdownCh)
 		n.wg.Wait()
 		err = n.raft.Shutdown().Error()
+		closeTransport(n.trans)
 		<-n.completerDone
 		n.failQueued()
 		if cerr := n.store.Close(); err == nil {

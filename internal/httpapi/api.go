@@ -49,19 +49,23 @@ type Config struct {
 	Admins []uuid.UUID
 	// WebhookTargets vets webhook URLs.
 	WebhookTargets WebhookTargets
+	// Cluster is the Raft node: leadership for forwarding, membership.
+	Cluster Cluster
 }
 
 // API is the http.Handler serving OctoStore's routes.
 type API struct {
-	store   Store
-	log     *slog.Logger
-	spec    []byte
-	signIn  SignIn
-	admins  map[uuid.UUID]bool
-	targets WebhookTargets
-	reqPre  string        // random per process, so request IDs are unique across restarts
-	reqSeq  atomic.Uint64 // cheaper than a random ID per request
-	routes  routes
+	store     Store
+	log       *slog.Logger
+	spec      []byte
+	signIn    SignIn
+	admins    map[uuid.UUID]bool
+	targets   WebhookTargets
+	cluster   Cluster
+	forwarder http.Handler
+	reqPre    string        // random per process, so request IDs are unique across restarts
+	reqSeq    atomic.Uint64 // cheaper than a random ID per request
+	routes    routes
 }
 
 // New returns the handler.
@@ -69,7 +73,8 @@ func New(cfg Config) *API {
 	var b [4]byte
 	rand.Read(b[:])
 	a := &API{store: cfg.Store, log: cfg.Logger, spec: cfg.Spec, signIn: cfg.SignIn, targets: cfg.WebhookTargets,
-		admins: map[uuid.UUID]bool{}, reqPre: hex.EncodeToString(b[:]) + "-"}
+		cluster: cfg.Cluster, admins: map[uuid.UUID]bool{}, reqPre: hex.EncodeToString(b[:]) + "-"}
+	a.forwarder = a.newForwarder()
 	for _, id := range cfg.Admins {
 		a.admins[id] = true
 	}
@@ -87,6 +92,7 @@ type request struct {
 	id    uuid.UUID       // session ID, for session routes
 	// tokenID is a token's public ID, for /auth/tokens/{id}.
 	tokenID string
+	nodeID  string // for /cluster/nodes/{id}
 	// paramErr is a malformed path parameter, answered 422 once the
 	// caller is authenticated.
 	paramErr error
@@ -118,6 +124,10 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) string {
 		}
 		a.writeError(w, r, err)
 		return routeName(rt)
+	}
+	if a.shouldForward(rt, r) {
+		a.forward(w, r)
+		return rt.name + " (forwarded)"
 	}
 	if !rt.public {
 		if req.user, req.token, err = a.authenticate(r); err != nil {

@@ -66,6 +66,9 @@ var errorStatus = []struct {
 	{ErrBadRequest, http.StatusBadRequest, "bad_request", "", false},
 	{state.ErrTooManyWebhooks, http.StatusBadRequest, "too_many_webhooks", "At most 10 webhooks per user", false},
 	{state.ErrWebhookNotFound, http.StatusNotFound, "webhook_not_found", "Webhook not found", false},
+	{cluster.ErrJoinRefused, http.StatusForbidden, "join_refused", "", false},
+	{cluster.ErrNotClustered, http.StatusConflict, "not_clustered", "", false},
+	{cluster.ErrUnknownMember, http.StatusNotFound, "node_not_found", "No such cluster member", false},
 }
 
 // errorBody is the seed's Error schema plus the code addition.

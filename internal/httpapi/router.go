@@ -14,6 +14,7 @@ type route struct {
 	name    string // the path template, for logs
 	methods map[string]handler
 	public  bool // served without authentication
+	local   bool // any node answers from its own state; never forwarded
 }
 
 // routes are built once; resolving a request allocates nothing but the
@@ -23,12 +24,17 @@ type routes struct {
 	actions                                                map[string]*route // acquire, renew, release
 	github, callback, rotate, tokens, token                *route
 	webhooks, webhook                                      *route
+	cluster, join, node, snapshot                          *route
 }
 
 func (a *API) buildRoutes() {
 	a.routes = routes{
-		health:    &route{name: "/health", methods: map[string]handler{"GET": a.handleHealth, "HEAD": a.handleHealth}, public: true},
-		spec:      &route{name: "/openapi.yaml", methods: map[string]handler{"GET": a.handleSpec}, public: true},
+		health:    &route{name: "/health", methods: map[string]handler{"GET": a.handleHealth, "HEAD": a.handleHealth}, public: true, local: true},
+		spec:      &route{name: "/openapi.yaml", methods: map[string]handler{"GET": a.handleSpec}, public: true, local: true},
+		cluster:   &route{name: "/cluster", methods: map[string]handler{"GET": a.handleClusterStatus}, local: true},
+		join:      &route{name: "/cluster/join", methods: map[string]handler{"POST": a.handleJoin}, public: true},
+		node:      &route{name: "/cluster/nodes/{id}", methods: map[string]handler{"DELETE": a.handleRemoveNode}},
+		snapshot:  &route{name: "/cluster/snapshot", methods: map[string]handler{"GET": a.handleSnapshot}},
 		list:      &route{name: "/locks", methods: map[string]handler{"GET": a.handleListLocks}},
 		status:    &route{name: "/locks/{name}", methods: map[string]handler{"GET": a.handleGetLock}},
 		create:    &route{name: "/sessions", methods: map[string]handler{"POST": a.handleCreateSession}},
@@ -78,6 +84,18 @@ func (a *API) resolve(r *http.Request) (*route, handler, *request, error) {
 		rt = a.routes.callback
 	case path == "/auth/token/rotate":
 		rt = a.routes.rotate
+	case path == "/cluster":
+		rt = a.routes.cluster
+	case path == "/cluster/join":
+		rt = a.routes.join
+	case path == "/cluster/snapshot":
+		rt = a.routes.snapshot
+	case strings.HasPrefix(path, "/cluster/nodes/"):
+		rt = a.routes.node
+		req.nodeID, err = url.PathUnescape(path[len("/cluster/nodes/"):])
+		if err != nil || req.nodeID == "" || len(req.nodeID) > 128 {
+			req.paramErr = invalid("invalid node id")
+		}
 	case path == "/webhooks":
 		rt = a.routes.webhooks
 	case strings.HasPrefix(path, "/webhooks/"):

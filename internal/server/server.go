@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -40,6 +41,15 @@ type Config struct {
 	// Webhooks tunes webhook delivery; its logger and user agent are set
 	// here.
 	Webhooks webhook.Config
+	// Cluster holds the Raft networking settings (RaftAddr, RaftAdvertise,
+	// ClusterKey, TLS); the rest of cluster.Config is filled in here.
+	Cluster cluster.Config
+	// HTTPAdvertise is the base URL other nodes reach this one at;
+	// default http://<the listener's address>.
+	HTTPAdvertise string
+	// JoinURLs are members' base URLs to ask for admission; empty founds a
+	// new cluster when the data dir is empty.
+	JoinURLs []string
 	// PprofAddr, when set, serves net/http/pprof on its own listener, never
 	// on the API's.
 	PprofAddr string
@@ -57,56 +67,103 @@ type Server struct {
 	http     *http.Server
 	ln       net.Listener
 	done     chan error
+	stop     context.CancelFunc // ends background work (the join loop)
+
+	identityOnce sync.Once
+	identityDone chan struct{} // closed once the leader has applied the identity config
 }
 
-// Start opens the node, waits until it leads (a single node elects itself
-// at once), applies the identity configuration and starts serving HTTP.
+// Start listens, opens the node and starts serving HTTP. A node that
+// founds a cluster (every single node does) first waits until it leads
+// and has applied the identity configuration, so its tokens work as soon
+// as it serves; a joining node serves at once (answering 503 until it
+// knows a leader) and asks to be let in.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
 	users, err := auth.LoadTokens(cfg.Tokens, cfg.TokensFile)
 	if err != nil {
 		return nil, err
 	}
-	node, err := cluster.Open(cluster.Config{DataDir: cfg.DataDir, NodeID: cfg.NodeID, Skew: cfg.Skew, Logger: cfg.Logger})
+	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, node: node, done: make(chan error, 1)}
-	cfg.Webhooks.Logger = cfg.Logger
-	cfg.Webhooks.UserAgent = "OctoStore-Webhook/" + version.String()
-	s.webhooks = webhook.New(node, cfg.Webhooks)
-	node.OnLeader(s.webhooks.Run)
-	if err := s.prepare(ctx, users); err != nil {
-		node.Close()
+	s := &Server{cfg: cfg, ln: ln, done: make(chan error, 1), identityDone: make(chan struct{})}
+	if err := s.open(ctx, users); err != nil {
+		ln.Close()
 		return nil, err
 	}
-	cfg.Logger.Info("octostore serving", "addr", "http://"+s.ln.Addr().String(), "data_dir", cfg.DataDir, "node_id", node.ID())
-	go func() { s.done <- s.http.Serve(s.ln) }()
+	cfg.Logger.Info("octostore serving", "addr", "http://"+ln.Addr().String(), "data_dir", cfg.DataDir,
+		"node_id", s.node.ID(), "raft_addr", cfg.Cluster.RaftAddr)
+	go func() { s.done <- s.http.Serve(ln) }()
+	bg, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	if len(cfg.JoinURLs) > 0 {
+		go s.joinLoop(bg)
+	}
 	if cfg.PprofAddr != "" {
 		go servePprof(cfg.PprofAddr, cfg.Logger)
 	}
 	return s, nil
 }
 
-func (s *Server) prepare(ctx context.Context, users []state.StaticUser) error {
-	if err := s.node.WaitReady(ctx); err != nil {
-		return fmt.Errorf("waiting for leadership: %w", err)
-	}
-	ln, err := net.Listen("tcp", s.cfg.Listen)
+func (s *Server) open(ctx context.Context, users []state.StaticUser) error {
+	cc := s.cfg.Cluster
+	cc.DataDir, cc.NodeID, cc.Skew, cc.Logger = s.cfg.DataDir, s.cfg.NodeID, s.cfg.Skew, s.cfg.Logger
+	cc.HTTPAddr = s.httpAdvertise()
+	cc.Join = len(s.cfg.JoinURLs) > 0
+	node, err := cluster.Open(cc)
 	if err != nil {
 		return err
 	}
-	s.ln = ln
-	if err := s.applyIdentity(ctx, users); err != nil {
-		ln.Close()
+	s.node = node
+	s.cfg.Webhooks.Logger = s.cfg.Logger
+	s.cfg.Webhooks.UserAgent = "OctoStore-Webhook/" + version.String()
+	s.webhooks = webhook.New(node, s.cfg.Webhooks)
+	node.OnLeader(s.webhooks.Run)
+	node.OnLeader(func(ctx context.Context) { s.identityTask(ctx, users) })
+	s.http = newHTTPServer(httpapi.New(s.apiConfig()), s.cfg.Logger)
+	if cc.Join {
+		return nil
+	}
+	if err := s.waitIdentity(ctx); err != nil {
+		node.Close()
 		return err
 	}
-	s.http = newHTTPServer(httpapi.New(s.apiConfig()), s.cfg.Logger)
 	return nil
+}
+
+// httpAdvertise is the URL other nodes forward to.
+func (s *Server) httpAdvertise() string {
+	if s.cfg.HTTPAdvertise != "" {
+		return s.cfg.HTTPAdvertise
+	}
+	return "http://" + s.ln.Addr().String()
+}
+
+func (s *Server) waitIdentity(ctx context.Context) error {
+	if err := s.node.WaitReady(ctx); err != nil {
+		return fmt.Errorf("waiting for leadership: %w", err)
+	}
+	select {
+	case <-s.identityDone:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("applying the identity configuration: %w", ctx.Err())
+	}
+}
+
+// identityTask runs on every new leader: it applies this node's static
+// users, or, with no identity source, makes sure an admin exists.
+func (s *Server) identityTask(ctx context.Context, users []state.StaticUser) {
+	defer s.identityOnce.Do(func() { close(s.identityDone) })
+	if err := s.applyIdentity(ctx, users); err != nil && ctx.Err() == nil {
+		s.cfg.Logger.Error("applying the identity configuration", "err", err)
+	}
 }
 
 func (s *Server) apiConfig() httpapi.Config {
 	cfg := httpapi.Config{Store: s.node, Spec: api.Spec, Logger: s.cfg.Logger, Admins: []uuid.UUID{auth.AdminID()},
-		WebhookTargets: s.webhooks}
+		WebhookTargets: s.webhooks, Cluster: s.node}
 	if s.cfg.SignIn != nil {
 		cfg.SignIn = s.cfg.SignIn // a nil *auth.GitHub must stay a nil interface
 	}
@@ -130,12 +187,17 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 
 // applyIdentity makes the configured static users current and, when no
 // identity source (static tokens or GitHub) is configured and no token
-// exists, creates the admin and shows its token once.
+// exists, creates the admin and shows its token once. A node configured
+// without static users leaves existing ones alone: in a cluster, a leader
+// lacking the configuration must not erase what another node set.
 func (s *Server) applyIdentity(ctx context.Context, users []state.StaticUser) error {
-	if err := s.apply(ctx, state.SyncStaticUsers{Users: users}); err != nil {
-		return fmt.Errorf("apply static tokens: %w", err)
+	if len(users) > 0 {
+		if err := s.apply(ctx, state.SyncStaticUsers{Users: users}); err != nil {
+			return fmt.Errorf("apply static tokens: %w", err)
+		}
+		return nil
 	}
-	if len(users) > 0 || s.cfg.SignIn != nil {
+	if s.cfg.SignIn != nil {
 		return nil
 	}
 	cmd, token := auth.NewAdmin()
@@ -184,6 +246,7 @@ func (s *Server) Done() <-chan error { return s.done }
 // Shutdown stops accepting requests, lets in-flight ones finish (within
 // ctx), then closes the node so that everything acknowledged is on disk.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.stop()
 	err := s.http.Shutdown(ctx)
 	return errors.Join(err, s.node.Close())
 }

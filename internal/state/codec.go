@@ -156,6 +156,11 @@ func encodeCommand(e *encoder, cmd Command) {
 	case DeactivateWebhook:
 		e.id(c.ID)
 		e.str(c.Reason)
+	case SetNode:
+		e.str(c.ID)
+		e.str(c.HTTPAddr)
+	case RemoveNode:
+		e.str(c.ID)
 	}
 }
 
@@ -209,6 +214,10 @@ func decodeCommand(d *decoder) Command {
 		return WebhookFailing{ID: d.id()}
 	case kindDeactivateWebhook:
 		return DeactivateWebhook{ID: d.id(), Reason: d.str(maxReasonLen)}
+	case kindSetNode:
+		return SetNode{ID: d.str(MaxNodeIDLen), HTTPAddr: d.str(MaxNodeAddrLen)}
+	case kindRemoveNode:
+		return RemoveNode{ID: d.str(MaxNodeIDLen)}
 	}
 	d.fail("unknown command kind")
 	return nil
@@ -287,13 +296,22 @@ func validateCommand(cmd Command) error {
 		return idErr(c.ID)
 	case DeactivateWebhook:
 		return idErr(c.ID)
+	case SetNode:
+		return firstErr(nodeIDErr(c.ID), check(c.HTTPAddr != "", errNode))
+	case RemoveNode:
+		return nodeIDErr(c.ID)
 	case nil:
 		return errors.New("nil command")
 	}
 	return nil
 }
 
-var errWebhook = errors.New("bad webhook fields")
+var (
+	errWebhook = errors.New("bad webhook fields")
+	errNode    = errors.New("bad node id or address")
+)
+
+func nodeIDErr(id string) error { return check(id != "" && len(id) <= MaxNodeIDLen, errNode) }
 
 func validateWebhookFields(c CreateWebhook) error {
 	ok := strings.HasPrefix(c.URL, "https://") && len(c.URL) <= MaxWebhookURLLen &&

@@ -30,6 +30,8 @@ func everyCommand() []Command {
 		AckWebhooks{Acks: []WebhookAck{{ID: id, Seq: 7}}},
 		WebhookFailing{ID: id},
 		DeactivateWebhook{ID: id, Reason: "r"},
+		SetNode{ID: "n1", HTTPAddr: "10.0.0.1:3000"},
+		RemoveNode{ID: "n1"},
 	}
 }
 
@@ -92,6 +94,8 @@ func TestSnapshot_RoundTrip(t *testing.T) {
 	mustApply(t, s, t0, IssueToken{UserID: uuid.New(), Login: "octocat", Hash: HashToken("gh")})
 	w := mustApply(t, s, t0, CreateWebhook{ID: uuid.New(), UserID: alice, URL: "https://example.com/h", Secret: "s", Events: AllEvents, Pattern: "**"}).Webhook
 	mustApply(t, s, t0, AckWebhooks{Acks: []WebhookAck{{ID: w.ID, Seq: 1}}})
+	mustApply(t, s, t0, SetNode{ID: "n2", HTTPAddr: "127.0.0.1:3002"})
+	mustApply(t, s, t0, SetNode{ID: "n1", HTTPAddr: "127.0.0.1:3001"})
 	want := snapshotBytes(t, s)
 
 	r, err := Restore(bytes.NewReader(want))

@@ -43,6 +43,8 @@ const (
 	kindAckWebhooks
 	kindWebhookFailing
 	kindDeactivateWebhook
+	kindSetNode
+	kindRemoveNode
 )
 
 // Acquire grants Name to (HolderID, SessionID), or extends it when that
@@ -139,6 +141,20 @@ type RevokeToken struct {
 	Hash   TokenHash
 	UserID uuid.UUID
 }
+
+// SetNode records the HTTP address a cluster member advertises.
+type SetNode struct {
+	ID       string
+	HTTPAddr string
+}
+
+// RemoveNode forgets a member that left the cluster.
+type RemoveNode struct {
+	ID string
+}
+
+func (SetNode) kind() kind    { return kindSetNode }
+func (RemoveNode) kind() kind { return kindRemoveNode }
 
 func (Acquire) kind() kind         { return kindAcquire }
 func (Renew) kind() kind           { return kindRenew }

@@ -107,6 +107,12 @@ func (s *State) TokenByID(id string) (Token, bool) {
 	return Token{}, false
 }
 
+// NodeHTTP returns the HTTP address cluster member id advertises.
+func (s *State) NodeHTTP(id string) (string, bool) {
+	addr, ok := s.nodes[id]
+	return addr, ok
+}
+
 // Login returns the current login of user id, or the ID itself for an
 // unknown user.
 func (s *State) Login(id uuid.UUID) string { return s.login(id) }

@@ -140,3 +140,16 @@ func (s *State) readOutbox(d *decoder) {
 		}
 	}
 }
+
+func (s *State) readNodes(d *decoder) {
+	n := d.count(2)
+	prev := ""
+	for i := 0; i < n && d.err == nil; i++ {
+		c := SetNode{ID: d.str(MaxNodeIDLen), HTTPAddr: d.str(MaxNodeAddrLen)}
+		if d.err == nil && (validateCommand(c) != nil || c.ID <= prev) {
+			d.fail("bad node record")
+		}
+		prev = c.ID
+		s.nodes[c.ID] = c.HTTPAddr
+	}
+}

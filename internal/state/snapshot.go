@@ -8,21 +8,22 @@ import (
 	"hash/crc32"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/google/btree"
 )
 
-// Snapshot format, version 3:
+// Snapshot format, version 4:
 //
 //	"OCTOSNAP" | version uvarint | lastNow varint | nextToken uvarint
-//	| users | tokens | revoked | sessions | locks | webhooks | outbox
+//	| users | tokens | revoked | sessions | locks | webhooks | outbox | nodes
 //	| CRC-32 (IEEE, big endian) of all before
 //
 // Each section is a count followed by records in key order, so equal
 // states always produce identical bytes.
 const (
 	snapshotMagic   = "OCTOSNAP"
-	snapshotVersion = 3
+	snapshotVersion = 4
 	flushAt         = 32 << 10
 )
 
@@ -38,6 +39,7 @@ type Snapshot struct {
 	revoked            []TokenHash
 	webhooks           []Webhook
 	outbox             outbox
+	nodes              [][2]string // id, http address; sorted by id
 }
 
 // Snapshot captures the current state.
@@ -63,6 +65,9 @@ func (s *State) Snapshot() *Snapshot {
 		sn.webhooks = append(sn.webhooks, *s.webhooks[id])
 	}
 	sn.outbox = s.outbox
+	for id, addr := range s.nodes {
+		sn.nodes = append(sn.nodes, [2]string{id, addr})
+	}
 	return sn
 }
 
@@ -106,6 +111,7 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	sn.writeLocks(sw)
 	sn.writeWebhooks(sw)
 	sn.writeOutbox(sw)
+	sn.writeNodes(sw)
 	sw.flush()
 	if sw.err == nil {
 		sw.err = binary.Write(bw, binary.BigEndian, sw.crc)
@@ -216,6 +222,15 @@ func (sn *Snapshot) writeOutbox(sw *snapWriter) {
 	}
 }
 
+func (sn *Snapshot) writeNodes(sw *snapWriter) {
+	slices.SortFunc(sn.nodes, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+	sw.e.uvarint(uint64(len(sn.nodes)))
+	for _, n := range sn.nodes {
+		sw.e.str(n[0])
+		sw.e.str(n[1])
+	}
+}
+
 // Restore reads a snapshot written by WriteTo and rebuilds a State from
 // it. Corrupt or inconsistent input is refused with an error wrapping
 // ErrCorrupt; it never panics and never returns a partial State.
@@ -239,7 +254,7 @@ func Restore(r io.Reader) (*State, error) {
 	s.lastNow = d.varint()
 	s.nextToken = d.uvarint()
 	for _, section := range []func(*decoder){s.readUsers, s.readTokens, s.readRevoked, s.readSessions,
-		s.readLocks, s.readWebhooks, s.readOutbox} {
+		s.readLocks, s.readWebhooks, s.readOutbox, s.readNodes} {
 		section(d)
 	}
 	if d.err == nil && len(d.b) != 0 {

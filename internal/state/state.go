@@ -28,6 +28,9 @@ type State struct {
 	revoked  map[TokenHash]struct{}
 	webhooks map[uuid.UUID]*Webhook
 	outbox   outbox
+	// nodes maps each cluster member's Raft ID to the HTTP address it
+	// advertises, so a follower can forward to the leader.
+	nodes map[string]string
 
 	// Derived indexes, rebuilt on restore and never snapshotted.
 	lockDeadlines    *btree.BTreeG[*Lock]    // by (FreeAt, Name)
@@ -46,6 +49,7 @@ func New() *State {
 		revoked:          make(map[TokenHash]struct{}),
 		webhooks:         make(map[uuid.UUID]*Webhook),
 		outbox:           outbox{nextSeq: 1},
+		nodes:            make(map[string]string),
 		lockDeadlines:    btree.NewG(btreeDegree, lockDeadlineLess),
 		sessionDeadlines: btree.NewG(btreeDegree, sessionDeadlineLess),
 		sessionLocks:     make(map[uuid.UUID]map[string]struct{}),
@@ -105,6 +109,12 @@ func (s *State) apply(now int64, skew time.Duration, cmd Command) Result {
 		return s.webhookFailing(now, c)
 	case DeactivateWebhook:
 		return s.deactivateWebhook(c)
+	case SetNode:
+		s.nodes[c.ID] = c.HTTPAddr
+		return Result{}
+	case RemoveNode:
+		delete(s.nodes, c.ID)
+		return Result{}
 	}
 	return Result{Err: fmt.Errorf("%w: unknown command %T", ErrInvalidCommand, cmd)}
 }

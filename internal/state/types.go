@@ -26,6 +26,9 @@ const (
 	TombstoneTTL = time.Hour
 	// MaxSkew bounds the clock-skew margin a batch may carry.
 	MaxSkew = time.Minute
+	// MaxNodeIDLen and MaxNodeAddrLen bound cluster member records.
+	MaxNodeIDLen   = 128
+	MaxNodeAddrLen = 256
 )
 
 // Sentinel errors returned in Result.Err. The HTTP layer maps them to status

@@ -1,0 +1,256 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/octostore/octostore/internal/state"
+)
+
+// Membership errors.
+var (
+	// ErrNotClustered: this node runs on the in-memory transport and has
+	// no address another node could reach.
+	ErrNotClustered = errors.New("this node was started without --raft-addr and cannot take members")
+	// ErrJoinRefused: the joining node could not prove it holds the
+	// cluster's key or certificate, or is not the node it claims.
+	ErrJoinRefused = errors.New("join refused")
+	// ErrUnknownMember: no such node in the configuration.
+	ErrUnknownMember = errors.New("no such cluster member")
+)
+
+// JoinRequest asks the leader to take a node in as a voter.
+type JoinRequest struct {
+	ID       string
+	RaftAddr string
+	HTTPAddr string
+}
+
+const membershipTimeout = 10 * time.Second
+
+// Join adds the node as a voter, or replaces its address if it changed;
+// a node already in the configuration at the same address is left as it
+// is. The leader first connects to RaftAddr and completes the
+// authenticated handshake: a join succeeds only for a node that holds the
+// cluster key or a trusted certificate, under the ID it claims.
+func (n *Node) Join(ctx context.Context, req JoinRequest) error {
+	if err := n.leaderForMembership(); err != nil {
+		return err
+	}
+	if req.ID == "" || len(req.ID) > state.MaxNodeIDLen || req.RaftAddr == "" || req.HTTPAddr == "" {
+		return fmt.Errorf("%w: id, raft_addr and http_addr are required", ErrJoinRefused)
+	}
+	proven, err := n.stream.VerifyPeer(req.RaftAddr, 5*time.Second)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrJoinRefused, err)
+	}
+	if proven != req.ID {
+		return fmt.Errorf("%w: the node at %s is %q, not %q", ErrJoinRefused, req.RaftAddr, proven, req.ID)
+	}
+	if err := n.addVoter(raft.ServerID(req.ID), raft.ServerAddress(req.RaftAddr)); err != nil {
+		return err
+	}
+	n.log.Info("node joined", "node_id", req.ID, "raft_addr", req.RaftAddr, "http_addr", req.HTTPAddr)
+	return n.setNode(ctx, req.ID, req.HTTPAddr)
+}
+
+func (n *Node) leaderForMembership() error {
+	if !n.ready.Load() {
+		return ErrNotLeader
+	}
+	if n.stream == nil {
+		return ErrNotClustered
+	}
+	return nil
+}
+
+// addVoter is idempotent: same ID and address is a no-op; another node
+// still registered at the address (a replaced machine) is removed first.
+func (n *Node) addVoter(id raft.ServerID, addr raft.ServerAddress) error {
+	cf := n.raft.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		return err
+	}
+	for _, s := range cf.Configuration().Servers {
+		if s.ID == id && s.Address == addr {
+			return nil
+		}
+		if s.Address == addr && s.ID != id {
+			if err := n.raft.RemoveServer(s.ID, 0, membershipTimeout).Error(); err != nil {
+				return proposeError(err)
+			}
+		}
+	}
+	return proposeError(n.raft.AddVoter(id, addr, 0, membershipTimeout).Error())
+}
+
+// Remove takes a member out of the cluster (a dead machine, say).
+func (n *Node) Remove(ctx context.Context, id string) error {
+	if err := n.leaderForMembership(); err != nil {
+		return err
+	}
+	if _, ok := n.member(raft.ServerID(id)); !ok {
+		return ErrUnknownMember
+	}
+	if err := proposeError(n.raft.RemoveServer(raft.ServerID(id), 0, membershipTimeout).Error()); err != nil {
+		return err
+	}
+	n.log.Info("node removed", "node_id", id)
+	if id == n.id {
+		return nil // the leader removed itself and steps down; the new leader tidies up
+	}
+	res, err := n.Apply(ctx, state.RemoveNode{ID: id})
+	return errors.Join(err, res.Err)
+}
+
+func (n *Node) member(id raft.ServerID) (raft.Server, bool) {
+	cf := n.raft.GetConfiguration()
+	if cf.Error() != nil {
+		return raft.Server{}, false
+	}
+	for _, s := range cf.Configuration().Servers {
+		if s.ID == id {
+			return s, true
+		}
+	}
+	return raft.Server{}, false
+}
+
+// setNode records a member's HTTP address unless it is already current.
+func (n *Node) setNode(ctx context.Context, id, httpAddr string) error {
+	var cur string
+	n.Read(ctx, true, func(s *state.State, _ int64) { cur, _ = s.NodeHTTP(id) })
+	if cur == httpAddr {
+		return nil
+	}
+	res, err := n.Apply(ctx, state.SetNode{ID: id, HTTPAddr: httpAddr})
+	return errors.Join(err, res.Err)
+}
+
+// registerSelf is a leader task: the leader records its own HTTP address,
+// which followers need to forward to it.
+func (n *Node) registerSelf(ctx context.Context) {
+	if n.cfg.HTTPAddr == "" {
+		return
+	}
+	if err := n.setNode(ctx, n.id, n.cfg.HTTPAddr); err != nil && ctx.Err() == nil {
+		n.log.Warn("recording this node's HTTP address", "err", err)
+	}
+}
+
+// LeaderHTTP returns the leader's HTTP address, when a leader is known
+// and has recorded it.
+func (n *Node) LeaderHTTP() (string, bool) {
+	_, id := n.raft.LeaderWithID()
+	if id == "" {
+		return "", false
+	}
+	var addr string
+	var ok bool
+	n.Read(context.Background(), true, func(s *state.State, _ int64) { addr, ok = s.NodeHTTP(string(id)) })
+	return addr, ok
+}
+
+// Member is one node as the cluster status shows it.
+type Member struct {
+	ID, RaftAddr, HTTPAddr string
+	Role                   string // leader, follower, candidate or unknown
+	Voter                  bool
+}
+
+// Status is this node's view of the cluster.
+type Status struct {
+	Leader                    string
+	Term, Commit, Applied     uint64
+	Members                   []Member
+	Self, SelfRole, LastError string
+}
+
+// Status reports the cluster as this node sees it; any node can answer.
+func (n *Node) Status() Status {
+	_, leader := n.raft.LeaderWithID()
+	st := Status{Leader: string(leader), Term: n.raft.CurrentTerm(), Commit: n.raft.CommitIndex(),
+		Applied: n.raft.AppliedIndex(), Self: n.id, SelfRole: strings.ToLower(n.raft.State().String())}
+	cf := n.raft.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		st.LastError = err.Error()
+		return st
+	}
+	n.Read(context.Background(), true, func(s *state.State, _ int64) {
+		for _, srv := range cf.Configuration().Servers {
+			m := Member{ID: string(srv.ID), RaftAddr: string(srv.Address), Voter: srv.Suffrage == raft.Voter,
+				Role: n.roleOf(srv.ID, leader)}
+			m.HTTPAddr, _ = s.NodeHTTP(m.ID)
+			st.Members = append(st.Members, m)
+		}
+	})
+	return st
+}
+
+func (n *Node) roleOf(id, leader raft.ServerID) string {
+	switch {
+	case string(id) == n.id:
+		if r := strings.ToLower(n.raft.State().String()); r == "leader" || r == "follower" || r == "candidate" {
+			return r
+		}
+		return "unknown"
+	case id == leader:
+		return "leader"
+	case leader != "":
+		return "follower"
+	}
+	return "unknown"
+}
+
+// WriteSnapshot writes a consistent snapshot of the state, taken on the
+// ready leader after confirming leadership (linearizable), in the format
+// snapshot restore reads.
+func (n *Node) WriteSnapshot(ctx context.Context, w io.Writer) error {
+	if err := n.Read(ctx, false, func(*state.State, int64) {}); err != nil {
+		return err
+	}
+	sn, _ := n.fsm.snapshot()
+	_, err := sn.WriteTo(w)
+	return err
+}
+
+// Digest is a SHA-256 of this node's state and the Raft index it
+// reflects: two nodes at the same index must have the same digest.
+func (n *Node) Digest() (index uint64, digest string) {
+	sn, index := n.fsm.snapshot()
+	h := sha256.New()
+	sn.WriteTo(h)
+	return index, hex.EncodeToString(h.Sum(nil))
+}
+
+// RestoreBackup replaces the whole state with a snapshot written by
+// WriteSnapshot, checked first. It is for seeding a fresh cluster from a
+// backup, on its leader; fencing tokens continue after the backup's.
+func (n *Node) RestoreBackup(data []byte) error {
+	if _, err := state.Restore(bytes.NewReader(data)); err != nil {
+		return err
+	}
+	if !n.ready.Load() {
+		return ErrNotLeader
+	}
+	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Size: int64(len(data))}
+	return n.raft.Restore(meta, bytes.NewReader(data), time.Minute)
+}
+
+// RaftAddr is the address other nodes reach this one's Raft at; empty on
+// the in-memory transport.
+func (n *Node) RaftAddr() string {
+	if n.stream == nil {
+		return ""
+	}
+	return n.stream.Addr().String()
+}
