@@ -39,6 +39,7 @@ type proc struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	addr   string // http://host:port
+	raft   string // host:port of its Raft transport, when clustered
 	mu     sync.Mutex
 	stderr strings.Builder
 	exited chan error
@@ -59,10 +60,11 @@ func startServe(t *testing.T, env []string, args ...string) *proc {
 		t.Fatal(err)
 	}
 	t.Cleanup(p.kill)
-	serving := make(chan string, 1)
+	serving := make(chan [2]string, 1)
 	go p.readLog(pipe, serving)
 	select {
-	case p.addr = <-serving:
+	case addrs := <-serving:
+		p.addr, p.raft = addrs[0], addrs[1]
 	case err := <-p.exited:
 		t.Fatalf("octostore exited before serving: %v\n%s", err, p.log())
 	case <-time.After(30 * time.Second):
@@ -83,16 +85,19 @@ func cleanEnv() []string {
 	return env
 }
 
-func (p *proc) readLog(r io.Reader, serving chan<- string) {
+func (p *proc) readLog(r io.Reader, serving chan<- [2]string) {
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		line := sc.Text()
 		p.mu.Lock()
 		p.stderr.WriteString(line + "\n")
 		p.mu.Unlock()
-		var entry struct{ Msg, Addr string }
+		var entry struct {
+			Msg, Addr string
+			Raft      string `json:"raft_addr"`
+		}
 		if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "octostore serving" {
-			serving <- entry.Addr
+			serving <- [2]string{entry.Addr, entry.Raft}
 		}
 	}
 	p.exited <- p.cmd.Wait()

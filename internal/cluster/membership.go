@@ -160,6 +160,17 @@ func (n *Node) LeaderHTTP() (string, bool) {
 	return addr, ok
 }
 
+// SoleVoter reports whether this node is the only voter of its
+// configuration, and so will lead by itself.
+func (n *Node) SoleVoter() bool {
+	cf := n.raft.GetConfiguration()
+	if cf.Error() != nil {
+		return false
+	}
+	s := cf.Configuration().Servers
+	return len(s) == 1 && string(s[0].ID) == n.id && s[0].Suffrage == raft.Voter
+}
+
 // Member is one node as the cluster status shows it.
 type Member struct {
 	ID, RaftAddr, HTTPAddr string

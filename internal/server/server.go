@@ -73,11 +73,11 @@ type Server struct {
 	identityDone chan struct{} // closed once the leader has applied the identity config
 }
 
-// Start listens, opens the node and starts serving HTTP. A node that
-// founds a cluster (every single node does) first waits until it leads
-// and has applied the identity configuration, so its tokens work as soon
-// as it serves; a joining node serves at once (answering 503 until it
-// knows a leader) and asks to be let in.
+// Start listens, opens the node and starts serving HTTP. A node that is
+// its cluster's only voter (every single node is) first waits until it
+// leads and has applied the identity configuration, so its tokens work as
+// soon as it serves; a member of a larger cluster, or a node waiting to be
+// joined, serves at once (answering 503 until it knows a leader).
 func Start(ctx context.Context, cfg Config) (*Server, error) {
 	users, err := auth.LoadTokens(cfg.Tokens, cfg.TokensFile)
 	if err != nil {
@@ -93,7 +93,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	cfg.Logger.Info("octostore serving", "addr", "http://"+ln.Addr().String(), "data_dir", cfg.DataDir,
-		"node_id", s.node.ID(), "raft_addr", cfg.Cluster.RaftAddr)
+		"node_id", s.node.ID(), "raft_addr", s.node.RaftAddr())
 	go func() { s.done <- s.http.Serve(ln) }()
 	bg, stop := context.WithCancel(context.Background())
 	s.stop = stop
@@ -122,8 +122,8 @@ func (s *Server) open(ctx context.Context, users []state.StaticUser) error {
 	node.OnLeader(s.webhooks.Run)
 	node.OnLeader(func(ctx context.Context) { s.identityTask(ctx, users) })
 	s.http = newHTTPServer(httpapi.New(s.apiConfig()), s.cfg.Logger)
-	if cc.Join {
-		return nil
+	if !node.SoleVoter() {
+		return nil // the leader is elsewhere, or to be found: serve meanwhile
 	}
 	if err := s.waitIdentity(ctx); err != nil {
 		node.Close()
