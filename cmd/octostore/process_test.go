@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 
 // proc is a running `octostore serve` process.
 type proc struct {
-	t      *testing.T
+	t      testing.TB
 	cmd    *exec.Cmd
 	addr   string // http://host:port
 	raft   string // host:port of its Raft transport, when clustered
@@ -47,7 +47,7 @@ type proc struct {
 
 // startServe runs the binary with JSON logs on an ephemeral port, waits
 // until it logs that it is serving, and kills it when the test ends.
-func startServe(t *testing.T, env []string, args ...string) *proc {
+func startServe(t testing.TB, env []string, args ...string) *proc {
 	t.Helper()
 	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json"}, args...)
 	p := &proc{t: t, cmd: exec.Command(binary, args...), exited: make(chan error, 1)}
