@@ -43,15 +43,15 @@ func TestCluster_KillDashNineLeader(t *testing.T) {
 		dirs[id] = t.TempDir()
 		args := []string{"--node-id", id, "--data-dir", dirs[id], "--raft-addr", "127.0.0.1:0"}
 		if i > 0 {
-			args = append(args, "--join", procs["n1"].addr)
+			args = append(args, "--join", procs["n1"].Addr)
 		}
 		procs[id] = startServe(t, clusterEnv, args...)
 	}
 	waitUntil(t, 15*time.Second, "three members", func() bool {
-		st := status(t, procs["n3"].addr)
+		st := status(t, procs["n3"].Addr)
 		return len(st.Nodes) == 3 && st.Leader != "" && st.Nodes[2].HTTPAddr != ""
 	})
-	leaderID := status(t, procs["n1"].addr).Leader
+	leaderID := status(t, procs["n1"].Addr).Leader
 	var mu sync.Mutex
 	acked := map[string]string{} // name → lease
 	stop := make(chan struct{})
@@ -66,19 +66,19 @@ func TestCluster_KillDashNineLeader(t *testing.T) {
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
 	waitUntil(t, 20*time.Second, "load before the kill", func() bool { return count() >= 200 })
 	killed := procs[leaderID]
-	killed.kill()
+	killed.Kill()
 	before := count()
 	waitUntil(t, 20*time.Second, "load after the kill", func() bool { return count() >= before+200 })
 	close(stop)
 	wg.Wait()
 	procs[leaderID] = startServe(t, clusterEnv, "--node-id", leaderID, "--data-dir", dirs[leaderID],
-		"--listen", strings.TrimPrefix(killed.addr, "http://"), "--raft-addr", killed.raft)
+		"--listen", strings.TrimPrefix(killed.Addr, "http://"), "--raft-addr", killed.Raft)
 	waitUntil(t, 20*time.Second, "the three nodes to converge", func() bool {
-		a, b, c := status(t, procs["n1"].addr), status(t, procs["n2"].addr), status(t, procs["n3"].addr)
+		a, b, c := status(t, procs["n1"].Addr), status(t, procs["n2"].Addr), status(t, procs["n3"].Addr)
 		return a.StateDigest != "" && a.StateIndex == b.StateIndex && b.StateIndex == c.StateIndex &&
 			a.StateDigest == b.StateDigest && b.StateDigest == c.StateDigest
 	})
-	c := apitest.New(t, procs["n2"].addr)
+	c := apitest.New(t, procs["n2"].Addr)
 	for name, lease := range acked {
 		var l struct {
 			LeaseID string `json:"lease_id"`
@@ -103,7 +103,7 @@ func loadOne(t *testing.T, procs map[string]*proc, id string, w int, stop chan s
 		default:
 		}
 		name := "ha/" + strconv.Itoa(w) + "/" + strconv.Itoa(i)
-		req, _ := http.NewRequest("POST", procs[id].addr+"/locks/"+name+"/acquire", strings.NewReader(`{"ttl_seconds":600}`))
+		req, _ := http.NewRequest("POST", procs[id].Addr+"/locks/"+name+"/acquire", strings.NewReader(`{"ttl_seconds":600}`))
 		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := client.Do(req)
 		if err != nil {
@@ -141,19 +141,19 @@ func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool
 // with the same locks, tokens and fencing counter.
 func TestSnapshot_SaveRestore(t *testing.T) {
 	p := startServe(t, clusterEnv, "--node-id", "n1", "--data-dir", t.TempDir(), "--raft-addr", "127.0.0.1:0")
-	c := apitest.New(t, p.addr)
+	c := apitest.New(t, p.Addr)
 	var first struct {
 		LeaseID      string `json:"lease_id"`
 		FencingToken uint64 `json:"fencing_token"`
 	}
 	c.Do("POST", "/locks/backed/up/acquire", token, map[string]any{"ttl_seconds": 3600}).JSON(t, &first)
 	var out, errb bytes.Buffer
-	if code := run([]string{"cluster", "status", "--url", p.addr, "--token", token}, &out, &errb); code != 0 ||
+	if code := run([]string{"cluster", "status", "--url", p.Addr, "--token", token}, &out, &errb); code != 0 ||
 		!strings.Contains(out.String(), "leader n1") || !strings.Contains(out.String(), "leader  ") && !strings.Contains(out.String(), "n1") {
 		t.Fatalf("cluster status: exit %d\n%s%s", code, out.String(), errb.String())
 	}
 	file := filepath.Join(t.TempDir(), "backup.snap")
-	if code := run([]string{"snapshot", "save", file, "--url", p.addr, "--token", token}, &out, &errb); code != 0 {
+	if code := run([]string{"snapshot", "save", file, "--url", p.Addr, "--token", token}, &out, &errb); code != 0 {
 		t.Fatalf("save: %s", errb.String())
 	}
 	dir := t.TempDir()
@@ -163,7 +163,7 @@ func TestSnapshot_SaveRestore(t *testing.T) {
 	if code := run([]string{"snapshot", "restore", file, "--data-dir", dir}, &out, &errb); code == 0 {
 		t.Fatal("restore into a used data dir succeeded")
 	}
-	restored := apitest.New(t, startServe(t, tokensEnv, "--data-dir", dir).addr)
+	restored := apitest.New(t, startServe(t, tokensEnv, "--data-dir", dir).Addr)
 	var got struct {
 		LeaseID string `json:"lease_id"`
 	}

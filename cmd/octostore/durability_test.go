@@ -56,7 +56,7 @@ func TestDurability_KillDashNine(t *testing.T) {
 	workers := make([]*loadWorker, 16)
 	var wg sync.WaitGroup
 	for i := range workers {
-		workers[i] = &loadWorker{id: i, http: &http.Client{Timeout: 10 * time.Second}, base: p.addr, names: map[string]*nameLog{}, ops: &ops}
+		workers[i] = &loadWorker{id: i, http: &http.Client{Timeout: 10 * time.Second}, base: p.Addr, names: map[string]*nameLog{}, ops: &ops}
 		wg.Add(1)
 		go func() { defer wg.Done(); workers[i].run() }()
 	}
@@ -64,7 +64,7 @@ func TestDurability_KillDashNine(t *testing.T) {
 	for ops.Load() < 3000 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	p.kill() // mid-load: every worker has a request in flight
+	p.Kill() // mid-load: every worker has a request in flight
 	wg.Wait()
 	for _, w := range workers {
 		if w.err != nil {
@@ -74,7 +74,7 @@ func TestDurability_KillDashNine(t *testing.T) {
 	t.Logf("killed after %d acknowledged operations", ops.Load())
 
 	p2 := startServe(t, tokensEnv, "--data-dir", dir)
-	c := apitest.New(t, p2.addr)
+	c := apitest.New(t, p2.Addr)
 	var maxToken uint64
 	checked := 0
 	for _, w := range workers {

@@ -22,7 +22,7 @@ func BenchmarkFailover(b *testing.B) {
 		dirs[id] = b.TempDir()
 		args := []string{"--node-id", id, "--data-dir", dirs[id], "--raft-addr", "127.0.0.1:0"}
 		if i > 0 {
-			args = append(args, "--join", procs["n1"].addr)
+			args = append(args, "--join", procs["n1"].Addr)
 		}
 		procs[id] = startServe(b, clusterEnv, args...)
 	}
@@ -32,13 +32,13 @@ func BenchmarkFailover(b *testing.B) {
 		survivor := procs[otherThan(procs, leader)]
 		killed := procs[leader]
 		start := time.Now()
-		killed.kill()
-		for !acquireOnce(survivor.addr, "failover/"+strconv.Itoa(i)) {
+		killed.Kill()
+		for !acquireOnce(survivor.Addr, "failover/"+strconv.Itoa(i)) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		outages = append(outages, time.Since(start))
 		procs[leader] = startServe(b, clusterEnv, "--node-id", leader, "--data-dir", dirs[leader],
-			"--listen", strings.TrimPrefix(killed.addr, "http://"), "--raft-addr", killed.raft)
+			"--listen", strings.TrimPrefix(killed.Addr, "http://"), "--raft-addr", killed.Raft)
 	}
 	slices.Sort(outages)
 	b.ReportMetric(float64(outages[len(outages)/2].Milliseconds()), "ms-median-unwritable")
@@ -74,7 +74,7 @@ func waitForLeader(tb testing.TB, procs map[string]*proc) string {
 	for time.Now().Before(deadline) {
 		for _, p := range procs {
 			var st clusterStatus
-			if getJSON(p.addr+"/cluster", &st) == nil && st.Leader != "" && len(st.Nodes) == 3 {
+			if getJSON(p.Addr+"/cluster", &st) == nil && st.Leader != "" && len(st.Nodes) == 3 {
 				return st.Leader
 			}
 		}

@@ -14,14 +14,14 @@ import (
 
 func TestServe_SIGTERMShutsDownGracefully(t *testing.T) {
 	p := startServe(t, tokensEnv, "--data-dir", t.TempDir())
-	c := apitest.New(t, p.addr)
+	c := apitest.New(t, p.Addr)
 	c.Do("POST", "/locks/x/acquire", token, map[string]any{"ttl_seconds": 60})
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	if err := p.wait(); err != nil {
-		t.Fatalf("exit after SIGTERM: %v\n%s", err, p.log())
+	p.Signal(syscall.SIGTERM)
+	if err := p.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, p.Log())
 	}
-	if !strings.Contains(p.log(), `"msg":"stopped"`) {
-		t.Fatalf("no orderly stop in the log:\n%s", p.log())
+	if !strings.Contains(p.Log(), `"msg":"stopped"`) {
+		t.Fatalf("no orderly stop in the log:\n%s", p.Log())
 	}
 }
 
@@ -31,9 +31,9 @@ func TestServe_SideBySide(t *testing.T) {
 	a := startServe(t, tokensEnv, "--data-dir", t.TempDir())
 	b := startServe(t, tokensEnv, "--data-dir", t.TempDir())
 	for _, p := range []*proc{a, b} {
-		r := apitest.New(t, p.addr).Do("POST", "/locks/same-name/acquire", token, map[string]any{"ttl_seconds": 60})
+		r := apitest.New(t, p.Addr).Do("POST", "/locks/same-name/acquire", token, map[string]any{"ttl_seconds": 60})
 		if r.Status != http.StatusOK {
-			t.Fatalf("%s: %d %s", p.addr, r.Status, r.Body)
+			t.Fatalf("%s: %d %s", p.Addr, r.Status, r.Body)
 		}
 	}
 }
@@ -44,25 +44,25 @@ func TestServe_SideBySide(t *testing.T) {
 func TestServe_FirstStartAdmin(t *testing.T) {
 	dir := t.TempDir()
 	p := startServe(t, nil, "--data-dir", dir)
-	m := regexp.MustCompile(`Authorization: Bearer (octo_[A-Za-z0-9_-]+)`).FindStringSubmatch(p.log())
+	m := regexp.MustCompile(`Authorization: Bearer (octo_[A-Za-z0-9_-]+)`).FindStringSubmatch(p.Log())
 	if m == nil {
-		t.Fatalf("no admin token printed:\n%s", p.log())
+		t.Fatalf("no admin token printed:\n%s", p.Log())
 	}
 	admin := m[1]
-	r := apitest.New(t, p.addr).Do("POST", "/locks/first/acquire", admin, map[string]any{"ttl_seconds": 60})
+	r := apitest.New(t, p.Addr).Do("POST", "/locks/first/acquire", admin, map[string]any{"ttl_seconds": 60})
 	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"holder":"admin"`) {
 		t.Fatalf("admin acquire: %d %s", r.Status, r.Body)
 	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	p.wait()
+	p.Signal(syscall.SIGTERM)
+	p.Wait()
 	if apitest.DirContains(t, dir, admin) {
 		t.Fatal("the raw admin token is stored in the data dir")
 	}
 	p = startServe(t, nil, "--data-dir", dir)
-	if strings.Contains(p.log(), "octo_") {
-		t.Fatalf("a token was printed again on restart:\n%s", p.log())
+	if strings.Contains(p.Log(), "octo_") {
+		t.Fatalf("a token was printed again on restart:\n%s", p.Log())
 	}
-	if r := apitest.New(t, p.addr).Do("GET", "/locks/first", admin, nil); r.Status != http.StatusOK {
+	if r := apitest.New(t, p.Addr).Do("GET", "/locks/first", admin, nil); r.Status != http.StatusOK {
 		t.Fatalf("admin token after restart: %d", r.Status)
 	}
 }

@@ -15,7 +15,7 @@ import (
 func TestTokenCLI_ListAndRevoke(t *testing.T) {
 	p := startServe(t, []string{"OCTOSTORE_TOKENS=tester:" + token + ",tester:second-token-0123456789"}, "--data-dir", t.TempDir())
 	var out, errb bytes.Buffer
-	if code := run([]string{"token", "list", "--url", p.addr, "--token", token}, &out, &errb); code != 0 {
+	if code := run([]string{"token", "list", "--url", p.Addr, "--token", token}, &out, &errb); code != 0 {
 		t.Fatalf("list: exit %d: %s", code, errb.String())
 	}
 	secondID := state.Token{Hash: state.HashToken("second-token-0123456789")}.ID()
@@ -24,16 +24,16 @@ func TestTokenCLI_ListAndRevoke(t *testing.T) {
 	}
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	os.WriteFile(tokenFile, []byte(token+"\n"), 0o644)
-	if code := run([]string{"token", "revoke", secondID, "--url", p.addr, "--token-file", tokenFile}, &out, &errb); code == 0 ||
+	if code := run([]string{"token", "revoke", secondID, "--url", p.Addr, "--token-file", tokenFile}, &out, &errb); code == 0 ||
 		!strings.Contains(errb.String(), "readable by others") {
 		t.Fatalf("a world-readable token file was used: exit %d: %s", code, errb.String())
 	}
 	os.Chmod(tokenFile, 0o600)
 	errb.Reset()
-	if code := run([]string{"token", "revoke", secondID, "--url", p.addr, "--token-file", tokenFile}, &out, &errb); code != 0 {
+	if code := run([]string{"token", "revoke", secondID, "--url", p.Addr, "--token-file", tokenFile}, &out, &errb); code != 0 {
 		t.Fatalf("revoke: exit %d: %s", code, errb.String())
 	}
-	if r := apitest.New(t, p.addr).Do("GET", "/locks", "second-token-0123456789", nil); r.Status != http.StatusUnauthorized {
+	if r := apitest.New(t, p.Addr).Do("GET", "/locks", "second-token-0123456789", nil); r.Status != http.StatusUnauthorized {
 		t.Fatalf("revoked token: %d", r.Status)
 	}
 	for _, args := range [][]string{{"token"}, {"token", "revoke"}, {"token", "list", "extra"}} {
@@ -53,7 +53,7 @@ func TestServe_GitHubConfiguration(t *testing.T) {
 	os.WriteFile(secret, []byte("s3cret\n"), 0o600)
 	p := startServe(t, []string{"OCTOSTORE_GITHUB_CLIENT_ID=my-app", "OCTOSTORE_GITHUB_ALLOWED_ORGS=acme"},
 		"--data-dir", t.TempDir(), "--github-client-secret-file", secret, "--public-url", "https://locks.example.com")
-	r := apitest.New(t, p.addr).Get("/auth/github", "", nil)
+	r := apitest.New(t, p.Addr).Get("/auth/github", "", nil)
 	loc := r.Header.Get("Location")
 	if r.Status != http.StatusFound || !strings.HasPrefix(loc, "https://github.com/login/oauth/authorize?") ||
 		!strings.Contains(loc, "client_id=my-app") || !strings.Contains(loc, "redirect_uri=https%3A%2F%2Flocks.example.com%2Fauth%2Fgithub%2Fcallback") {

@@ -24,7 +24,7 @@ func TestWebhooks_KillDashNine(t *testing.T) {
 	args := []string{"--data-dir", dir, "--webhook-ca-file", caFile, "--webhook-retry-min", "50ms", "--webhook-retry-max", "200ms"}
 	env := append([]string{"OCTOSTORE_WEBHOOK_ALLOW_PRIVATE=true"}, tokensEnv...)
 	p := startServe(t, env, args...)
-	c := apitest.New(t, p.addr)
+	c := apitest.New(t, p.Addr)
 	if r := c.Do("POST", "/webhooks", token, map[string]any{"url": rcv.URL + "/hook", "secret": "k"}); r.Status != http.StatusCreated {
 		t.Fatalf("create webhook: %d %s", r.Status, r.Body)
 	}
@@ -38,7 +38,7 @@ func TestWebhooks_KillDashNine(t *testing.T) {
 	for len(rcv.Attempts()) == 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	p.kill()
+	p.Kill()
 	before := rcv.Attempts()
 	if len(before) == 0 {
 		t.Fatal("no delivery was attempted before the kill")

@@ -1,0 +1,101 @@
+package chaos
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+)
+
+// finalReads reads every lock through the leader after all faults healed,
+// so the history ends with what survived: an acknowledged write that was
+// lost makes it non-linearizable.
+func finalReads(t *testing.T, rec *recorder, leader *chaosNode) {
+	c := &client{rec: rec, http: &http.Client{Timeout: 10 * time.Second}}
+	for _, name := range rec.lockNames() {
+		in := Input{Op: OpGet, Name: name}
+		for attempt := 0; ; attempt++ {
+			call := rec.now()
+			out := c.send(leader.httpURL(), in)
+			if out.Status == http.StatusOK {
+				rec.add(0, in, call, out)
+				break
+			}
+			if attempt == 50 {
+				t.Fatalf("final read of %s: %d", name, out.Status)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
+
+// check verifies the history: porcupine for linearizability against the
+// model, then the invariants directly.
+func check(t *testing.T, ops []porcupine.Operation, seed uint64) {
+	model := Model.ToModel()
+	res, info := porcupine.CheckOperationsVerbose(model, ops, 5*time.Minute)
+	switch res {
+	case porcupine.Illegal:
+		t.Errorf("history is not linearizable (seed %d); visualization: %s", seed, visualize(t, model, info, seed))
+	case porcupine.Unknown:
+		t.Errorf("the checker timed out (seed %d); history of %d operations not proven", seed, len(ops))
+	}
+	if err := tokensIncrease(ops); err != nil {
+		t.Errorf("seed %d: %v", seed, err)
+	}
+}
+
+func visualize(t *testing.T, model porcupine.Model, info porcupine.LinearizationInfo, seed uint64) string {
+	dir := os.Getenv("OCTOSTORE_CHAOS_OUT")
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	path := filepath.Join(dir, fmt.Sprintf("octostore-chaos-%d.html", seed))
+	if err := porcupine.VisualizePath(model, info, path); err != nil {
+		t.Logf("writing the visualization: %v", err)
+	}
+	return path
+}
+
+// tokensIncrease: a grant that began after another had been answered has
+// a larger fencing token, whatever the locks.
+func tokensIncrease(ops []porcupine.Operation) error {
+	var grants []porcupine.Operation
+	for _, op := range ops {
+		if out := op.Output.(Output); !out.Unknown && out.State == "acquired" && out.Status == http.StatusOK {
+			grants = append(grants, op)
+		}
+	}
+	byReturn := slices.Clone(grants)
+	slices.SortFunc(byReturn, func(a, b porcupine.Operation) int { return cmpInt(a.Return, b.Return) })
+	slices.SortFunc(grants, func(a, b porcupine.Operation) int { return cmpInt(a.Call, b.Call) })
+	var highest uint64
+	var highestOp porcupine.Operation
+	i := 0
+	for _, g := range grants {
+		for ; i < len(byReturn) && byReturn[i].Return < g.Call; i++ {
+			if tok := byReturn[i].Output.(Output).Token; tok > highest {
+				highest, highestOp = tok, byReturn[i]
+			}
+		}
+		if tok := g.Output.(Output).Token; tok <= highest {
+			return fmt.Errorf("token %d granted after token %d had been (%v then %v)", tok, highest, highestOp.Input, g.Input)
+		}
+	}
+	return nil
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,226 @@
+package chaos
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+)
+
+// recorder collects the history, with times relative to its start.
+type recorder struct {
+	mu      sync.Mutex
+	start   time.Time
+	ops     []porcupine.Operation
+	names   map[string]bool
+	unknown int
+}
+
+func newRecorder() *recorder { return &recorder{start: time.Now(), names: map[string]bool{}} }
+
+func (r *recorder) now() int64 { return int64(time.Since(r.start)) }
+
+func (r *recorder) add(client int, in Input, call int64, out Output) {
+	ret := r.now()
+	if out.Unknown {
+		ret = math.MaxInt64 // it may take effect any time from now on
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ops = append(r.ops, porcupine.Operation{ClientId: client, Input: in, Call: call, Output: out, Return: ret})
+	if in.Name != "" {
+		r.names[in.Name] = true
+	}
+	if out.Unknown {
+		r.unknown++
+	}
+}
+
+func (r *recorder) operations() []porcupine.Operation {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]porcupine.Operation(nil), r.ops...)
+}
+
+func (r *recorder) lockNames() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for n := range r.names {
+		out = append(out, n)
+	}
+	return out
+}
+
+func (r *recorder) unknownCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.unknown
+}
+
+// client is one user issuing random operations against random nodes.
+type client struct {
+	id      int
+	round   int // lock names are per round
+	rng     *rand.Rand
+	rec     *recorder
+	cl      *chaosCluster
+	http    *http.Client
+	leases  map[string]string // lock → lease this client believes it holds
+	session string
+	sNo     int // sessions created, for session-lock names
+}
+
+func newClient(id, round int, rng *rand.Rand, rec *recorder, cl *chaosCluster) *client {
+	return &client{id: id, round: round, rng: rng, rec: rec, cl: cl, leases: map[string]string{},
+		http: &http.Client{Timeout: 3 * time.Second}}
+}
+
+// sharedLock is one of four names every client contends for. Names are
+// per round and TTLs an hour, so nothing expires while it is used.
+func (c *client) sharedLock() string {
+	return fmt.Sprintf("lk/%d/%d", c.round, c.rng.IntN(4))
+}
+
+func (c *client) run(ctx context.Context) {
+	for ctx.Err() == nil {
+		c.step()
+	}
+}
+
+func (c *client) step() {
+	switch r := c.rng.IntN(100); {
+	case r < 30:
+		c.acquire(c.sharedLock(), "")
+	case r < 50:
+		c.releaseOrRenew(OpRelease)
+	case r < 60:
+		c.releaseOrRenew(OpRenew)
+	case r < 80:
+		c.do(Input{Op: OpGet, Name: c.sharedLock()})
+	default:
+		c.sessionStep()
+	}
+}
+
+func (c *client) acquire(name, session string) {
+	out := c.do(Input{Op: OpAcquire, Name: name, Session: session})
+	if out.Status == http.StatusOK {
+		c.leases[name] = out.Lease
+	}
+}
+
+func (c *client) releaseOrRenew(op Op) {
+	for name, lease := range c.leases {
+		out := c.do(Input{Op: op, Name: name, Lease: lease})
+		if op == OpRelease && (out.Status == http.StatusOK || out.Status == http.StatusNotFound) {
+			delete(c.leases, name)
+		}
+		return
+	}
+}
+
+// sessionStep keeps one session per client, locking names of its own and
+// replacing it now and then; sessions live 300 s and are used for less.
+func (c *client) sessionStep() {
+	switch {
+	case c.session == "":
+		out := c.do(Input{Op: OpSessionCreate})
+		if out.Status == http.StatusCreated {
+			c.session, c.sNo = out.Session, c.sNo+1
+		}
+	case c.rng.IntN(10) == 0:
+		c.do(Input{Op: OpSessionDelete, Session: c.session})
+		c.session = ""
+	case c.rng.IntN(3) == 0:
+		c.do(Input{Op: OpKeepAlive, Session: c.session})
+	default:
+		c.acquire(fmt.Sprintf("sl/%d/%d/%d", c.round, c.id, c.sNo), c.session)
+	}
+}
+
+// do sends in to a random running node and records it.
+func (c *client) do(in Input) Output {
+	in.Client = c.id
+	urls := c.cl.up()
+	if len(urls) == 0 {
+		time.Sleep(20 * time.Millisecond)
+		return Output{Status: http.StatusServiceUnavailable}
+	}
+	call := c.rec.now()
+	out := c.send(urls[c.rng.IntN(len(urls))], in)
+	c.rec.add(c.id, in, call, out)
+	return out
+}
+
+func (c *client) send(base string, in Input) Output {
+	method, path, body := request(in)
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, base+path, rd)
+	req.Header.Set("Authorization", "Bearer "+tokenOf(c.id))
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return Output{Unknown: in.Op != OpGet, Status: http.StatusServiceUnavailable}
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return parseOutput(in, resp.StatusCode, data)
+}
+
+func request(in Input) (method, path string, body any) {
+	switch in.Op {
+	case OpAcquire:
+		b := map[string]any{"ttl_seconds": 3600}
+		if in.Session != "" {
+			b["session_id"] = in.Session
+		}
+		return "POST", "/locks/" + in.Name + "/acquire", b
+	case OpRenew:
+		return "POST", "/locks/" + in.Name + "/renew", map[string]any{"lease_id": in.Lease, "ttl_seconds": 3600}
+	case OpRelease:
+		return "POST", "/locks/" + in.Name + "/release", map[string]any{"lease_id": in.Lease}
+	case OpGet:
+		return "GET", "/locks/" + in.Name, nil
+	case OpSessionCreate:
+		return "POST", "/sessions", map[string]any{"ttl_seconds": 300}
+	case OpKeepAlive:
+		return "POST", "/sessions/" + in.Session + "/keepalive", nil
+	}
+	return "DELETE", "/sessions/" + in.Session, nil
+}
+
+// parseOutput turns an answer into the model's terms. A 503 other than
+// no_leader or shutting_down may have been applied; a read that was not
+// answered tells nothing and constrains nothing.
+func parseOutput(in Input, status int, data []byte) Output {
+	var b struct {
+		Status       string `json:"status"`
+		LeaseID      string `json:"lease_id"`
+		FencingToken uint64 `json:"fencing_token"`
+		Holder       string `json:"holder"`
+		SessionID    string `json:"session_id"`
+		Code         string `json:"code"`
+	}
+	json.Unmarshal(data, &b)
+	if status == http.StatusServiceUnavailable && b.Code != "no_leader" && b.Code != "shutting_down" && in.Op != OpGet {
+		return Output{Unknown: true}
+	}
+	out := Output{Status: status, State: b.Status, Lease: b.LeaseID, Token: b.FencingToken, Session: b.SessionID, Holder: -1}
+	if h, ok := strings.CutPrefix(b.Holder, "u"); ok {
+		fmt.Sscan(h, &out.Holder)
+	}
+	return out
+}

@@ -1,0 +1,296 @@
+package chaos
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/anishathalye/porcupine"
+)
+
+// Op is what a client asked.
+type Op uint8
+
+// The operations the model knows.
+const (
+	OpAcquire Op = iota + 1
+	OpRenew
+	OpRelease
+	OpGet
+	OpSessionCreate
+	OpKeepAlive
+	OpSessionDelete
+)
+
+var opNames = map[Op]string{OpAcquire: "acquire", OpRenew: "renew", OpRelease: "release", OpGet: "get",
+	OpSessionCreate: "session-create", OpKeepAlive: "keepalive", OpSessionDelete: "session-delete"}
+
+// Input is one request of a history.
+type Input struct {
+	Op      Op
+	Client  int    // the holder's user; clients do not share users
+	Name    string // lock name; empty for session operations
+	Session string // the session acquired with, kept alive or deleted
+	Lease   string // renew, release
+}
+
+// Output is what the request got back. Unknown marks a request whose
+// effect is unknown (timeout, connection lost after sending, 503
+// outcome_unknown): the model lets it have happened, or not.
+type Output struct {
+	Unknown bool
+	Status  int    // HTTP status
+	State   string // acquired, held, available
+	Lease   string
+	Token   uint64
+	Holder  int    // the client holding, on a held lock read
+	Session string // the holder's session on a read; the new session's ID on create
+}
+
+// lockState is one lock's state with the sessions the model knows of.
+// Lease "" and Token 0 of a held lock mean "granted by a request whose
+// answer was lost": any lease and token are then possible.
+type lockState struct {
+	Held          bool
+	Client        int
+	Session       string
+	Lease         string
+	Token         uint64
+	LastToken     uint64 // the highest token granted for this lock so far
+	LiveSessions  string // sorted, comma-separated IDs
+	ClosedSession string // sorted, comma-separated IDs deleted (or possibly deleted)
+}
+
+// Model is the lock API as a porcupine model. A history is partitioned by
+// lock name; session operations are copied into every partition, because
+// a session's end releases its locks and its liveness decides acquires.
+var Model = porcupine.NondeterministicModel{
+	Partition: partitionByLock,
+	Init:      func() []any { return []any{lockState{}} },
+	Step: func(st, in, out any) []any {
+		return step(st.(lockState), in.(Input), out.(Output))
+	},
+	Equal: func(a, b any) bool { return a.(lockState) == b.(lockState) },
+	DescribeOperation: func(in, out any) string {
+		return describe(in.(Input), out.(Output))
+	},
+	DescribeState: func(st any) string { return fmt.Sprintf("%+v", st.(lockState)) },
+}
+
+func partitionByLock(history []porcupine.Operation) [][]porcupine.Operation {
+	byName := map[string][]porcupine.Operation{}
+	var sessionOps []porcupine.Operation
+	for _, op := range history {
+		if name := op.Input.(Input).Name; name != "" {
+			byName[name] = append(byName[name], op)
+		} else {
+			sessionOps = append(sessionOps, op)
+		}
+	}
+	var parts [][]porcupine.Operation
+	for _, ops := range byName {
+		parts = append(parts, append(slices.Clone(sessionOps), ops...))
+	}
+	return parts
+}
+
+func step(s lockState, in Input, out Output) []any {
+	if out.Unknown {
+		return possible(s, in)
+	}
+	if out.Status == 503 || out.Status == 429 {
+		return []any{s} // refused before anything happened
+	}
+	if next, ok := observed(s, in, out); ok {
+		return []any{next}
+	}
+	return nil
+}
+
+// possible is every state an unanswered request may have left.
+func possible(s lockState, in Input) []any {
+	next := []any{s}
+	switch in.Op {
+	case OpAcquire:
+		if a, ok := acquireEffect(s, in); ok && a != s {
+			next = append(next, a)
+		}
+	case OpRelease:
+		if s.Held && s.Client == in.Client && (s.Lease == "" || s.Lease == in.Lease) {
+			next = append(next, free(s))
+		}
+	case OpSessionDelete:
+		next = append(next, endSession(s, in.Session))
+	}
+	return next
+}
+
+// acquireEffect is an applied acquire: a free lock is granted (lease and
+// token unknown); the holder's own lock stays as it is; anyone else's is
+// untouched. ok is false when the acquire would have been refused.
+func acquireEffect(s lockState, in Input) (lockState, bool) {
+	if in.Session != "" && !has(s.LiveSessions, in.Session) {
+		return s, false
+	}
+	if s.Held {
+		return s, true
+	}
+	s.Held, s.Client, s.Session, s.Lease, s.Token = true, in.Client, in.Session, "", 0
+	return s, true
+}
+
+// observed checks an answer against s and returns the state after it.
+func observed(s lockState, in Input, out Output) (lockState, bool) {
+	switch in.Op {
+	case OpAcquire:
+		return observeAcquire(s, in, out)
+	case OpRenew, OpRelease:
+		return observeOwned(s, in, out)
+	case OpGet:
+		return observeGet(s, out)
+	case OpSessionCreate:
+		if out.Status == 201 {
+			s.LiveSessions = add(s.LiveSessions, out.Session)
+		}
+		return s, out.Status == 201
+	case OpKeepAlive:
+		return s, keepAliveOK(s, in, out.Status)
+	case OpSessionDelete:
+		ok := out.Status == 204 || (out.Status == 404 && !has(s.LiveSessions, in.Session) && !has(s.ClosedSession, in.Session))
+		return endSession(s, in.Session), ok
+	}
+	return s, false
+}
+
+func observeAcquire(s lockState, in Input, out Output) (lockState, bool) {
+	mine := s.Held && s.Client == in.Client && s.Session == in.Session
+	switch {
+	case out.Status == 422:
+		return s, in.Session != "" && !has(s.LiveSessions, in.Session)
+	case out.Status == 409:
+		return s, s.Held && !mine
+	case out.Status == 200 && out.State == "acquired":
+		if s.Held || out.Token <= s.LastToken || (in.Session != "" && !has(s.LiveSessions, in.Session)) {
+			return s, false
+		}
+		return grant(s, in.Client, in.Session, out), true
+	case out.Status == 200 && out.State == "held":
+		return learn(s, out), mine && matches(s, out)
+	}
+	return s, false
+}
+
+// observeOwned checks renew and release: they succeed exactly when the
+// caller holds the lock under that lease.
+func observeOwned(s lockState, in Input, out Output) (lockState, bool) {
+	owns := s.Held && s.Client == in.Client && (s.Lease == "" || s.Lease == in.Lease)
+	switch out.Status {
+	case 200:
+		if in.Op == OpRelease {
+			return free(s), owns
+		}
+		return learn(s, Output{Lease: in.Lease, Token: out.Token}), owns && (s.Token == 0 || s.Token == out.Token)
+	case 404:
+		sure := s.Held && s.Client == in.Client && s.Lease == in.Lease
+		return s, !sure
+	}
+	return s, false
+}
+
+func observeGet(s lockState, out Output) (lockState, bool) {
+	if out.Status != 200 {
+		return s, false
+	}
+	if out.State == "available" {
+		return s, !s.Held
+	}
+	ok := s.Held && s.Client == out.Holder && s.Session == out.Session && matches(s, out)
+	return learn(s, out), ok
+}
+
+func keepAliveOK(s lockState, in Input, status int) bool {
+	switch status {
+	case 200:
+		return has(s.LiveSessions, in.Session)
+	case 410:
+		return !has(s.LiveSessions, in.Session)
+	case 404:
+		return !has(s.LiveSessions, in.Session) && !has(s.ClosedSession, in.Session)
+	}
+	return false
+}
+
+func grant(s lockState, client int, session string, out Output) lockState {
+	s.Held, s.Client, s.Session, s.Lease, s.Token, s.LastToken = true, client, session, out.Lease, out.Token, out.Token
+	return s
+}
+
+// matches: a lease or token the model does not know matches anything.
+func matches(s lockState, out Output) bool {
+	return (s.Lease == "" || s.Lease == out.Lease) && (s.Token == 0 || s.Token == out.Token)
+}
+
+// learn fills in what an answer reveals about a lock granted unseen.
+func learn(s lockState, out Output) lockState {
+	if s.Held && s.Lease == "" {
+		s.Lease = out.Lease
+	}
+	if s.Held && s.Token == 0 && out.Token > 0 {
+		s.Token = out.Token
+		s.LastToken = max(s.LastToken, out.Token)
+	}
+	return s
+}
+
+func free(s lockState) lockState {
+	s.Held, s.Client, s.Session, s.Lease, s.Token = false, 0, "", "", 0
+	return s
+}
+
+func endSession(s lockState, id string) lockState {
+	s.LiveSessions = remove(s.LiveSessions, id)
+	s.ClosedSession = add(s.ClosedSession, id)
+	if s.Held && s.Session == id {
+		return free(s)
+	}
+	return s
+}
+
+func has(set, id string) bool { return id != "" && slices.Contains(strings.Split(set, ","), id) }
+
+func add(set, id string) string {
+	if has(set, id) || id == "" {
+		return set
+	}
+	items := append(strings.Split(set, ","), id)
+	items = slices.DeleteFunc(items, func(s string) bool { return s == "" })
+	slices.Sort(items)
+	return strings.Join(items, ",")
+}
+
+func remove(set, id string) string {
+	items := slices.DeleteFunc(strings.Split(set, ","), func(s string) bool { return s == id || s == "" })
+	return strings.Join(items, ",")
+}
+
+func describe(in Input, out Output) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "c%d %s", in.Client, opNames[in.Op])
+	if in.Name != "" {
+		fmt.Fprintf(&b, " %s", in.Name)
+	}
+	if in.Session != "" {
+		fmt.Fprintf(&b, " s=%.8s", in.Session)
+	}
+	if in.Lease != "" {
+		fmt.Fprintf(&b, " l=%.8s", in.Lease)
+	}
+	if out.Unknown {
+		return b.String() + " → ?"
+	}
+	fmt.Fprintf(&b, " → %d %s", out.Status, out.State)
+	if out.Token > 0 {
+		fmt.Fprintf(&b, " t=%d", out.Token)
+	}
+	return b.String()
+}
