@@ -58,7 +58,7 @@ func settings(t *testing.T) (time.Duration, uint64) {
 // roundLength bounds one checked history: long runs are a series of
 // rounds on the same cluster, each with its own lock names and sessions,
 // so porcupine's work stays bounded however long the run.
-const roundLength = time.Minute
+const roundLength = 30 * time.Second
 
 // TestChaos runs concurrent clients against a 3-node cluster of real
 // processes while a nemesis kills, pauses, partitions and slows nodes,

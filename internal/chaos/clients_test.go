@@ -85,10 +85,10 @@ func newClient(id, round int, rng *rand.Rand, rec *recorder, cl *chaosCluster) *
 		http: &http.Client{Timeout: 3 * time.Second}}
 }
 
-// sharedLock is one of four names every client contends for. Names are
+// sharedLock is one of eight names every client contends for. Names are
 // per round and TTLs an hour, so nothing expires while it is used.
 func (c *client) sharedLock() string {
-	return fmt.Sprintf("lk/%d/%d", c.round, c.rng.IntN(4))
+	return fmt.Sprintf("lk/%d/%d", c.round, c.rng.IntN(8))
 }
 
 func (c *client) run(ctx context.Context) {

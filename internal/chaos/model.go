@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -62,8 +63,9 @@ type lockState struct {
 }
 
 // Model is the lock API as a porcupine model. A history is partitioned by
-// lock name; session operations are copied into every partition, because
-// a session's end releases its locks and its liveness decides acquires.
+// lock name. A session's operations go into the partition of every lock
+// acquired with it (its liveness decides those acquires, its end releases
+// them), or into one of their own when it locked nothing.
 var Model = porcupine.NondeterministicModel{
 	Partition: partitionByLock,
 	Init:      func() []any { return []any{lockState{}} },
@@ -79,19 +81,45 @@ var Model = porcupine.NondeterministicModel{
 
 func partitionByLock(history []porcupine.Operation) [][]porcupine.Operation {
 	byName := map[string][]porcupine.Operation{}
-	var sessionOps []porcupine.Operation
+	bySession := map[string][]porcupine.Operation{}
+	namesOf := map[string]map[string]bool{} // session → lock names acquired with it
 	for _, op := range history {
-		if name := op.Input.(Input).Name; name != "" {
-			byName[name] = append(byName[name], op)
-		} else {
-			sessionOps = append(sessionOps, op)
+		in := op.Input.(Input)
+		switch {
+		case in.Name != "":
+			byName[in.Name] = append(byName[in.Name], op)
+			if in.Session != "" {
+				namesOf[in.Session] = setAdd(namesOf[in.Session], in.Name)
+			}
+		case in.Op == OpSessionCreate:
+			id := op.Output.(Output).Session // empty when unanswered: constrains nothing
+			bySession[id] = append(bySession[id], op)
+		default:
+			bySession[in.Session] = append(bySession[in.Session], op)
 		}
 	}
 	var parts [][]porcupine.Operation
+	for id, ops := range bySession {
+		if len(namesOf[id]) == 0 {
+			parts = append(parts, ops)
+		}
+		for name := range namesOf[id] {
+			byName[name] = append(byName[name], ops...)
+		}
+	}
 	for _, ops := range byName {
-		parts = append(parts, append(slices.Clone(sessionOps), ops...))
+		slices.SortStableFunc(ops, func(a, b porcupine.Operation) int { return cmp.Compare(a.Call, b.Call) })
+		parts = append(parts, ops)
 	}
 	return parts
+}
+
+func setAdd(set map[string]bool, s string) map[string]bool {
+	if set == nil {
+		set = map[string]bool{}
+	}
+	set[s] = true
+	return set
 }
 
 func step(s lockState, in Input, out Output) []any {
