@@ -43,11 +43,16 @@ func decodeJSON(r *http.Request, v any, required bool) error {
 	if err != nil {
 		return err
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
 		if required {
 			return invalid("request body is required: a JSON object")
 		}
 		return nil
+	}
+	if bytes.Equal(trimmed, []byte("null")) {
+		// encoding/json would leave v untouched, taking null for {}.
+		return invalid("request body must be a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

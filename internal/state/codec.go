@@ -66,7 +66,7 @@ func DecodeBatch(data []byte) (Batch, error) {
 
 // Validate reports the first field of b outside the domain's limits.
 func (b Batch) Validate() error {
-	if b.Now <= 0 || b.Skew < 0 || b.Skew > MaxSkew {
+	if b.Now <= 0 || b.Now > MaxTime || b.Skew < 0 || b.Skew > MaxSkew {
 		return fmt.Errorf("%w: batch time or skew out of range", ErrInvalidCommand)
 	}
 	for _, c := range b.Commands {

@@ -9,6 +9,9 @@ import (
 // acquire implements DESIGN's rules: an expired lock is free; the same
 // holder (user and session) extends its lease; anyone else conflicts.
 func (s *State) acquire(now int64, skew time.Duration, c Acquire) Result {
+	if _, ok := s.users[c.HolderID]; !ok {
+		return Result{Err: ErrUnknownUser}
+	}
 	if c.SessionID != uuid.Nil && !s.sessionUsable(now, c.SessionID, c.HolderID) {
 		return Result{Err: ErrSessionInvalid}
 	}

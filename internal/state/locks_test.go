@@ -79,6 +79,12 @@ func TestState_Acquire(t *testing.T) {
 			last = r.Lock.Token
 		}
 	})
+	t.Run("UnknownHolderRefused", func(t *testing.T) {
+		s := newState(t)
+		if r := applyAt(s, t0, acquire("x", uuid.New(), time.Minute)); !errors.Is(r.Err, ErrUnknownUser) {
+			t.Fatalf("got %+v", r)
+		}
+	})
 	t.Run("MetadataReplacedOnlyWhenGiven", func(t *testing.T) {
 		s := newState(t)
 		cmd := acquire("x", alice, time.Minute)

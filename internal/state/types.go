@@ -26,6 +26,10 @@ const (
 	TombstoneTTL = time.Hour
 	// MaxSkew bounds the clock-skew margin a batch may carry.
 	MaxSkew = time.Minute
+	// MaxTime bounds a batch's time (unix nanoseconds, about the year
+	// 2116), so that time plus any TTL, margin or tombstone lifetime stays
+	// far from overflowing int64.
+	MaxTime = int64(1) << 62
 	// MaxNodeIDLen and MaxNodeAddrLen bound cluster member records.
 	MaxNodeIDLen   = 128
 	MaxNodeAddrLen = 256
