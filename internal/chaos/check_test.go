@@ -2,10 +2,12 @@ package chaos
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,7 +43,8 @@ func check(t *testing.T, ops []porcupine.Operation, seed uint64) {
 	res, info := porcupine.CheckOperationsVerbose(model, ops, 5*time.Minute)
 	switch res {
 	case porcupine.Illegal:
-		t.Errorf("history is not linearizable (seed %d); visualization: %s", seed, visualize(t, model, info, seed))
+		t.Errorf("history is not linearizable (seed %d); visualization: %s; failing partitions: %s",
+			seed, visualize(t, model, info, seed), dumpFailing(t, model, ops, seed))
 	case porcupine.Unknown:
 		t.Errorf("the checker timed out (seed %d); history of %d operations not proven", seed, len(ops))
 	}
@@ -50,12 +53,40 @@ func check(t *testing.T, ops []porcupine.Operation, seed uint64) {
 	}
 }
 
-func visualize(t *testing.T, model porcupine.Model, info porcupine.LinearizationInfo, seed uint64) string {
-	dir := os.Getenv("OCTOSTORE_CHAOS_OUT")
-	if dir == "" {
-		dir = os.TempDir()
+// dumpFailing writes the operations of every partition that is not
+// linearizable on its own, one per line in call order, for reading.
+func dumpFailing(t *testing.T, model porcupine.Model, ops []porcupine.Operation, seed uint64) string {
+	var b strings.Builder
+	for _, part := range model.Partition(ops) {
+		if porcupine.CheckOperations(model, part) {
+			continue
+		}
+		slices.SortStableFunc(part, func(a, b porcupine.Operation) int { return cmpInt(a.Call, b.Call) })
+		fmt.Fprintf(&b, "--- partition of %d operations\n", len(part))
+		for _, op := range part {
+			ret := "…"
+			if op.Return != math.MaxInt64 {
+				ret = time.Duration(op.Return).String()
+			}
+			fmt.Fprintf(&b, "%12v %12s  %s\n", time.Duration(op.Call), ret, describe(op.Input.(Input), op.Output.(Output)))
+		}
 	}
-	path := filepath.Join(dir, fmt.Sprintf("octostore-chaos-%d.html", seed))
+	path := filepath.Join(outDir(), fmt.Sprintf("octostore-chaos-%d.txt", seed))
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Logf("writing the failing partitions: %v", err)
+	}
+	return path
+}
+
+func outDir() string {
+	if dir := os.Getenv("OCTOSTORE_CHAOS_OUT"); dir != "" {
+		return dir
+	}
+	return os.TempDir()
+}
+
+func visualize(t *testing.T, model porcupine.Model, info porcupine.LinearizationInfo, seed uint64) string {
+	path := filepath.Join(outDir(), fmt.Sprintf("octostore-chaos-%d.html", seed))
 	if err := porcupine.VisualizePath(model, info, path); err != nil {
 		t.Logf("writing the visualization: %v", err)
 	}

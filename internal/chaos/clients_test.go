@@ -173,11 +173,22 @@ func (c *client) send(base string, in Input) Output {
 	req.Header.Set("Authorization", "Bearer "+tokenOf(c.id))
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return Output{Unknown: in.Op != OpGet, Status: http.StatusServiceUnavailable}
+		return noAnswer(in)
 	}
 	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
+	data, err := io.ReadAll(resp.Body)
+	if err != nil || (resp.StatusCode/100 == 2 && resp.StatusCode != http.StatusNoContent && !json.Valid(data)) {
+		// Cut off mid-answer (a node killed while forwarding, say): the
+		// status line arrived, but not what it said.
+		return noAnswer(in)
+	}
 	return parseOutput(in, resp.StatusCode, data)
+}
+
+// noAnswer is a request whose answer never (fully) arrived: a write may
+// have happened; a read tells nothing.
+func noAnswer(in Input) Output {
+	return Output{Unknown: in.Op != OpGet, Status: http.StatusServiceUnavailable}
 }
 
 func request(in Input) (method, path string, body any) {
