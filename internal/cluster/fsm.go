@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/google/uuid"
 	"github.com/hashicorp/raft"
 
 	"github.com/octostore/octostore/internal/state"
@@ -21,12 +22,43 @@ type fsm struct {
 
 	changeMu sync.Mutex
 	changeCh chan struct{} // closed, and replaced, after every applied group
+
+	grantMu sync.Mutex
+	grants  map[uuid.UUID]chan state.Lock // waiting acquires, by lease
 }
 
 var _ raft.BatchingFSM = (*fsm)(nil)
 
 func newFSM(log *slog.Logger) *fsm {
-	return &fsm{st: state.New(), log: log, changeCh: make(chan struct{})}
+	return &fsm{st: state.New(), log: log, changeCh: make(chan struct{}), grants: map[uuid.UUID]chan state.Lock{}}
+}
+
+// expectGrant registers a waiting acquire's lease; the channel gets the
+// lock when a release or expiry hands it over.
+func (f *fsm) expectGrant(lease uuid.UUID) (<-chan state.Lock, func()) {
+	ch := make(chan state.Lock, 1)
+	f.grantMu.Lock()
+	f.grants[lease] = ch
+	f.grantMu.Unlock()
+	return ch, func() {
+		f.grantMu.Lock()
+		delete(f.grants, lease)
+		f.grantMu.Unlock()
+	}
+}
+
+// deliverGrants wakes the requests whose waiters were granted.
+func (f *fsm) deliverGrants(locks []state.Lock) {
+	if len(locks) == 0 {
+		return
+	}
+	f.grantMu.Lock()
+	defer f.grantMu.Unlock()
+	for _, l := range locks {
+		if ch, ok := f.grants[l.LeaseID]; ok {
+			ch <- l
+		}
+	}
 }
 
 // changed returns a channel that is closed at the next change of state.
@@ -74,7 +106,9 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	if len(logs) > 0 {
 		f.applied = logs[len(logs)-1].Index
 	}
+	granted := f.st.TakeHandoffs()
 	f.mu.Unlock()
+	f.deliverGrants(granted)
 	f.notify()
 	return out
 }

@@ -43,6 +43,10 @@ func (n *Node) watchLeadership() {
 				n.log.Warn("leadership barrier failed", "err", err)
 				continue
 			}
+			if err := n.dropOrphanWaiters(); err != nil {
+				n.log.Warn("clearing waiters of the previous leadership", "err", err)
+				continue
+			}
 			if n.raft.State() == raft.Leader {
 				n.setReady(true)
 			}
@@ -69,6 +73,21 @@ func (n *Node) setReady(ready bool) {
 	n.readyCh = make(chan struct{})
 	n.stopLeader()
 	n.log.Info("no longer leader", "node_id", n.id)
+}
+
+// dropOrphanWaiters empties the lock queues before a new leadership
+// serves: the requests that waited in them were connections to a previous
+// leader (or a previous run of this one) and are gone, and a lock granted
+// to one of them would stay held by nobody for its TTL.
+func (n *Node) dropOrphanWaiters() error {
+	n.fsm.mu.RLock()
+	queued := n.fsm.st.HasWaiters()
+	n.fsm.mu.RUnlock()
+	if !queued {
+		return nil
+	}
+	b := state.Batch{Now: time.Now().UnixNano(), Skew: n.cfg.Skew, Commands: []state.Command{state.CancelAllWaiters{}}}
+	return proposeError(n.raft.Apply(state.EncodeBatch(b), 0).Error())
 }
 
 // WaitReady blocks until this node is a ready leader or ctx ends.

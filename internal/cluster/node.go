@@ -3,8 +3,10 @@ package cluster
 import (
 	"context"
 	"crypto/tls"
+
 	"errors"
 	"fmt"
+	"github.com/google/uuid"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -259,6 +261,13 @@ func (n *Node) prepareConfiguration(conf *raft.Config, logs raft.LogStore, snaps
 // Changed returns a channel closed at the next change of state: wait on
 // it, then read, then take a new one. Nothing polls.
 func (n *Node) Changed() <-chan struct{} { return n.fsm.changed() }
+
+// ExpectGrant registers interest in a waiting acquire's lease before it
+// is proposed: the channel gets the lock if a release or expiry hands it
+// to that waiter. Call the returned function when done waiting.
+func (n *Node) ExpectGrant(lease uuid.UUID) (<-chan state.Lock, func()) {
+	return n.fsm.expectGrant(lease)
+}
 
 // OnLeader runs task whenever this node is the ready leader, with a
 // context canceled the moment leadership is lost (or the node closes).

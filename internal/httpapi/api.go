@@ -24,6 +24,11 @@ type Store interface {
 	// Read runs fn on the state, linearizably unless stale. fn must only
 	// call the state's read methods.
 	Read(ctx context.Context, stale bool, fn func(s *state.State, now int64)) error
+	// ExpectGrant announces a waiting acquire's lease; the channel gets
+	// the lock when it is handed over. The function stops the interest.
+	ExpectGrant(lease uuid.UUID) (<-chan state.Lock, func())
+	// Changed is closed at the next change of state.
+	Changed() <-chan struct{}
 }
 
 // SignIn is the GitHub web flow (auth.GitHub).

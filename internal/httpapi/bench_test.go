@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,26 +13,13 @@ import (
 	"github.com/octostore/octostore/internal/state"
 )
 
-// directStore applies commands to a State in the calling goroutine: it
-// isolates the HTTP layer's own cost from raft's.
-type directStore struct{ st *state.State }
-
-func (d *directStore) Apply(_ context.Context, cmd state.Command) (state.Result, error) {
-	return d.st.Apply(state.Batch{Now: time.Now().UnixNano(), Skew: time.Second, Commands: []state.Command{cmd}})[0], nil
-}
-
-func (d *directStore) Read(_ context.Context, _ bool, fn func(*state.State, int64)) error {
-	fn(d.st, time.Now().UnixNano())
-	return nil
-}
-
 // BenchmarkAPI_AcquireRelease measures the handler path of one
 // acquire+release cycle (routing, auth, JSON, responses) without raft.
 func BenchmarkAPI_AcquireRelease(b *testing.B) {
 	st := state.New()
 	st.Apply(state.Batch{Now: time.Now().UnixNano(), Commands: []state.Command{state.SyncStaticUsers{
 		Users: []state.StaticUser{{ID: [16]byte{1}, Login: "bench", Hashes: []state.TokenHash{state.HashToken("tok")}}}}}})
-	api := New(Config{Store: &directStore{st}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	api := New(Config{Store: &memStore{st: st}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	acquireBody := []byte(`{"ttl_seconds": 60}`)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {

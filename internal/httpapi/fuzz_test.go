@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,7 +21,7 @@ import (
 )
 
 // The fuzz targets of this file drive the whole handler (routing,
-// authentication, decoding, the state machine) in-process: a fuzzStore
+// authentication, decoding, the state machine) in-process: a memStore
 // applies commands to a state.State directly, and each input gets a fresh
 // API, so inputs cannot affect one another. Seed corpora live under
 // testdata/fuzz/<FuzzName>/ and are replayed by every `go test`.
@@ -42,26 +41,6 @@ var (
 	fuzzHook    = uuid.MustParse("f0220000-0000-4000-8000-00000000000b") // fuzzer's webhook
 )
 
-// fuzzStore applies each command alone to a State, in the calling
-// goroutine, like bench_test.go's directStore.
-type fuzzStore struct {
-	mu sync.Mutex
-	st *state.State
-}
-
-func (s *fuzzStore) Apply(_ context.Context, cmd state.Command) (state.Result, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.st.Apply(state.Batch{Now: time.Now().UnixNano(), Skew: time.Second, Commands: []state.Command{cmd}})[0], nil
-}
-
-func (s *fuzzStore) Read(_ context.Context, _ bool, fn func(*state.State, int64)) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	fn(s.st, max(time.Now().UnixNano(), s.st.LastNow()))
-	return nil
-}
-
 // httpsTargets accepts any absolute https URL with a host, as the real
 // webhook guard does before its network checks.
 type httpsTargets struct{}
@@ -76,7 +55,7 @@ func (httpsTargets) CheckURL(_ context.Context, raw string) error {
 
 // fuzzCluster is a ready single-node cluster, so nothing is forwarded and
 // the /cluster routes have something to answer with.
-type fuzzCluster struct{ store *fuzzStore }
+type fuzzCluster struct{ store *memStore }
 
 func (fuzzCluster) IsReady() bool              { return true }
 func (fuzzCluster) LeaderHTTP() (string, bool) { return "", false }
@@ -128,7 +107,7 @@ func newFuzzAPI(t *testing.T) *API {
 			t.Fatalf("fixture: %v", r.Err)
 		}
 	}
-	store := &fuzzStore{st: st}
+	store := &memStore{st: st}
 	return New(Config{Store: store, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		WebhookTargets: httpsTargets{}, Cluster: fuzzCluster{store}, Admins: []uuid.UUID{fuzzUser}})
 }

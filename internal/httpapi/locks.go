@@ -21,6 +21,7 @@ type lockResponse struct {
 	Holder       string     `json:"holder"`
 	SessionID    *uuid.UUID `json:"session_id,omitempty"`
 	Metadata     *string    `json:"metadata,omitempty"`
+	Waiters      *int       `json:"waiters,omitempty"` // on status reads: acquires queued behind the holder
 }
 
 func newLockResponse(status string, l state.Lock, holder string) lockResponse {
@@ -50,9 +51,10 @@ type conflictBody struct {
 
 func (a *API) handleAcquireLock(w http.ResponseWriter, r *request) {
 	var body struct {
-		TTLSeconds *int64  `json:"ttl_seconds"`
-		SessionID  *string `json:"session_id"`
-		Metadata   *string `json:"metadata"`
+		TTLSeconds  *int64  `json:"ttl_seconds"`
+		SessionID   *string `json:"session_id"`
+		Metadata    *string `json:"metadata"`
+		WaitSeconds *int64  `json:"wait_seconds"`
 	}
 	cmd := state.Acquire{Name: r.name, LeaseID: uuid.New(), HolderID: r.user.ID}
 	err := firstError(validName(r.name), decodeJSON(r.Request, &body, true))
@@ -65,8 +67,15 @@ func (a *API) handleAcquireLock(w http.ResponseWriter, r *request) {
 	if err == nil {
 		cmd.Metadata, err = metadata(body.Metadata)
 	}
+	if err == nil {
+		cmd.Wait, err = waitSeconds(body.WaitSeconds)
+	}
 	if err != nil {
 		a.writeError(w, r.Request, err)
+		return
+	}
+	if cmd.Wait > 0 {
+		a.acquireWaiting(w, r, cmd)
 		return
 	}
 	res, err := a.store.Apply(r.Context(), cmd)
@@ -150,16 +159,19 @@ func (a *API) handleGetLock(w http.ResponseWriter, r *request) {
 	var l state.Lock
 	var held bool
 	var holder string
+	var waiters int
 	err = a.store.Read(r.Context(), stale, func(s *state.State, now int64) {
 		if l, held = s.GetLock(r.name, now); held {
-			holder = s.Login(l.HolderID)
+			holder, waiters = s.Login(l.HolderID), s.Waiting(r.name)
 		}
 	})
 	switch {
 	case err != nil:
 		a.writeError(w, r.Request, err)
 	case held:
-		writeJSON(w, http.StatusOK, newLockResponse("held", l, holder))
+		resp := newLockResponse("held", l, holder)
+		resp.Waiters = &waiters
+		writeJSON(w, http.StatusOK, resp)
 	default:
 		writeJSON(w, http.StatusOK, lockNotHeld{Status: "available", Name: r.name, Message: "Lock not currently held"})
 	}

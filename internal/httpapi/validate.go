@@ -43,6 +43,13 @@ func seconds(secs int64, lo, hi time.Duration, msg string) (time.Duration, error
 	return time.Duration(secs) * time.Second, nil
 }
 
+func waitSeconds(secs *int64) (time.Duration, error) {
+	if secs == nil {
+		return 0, nil
+	}
+	return seconds(*secs, 0, state.MaxWait, "wait_seconds must be between 0 and 300")
+}
+
 func leaseID(s *string) (uuid.UUID, error) {
 	if s == nil {
 		return uuid.Nil, invalid("lease_id is required")

@@ -18,7 +18,7 @@ import (
 // refused instead of being applied.
 const (
 	batchMagic   = 0xB7
-	batchVersion = 1
+	batchVersion = 2 // 2 added Acquire.Wait; version 1 entries still decode
 	// MaxBatchCommands bounds one log entry.
 	MaxBatchCommands = 1 << 16
 	maxStaticUsers   = 1 << 16
@@ -43,9 +43,11 @@ func EncodeBatch(b Batch) []byte {
 // DecodeBatch parses and validates a log entry.
 func DecodeBatch(data []byte) (Batch, error) {
 	d := decoder{b: data}
-	if d.u8() != batchMagic || d.u8() != batchVersion {
-		return Batch{}, fmt.Errorf("%w: not a version %d command batch", ErrCorrupt, batchVersion)
+	magic, version := d.u8(), d.u8()
+	if magic != batchMagic || version < 1 || version > batchVersion {
+		return Batch{}, fmt.Errorf("%w: not a command batch of version 1 to %d", ErrCorrupt, batchVersion)
 	}
+	d.version = version
 	b := Batch{Now: d.varint(), Skew: d.dur()}
 	n := d.count(1)
 	if n > MaxBatchCommands {
@@ -98,6 +100,7 @@ func encodeCommand(e *encoder, cmd Command) {
 		e.id(c.SessionID)
 		e.dur(c.TTL)
 		e.str(c.Metadata)
+		e.dur(c.Wait)
 	case Renew:
 		e.str(c.Name)
 		e.id(c.LeaseID)
@@ -156,6 +159,11 @@ func encodeCommand(e *encoder, cmd Command) {
 	case DeactivateWebhook:
 		e.id(c.ID)
 		e.str(c.Reason)
+	case CancelWait:
+		e.str(c.Name)
+		e.id(c.LeaseID)
+		e.id(c.HolderID)
+	case CancelAllWaiters:
 	case SetNode:
 		e.str(c.ID)
 		e.str(c.HTTPAddr)
@@ -179,8 +187,12 @@ func encodeStaticUsers(e *encoder, users []StaticUser) {
 func decodeCommand(d *decoder) Command {
 	switch kind(d.u8()) {
 	case kindAcquire:
-		return Acquire{Name: d.str(MaxLockNameLen), LeaseID: d.id(), HolderID: d.id(),
+		c := Acquire{Name: d.str(MaxLockNameLen), LeaseID: d.id(), HolderID: d.id(),
 			SessionID: d.id(), TTL: d.dur(), Metadata: d.str(MaxMetadataLen)}
+		if d.version >= 2 {
+			c.Wait = d.dur()
+		}
+		return c
 	case kindRenew:
 		return Renew{Name: d.str(MaxLockNameLen), LeaseID: d.id(), HolderID: d.id(), TTL: d.dur()}
 	case kindRelease:
@@ -214,6 +226,10 @@ func decodeCommand(d *decoder) Command {
 		return WebhookFailing{ID: d.id()}
 	case kindDeactivateWebhook:
 		return DeactivateWebhook{ID: d.id(), Reason: d.str(maxReasonLen)}
+	case kindCancelWait:
+		return CancelWait{Name: d.str(MaxLockNameLen), LeaseID: d.id(), HolderID: d.id()}
+	case kindCancelAllWaiters:
+		return CancelAllWaiters{}
 	case kindSetNode:
 		return SetNode{ID: d.str(MaxNodeIDLen), HTTPAddr: d.str(MaxNodeAddrLen)}
 	case kindRemoveNode:
@@ -254,13 +270,16 @@ var (
 	errLogin    = errors.New("bad login")
 	errLimit    = errors.New("limit out of range")
 	errToken    = errors.New("new token equals the old one")
+	errWait     = errors.New("wait out of range")
 )
 
 func validateCommand(cmd Command) error {
 	switch c := cmd.(type) {
 	case Acquire:
 		return firstErr(nameErr(c.Name), lockTTLErr(c.TTL), idErr(c.LeaseID, c.HolderID),
-			check(len(c.Metadata) <= MaxMetadataLen, errMetadata))
+			check(len(c.Metadata) <= MaxMetadataLen, errMetadata), check(c.Wait >= 0 && c.Wait <= MaxWait, errWait))
+	case CancelWait:
+		return firstErr(nameErr(c.Name), idErr(c.LeaseID, c.HolderID))
 	case Renew:
 		return firstErr(nameErr(c.Name), lockTTLErr(c.TTL), idErr(c.LeaseID, c.HolderID))
 	case Release:

@@ -45,6 +45,8 @@ const (
 	kindDeactivateWebhook
 	kindSetNode
 	kindRemoveNode
+	kindCancelWait
+	kindCancelAllWaiters
 )
 
 // Acquire grants Name to (HolderID, SessionID), or extends it when that
@@ -56,6 +58,9 @@ type Acquire struct {
 	SessionID uuid.UUID // uuid.Nil for none
 	TTL       time.Duration
 	Metadata  string // replaces the lock's metadata when not empty
+	// Wait, when positive, queues the acquire behind another holder for
+	// up to this long instead of failing with ErrLockHeld.
+	Wait time.Duration
 }
 
 // Renew sets a held lock's expiry to now+TTL.
@@ -183,6 +188,7 @@ type GrantStatus uint8
 const (
 	Granted  GrantStatus = iota + 1 // a new lease and fencing token
 	Extended                        // the caller already held it
+	Queued                          // waiting behind the holder (Lock) in its queue
 )
 
 // Result is the outcome of one command.

@@ -59,7 +59,7 @@ func (s *State) expireDue(now int64, limit int) int {
 		case sok && (!lok || sess.deadline() <= l.FreeAt):
 			s.expireSession(now, sess)
 		case lok:
-			s.removeLock(now, l, EventExpired)
+			s.free(now, l, EventExpired)
 		default:
 			return n
 		}

@@ -20,10 +20,15 @@ func (s *State) acquire(now int64, skew time.Duration, c Acquire) Result {
 		return s.extend(now, skew, cur, c)
 	}
 	if held && !sameHolder(cur, c.HolderID, c.SessionID) {
+		if c.Wait > 0 {
+			s.enqueue(now, c)
+			return Result{Status: Queued, Lock: *cur, Holder: s.login(cur.HolderID)}
+		}
 		return Result{Err: ErrLockHeld, Lock: *cur, Holder: s.login(cur.HolderID)}
 	}
 	if held {
-		// The caller's own lease lapsed: it gets a fresh grant and token.
+		// The caller's own lease lapsed, but nobody else may have the lock
+		// before FreeAt, waiters included: the caller gets a fresh grant.
 		s.removeLock(now, cur, EventExpired)
 	}
 	return s.grant(now, skew, c)
@@ -46,8 +51,8 @@ func sameHolder(l *Lock, holder, session uuid.UUID) bool {
 func (s *State) liveLock(now int64, name string) (*Lock, bool) {
 	l, ok := s.locks.Get(&Lock{Name: name})
 	if ok && now >= l.FreeAt {
-		s.removeLock(now, l, EventExpired)
-		return nil, false
+		s.free(now, l, EventExpired)
+		return s.locks.Get(&Lock{Name: name}) // a waiter may have it now
 	}
 	return l, ok
 }
@@ -97,7 +102,7 @@ func (s *State) release(now int64, c Release) Result {
 	if !ok {
 		return Result{Err: ErrLockNotFound}
 	}
-	s.removeLock(now, cur, EventReleased)
+	s.free(now, cur, EventReleased)
 	return Result{}
 }
 
@@ -130,18 +135,23 @@ func (s *State) putLock(old, l *Lock) {
 	}
 }
 
+// free removes l for good: its first waiter, if any, gets it now.
+func (s *State) free(now int64, l *Lock, why EventKind) {
+	s.removeLock(now, l, why)
+	s.handoff(now, l.Name)
+}
+
 // removeLock deletes l, recording why as an event.
 func (s *State) removeLock(now int64, l *Lock, why EventKind) {
 	s.emit(now, why, l)
 	s.locks.Delete(l)
 	s.lockDeadlines.Delete(l)
-	if l.SessionID == uuid.Nil {
-		return
-	}
-	set := s.sessionLocks[l.SessionID]
-	delete(set, l.Name)
-	if len(set) == 0 {
-		delete(s.sessionLocks, l.SessionID)
+	if l.SessionID != uuid.Nil {
+		set := s.sessionLocks[l.SessionID]
+		delete(set, l.Name)
+		if len(set) == 0 {
+			delete(s.sessionLocks, l.SessionID)
+		}
 	}
 }
 

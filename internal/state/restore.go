@@ -153,3 +153,27 @@ func (s *State) readNodes(d *decoder) {
 		s.nodes[c.ID] = c.HTTPAddr
 	}
 }
+
+func (s *State) readQueues(d *decoder) {
+	n := d.count(2)
+	prev := ""
+	for i := 0; i < n && d.err == nil; i++ {
+		name := d.str(MaxLockNameLen)
+		waiters := d.count(50)
+		if d.err == nil && (ValidLockName(name) != nil || name <= prev || waiters == 0) {
+			d.fail("bad queue record")
+		}
+		prev = name
+		q := newWaitQueue()
+		for j := 0; j < waiters && d.err == nil; j++ {
+			w := &Waiter{LeaseID: d.id(), HolderID: d.id(), SessionID: d.id(), TTL: d.dur(),
+				Metadata: d.str(MaxMetadataLen), Deadline: d.varint()}
+			_, dup := q.byLease[w.LeaseID]
+			if d.err == nil && (dup || lockTTLErr(w.TTL) != nil || idErr(w.LeaseID, w.HolderID) != nil) {
+				d.fail("bad waiter record")
+			}
+			q.push(w)
+		}
+		s.queues[name] = q
+	}
+}

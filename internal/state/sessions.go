@@ -74,7 +74,7 @@ func (s *State) endSession(now int64, cur *Session, expired bool) {
 	}
 	for _, name := range sortedKeys(s.sessionLocks[cur.ID]) {
 		if l, ok := s.locks.Get(&Lock{Name: name}); ok {
-			s.removeLock(now, l, why)
+			s.free(now, l, why)
 		}
 	}
 	sess := *cur

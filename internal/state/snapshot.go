@@ -13,17 +13,17 @@ import (
 	"github.com/google/btree"
 )
 
-// Snapshot format, version 4:
+// Snapshot format, version 5:
 //
 //	"OCTOSNAP" | version uvarint | lastNow varint | nextToken uvarint
 //	| users | tokens | revoked | sessions | locks | webhooks | outbox | nodes
-//	| CRC-32 (IEEE, big endian) of all before
+//	| queues | CRC-32 (IEEE, big endian) of all before
 //
 // Each section is a count followed by records in key order, so equal
 // states always produce identical bytes.
 const (
 	snapshotMagic   = "OCTOSNAP"
-	snapshotVersion = 4
+	snapshotVersion = 5
 	flushAt         = 32 << 10
 )
 
@@ -40,6 +40,12 @@ type Snapshot struct {
 	webhooks           []Webhook
 	outbox             outbox
 	nodes              [][2]string // id, http address; sorted by id
+	queues             []queueCopy // sorted by lock name
+}
+
+type queueCopy struct {
+	name    string
+	waiters []Waiter
 }
 
 // Snapshot captures the current state.
@@ -67,6 +73,15 @@ func (s *State) Snapshot() *Snapshot {
 	sn.outbox = s.outbox
 	for id, addr := range s.nodes {
 		sn.nodes = append(sn.nodes, [2]string{id, addr})
+	}
+	// Queues change in place, so they are copied; they are short-lived and
+	// small next to the locks.
+	for name, q := range s.queues {
+		qc := queueCopy{name: name}
+		for e := q.order.Front(); e != nil; e = e.Next() {
+			qc.waiters = append(qc.waiters, *e.Value.(*Waiter))
+		}
+		sn.queues = append(sn.queues, qc)
 	}
 	return sn
 }
@@ -112,6 +127,7 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	sn.writeWebhooks(sw)
 	sn.writeOutbox(sw)
 	sn.writeNodes(sw)
+	sn.writeQueues(sw)
 	sw.flush()
 	if sw.err == nil {
 		sw.err = binary.Write(bw, binary.BigEndian, sw.crc)
@@ -231,6 +247,24 @@ func (sn *Snapshot) writeNodes(sw *snapWriter) {
 	}
 }
 
+func (sn *Snapshot) writeQueues(sw *snapWriter) {
+	slices.SortFunc(sn.queues, func(a, b queueCopy) int { return strings.Compare(a.name, b.name) })
+	sw.e.uvarint(uint64(len(sn.queues)))
+	for _, q := range sn.queues {
+		sw.e.str(q.name)
+		sw.e.uvarint(uint64(len(q.waiters)))
+		for _, w := range q.waiters {
+			sw.e.id(w.LeaseID)
+			sw.e.id(w.HolderID)
+			sw.e.id(w.SessionID)
+			sw.e.dur(w.TTL)
+			sw.e.str(w.Metadata)
+			sw.e.varint(w.Deadline)
+		}
+		sw.maybeFlush()
+	}
+}
+
 // Restore reads a snapshot written by WriteTo and rebuilds a State from
 // it. Corrupt or inconsistent input is refused with an error wrapping
 // ErrCorrupt; it never panics and never returns a partial State.
@@ -254,7 +288,7 @@ func Restore(r io.Reader) (*State, error) {
 	s.lastNow = d.varint()
 	s.nextToken = d.uvarint()
 	for _, section := range []func(*decoder){s.readUsers, s.readTokens, s.readRevoked, s.readSessions,
-		s.readLocks, s.readWebhooks, s.readOutbox, s.readNodes} {
+		s.readLocks, s.readWebhooks, s.readOutbox, s.readNodes, s.readQueues} {
 		section(d)
 	}
 	if d.err == nil && len(d.b) != 0 {

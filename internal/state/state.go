@@ -31,6 +31,11 @@ type State struct {
 	// nodes maps each cluster member's Raft ID to the HTTP address it
 	// advertises, so a follower can forward to the leader.
 	nodes map[string]string
+	// queues holds the acquires waiting for each lock, in arrival order.
+	queues map[string]*waitQueue
+
+	skew     time.Duration // the current batch's, for grants made by handoff
+	handoffs []Lock        // grants to waiters not yet taken (derived)
 
 	// Derived indexes, rebuilt on restore and never snapshotted.
 	lockDeadlines    *btree.BTreeG[*Lock]    // by (FreeAt, Name)
@@ -50,6 +55,7 @@ func New() *State {
 		webhooks:         make(map[uuid.UUID]*Webhook),
 		outbox:           outbox{nextSeq: 1},
 		nodes:            make(map[string]string),
+		queues:           make(map[string]*waitQueue),
 		lockDeadlines:    btree.NewG(btreeDegree, lockDeadlineLess),
 		sessionDeadlines: btree.NewG(btreeDegree, sessionDeadlineLess),
 		sessionLocks:     make(map[uuid.UUID]map[string]struct{}),
@@ -64,7 +70,7 @@ func sessionLess(a, b *Session) bool { return bytes.Compare(a.ID[:], b.ID[:]) < 
 // Time is clamped so that it never runs backwards across batches.
 func (s *State) Apply(b Batch) []Result {
 	now := max(s.lastNow, b.Now)
-	s.lastNow = now
+	s.lastNow, s.skew = now, b.Skew
 	results := make([]Result, len(b.Commands))
 	for i, cmd := range b.Commands {
 		results[i] = s.apply(now, b.Skew, cmd)
@@ -109,6 +115,11 @@ func (s *State) apply(now int64, skew time.Duration, cmd Command) Result {
 		return s.webhookFailing(now, c)
 	case DeactivateWebhook:
 		return s.deactivateWebhook(c)
+	case CancelWait:
+		return s.cancelWait(now, c)
+	case CancelAllWaiters:
+		clear(s.queues)
+		return Result{}
 	case SetNode:
 		s.nodes[c.ID] = c.HTTPAddr
 		return Result{}

@@ -47,6 +47,7 @@ var (
 	ErrTokenNotFound   = errors.New("token not found")
 	ErrTooManyWebhooks = errors.New("at most 10 webhooks per user")
 	ErrWebhookNotFound = errors.New("webhook not found")
+	ErrWaiterNotFound  = errors.New("no such waiter: it was granted and released, or skipped")
 	ErrInvalidCommand  = errors.New("invalid command")
 )
 

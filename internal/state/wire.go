@@ -38,8 +38,9 @@ func (e *encoder) str(v string) {
 // return zero values, and err says where it went wrong. Lengths are checked
 // against the bytes left, so corrupt input cannot make it allocate much.
 type decoder struct {
-	b   []byte
-	err error
+	b       []byte
+	err     error
+	version byte // of the log entry being decoded
 }
 
 func (d *decoder) fail(what string) {

@@ -1,0 +1,138 @@
+package state
+
+import (
+	"container/list"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// MaxWait bounds how long an acquire may wait in a lock's queue.
+const MaxWait = 300 * time.Second
+
+// Waiter is an acquire queued behind a lock's holder. Waiters are granted
+// in arrival (log) order, in the same Apply that frees the lock, so a free
+// moment is never visible to anyone else while the queue is not empty.
+type Waiter struct {
+	LeaseID, HolderID, SessionID uuid.UUID
+	TTL                          time.Duration
+	Metadata                     string
+	Deadline                     int64 // unix nanoseconds; a waiter past it is skipped
+}
+
+// waitQueue is one lock's FIFO of waiters, indexed by lease for O(1)
+// cancellation.
+type waitQueue struct {
+	order   *list.List // of *Waiter
+	byLease map[uuid.UUID]*list.Element
+}
+
+func newWaitQueue() *waitQueue {
+	return &waitQueue{order: list.New(), byLease: map[uuid.UUID]*list.Element{}}
+}
+
+func (q *waitQueue) push(w *Waiter) { q.byLease[w.LeaseID] = q.order.PushBack(w) }
+
+func (q *waitQueue) pop() *Waiter {
+	e := q.order.Front()
+	if e == nil {
+		return nil
+	}
+	w := q.order.Remove(e).(*Waiter)
+	delete(q.byLease, w.LeaseID)
+	return w
+}
+
+func (q *waitQueue) remove(lease uuid.UUID) bool {
+	e, ok := q.byLease[lease]
+	if ok {
+		q.order.Remove(e)
+		delete(q.byLease, lease)
+	}
+	return ok
+}
+
+// CancelWait takes a waiter out of its queue: its request timed out or
+// its client went away.
+type CancelWait struct {
+	Name     string
+	LeaseID  uuid.UUID
+	HolderID uuid.UUID
+}
+
+// CancelAllWaiters empties every queue. A new leader proposes it: waiting
+// requests were connections to the old leader, and they are gone.
+type CancelAllWaiters struct{}
+
+func (CancelWait) kind() kind       { return kindCancelWait }
+func (CancelAllWaiters) kind() kind { return kindCancelAllWaiters }
+
+func (s *State) enqueue(now int64, c Acquire) {
+	q := s.queues[c.Name]
+	if q == nil {
+		q = newWaitQueue()
+		s.queues[c.Name] = q
+	}
+	q.push(&Waiter{LeaseID: c.LeaseID, HolderID: c.HolderID, SessionID: c.SessionID, TTL: c.TTL,
+		Metadata: c.Metadata, Deadline: now + int64(c.Wait)})
+}
+
+// handoff grants a just-freed lock to the first waiter still waiting:
+// past its deadline, or with a session that ended, a waiter is skipped.
+func (s *State) handoff(now int64, name string) {
+	q := s.queues[name]
+	for q != nil {
+		w := q.pop()
+		if w == nil {
+			delete(s.queues, name)
+			return
+		}
+		if now >= w.Deadline || (w.SessionID != uuid.Nil && !s.sessionUsable(now, w.SessionID, w.HolderID)) {
+			continue
+		}
+		r := s.grant(now, s.skew, Acquire{Name: name, LeaseID: w.LeaseID, HolderID: w.HolderID,
+			SessionID: w.SessionID, TTL: w.TTL, Metadata: w.Metadata})
+		s.handoffs = append(s.handoffs, r.Lock)
+		if q.order.Len() == 0 {
+			delete(s.queues, name)
+		}
+		return
+	}
+}
+
+// cancelWait removes the waiter; if it was already granted, the result
+// says so (Status Granted) and the caller owns the lock after all.
+func (s *State) cancelWait(now int64, c CancelWait) Result {
+	if q := s.queues[c.Name]; q != nil && q.remove(c.LeaseID) {
+		if q.order.Len() == 0 {
+			delete(s.queues, c.Name)
+		}
+		if l, held := s.GetLock(c.Name, now); held {
+			return Result{Lock: l, Holder: s.login(l.HolderID)}
+		}
+		return Result{}
+	}
+	if l, held := s.GetLock(c.Name, now); held && l.LeaseID == c.LeaseID && l.HolderID == c.HolderID {
+		return Result{Status: Granted, Lock: l, Holder: s.login(l.HolderID)}
+	}
+	return Result{Err: ErrWaiterNotFound}
+}
+
+// TakeHandoffs returns the locks granted to waiters since the last call,
+// so the node can answer the requests that were waiting for them.
+func (s *State) TakeHandoffs() []Lock {
+	h := s.handoffs
+	s.handoffs = nil
+	return h
+}
+
+// Waiting returns how many acquires wait for name.
+func (s *State) Waiting(name string) int {
+	if q := s.queues[name]; q != nil {
+		return q.order.Len()
+	}
+	return 0
+}
+
+// HasWaiters reports whether any acquire is queued.
+func (s *State) HasWaiters() bool { return len(s.queues) > 0 }
