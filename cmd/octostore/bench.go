@@ -20,6 +20,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Warmup, "warmup", 1e9, "unmeasured warm-up before the window (negative: none)")
 	fs.DurationVar(&cfg.TTL, "ttl", 60e9, "lock TTL")
 	fs.StringVar(&cfg.Prefix, "prefix", "", "lock name prefix (default: bench/<random>)")
+	fs.DurationVar(&cfg.Wait, "wait", 0, "contended workload: every worker loops acquire (waiting up to this long in the FIFO queue) and release on one lock, each as its own session")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return usageError(fs, err)
@@ -38,7 +39,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	if werr := write(stdout); werr != nil {
 		return 1
 	}
-	if err != nil || report.Errors > 0 {
+	if err != nil || report.Errors > 0 || report.Violations > 0 {
 		return 1
 	}
 	return 0

@@ -103,6 +103,61 @@ func (c *Client) GetRaw(path, token string, header http.Header) *Response {
 	return c.exchange("GET", path, token, nil, false, header)
 }
 
+// Stream opens a streaming GET (Server-Sent Events) that lasts until ctx
+// ends, validates the request and the response's status and headers
+// against the spec, and returns the response with its body unread. A
+// response other than 200 is read whole and validated like any other.
+func (c *Client) Stream(ctx context.Context, path, token string, header ...http.Header) *http.Response {
+	c.t.Helper()
+	input := c.validationInput("GET", path, token, nil)
+	if input != nil {
+		if err := openapi3filter.ValidateRequest(ctx, input); err != nil {
+			c.t.Fatalf("GET %s: request violates the spec: %v", path, err)
+		}
+	}
+	req := c.newRequest("GET", path, token, nil).WithContext(ctx)
+	addHeaders(req, header)
+	resp, err := (&http.Client{Transport: c.HTTP.Transport}).Do(req) // no timeout: a stream lasts
+	if err != nil {
+		c.t.Fatalf("GET %s: %v", path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		c.checkResponse("GET", path, input, &Response{Status: resp.StatusCode, Header: resp.Header, Body: body})
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		return resp
+	}
+	c.checkStreamHeaders(path, input, resp)
+	return resp
+}
+
+func (c *Client) checkStreamHeaders(path string, input *openapi3filter.RequestValidationInput, resp *http.Response) {
+	c.t.Helper()
+	if resp.Header.Get("X-Request-Id") == "" {
+		c.t.Errorf("GET %s: no X-Request-Id", path)
+	}
+	if input == nil {
+		c.t.Errorf("GET %s: a stream not in the spec", path)
+		return
+	}
+	err := openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: input, Status: resp.StatusCode, Header: resp.Header,
+		Options: &openapi3filter.Options{IncludeResponseStatus: true, ExcludeResponseBody: true},
+	})
+	if err != nil {
+		c.t.Errorf("GET %s: stream response violates the spec: %v", path, err)
+	}
+}
+
+func addHeaders(req *http.Request, header []http.Header) {
+	for _, h := range header {
+		for k, vs := range h {
+			req.Header[k] = vs
+		}
+	}
+}
+
 func init() {
 	// Pages are validated as strings, like text/plain.
 	openapi3filter.RegisterBodyDecoder("text/html", func(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
@@ -114,11 +169,7 @@ func init() {
 func (c *Client) exchange(method, path, token string, body []byte, checkRequest bool, header ...http.Header) *Response {
 	c.t.Helper()
 	req := c.newRequest(method, path, token, body)
-	for _, h := range header {
-		for k, vs := range h {
-			req.Header[k] = vs
-		}
-	}
+	addHeaders(req, header)
 	input := c.validationInput(method, path, token, body)
 	if checkRequest && input != nil {
 		if err := openapi3filter.ValidateRequest(context.Background(), input); err != nil {

@@ -27,9 +27,10 @@ type lockClient struct {
 	http *http.Client
 	base string
 	auth string // full Authorization header value, empty for none
-	// acquireBody is identical for every acquire, so it is built once and
-	// only ever read.
+	// acquireBody is identical for every uncontended acquire, so it is
+	// built once and only ever read.
 	acquireBody []byte
+	ttlSeconds  int64
 }
 
 type acquireResponse struct {
@@ -58,6 +59,7 @@ func newLockClient(cfg Config) *lockClient {
 		http:        &http.Client{Transport: newTransport(cfg.Concurrency)},
 		base:        cfg.URL,
 		acquireBody: []byte(`{"ttl_seconds":` + strconv.FormatInt(ttlSeconds(cfg.TTL), 10) + `}`),
+		ttlSeconds:  ttlSeconds(cfg.TTL),
 	}
 	if cfg.Token != "" {
 		c.auth = "Bearer " + cfg.Token
@@ -92,9 +94,9 @@ func (c *lockClient) close() { c.http.CloseIdleConnections() }
 
 // acquire takes the lock name and returns its lease. scratch receives the
 // response body and is reused across calls by the owning worker.
-func (c *lockClient) acquire(ctx context.Context, name string, scratch *bytes.Buffer) (acquireResponse, error) {
+func (c *lockClient) acquire(ctx context.Context, name string, body []byte, scratch *bytes.Buffer) (acquireResponse, error) {
 	var lease acquireResponse
-	if err := c.post(ctx, "acquire", name, c.acquireBody, scratch); err != nil {
+	if err := c.post(ctx, "acquire", name, body, scratch); err != nil {
 		return lease, err
 	}
 	if err := json.Unmarshal(scratch.Bytes(), &lease); err != nil {
@@ -114,6 +116,40 @@ func (c *lockClient) release(ctx context.Context, name, leaseID string, scratch 
 		return fmt.Errorf("release %s: %w", name, err)
 	}
 	return c.post(ctx, "release", name, body, scratch)
+}
+
+// waitingBody is the acquire body of a contended worker: its own session,
+// waiting in the queue.
+func (c *lockClient) waitingBody(session string, wait time.Duration) []byte {
+	b, _ := json.Marshal(map[string]any{"ttl_seconds": c.ttlSeconds, "session_id": session,
+		"wait_seconds": int64((wait + time.Second - 1) / time.Second)})
+	return b
+}
+
+// createSession starts a session (5 minutes), so that a contended worker is
+// a holder of its own under the shared token.
+func (c *lockClient) createSession(ctx context.Context, scratch *bytes.Buffer) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/sessions", bytes.NewReader([]byte(`{"ttl_seconds":300}`)))
+	if err != nil {
+		return "", err
+	}
+	if c.auth != "" {
+		req.Header.Set("Authorization", c.auth)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return "", &transportError{fmt.Errorf("create session: %w", err)}
+	}
+	defer resp.Body.Close()
+	scratch.Reset()
+	scratch.ReadFrom(resp.Body)
+	var s struct {
+		SessionID string `json:"session_id"`
+	}
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal(scratch.Bytes(), &s) != nil || s.SessionID == "" {
+		return "", fmt.Errorf("create session: HTTP %d: %s", resp.StatusCode, bodySnippet(scratch.Bytes()))
+	}
+	return s.SessionID, nil
 }
 
 // post sends one lock call and leaves the response body in respBody. The

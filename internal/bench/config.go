@@ -20,6 +20,10 @@ type Config struct {
 	Warmup      time.Duration // unmeasured warm-up before the window, default 1s; negative disables it
 	TTL         time.Duration // lock TTL sent as ttl_seconds (rounded up to whole seconds), default 60s
 	Prefix      string        // lock name prefix, default "bench/<random 6 hex>" so runs never collide
+	// Wait, when positive, switches to the contended workload: every worker
+	// is its own session and loops acquire (waiting up to Wait in the
+	// lock's FIFO queue) then release on one shared name.
+	Wait time.Duration
 }
 
 const (
@@ -60,6 +64,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("bench: duration must be > 0, got %s", c.Duration)
 	case c.TTL < 0:
 		return fmt.Errorf("bench: ttl must be > 0, got %s", c.TTL)
+	case c.Wait < 0 || c.Wait > 300*time.Second:
+		return fmt.Errorf("bench: wait must be between 0 and 5m, got %s", c.Wait)
 	}
 	return nil
 }

@@ -31,6 +31,14 @@ type Report struct {
 	Release      OpStats       `json:"release"`
 	Errors       int64         `json:"errors"`                // cycles that failed (non-2xx, transport error, fencing token regression)
 	FirstError   string        `json:"first_error,omitempty"` // first error text seen, for the operator; may date from warm-up
+	// MinWorkerCycles and MaxWorkerCycles show how evenly the workers
+	// were served: a fair queue keeps them close.
+	MinWorkerCycles int64 `json:"min_worker_cycles"`
+	MaxWorkerCycles int64 `json:"max_worker_cycles"`
+	// Contended runs share one lock; Violations counts grants seen while
+	// another worker held it, or with a token not above the last.
+	Contended  bool  `json:"contended"`
+	Violations int64 `json:"violations"`
 }
 
 // WriteText writes r as a human-readable table, latencies in milliseconds.
@@ -40,6 +48,10 @@ func (r Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(tw, "duration\t%s\n", r.Duration.Round(time.Millisecond))
 	fmt.Fprintf(tw, "cycles\t%d\t(%.1f/s)\n", r.Cycles, r.CyclesPerSec)
 	fmt.Fprintf(tw, "errors\t%d\n", r.Errors)
+	fmt.Fprintf(tw, "per worker\t%d..%d cycles\n", r.MinWorkerCycles, r.MaxWorkerCycles)
+	if r.Contended {
+		fmt.Fprintf(tw, "contended\tone lock, FIFO waits; %d exclusion or token violations\n", r.Violations)
+	}
 	if r.FirstError != "" {
 		fmt.Fprintf(tw, "first error\t%s\n", r.FirstError)
 	}

@@ -25,16 +25,24 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	started := time.Now()
 	win := window{measureFrom: started.Add(cfg.Warmup)}
 	win.end = win.measureFrom.Add(cfg.Duration)
-	workers := runWorkers(ctx, cfg, client, win)
+	var shared *contention
+	if cfg.Wait > 0 {
+		shared = &contention{name: cfg.Prefix + "/contended"}
+	}
+	workers := runWorkers(ctx, cfg, client, win, shared)
 	measured := measuredSpan(win, time.Now())
-	return buildReport(cfg.Concurrency, measured, workers), ctx.Err()
+	r := buildReport(cfg.Concurrency, measured, workers)
+	if shared != nil {
+		r.Contended, r.Violations = true, shared.violations.Load()
+	}
+	return r, ctx.Err()
 }
 
-func runWorkers(ctx context.Context, cfg Config, client *lockClient, win window) []*worker {
+func runWorkers(ctx context.Context, cfg Config, client *lockClient, win window, shared *contention) []*worker {
 	workers := make([]*worker, cfg.Concurrency)
 	var wg sync.WaitGroup
 	for i := range workers {
-		w := newWorker(i, cfg, client, win)
+		w := newWorker(i, cfg, client, win, shared)
 		workers[i] = w
 		wg.Go(func() { w.run(ctx) })
 	}
@@ -56,8 +64,13 @@ func buildReport(concurrency int, measured time.Duration, workers []*worker) Rep
 	acquires := make([]*opRecorder, len(workers))
 	releases := make([]*opRecorder, len(workers))
 	var firstAt time.Time
+	r.MinWorkerCycles = -1
 	for i, w := range workers {
 		r.Cycles += w.cycles
+		if r.MinWorkerCycles < 0 || w.cycles < r.MinWorkerCycles {
+			r.MinWorkerCycles = w.cycles
+		}
+		r.MaxWorkerCycles = max(r.MaxWorkerCycles, w.cycles)
 		r.Errors += w.cycleErrors
 		acquires[i], releases[i] = &w.acquire, &w.release
 		if w.firstErr != nil && (firstAt.IsZero() || w.firstErrAt.Before(firstAt)) {

@@ -57,14 +57,22 @@ type worker struct {
 	cycleErrors      int64
 	firstErr         error
 	firstErrAt       time.Time
+
+	// The contended workload: all workers wait for one lock, each with a
+	// session of its own (created before its first cycle).
+	id     int
+	shared *contention // nil for the uncontended workload
+	wait   time.Duration
+	body   []byte // this worker's acquire body
 }
 
-func newWorker(id int, cfg Config, client *lockClient, win window) *worker {
+func newWorker(id int, cfg Config, client *lockClient, win window, shared *contention) *worker {
 	const initialSamples = 4096
 	w := &worker{
 		client:     client,
 		window:     win,
 		namePrefix: cfg.Prefix + "/w" + strconv.Itoa(id) + "/",
+		id:         id, shared: shared, wait: cfg.Wait, body: client.acquireBody,
 	}
 	w.acquire.latencies = make([]time.Duration, 0, initialSamples)
 	w.release.latencies = make([]time.Duration, 0, initialSamples)
@@ -72,6 +80,9 @@ func newWorker(id int, cfg Config, client *lockClient, win window) *worker {
 }
 
 func (w *worker) run(ctx context.Context) {
+	if w.shared != nil && !w.joinContention(ctx) {
+		return
+	}
 	for ctx.Err() == nil {
 		start := time.Now()
 		if !start.Before(w.window.end) {
@@ -100,12 +111,16 @@ func (w *worker) run(ctx context.Context) {
 func (w *worker) cycle(ctx context.Context, measured bool) error {
 	name := w.nextName()
 	began := time.Now()
-	lease, err := w.client.acquire(ctx, name, &w.scratch)
+	lease, err := w.client.acquire(ctx, name, w.body, &w.scratch)
 	w.acquire.observe(measured && ctx.Err() == nil, time.Since(began), err)
 	if err != nil {
 		return err
 	}
 	tokenErr := w.checkFencingToken(name, lease.FencingToken)
+	if w.shared != nil {
+		tokenErr = errors.Join(tokenErr, w.shared.enter(w.id, lease.FencingToken))
+		w.shared.leave()
+	}
 	began = time.Now()
 	err = w.client.release(ctx, name, lease.LeaseID, &w.scratch)
 	w.release.observe(measured && ctx.Err() == nil, time.Since(began), err)
@@ -113,8 +128,23 @@ func (w *worker) cycle(ctx context.Context, measured bool) error {
 }
 
 func (w *worker) nextName() string {
+	if w.shared != nil {
+		return w.shared.name
+	}
 	w.seq++
 	return w.namePrefix + strconv.FormatInt(w.seq, 10)
+}
+
+// joinContention gives the worker its own session, so that workers
+// sharing one token are distinct holders of the shared lock.
+func (w *worker) joinContention(ctx context.Context) bool {
+	session, err := w.client.createSession(ctx, &w.scratch)
+	if err != nil {
+		w.noteError(err, true)
+		return false
+	}
+	w.body = w.client.waitingBody(session, w.wait)
+	return true
 }
 
 // checkFencingToken enforces that the tokens this worker receives strictly

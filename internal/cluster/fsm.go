@@ -61,6 +61,30 @@ func (f *fsm) deliverGrants(locks []state.Lock) {
 	}
 }
 
+// dropGrants closes every registered channel: the queues were emptied (a
+// new leader's CancelAllWaiters, or a snapshot restored), so no grant will
+// come and the waiting requests must answer now.
+func (f *fsm) dropGrants() {
+	f.grantMu.Lock()
+	defer f.grantMu.Unlock()
+	for lease, ch := range f.grants {
+		close(ch)
+		delete(f.grants, lease)
+	}
+}
+
+// dropsWaiters reports whether any batch empties the wait queues.
+func dropsWaiters(batches []state.Batch) bool {
+	for _, b := range batches {
+		for _, c := range b.Commands {
+			if _, ok := c.(state.CancelAllWaiters); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // changed returns a channel that is closed at the next change of state.
 func (f *fsm) changed() <-chan struct{} {
 	f.changeMu.Lock()
@@ -109,6 +133,9 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	granted := f.st.TakeHandoffs()
 	f.mu.Unlock()
 	f.deliverGrants(granted)
+	if dropsWaiters(batches) {
+		f.dropGrants()
+	}
 	f.notify()
 	return out
 }
@@ -132,6 +159,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	f.mu.Lock()
 	f.st = st
 	f.mu.Unlock()
+	f.dropGrants()
 	f.notify()
 	return nil
 }

@@ -264,7 +264,9 @@ func (n *Node) Changed() <-chan struct{} { return n.fsm.changed() }
 
 // ExpectGrant registers interest in a waiting acquire's lease before it
 // is proposed: the channel gets the lock if a release or expiry hands it
-// to that waiter. Call the returned function when done waiting.
+// to that waiter, and is closed if the queues are emptied (a new leader
+// drops every waiter) so the request can answer at once. Call the
+// returned function when done waiting.
 func (n *Node) ExpectGrant(lease uuid.UUID) (<-chan state.Lock, func()) {
 	return n.fsm.expectGrant(lease)
 }

@@ -17,7 +17,7 @@ var user = uuid.MustParse("00000000-0000-4000-8000-000000000001")
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func openNode(t *testing.T, dir string) *Node {
+func openNode(t testing.TB, dir string) *Node {
 	t.Helper()
 	n, err := Open(Config{DataDir: dir, Skew: 10 * time.Millisecond, Logger: quietLogger()})
 	if err != nil {

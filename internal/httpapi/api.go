@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,7 +26,9 @@ type Store interface {
 	// call the state's read methods.
 	Read(ctx context.Context, stale bool, fn func(s *state.State, now int64)) error
 	// ExpectGrant announces a waiting acquire's lease; the channel gets
-	// the lock when it is handed over. The function stops the interest.
+	// the lock when it is handed over, and is closed if the waiter is
+	// dropped (a leader change empties the queues). The function stops the
+	// interest.
 	ExpectGrant(lease uuid.UUID) (<-chan state.Lock, func())
 	// Changed is closed at the next change of state.
 	Changed() <-chan struct{}
@@ -68,17 +71,27 @@ type API struct {
 	targets   WebhookTargets
 	cluster   Cluster
 	forwarder http.Handler
+	streams   streams
+	draining  chan struct{} // closed by Drain
+	drainOnce sync.Once
 	reqPre    string        // random per process, so request IDs are unique across restarts
 	reqSeq    atomic.Uint64 // cheaper than a random ID per request
 	routes    routes
 }
+
+// Drain ends the requests that could last minutes (waiting acquires, event
+// streams, blocking reads) so a graceful shutdown need not wait for them;
+// a waiter leaves its queue and is told to retry elsewhere. Other requests
+// finish normally.
+func (a *API) Drain() { a.drainOnce.Do(func() { close(a.draining) }) }
 
 // New returns the handler.
 func New(cfg Config) *API {
 	var b [4]byte
 	rand.Read(b[:])
 	a := &API{store: cfg.Store, log: cfg.Logger, spec: cfg.Spec, signIn: cfg.SignIn, targets: cfg.WebhookTargets,
-		cluster: cfg.Cluster, admins: map[uuid.UUID]bool{}, reqPre: hex.EncodeToString(b[:]) + "-"}
+		cluster: cfg.Cluster, admins: map[uuid.UUID]bool{}, reqPre: hex.EncodeToString(b[:]) + "-",
+		draining: make(chan struct{})}
 	a.forwarder = a.newForwarder()
 	for _, id := range cfg.Admins {
 		a.admins[id] = true

@@ -2,8 +2,6 @@ package httpapi
 
 import (
 	"bytes"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -19,7 +17,7 @@ func BenchmarkAPI_AcquireRelease(b *testing.B) {
 	st := state.New()
 	st.Apply(state.Batch{Now: time.Now().UnixNano(), Commands: []state.Command{state.SyncStaticUsers{
 		Users: []state.StaticUser{{ID: [16]byte{1}, Login: "bench", Hashes: []state.TokenHash{state.HashToken("tok")}}}}}})
-	api := New(Config{Store: &memStore{st: st}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	api := NewMemAPI(st)
 	acquireBody := []byte(`{"ttl_seconds": 60}`)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {

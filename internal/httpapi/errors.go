@@ -69,6 +69,7 @@ var errorStatus = []struct {
 	{cluster.ErrJoinRefused, http.StatusForbidden, "join_refused", "", false},
 	{cluster.ErrNotClustered, http.StatusConflict, "not_clustered", "", false},
 	{cluster.ErrUnknownMember, http.StatusNotFound, "node_not_found", "No such cluster member", false},
+	{ErrTooManyStreams, http.StatusTooManyRequests, "too_many_streams", "Too many event streams are open; close one or retry later", false},
 }
 
 // errorBody is the seed's Error schema plus the code addition.
@@ -87,7 +88,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			if msg == "" {
 				msg = err.Error()
 			}
-			if e.status == http.StatusServiceUnavailable {
+			if e.status == http.StatusServiceUnavailable || e.status == http.StatusTooManyRequests {
 				w.Header().Set("Retry-After", "1")
 			}
 			body := errorBody{Error: msg, Code: e.code}

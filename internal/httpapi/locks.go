@@ -152,19 +152,26 @@ type lockNotHeld struct {
 
 func (a *API) handleGetLock(w http.ResponseWriter, r *request) {
 	stale, err := staleParam(r.Request)
-	if err = firstError(validName(r.name), err); err != nil {
+	wait, index, werr := blockingParams(r.Request)
+	if err = firstError(validName(r.name), err, werr); err != nil {
 		a.writeError(w, r.Request, err)
 		return
+	}
+	if wait > 0 {
+		a.waitForChange(w, r, index, wait)
 	}
 	var l state.Lock
 	var held bool
 	var holder string
 	var waiters int
+	var last uint64
 	err = a.store.Read(r.Context(), stale, func(s *state.State, now int64) {
 		if l, held = s.GetLock(r.name, now); held {
 			holder, waiters = s.Login(l.HolderID), s.Waiting(r.name)
 		}
+		last = s.LastEventSeq()
 	})
+	w.Header().Set("X-OctoStore-Index", strconv.FormatUint(last, 10))
 	switch {
 	case err != nil:
 		a.writeError(w, r.Request, err)

@@ -2,11 +2,14 @@ package httpapi
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/octostore/octostore/api"
 	"github.com/octostore/octostore/internal/state"
 )
 
@@ -54,3 +57,9 @@ func (s *memStore) ExpectGrant(lease uuid.UUID) (<-chan state.Lock, func()) {
 
 // Changed never fires.
 func (s *memStore) Changed() <-chan struct{} { return nil }
+
+// NewMemAPI is the API over st without raft: for benchmarks, and for
+// tests that need a state no server could build quickly.
+func NewMemAPI(st *state.State) *API {
+	return New(Config{Store: &memStore{st: st}, Spec: api.Spec, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+}

@@ -25,6 +25,7 @@ type routes struct {
 	github, callback, rotate, tokens, token                *route
 	webhooks, webhook                                      *route
 	cluster, join, node, snapshot                          *route
+	events                                                 *route
 }
 
 func (a *API) buildRoutes() {
@@ -32,6 +33,7 @@ func (a *API) buildRoutes() {
 		health:    &route{name: "/health", methods: map[string]handler{"GET": a.handleHealth, "HEAD": a.handleHealth}, public: true, local: true},
 		spec:      &route{name: "/openapi.yaml", methods: map[string]handler{"GET": a.handleSpec}, public: true, local: true},
 		cluster:   &route{name: "/cluster", methods: map[string]handler{"GET": a.handleClusterStatus}, local: true},
+		events:    &route{name: "/events", methods: map[string]handler{"GET": a.handleEvents}, local: true},
 		join:      &route{name: "/cluster/join", methods: map[string]handler{"POST": a.handleJoin}, public: true},
 		node:      &route{name: "/cluster/nodes/{id}", methods: map[string]handler{"DELETE": a.handleRemoveNode}},
 		snapshot:  &route{name: "/cluster/snapshot", methods: map[string]handler{"GET": a.handleSnapshot}},
@@ -84,6 +86,8 @@ func (a *API) resolve(r *http.Request) (*route, handler, *request, error) {
 		rt = a.routes.callback
 	case path == "/auth/token/rotate":
 		rt = a.routes.rotate
+	case path == "/events":
+		rt = a.routes.events
 	case path == "/cluster":
 		rt = a.routes.cluster
 	case path == "/cluster/join":

@@ -3,8 +3,10 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
 
+	"github.com/octostore/octostore/internal/cluster"
 	"github.com/octostore/octostore/internal/state"
 )
 
@@ -25,12 +27,23 @@ func (a *API) acquireWaiting(w http.ResponseWriter, r *request, cmd state.Acquir
 	timer := time.NewTimer(cmd.Wait)
 	defer timer.Stop()
 	select {
-	case l := <-granted:
+	case l, ok := <-granted:
+		if !ok { // the queue was dropped: answer as a try-lock would now
+			a.stopWaiting(w, r, cmd, false)
+			return
+		}
+		if r.Context().Err() != nil { // granted as the client left: give it back
+			a.stopWaiting(w, r, cmd, true)
+			return
+		}
 		writeJSON(w, http.StatusOK, newLockResponse("acquired", l, r.user.Login))
 	case <-timer.C:
 		a.stopWaiting(w, r, cmd, false)
 	case <-r.Context().Done():
 		a.stopWaiting(w, r, cmd, true)
+	case <-a.draining:
+		a.stopWaiting(w, r, cmd, true)
+		a.writeError(w, r.Request, cluster.ErrShutdown) // the client is there: it retries elsewhere
 	}
 }
 
@@ -55,5 +68,79 @@ func (a *API) stopWaiting(w http.ResponseWriter, r *request, cmd state.Acquire, 
 		cmd.Wait = 0
 		res, err = a.store.Apply(ctx, cmd)
 		a.writeLockResult(w, r, res, err)
+	}
+}
+
+// maxBlockingWait bounds a blocking status read.
+const maxBlockingWait = 5 * time.Minute
+
+// blockingParams reads ?wait= (seconds, or a duration like 30s) and
+// ?index= (the X-OctoStore-Index of an earlier answer).
+func blockingParams(r *http.Request) (time.Duration, uint64, error) {
+	q := r.URL.Query()
+	var wait time.Duration
+	if v := q.Get("wait"); v != "" {
+		secs, err := strconv.ParseUint(v, 10, 32)
+		wait = time.Duration(secs) * time.Second
+		if err != nil {
+			wait, err = time.ParseDuration(v)
+		}
+		if err != nil || wait < 0 || wait > maxBlockingWait {
+			return 0, 0, invalid("wait must be a duration up to 5m (e.g. 30s) or seconds")
+		}
+	}
+	var index uint64
+	if v := q.Get("index"); v != "" {
+		var err error
+		if index, err = strconv.ParseUint(v, 10, 64); err != nil {
+			return 0, 0, invalid("index must be a non-negative integer (an X-OctoStore-Index)")
+		}
+	}
+	return wait, index, nil
+}
+
+// waitForChange blocks until an event for r's lock comes after index (or
+// events after index were compacted away, or wait passes): a blocking
+// query, as Consul's. It wakes only on changes of state, never polls.
+func (a *API) waitForChange(w http.ResponseWriter, r *request, index uint64, wait time.Duration) {
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + 30*time.Second))
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for cursor := index; ; {
+		changed := a.store.Changed()
+		var found bool
+		a.store.Read(r.Context(), true, func(s *state.State, _ int64) { cursor, found = scanFor(s, r.name, cursor) })
+		if found {
+			return
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			return
+		case <-r.Context().Done():
+			return
+		case <-a.draining:
+			return
+		}
+	}
+}
+
+// scanFor looks through the events after cursor for one on name; a gap
+// counts as found (the caller must re-read). It returns the new cursor.
+func scanFor(s *state.State, name string, cursor uint64) (uint64, bool) {
+	for {
+		events, gap := s.EventsAfter(cursor, 1024)
+		if gap {
+			return cursor, true
+		}
+		if len(events) == 0 {
+			return cursor, false
+		}
+		for _, e := range events {
+			if e.Lock == name {
+				return e.Seq, true
+			}
+			cursor = e.Seq
+		}
 	}
 }

@@ -111,6 +111,22 @@ func (p *Proc) Log() string {
 	return p.stderr.String()
 }
 
+// RSS is the process's resident memory in bytes, from /proc.
+func (p *Proc) RSS() int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if kb, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var n int64
+			fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(kb), " kB"), &n)
+			return n << 10
+		}
+	}
+	return 0
+}
+
 // Signal sends sig to the process (SIGTERM, SIGSTOP, SIGCONT...).
 func (p *Proc) Signal(sig syscall.Signal) { p.cmd.Process.Signal(sig) }
 

@@ -65,6 +65,7 @@ type Server struct {
 	node     *cluster.Node
 	webhooks *webhook.Dispatcher
 	http     *http.Server
+	api      *httpapi.API
 	ln       net.Listener
 	done     chan error
 	stop     context.CancelFunc // ends background work (the join loop)
@@ -121,7 +122,8 @@ func (s *Server) open(ctx context.Context, users []state.StaticUser) error {
 	s.webhooks = webhook.New(node, s.cfg.Webhooks)
 	node.OnLeader(s.webhooks.Run)
 	node.OnLeader(func(ctx context.Context) { s.identityTask(ctx, users) })
-	s.http = newHTTPServer(httpapi.New(s.apiConfig()), s.cfg.Logger)
+	s.api = httpapi.New(s.apiConfig())
+	s.http = newHTTPServer(s.api, s.cfg.Logger)
 	if !node.SoleVoter() {
 		return nil // the leader is elsewhere, or to be found: serve meanwhile
 	}
@@ -243,10 +245,14 @@ func (s *Server) Node() *cluster.Node { return s.node }
 // Done reports the HTTP server's end.
 func (s *Server) Done() <-chan error { return s.done }
 
-// Shutdown stops accepting requests, lets in-flight ones finish (within
-// ctx), then closes the node so that everything acknowledged is on disk.
+// Shutdown stops accepting requests, ends the long-lived ones (waiting
+// acquires answer 503, event streams close), lets the others finish
+// (within ctx), then closes the node so that everything acknowledged is
+// on disk.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stop()
+	s.http.SetKeepAlivesEnabled(false)
+	s.api.Drain()
 	err := s.http.Shutdown(ctx)
 	return errors.Join(err, s.node.Close())
 }

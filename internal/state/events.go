@@ -111,3 +111,12 @@ func (s *State) compactOutbox() {
 		s.outbox.events = append([]Event(nil), s.outbox.events...)
 	}
 }
+
+// FirstEventSeq is the seq of the oldest event still kept, or the next
+// seq when none is.
+func (s *State) FirstEventSeq() uint64 {
+	if len(s.outbox.events) == 0 {
+		return s.outbox.nextSeq
+	}
+	return s.outbox.events[0].Seq
+}
