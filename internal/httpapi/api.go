@@ -59,6 +59,9 @@ type Config struct {
 	WebhookTargets WebhookTargets
 	// Cluster is the Raft node: leadership for forwarding, membership.
 	Cluster Cluster
+	// UI serves the dashboard at /ui and /ui/...; nil leaves those paths
+	// unrouted.
+	UI http.Handler
 }
 
 // API is the http.Handler serving OctoStore's routes.
@@ -66,6 +69,7 @@ type API struct {
 	store     Store
 	log       *slog.Logger
 	spec      []byte
+	ui        http.Handler
 	signIn    SignIn
 	admins    map[uuid.UUID]bool
 	targets   WebhookTargets
@@ -89,7 +93,7 @@ func (a *API) Drain() { a.drainOnce.Do(func() { close(a.draining) }) }
 func New(cfg Config) *API {
 	var b [4]byte
 	rand.Read(b[:])
-	a := &API{store: cfg.Store, log: cfg.Logger, spec: cfg.Spec, signIn: cfg.SignIn, targets: cfg.WebhookTargets,
+	a := &API{store: cfg.Store, log: cfg.Logger, spec: cfg.Spec, ui: cfg.UI, signIn: cfg.SignIn, targets: cfg.WebhookTargets,
 		cluster: cfg.Cluster, admins: map[uuid.UUID]bool{}, reqPre: hex.EncodeToString(b[:]) + "-",
 		draining: make(chan struct{})}
 	a.forwarder = a.newForwarder()

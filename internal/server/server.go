@@ -19,6 +19,7 @@ import (
 	"github.com/octostore/octostore/internal/cluster"
 	"github.com/octostore/octostore/internal/httpapi"
 	"github.com/octostore/octostore/internal/state"
+	"github.com/octostore/octostore/internal/ui"
 	"github.com/octostore/octostore/internal/version"
 	"github.com/octostore/octostore/internal/webhook"
 )
@@ -165,7 +166,7 @@ func (s *Server) identityTask(ctx context.Context, users []state.StaticUser) {
 
 func (s *Server) apiConfig() httpapi.Config {
 	cfg := httpapi.Config{Store: s.node, Spec: api.Spec, Logger: s.cfg.Logger, Admins: []uuid.UUID{auth.AdminID()},
-		WebhookTargets: s.webhooks, Cluster: s.node}
+		WebhookTargets: s.webhooks, Cluster: s.node, UI: ui.Handler()}
 	if s.cfg.SignIn != nil {
 		cfg.SignIn = s.cfg.SignIn // a nil *auth.GitHub must stay a nil interface
 	}
