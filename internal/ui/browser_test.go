@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/octostore/octostore/internal/apitest"
@@ -180,13 +182,7 @@ func TestUI_Browser(t *testing.T) {
 	ctx := browser(t)
 	console := watchConsole(ctx)
 
-	do(t, ctx, "load the dashboard and sign in",
-		chromedp.Navigate(base+"/ui/"),
-		chromedp.WaitVisible(chromedp.ID("token")),
-		chromedp.SendKeys(chromedp.ID("token"), apitest.AliceToken),
-		chromedp.Click(chromedp.CSS(`#token-form button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.ID("dashboard")),
-	)
+	signIn(t, ctx, base, apitest.AliceToken)
 	waitFor(t, ctx, "the login shows", `document.getElementById('login').textContent === 'alice'`, stepTimeout)
 	waitFor(t, ctx, "the event stream is open", `document.getElementById('locks-mode').classList.contains('live')`, stepTimeout)
 	if got := evaluate[string](t, ctx, `location.href`); strings.Contains(got, apitest.AliceToken) {
@@ -216,7 +212,62 @@ func TestUI_Browser(t *testing.T) {
 
 	release(t, c, "deploy/prod", apitest.BobToken, leases["deploy/prod"])
 	waitFor(t, ctx, "a released lock disappears", "!"+rowFor("deploy/prod"), 4*time.Second)
+
+	do(t, ctx, "sign out", chromedp.Click(chromedp.ID("sign-out")), chromedp.WaitVisible(chromedp.ID("token")))
+	if evaluate[bool](t, ctx, `sessionStorage.length > 0 || !!document.querySelector('#locks tr')`) {
+		t.Error("signing out left the token, sessions or locks behind")
+	}
+	signInFromFragment(t, ctx, base)
 	console.check(t)
+}
+
+// TestUI_BrowserWithoutStream: when /events cannot be reached, the lock
+// list falls back to periodic refresh.
+func TestUI_BrowserWithoutStream(t *testing.T) {
+	requireChromium(t)
+	srv, c := apitest.Start(t)
+	base := "http://" + srv.Addr()
+	ctx := browser(t)
+	do(t, ctx, "block the event stream", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, network.SetBlockedURLs, network.SetBlockedURLsParams{
+			URLPatterns: []*network.BlockPattern{{URLPattern: "*://*:*/events", Block: true}}})
+		return err
+	}))
+	signIn(t, ctx, base, apitest.BobToken)
+	waitFor(t, ctx, "the page falls back to refreshing",
+		`document.getElementById('locks-mode').textContent.startsWith('Refreshing')`, stepTimeout)
+	acquire(t, c, "fallback/lock", apitest.BobToken, "")
+	waitFor(t, ctx, "a periodic refresh shows the lock", rowFor("fallback/lock"), stepTimeout)
+	if evaluate[bool](t, ctx, `document.getElementById('locks-mode').classList.contains('live')`) {
+		t.Error("the page claims a live stream that was blocked")
+	}
+}
+
+// signIn loads the dashboard and pastes token.
+func signIn(t *testing.T, ctx context.Context, base, token string) {
+	t.Helper()
+	do(t, ctx, "load the dashboard and sign in",
+		chromedp.Navigate(base+"/ui/"),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), token),
+		chromedp.Click(chromedp.CSS(`#token-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.ID("dashboard")),
+	)
+}
+
+// signInFromFragment follows the GitHub sign-in page's link: the token
+// comes in the URL fragment, which the page takes and removes.
+func signInFromFragment(t *testing.T, ctx context.Context, base string) {
+	t.Helper()
+	do(t, ctx, "open the dashboard with #token=…",
+		chromedp.Navigate("about:blank"),
+		chromedp.Navigate(base+"/ui/#token="+apitest.BobToken),
+		chromedp.WaitVisible(chromedp.ID("dashboard")),
+	)
+	waitFor(t, ctx, "bob is signed in", `document.getElementById('login').textContent === 'bob'`, stepTimeout)
+	if got := evaluate[string](t, ctx, `location.href`); strings.Contains(got, "#") {
+		t.Errorf("the fragment stayed in the address bar: %s", got)
+	}
 }
 
 // seed gives the page something to show: two holders' locks, one with

@@ -169,12 +169,15 @@
     }, RELOAD_DEBOUNCE_MS);
   }
 
-  function setMode(isLive, why) {
-    live = isLive;
+  // setMode shows how the lock list stays current: "connecting" and
+  // "polling" refresh it every POLL_MS, "live" follows the event stream.
+  function setMode(mode, why) {
+    live = mode === "live";
     const badge = $("locks-mode");
-    badge.classList.toggle("live", isLive);
-    badge.textContent = isLive ? "Live" : "Refreshing every " + POLL_MS / 1000 + " s";
-    badge.title = isLive ? "Updated by the server's event stream" : why || "";
+    badge.classList.toggle("live", live);
+    const text = { connecting: "Connecting…", live: "Live", polling: "Refreshing every " + POLL_MS / 1000 + " s" };
+    badge.textContent = text[mode];
+    badge.title = live ? "Updated by the server's event stream" : why || "";
   }
 
   // ---- Event stream ---------------------------------------------------
@@ -187,7 +190,7 @@
     stream = ctrl;
     readStream(ctrl).catch((err) => {
       if (ctrl.signal.aborted || !token) return;
-      setMode(false, "Event stream unavailable (" + err.message + "); retrying.");
+      setMode("polling", "Event stream unavailable (" + err.message + "); retrying.");
       stream = null;
       timers.push(setTimeout(startStream, STREAM_RETRY_MS));
     });
@@ -207,7 +210,7 @@
     });
     if (resp.status === 401) signOut("The server did not accept the token; sign in again.");
     if (!resp.ok || !resp.body) throw new Error("HTTP " + resp.status);
-    setMode(true);
+    setMode("live");
     loadLocks(); // anything between the last list and the stream's start
     const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
     let buf = "";
@@ -432,7 +435,7 @@
     $("sign-in").hidden = true;
     $("account").hidden = false;
     $("dashboard").hidden = false;
-    setMode(false, "Connecting to the event stream…");
+    setMode("connecting", "Connecting to the event stream…");
     loadLocks();
     loadSessions();
     loadWebhooks();
