@@ -182,6 +182,11 @@ func TestUI_Browser(t *testing.T) {
 	ctx := browser(t)
 	console := watchConsole(ctx)
 
+	do(t, ctx, "load the sign-in page", chromedp.Navigate(base+"/ui/"), chromedp.WaitVisible(chromedp.ID("no-github")))
+	if evaluate[bool](t, ctx, `!document.getElementById('github').hidden`) {
+		t.Error("the page offers GitHub sign-in, which this server does not have")
+	}
+	screenshot(t, ctx, "ui-sign-in.png")
 	signIn(t, ctx, base, apitest.AliceToken)
 	waitFor(t, ctx, "the login shows", `document.getElementById('login').textContent === 'alice'`, stepTimeout)
 	waitFor(t, ctx, "the event stream is open", `document.getElementById('locks-mode').classList.contains('live')`, stepTimeout)

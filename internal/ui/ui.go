@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"bytes"
 	"embed"
 	"net/http"
 	"strings"
@@ -32,28 +33,54 @@ var assets = map[string]asset{
 	"app.css": {"static/app.css", "text/css; charset=utf-8"},
 }
 
+// githubMarker is the page's attribute saying whether to offer GitHub
+// sign-in; the script reads it.
+const githubMarker = `data-github-sign-in="off"`
+
+// Options adapt the page to the server.
+type Options struct {
+	// GitHubSignIn offers "Sign in with GitHub"; without it the page
+	// says that only a pasted token signs in.
+	GitHubSignIn bool
+}
+
+// handler serves the embedded files, read once.
+type handler struct {
+	bodies map[string][]byte // by path under Prefix
+}
+
 // Handler serves the dashboard for GET and HEAD requests to /ui and
 // everything under /ui/. Unknown paths are a JSON 404, like the API's.
-func Handler() http.Handler { return http.HandlerFunc(serve) }
+func Handler(opts Options) http.Handler {
+	h := &handler{bodies: map[string][]byte{}}
+	for path, a := range assets {
+		body, err := static.ReadFile(a.file)
+		if err != nil {
+			panic("ui: embedded file missing: " + a.file) // caught by the tests
+		}
+		h.bodies[path] = body
+	}
+	if opts.GitHubSignIn {
+		h.bodies[""] = bytes.Replace(h.bodies[""], []byte(githubMarker), []byte(`data-github-sign-in="on"`), 1)
+	}
+	return h
+}
 
-func serve(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP answers one request for the dashboard.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	setSecurityHeaders(w.Header())
 	path := r.URL.Path
 	if path == strings.TrimSuffix(Prefix, "/") {
 		redirect(w, r)
 		return
 	}
-	a, ok := assets[strings.TrimPrefix(path, Prefix)]
-	if !ok || !strings.HasPrefix(path, Prefix) {
+	name, ok := strings.CutPrefix(path, Prefix)
+	body, found := h.bodies[name]
+	if !ok || !found {
 		notFound(w)
 		return
 	}
-	body, err := static.ReadFile(a.file)
-	if err != nil {
-		notFound(w)
-		return
-	}
-	w.Header().Set("Content-Type", a.contentType)
+	w.Header().Set("Content-Type", assets[name].contentType)
 	w.Header().Set("Cache-Control", "no-cache")
 	if r.Method != http.MethodHead {
 		w.Write(body)

@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -42,7 +43,8 @@ func TestUI_Routes(t *testing.T) {
 	}
 	checkSecurityHeaders(t, "GET /ui/", page)
 	body := string(page.Body)
-	for _, want := range []string{`<script src="app.js" defer></script>`, `href="app.css"`, `href="/auth/github"`, `<label for="token">`} {
+	for _, want := range []string{`<script src="app.js" defer></script>`, `href="app.css"`, `href="/auth/github"`, `<label for="token">`,
+		`data-github-sign-in="off"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("GET /ui/: the page lacks %s", want)
 		}
@@ -93,5 +95,17 @@ func TestUI_NoSuchPrefix(t *testing.T) {
 	_, c := apitest.Start(t)
 	if r := c.Raw("GET", "/uix", "", nil); r.Status != http.StatusNotFound || r.Header.Get("Content-Security-Policy") != "" {
 		t.Errorf("GET /uix: %d, CSP %q", r.Status, r.Header.Get("Content-Security-Policy"))
+	}
+}
+
+// TestUI_GitHubOption: the page offers GitHub sign-in only when the
+// server has it.
+func TestUI_GitHubOption(t *testing.T) {
+	for on, want := range map[bool]string{true: `data-github-sign-in="on"`, false: `data-github-sign-in="off"`} {
+		w := httptest.NewRecorder()
+		ui.Handler(ui.Options{GitHubSignIn: on}).ServeHTTP(w, httptest.NewRequest("GET", "/ui/", nil))
+		if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), want) {
+			t.Errorf("GitHubSignIn %v: %d, the page lacks %s", on, w.Code, want)
+		}
 	}
 }

@@ -51,7 +51,9 @@
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
     }
+    const sent = token;
     const resp = await fetch(path, init);
+    if (token !== sent) throw new APIError(0, { error: "signed out meanwhile" });
     const data = resp.status === 204 ? null : await resp.json().catch(() => null);
     if (resp.status === 401 && token) {
       signOut("The server did not accept the token; sign in again.");
@@ -492,6 +494,9 @@
     $("session-create").addEventListener("submit", createSession);
     $("session-track").addEventListener("submit", trackSession);
 
+    const github = document.body.dataset.githubSignIn === "on";
+    $("github").hidden = !github;
+    $("no-github").hidden = github;
     takeFragmentToken();
     const saved = sessionStorage.getItem(TOKEN_KEY);
     if (saved) signIn(saved);
