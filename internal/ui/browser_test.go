@@ -327,7 +327,7 @@ func checkRendering(t *testing.T, ctx context.Context) {
 	if evaluate[bool](t, ctx, `!!document.querySelector('#locks img') || window.pwned === 1`) {
 		t.Error("lock metadata was rendered as HTML")
 	}
-	if got := evaluate[string](t, ctx, row+`.cells[1].textContent`); got != "alice" {
-		t.Errorf("holder cell shows %q, want alice", got)
+	if got := evaluate[string](t, ctx, row+`.cells[1].textContent`); got != "alice (you)" {
+		t.Errorf("holder cell shows %q, want %q", got, "alice (you)")
 	}
 }

@@ -14,6 +14,7 @@
   const $ = (id) => document.getElementById(id);
 
   let token = null;
+  let login = ""; // the signed-in user's login, to mark their locks
   let prefix = "";
   let live = false; // the event stream is open
   let stream = null; // AbortController of the event stream
@@ -149,7 +150,9 @@
   }
 
   function lockRow(l) {
-    const tr = row([code(l.name), l.holder || l.holder_id || "", l.fencing_token, expiry(l.expires_at), l.metadata || ""]);
+    const holder = el("span", l.holder || l.holder_id || "");
+    if (l.holder && l.holder === login) holder.append(el("span", " (you)", "muted"));
+    const tr = row([code(l.name), holder, l.fencing_token, expiry(l.expires_at), l.metadata || ""]);
     tr.dataset.lock = l.name;
     tr.cells[2].className = "num";
     return tr;
@@ -415,7 +418,8 @@
   async function loadLogin() {
     const data = await api("GET", "/auth/tokens");
     const mine = data.tokens.find((t) => t.current);
-    $("login").textContent = mine ? mine.login : "(unknown)";
+    login = mine ? mine.login : "";
+    $("login").textContent = login || "(unknown)";
   }
 
   // ---- Sign in and out ------------------------------------------------
