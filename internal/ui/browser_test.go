@@ -135,6 +135,18 @@ func (c *consoleErrors) check(t *testing.T) {
 	}
 }
 
+// liveBadge is a predicate: the lock list follows the event stream.
+const liveBadge = `document.getElementById('locks-mode').classList.contains('live')`
+
+// requireLive fails the test unless the page still follows the event
+// stream (and so has not been polling).
+func requireLive(t *testing.T, ctx context.Context) {
+	t.Helper()
+	if !evaluate[bool](t, ctx, liveBadge) {
+		t.Fatal("the page fell back to polling: the event stream failed")
+	}
+}
+
 // rowFor is a predicate: the lock list shows name.
 func rowFor(name string) string {
 	return fmt.Sprintf(`!!document.querySelector('#locks tr[data-lock=%q]')`, name)
@@ -189,14 +201,14 @@ func TestUI_Browser(t *testing.T) {
 	screenshot(t, ctx, "ui-sign-in.png")
 	signIn(t, ctx, base, apitest.AliceToken)
 	waitFor(t, ctx, "the login shows", `document.getElementById('login').textContent === 'alice'`, stepTimeout)
-	waitFor(t, ctx, "the event stream is open", `document.getElementById('locks-mode').classList.contains('live')`, stepTimeout)
+	waitFor(t, ctx, "the event stream is open", liveBadge, stepTimeout)
 	if got := evaluate[string](t, ctx, `location.href`); strings.Contains(got, apitest.AliceToken) {
 		t.Errorf("the token is in the URL: %s", got)
 	}
 
 	leases := seed(t, c)
-	// Faster than the 5 s fallback refresh: the event stream brought them.
-	waitFor(t, ctx, "the locks appear", rowFor("jobs/nightly-report")+" && "+rowFor("deploy/prod"), 4*time.Second)
+	waitFor(t, ctx, "the locks appear", rowFor("jobs/nightly-report")+" && "+rowFor("deploy/prod"), stepTimeout)
+	requireLive(t, ctx) // so the event stream brought them: nothing polls while it is open
 	checkRendering(t, ctx)
 
 	do(t, ctx, "filter by prefix",
@@ -216,7 +228,8 @@ func TestUI_Browser(t *testing.T) {
 	screenshot(t, ctx, "ui-dashboard.png")
 
 	release(t, c, "deploy/prod", apitest.BobToken, leases["deploy/prod"])
-	waitFor(t, ctx, "a released lock disappears", "!"+rowFor("deploy/prod"), 4*time.Second)
+	waitFor(t, ctx, "a released lock disappears", "!"+rowFor("deploy/prod"), stepTimeout)
+	requireLive(t, ctx)
 
 	do(t, ctx, "sign out", chromedp.Click(chromedp.ID("sign-out")), chromedp.WaitVisible(chromedp.ID("token")))
 	if evaluate[bool](t, ctx, `sessionStorage.length > 0 || !!document.querySelector('#locks tr')`) {
@@ -243,7 +256,7 @@ func TestUI_BrowserWithoutStream(t *testing.T) {
 		`document.getElementById('locks-mode').textContent.startsWith('Refreshing')`, stepTimeout)
 	acquire(t, c, "fallback/lock", apitest.BobToken, "")
 	waitFor(t, ctx, "a periodic refresh shows the lock", rowFor("fallback/lock"), stepTimeout)
-	if evaluate[bool](t, ctx, `document.getElementById('locks-mode').classList.contains('live')`) {
+	if evaluate[bool](t, ctx, liveBadge) {
 		t.Error("the page claims a live stream that was blocked")
 	}
 }
