@@ -93,10 +93,11 @@ func (a *API) Drain() { a.drainOnce.Do(func() { close(a.draining) }) }
 func New(cfg Config) *API {
 	var b [4]byte
 	rand.Read(b[:])
-	a := &API{store: cfg.Store, log: cfg.Logger, spec: cfg.Spec, ui: cfg.UI, signIn: cfg.SignIn, targets: cfg.WebhookTargets,
+	a := &API{store: cfg.Store, log: cfg.Logger, spec: cfg.Spec, signIn: cfg.SignIn, targets: cfg.WebhookTargets,
 		cluster: cfg.Cluster, admins: map[uuid.UUID]bool{}, reqPre: hex.EncodeToString(b[:]) + "-",
 		draining: make(chan struct{})}
 	a.forwarder = a.newForwarder()
+	a.ui = cfg.UI
 	for _, id := range cfg.Admins {
 		a.admins[id] = true
 	}

@@ -166,13 +166,14 @@ func (s *Server) identityTask(ctx context.Context, users []state.StaticUser) {
 
 func (s *Server) apiConfig() httpapi.Config {
 	cfg := httpapi.Config{Store: s.node, Spec: api.Spec, Logger: s.cfg.Logger, Admins: []uuid.UUID{auth.AdminID()},
-		WebhookTargets: s.webhooks, Cluster: s.node, UI: ui.Handler(ui.Options{GitHubSignIn: s.cfg.SignIn != nil})}
+		WebhookTargets: s.webhooks, Cluster: s.node}
 	if s.cfg.SignIn != nil {
 		cfg.SignIn = s.cfg.SignIn // a nil *auth.GitHub must stay a nil interface
 	}
 	for _, name := range s.cfg.AdminUsers {
 		cfg.Admins = append(cfg.Admins, auth.StaticUserID(name))
 	}
+	cfg.UI = ui.Handler(ui.Options{GitHubSignIn: s.cfg.SignIn != nil})
 	return cfg
 }
 
