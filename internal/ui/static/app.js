@@ -18,8 +18,9 @@
   let prefix = "";
   let live = false; // the event stream is open
   let stream = null; // AbortController of the event stream
-  let timers = [];
+  let intervals = []; // the periodic refreshes while signed in
   let reloadTimer = null;
+  let retryTimer = null; // reconnects the event stream
 
   // ---- Token ----------------------------------------------------------
 
@@ -194,14 +195,17 @@
     const ctrl = new AbortController();
     stream = ctrl;
     readStream(ctrl).catch((err) => {
-      if (ctrl.signal.aborted || !token) return;
-      setMode("polling", "Event stream unavailable (" + err.message + "); retrying.");
+      if (ctrl.signal.aborted || !token) return; // stopped on purpose
+      ctrl.abort(); // let go of a response that may still be open
       stream = null;
-      timers.push(setTimeout(startStream, STREAM_RETRY_MS));
+      setMode("polling", "Event stream unavailable (" + err.message + "); retrying.");
+      retryTimer = setTimeout(startStream, STREAM_RETRY_MS);
     });
   }
 
   function stopStream() {
+    clearTimeout(retryTimer);
+    retryTimer = null;
     if (stream) stream.abort();
     stream = null;
   }
@@ -447,13 +451,13 @@
     loadWebhooks();
     loadCluster();
     startStream();
-    timers.push(setInterval(() => live || loadLocks(), POLL_MS));
-    timers.push(setInterval(() => {
+    intervals.push(setInterval(() => live || loadLocks(), POLL_MS));
+    intervals.push(setInterval(() => {
       loadSessions();
       loadWebhooks();
       loadCluster();
     }, SLOW_POLL_MS));
-    timers.push(setInterval(tick, 1000));
+    intervals.push(setInterval(tick, 1000));
   }
 
   function signOut(message) {
@@ -462,8 +466,10 @@
     sessionStorage.removeItem(TOKEN_KEY);
     sessionStorage.removeItem(SESSIONS_KEY);
     stopStream();
-    for (const t of timers) clearInterval(t); // also clears timeouts
-    timers = [];
+    for (const t of intervals) clearInterval(t);
+    intervals = [];
+    clearTimeout(reloadTimer);
+    reloadTimer = null;
     for (const id of ["locks", "sessions", "webhooks", "nodes"]) $(id).replaceChildren();
     $("dashboard").hidden = true;
     $("account").hidden = true;
