@@ -159,11 +159,14 @@ func addHeaders(req *http.Request, header []http.Header) {
 }
 
 func init() {
-	// Pages are validated as strings, like text/plain.
-	openapi3filter.RegisterBodyDecoder("text/html", func(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
-		b, err := io.ReadAll(body)
-		return string(b), err
-	})
+	// Pages, scripts and stylesheets are validated as strings, like
+	// text/plain.
+	for _, mime := range []string{"text/html", "text/css", "text/javascript"} {
+		openapi3filter.RegisterBodyDecoder(mime, func(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+			b, err := io.ReadAll(body)
+			return string(b), err
+		})
+	}
 }
 
 func (c *Client) exchange(method, path, token string, body []byte, checkRequest bool, header ...http.Header) *Response {

@@ -59,6 +59,9 @@ type Config struct {
 	WebhookTargets WebhookTargets
 	// Cluster is the Raft node: leadership for forwarding, membership.
 	Cluster Cluster
+	// UI serves the dashboard at /ui and /ui/...; nil leaves those paths
+	// unrouted.
+	UI http.Handler
 }
 
 // API is the http.Handler serving OctoStore's routes.
@@ -66,6 +69,7 @@ type API struct {
 	store     Store
 	log       *slog.Logger
 	spec      []byte
+	ui        http.Handler
 	signIn    SignIn
 	admins    map[uuid.UUID]bool
 	targets   WebhookTargets
@@ -93,6 +97,7 @@ func New(cfg Config) *API {
 		cluster: cfg.Cluster, admins: map[uuid.UUID]bool{}, reqPre: hex.EncodeToString(b[:]) + "-",
 		draining: make(chan struct{})}
 	a.forwarder = a.newForwarder()
+	a.ui = cfg.UI
 	for _, id := range cfg.Admins {
 		a.admins[id] = true
 	}

@@ -26,6 +26,7 @@ type routes struct {
 	webhooks, webhook                                      *route
 	cluster, join, node, snapshot                          *route
 	events                                                 *route
+	ui                                                     *route
 }
 
 func (a *API) buildRoutes() {
@@ -34,6 +35,7 @@ func (a *API) buildRoutes() {
 		spec:      &route{name: "/openapi.yaml", methods: map[string]handler{"GET": a.handleSpec}, public: true, local: true},
 		cluster:   &route{name: "/cluster", methods: map[string]handler{"GET": a.handleClusterStatus}, local: true},
 		events:    &route{name: "/events", methods: map[string]handler{"GET": a.handleEvents}, local: true},
+		ui:        &route{name: "/ui/", methods: map[string]handler{"GET": a.handleUI, "HEAD": a.handleUI}, public: true, local: true},
 		join:      &route{name: "/cluster/join", methods: map[string]handler{"POST": a.handleJoin}, public: true},
 		node:      &route{name: "/cluster/nodes/{id}", methods: map[string]handler{"DELETE": a.handleRemoveNode}},
 		snapshot:  &route{name: "/cluster/snapshot", methods: map[string]handler{"GET": a.handleSnapshot}},
@@ -72,6 +74,8 @@ func (a *API) resolve(r *http.Request) (*route, handler, *request, error) {
 		rt = a.routes.health
 	case path == "/openapi.yaml":
 		rt = a.routes.spec
+	case a.ui != nil && (path == "/ui" || strings.HasPrefix(path, "/ui/")):
+		rt = a.routes.ui
 	case path == "/locks":
 		rt = a.routes.list
 	case strings.HasPrefix(path, "/locks/"):

@@ -105,7 +105,7 @@ func (a *API) writeNewToken(w http.ResponseWriter, r *request, resp signInRespon
 	nonce := make([]byte, 16)
 	rand.Read(nonce)
 	page := tokenPage{Nonce: base64.StdEncoding.EncodeToString(nonce), Login: resp.User.Login,
-		Token: resp.Token, Curl: fmt.Sprintf(`curl -H "Authorization: Bearer %s" %s/locks`, resp.Token, baseURL(r.Request))}
+		Token: resp.Token, Dashboard: a.ui != nil, Curl: fmt.Sprintf(`curl -H "Authorization: Bearer %s" %s/locks`, resp.Token, baseURL(r.Request))}
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-"+page.Nonce+"'")
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -122,7 +122,10 @@ func baseURL(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
-type tokenPage struct{ Nonce, Login, Token, Curl string }
+type tokenPage struct {
+	Nonce, Login, Token, Curl string
+	Dashboard                 bool // link to /ui/, the token in the fragment (never sent to a server)
+}
 
 var tokenPageTemplate = template.Must(template.New("token").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>OctoStore token</title>
@@ -134,6 +137,7 @@ code,pre{background:#f4f4f4;padding:.4rem;border-radius:4px;word-break:break-all
 <pre id="token">{{.Token}}</pre>
 <button id="copy">Copy token</button>
 <p>Use it like this:</p><pre>{{.Curl}}</pre>
+{{if .Dashboard}}<p><a href="/ui/#token={{.Token}}">Open the dashboard</a> signed in with this token.</p>{{end}}
 <script nonce="{{.Nonce}}">document.getElementById("copy").onclick=function(){
 navigator.clipboard.writeText(document.getElementById("token").textContent);this.textContent="Copied";};</script>
 </body></html>

@@ -132,7 +132,8 @@ func TestGitHub_SignIn(t *testing.T) {
 		wantStatus(t, r, http.StatusOK)
 		body := string(r.Body)
 		if !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") || !strings.Contains(body, "octo_") ||
-			!strings.Contains(body, "Copy token") || !strings.Contains(r.Header.Get("Content-Security-Policy"), "nonce-") ||
+			!strings.Contains(body, "Copy token") || !strings.Contains(body, `href="/ui/#token=octo_`) ||
+			!strings.Contains(r.Header.Get("Content-Security-Policy"), "nonce-") ||
 			r.Header.Get("Cache-Control") != "no-store" {
 			t.Fatalf("page %q headers %v", body, r.Header)
 		}

@@ -13,3 +13,6 @@ func (a *API) handleSpec(w http.ResponseWriter, r *request) {
 	w.Header().Set("Content-Type", "application/yaml")
 	w.Write(a.spec)
 }
+
+// handleUI serves the dashboard (internal/ui), which sets its own headers.
+func (a *API) handleUI(w http.ResponseWriter, r *request) { a.ui.ServeHTTP(w, r.Request) }

@@ -19,6 +19,7 @@ import (
 	"github.com/octostore/octostore/internal/cluster"
 	"github.com/octostore/octostore/internal/httpapi"
 	"github.com/octostore/octostore/internal/state"
+	"github.com/octostore/octostore/internal/ui"
 	"github.com/octostore/octostore/internal/version"
 	"github.com/octostore/octostore/internal/webhook"
 )
@@ -172,6 +173,7 @@ func (s *Server) apiConfig() httpapi.Config {
 	for _, name := range s.cfg.AdminUsers {
 		cfg.Admins = append(cfg.Admins, auth.StaticUserID(name))
 	}
+	cfg.UI = ui.Handler(ui.Options{GitHubSignIn: s.cfg.SignIn != nil})
 	return cfg
 }
 
