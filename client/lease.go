@@ -50,6 +50,12 @@ type Lease struct {
 // renewed in the background. ctx bounds the acquire only; the lease lasts
 // until Release or until it is lost (see Context).
 //
+// The holder of a lock is the token's user, or with SessionID that
+// session: one user acquiring a lock it already holds gets the same lease
+// back ("held"), not a conflict. Processes or goroutines sharing a token
+// that must exclude each other should each hold through their own Session
+// (Session.Hold).
+//
 // The lease's local deadline is sent + TTL - SafetyMargin, where sent is
 // a monotonic clock reading taken before the acquire (or the last
 // successful renew) was sent: the server computes the expiry from a later
@@ -177,6 +183,10 @@ func (s *Session) Context() context.Context { return s.k.ctx }
 
 // Deadline is the session's local deadline.
 func (s *Session) Deadline() time.Time { return s.k.Deadline() }
+
+// Expiry is the earliest moment the server may consider the session
+// expired (last confirmed send time + TTL, on the monotonic clock).
+func (s *Session) Expiry() time.Time { return s.k.Expiry() }
 
 // Hold acquires a lock with this session, renewed like any Lease; it is
 // also released when the session ends.
