@@ -92,6 +92,8 @@ type call struct {
 	out          any         // a 2xx JSON answer is decoded into it
 	header       http.Header // the answer's headers
 	uncertain    bool        // an earlier attempt may have been applied
+	stream       bool        // keep a 2xx body open in resp, unread
+	resp         *http.Response
 }
 
 // transportError is a failure to get an answer; sent says whether the
@@ -204,6 +206,10 @@ func (c *Client) once(ctx context.Context, k *call, body []byte) error {
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return &transportError{err: err, sent: !neverSent(err)}
+	}
+	if k.stream && resp.StatusCode/100 == 2 {
+		k.header, k.resp = resp.Header, resp
+		return nil
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))

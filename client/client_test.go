@@ -195,3 +195,39 @@ func TestTokens_RotateAndRevoke(t *testing.T) {
 		t.Fatalf("after revoking its own token: %v", err)
 	}
 }
+
+func TestEvents_StreamAndResume(t *testing.T) {
+	_, alice, _ := start(t)
+	c := ctx(t)
+	stream, err := alice.Events(c, client.EventsOptions{Prefix: "ev/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	l, err := alice.Acquire(c, "ev/a", client.AcquireOptions{TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.Acquire(c, "other/b", client.AcquireOptions{TTL: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.Release(c, "ev/a", l.LeaseID); err != nil {
+		t.Fatal(err)
+	}
+	first, err := stream.Next()
+	if err != nil || first.Type != "acquired" || first.Lock != "ev/a" || first.FencingToken != l.FencingToken || first.ID == 0 {
+		t.Fatalf("first event: %+v %v", first, err)
+	}
+	second, err := stream.Next()
+	if err != nil || second.Type != "released" || second.Lock != "ev/a" || second.ID <= first.ID || stream.LastID() != second.ID {
+		t.Fatalf("second event: %+v %v", second, err)
+	}
+	resumed, err := alice.Events(c, client.EventsOptions{Prefix: "ev/", Resume: true, After: first.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resumed.Close()
+	if e, err := resumed.Next(); err != nil || e.ID != second.ID || e.Type != "released" {
+		t.Fatalf("resumed: %+v %v", e, err)
+	}
+}

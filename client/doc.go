@@ -2,8 +2,8 @@
 //
 // A Client has one typed method per route of the HTTP API: Acquire (with an
 // optional FIFO wait), Renew, Release, Get (also as a blocking read), List,
-// the session calls, webhooks, tokens, Health and Cluster. Every call takes
-// a context.Context.
+// the session calls, webhooks, tokens, Health, Cluster and Events (the
+// Server-Sent Events stream). Every call takes a context.Context.
 //
 // # Errors
 //
