@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/octostore/octostore/client"
+	"github.com/octostore/octostore/internal/apitest"
 )
 
 func TestLocks_RoundTrip(t *testing.T) {
@@ -109,7 +110,8 @@ func TestErrors_Typed(t *testing.T) {
 	if err := bob.Release(c, "db/primary", l.LeaseID); !errors.Is(err, client.ErrNotFound) {
 		t.Fatalf("release of another's lease: %v", err)
 	}
-	if _, err := alice.Acquire(c, "db/x", client.AcquireOptions{TTL: 2 * time.Hour}); !errors.Is(err, client.ErrInvalid) {
+	unchecked, _ := client.New("http://"+srv.Addr(), apitest.AliceToken) // sends what the spec forbids
+	if _, err := unchecked.Acquire(c, "db/x", client.AcquireOptions{TTL: 2 * time.Hour}); !errors.Is(err, client.ErrInvalid) {
 		t.Fatalf("ttl 2h: %v", err)
 	}
 	stranger := newClient(t, srv.Addr(), "no-such-token-0123456789")

@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"net/http"
 	"testing"
 	"time"
 
@@ -18,9 +19,12 @@ func start(t *testing.T) (*server.Server, *client.Client, *client.Client) {
 	return srv, newClient(t, srv.Addr(), apitest.AliceToken), newClient(t, srv.Addr(), apitest.BobToken)
 }
 
+// newClient returns a client of the server at addr whose every exchange
+// is validated against the served spec.
 func newClient(t *testing.T, addr, token string, opts ...client.Option) *client.Client {
 	t.Helper()
-	c, err := client.New("http://"+addr, token, opts...)
+	hc := &http.Client{Transport: apitest.New(t, "http://"+addr).Transport(http.DefaultTransport)}
+	c, err := client.New("http://"+addr, token, append([]client.Option{client.WithHTTPClient(hc)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
