@@ -21,7 +21,7 @@ var lockCommands = map[string]subcommand{
 	"acquire": {args: "NAME", nargs: [2]int{1, 1}, help: "take a lock (--wait: queue for it); prints the lease", setup: setupAcquire},
 	"renew":   {args: "NAME LEASE_ID", nargs: [2]int{2, 2}, help: "extend a lease to --ttl from now", setup: setupRenew},
 	"release": {args: "NAME LEASE_ID", nargs: [2]int{2, 2}, help: "free a lock", setup: setupRelease},
-	"status":  {args: "NAME", nargs: [2]int{1, 1}, help: "who holds a lock", setup: setupStatus},
+	"status":  {args: "NAME", nargs: [2]int{1, 1}, help: "who holds a lock (--wait --index: when it changes)", setup: setupStatus},
 	"list":    {args: "[PREFIX]", nargs: [2]int{0, 1}, help: "held locks, by name", setup: setupList},
 	"hold": {args: "NAME [flags] -- CMD [ARGS...]", nargs: [2]int{1, 1},
 		help: "run CMD while holding the lock (see octostore lock hold -h)", setup: func(*flag.FlagSet) runner { return nil }},
@@ -95,8 +95,10 @@ func (v statusView) MarshalJSON() ([]byte, error) {
 
 func setupStatus(fs *flag.FlagSet) runner {
 	stale := fs.Bool("stale", false, "answer from the node's own state")
+	wait := fs.Duration("wait", 0, "with --index: block up to this long (at most 5m) until the lock changes")
+	index := fs.Uint64("index", 0, `with --wait: the "index" of an earlier --json answer`)
 	return func(ctx context.Context, c *client.Client, args []string) (view, error) {
-		st, err := c.Get(ctx, args[0], client.GetOptions{Stale: *stale})
+		st, err := c.Get(ctx, args[0], client.GetOptions{Stale: *stale, Wait: *wait, Index: *index})
 		return statusView{st}, err
 	}
 }

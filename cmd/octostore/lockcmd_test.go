@@ -6,8 +6,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/octostore/octostore/internal/apitest"
 )
@@ -58,8 +60,27 @@ func TestLockCLI_Commands(t *testing.T) {
 	if code != exitLockHeld || !strings.Contains(errs, "alice") {
 		t.Fatalf("acquire of a held lock: exit %d, want %d: %s", code, exitLockHeld, errs)
 	}
+	code, out, _ = cli(t, url, "lock", "status", "ci/deploy", "--json") // the index after the renewal
+	if code != 0 || json.Unmarshal([]byte(out), &st) != nil {
+		t.Fatalf("status: %d %s", code, out)
+	}
+	changed := make(chan string, 1)
+	go func() {
+		var out, errb bytes.Buffer
+		run([]string{"lock", "status", "ci/deploy", "--url", url, "--token", apitest.AliceToken,
+			"--wait", "20s", "--index", strconv.FormatUint(st.Index, 10)}, &out, &errb)
+		changed <- out.String()
+	}()
 	if code, out, _ = cli(t, url, "lock", "release", "ci/deploy", lease.LeaseID); code != 0 || !strings.Contains(out, "released") {
 		t.Fatalf("release: %d %s", code, out)
+	}
+	select {
+	case out := <-changed:
+		if !strings.Contains(out, "available") {
+			t.Fatalf("blocking status after release: %s", out)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("blocking status did not return after the release")
 	}
 	if code, out, _ = cli(t, url, "lock", "status", "ci/deploy"); code != 0 || !strings.Contains(out, "available") {
 		t.Fatalf("status after release: %d %s", code, out)
