@@ -103,7 +103,10 @@ type transportError struct {
 	sent bool
 }
 
+// Error is the underlying error's text.
 func (e *transportError) Error() string { return e.err.Error() }
+
+// Unwrap returns the underlying error.
 func (e *transportError) Unwrap() error { return e.err }
 
 // do sends k, repeating it while that is safe, and returns the final

@@ -86,6 +86,9 @@ func runHold(args []string, stdout, stderr io.Writer) int {
 func parseHold(fs *flag.FlagSet, args []string, o *holdOptions) (string, []string, error) {
 	i := slices.Index(args, "--")
 	if i < 0 {
+		if _, err := parseWithArgs(fs, args); err != nil {
+			return "", nil, err // -h, or a bad flag
+		}
 		return "", nil, errors.New("missing -- before the command to run")
 	}
 	rest, err := parseWithArgs(fs, args[:i])

@@ -24,6 +24,7 @@ type validating struct {
 	next http.RoundTripper
 }
 
+// RoundTrip validates the request, sends it, and validates the answer.
 func (v *validating) RoundTrip(req *http.Request) (*http.Response, error) {
 	var body []byte
 	if req.Body != nil {
