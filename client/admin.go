@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"time"
@@ -125,3 +127,27 @@ func (c *Client) Cluster(ctx context.Context) (*ClusterStatus, error) {
 
 // SignInURL is where a person signs in with GitHub to get a token.
 func (c *Client) SignInURL() string { return c.base + "/auth/github" }
+
+// RemoveNode takes a (dead) member out of the cluster; administrators
+// only. A single node without --raft-addr answers 409 (code
+// not_clustered).
+func (c *Client) RemoveNode(ctx context.Context, id string) error {
+	return c.do(ctx, &call{method: http.MethodDelete, path: "/cluster/nodes/" + url.PathEscape(id)})
+}
+
+// Snapshot writes a consistent backup of the whole state to w and returns
+// its size; administrators only. It holds token hashes and webhook
+// secrets: keep it as private as the tokens. A copy that fails midway
+// returns an error; discard what was written.
+func (c *Client) Snapshot(ctx context.Context, w io.Writer) (int64, error) {
+	k := &call{method: http.MethodGet, path: "/cluster/snapshot", kind: read, stream: true}
+	if err := c.do(ctx, k); err != nil {
+		return 0, err
+	}
+	defer k.resp.Body.Close()
+	n, err := io.Copy(w, k.resp.Body)
+	if err != nil {
+		return n, fmt.Errorf("%w: snapshot cut off after %d bytes: %w", ErrUnavailable, n, err)
+	}
+	return n, nil
+}

@@ -1,13 +1,16 @@
 package client_test
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/octostore/octostore/client"
 	"github.com/octostore/octostore/internal/apitest"
+	"github.com/octostore/octostore/internal/server"
 )
 
 func TestLocks_RoundTrip(t *testing.T) {
@@ -231,5 +234,22 @@ func TestEvents_StreamAndResume(t *testing.T) {
 	defer resumed.Close()
 	if e, err := resumed.Next(); err != nil || e.ID != second.ID || e.Type != "released" {
 		t.Fatalf("resumed: %+v %v", e, err)
+	}
+}
+
+func TestAdmin_SnapshotAndRemoveNode(t *testing.T) {
+	srv := apitest.StartServerWith(t, "", func(cfg *server.Config) { cfg.AdminUsers = []string{"alice"} })
+	alice, bob := newClient(t, srv.Addr(), apitest.AliceToken), newClient(t, srv.Addr(), apitest.BobToken)
+	c := ctx(t)
+	var buf bytes.Buffer
+	if n, err := alice.Snapshot(c, &buf); err != nil || n == 0 || int(n) != buf.Len() {
+		t.Fatalf("snapshot: %d bytes, %v", n, err)
+	}
+	if _, err := bob.Snapshot(c, io.Discard); !errors.Is(err, client.ErrForbidden) {
+		t.Fatalf("snapshot as a user: %v", err)
+	}
+	var api *client.APIError
+	if err := alice.RemoveNode(c, "n2"); !errors.As(err, &api) || api.Code != "not_clustered" {
+		t.Fatalf("remove on a single node: %v", err)
 	}
 }

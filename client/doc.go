@@ -2,8 +2,10 @@
 //
 // A Client has one typed method per route of the HTTP API: Acquire (with an
 // optional FIFO wait), Renew, Release, Get (also as a blocking read), List,
-// the session calls, webhooks, tokens, Health, Cluster and Events (the
-// Server-Sent Events stream). Every call takes a context.Context.
+// the session calls, webhooks, tokens, Health, Cluster, RemoveNode,
+// Snapshot and Events (the Server-Sent Events stream). Every call takes a
+// context.Context. (POST /cluster/join is for nodes, not clients; the
+// GitHub sign-in routes are for browsers: SignInURL says where to go.)
 //
 // # Errors
 //
