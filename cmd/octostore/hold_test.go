@@ -227,3 +227,30 @@ func TestLockHold_HeldExits73(t *testing.T) {
 		t.Fatalf("stderr does not name the holder: %s", p.stderr.String())
 	}
 }
+
+// A renewal refused (here: the token was revoked) is a definitive loss:
+// the command is stopped at once, long before the lease could expire.
+func TestLockHold_RefusedRenewalStopsTheCommand(t *testing.T) {
+	srv := apitest.StartServer(t, "")
+	url, dir := "http://"+srv.Addr(), t.TempDir()
+	script := `trap 'date +%s%N > "$DIR/term"; exit 0' TERM; echo ready > "$DIR/ready"; while :; do sleep 0.05; done`
+	p := startHold(t, url, dir, "deploy/revoked", script, "--ttl", "6s")
+	apitest.Eventually(t, 10*time.Second, "command started", func() bool { return exists(filepath.Join(dir, "ready")) })
+	alice, _ := client.New(url, apitest.AliceToken)
+	toks, err := alice.ListTokens(t.Context(), false)
+	if err != nil || len(toks) != 1 {
+		t.Fatalf("tokens: %+v %v", toks, err)
+	}
+	revoked := time.Now()
+	if err := alice.RevokeToken(t.Context(), toks[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(t, 10*time.Second); code != exitLeaseLost {
+		t.Fatalf("exit %d, want %d\n%s", code, exitLeaseLost, p.stderr.String())
+	}
+	term := readNanos(t, filepath.Join(dir, "term"))
+	t.Logf("SIGTERM %v after the revocation", term.Sub(revoked))
+	if term.Sub(revoked) > 4*time.Second || !strings.Contains(p.stderr.String(), "401") {
+		t.Fatalf("stopped %v after the revocation:\n%s", term.Sub(revoked), p.stderr.String())
+	}
+}
