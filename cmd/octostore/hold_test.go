@@ -93,6 +93,17 @@ func exists(file string) bool {
 	return err == nil
 }
 
+// trapScript notes when it gets SIGTERM in $DIR/term and exits 7.
+const trapScript = `trap 'date +%s%N > "$DIR/term"; exit 7' TERM; echo ready > "$DIR/ready"; while :; do sleep 0.05; done`
+
+// startTrapping runs lock hold with trapScript and waits until it runs.
+func startTrapping(t *testing.T, url, dir, name string, flags ...string) *holdProc {
+	t.Helper()
+	p := startHold(t, url, dir, name, trapScript, flags...)
+	apitest.Eventually(t, 10*time.Second, "command started", func() bool { return exists(filepath.Join(dir, "ready")) })
+	return p
+}
+
 func TestLockHold_RunsWithEnvAndReleases(t *testing.T) {
 	srv := apitest.StartServer(t, "")
 	url, dir := "http://"+srv.Addr(), t.TempDir()
@@ -166,9 +177,7 @@ func TestLockHold_LeaseLostSignalsBeforeExpiry(t *testing.T) {
 	srv := apitest.StartServer(t, "")
 	proxy := apitest.StartProxy(t, srv.Addr())
 	dir := t.TempDir()
-	script := `trap 'date +%s%N > "$DIR/term"; exit 0' TERM; echo ready > "$DIR/ready"; while :; do sleep 0.05; done`
-	p := startHold(t, "http://"+proxy.Addr, dir, "deploy/partitioned", script, "--ttl", "3s", "--grace", "10s")
-	apitest.Eventually(t, 10*time.Second, "command started", func() bool { return exists(filepath.Join(dir, "ready")) })
+	p := startTrapping(t, "http://"+proxy.Addr, dir, "deploy/partitioned", "--ttl", "3s", "--grace", "10s")
 	proxy.BlackHole()
 	apitest.Eventually(t, 10*time.Second, "command got SIGTERM", func() bool { return exists(filepath.Join(dir, "term")) })
 	c, _ := client.New("http://"+srv.Addr(), apitest.BobToken)
@@ -195,9 +204,7 @@ func TestLockHold_LeaseLostSignalsBeforeExpiry(t *testing.T) {
 func TestLockHold_ForwardsInterrupt(t *testing.T) {
 	srv := apitest.StartServer(t, "")
 	url, dir := "http://"+srv.Addr(), t.TempDir()
-	script := `trap 'echo term > "$DIR/term"; exit 7' TERM; echo ready > "$DIR/ready"; while :; do sleep 0.05; done`
-	p := startHold(t, url, dir, "deploy/interrupted", script, "--ttl", "5s")
-	apitest.Eventually(t, 10*time.Second, "command started", func() bool { return exists(filepath.Join(dir, "ready")) })
+	p := startTrapping(t, url, dir, "deploy/interrupted", "--ttl", "5s")
 	p.cmd.Process.Signal(os.Interrupt)
 	if code := p.wait(t, 10*time.Second); code != 7 {
 		t.Fatalf("exit %d, want the command's 7\n%s", code, p.stderr.String())
@@ -233,9 +240,7 @@ func TestLockHold_HeldExits73(t *testing.T) {
 func TestLockHold_RefusedRenewalStopsTheCommand(t *testing.T) {
 	srv := apitest.StartServer(t, "")
 	url, dir := "http://"+srv.Addr(), t.TempDir()
-	script := `trap 'date +%s%N > "$DIR/term"; exit 0' TERM; echo ready > "$DIR/ready"; while :; do sleep 0.05; done`
-	p := startHold(t, url, dir, "deploy/revoked", script, "--ttl", "6s")
-	apitest.Eventually(t, 10*time.Second, "command started", func() bool { return exists(filepath.Join(dir, "ready")) })
+	p := startTrapping(t, url, dir, "deploy/revoked", "--ttl", "6s")
 	alice, _ := client.New(url, apitest.AliceToken)
 	toks, err := alice.ListTokens(t.Context(), false)
 	if err != nil || len(toks) != 1 {
