@@ -93,6 +93,12 @@ func exists(file string) bool {
 	return err == nil
 }
 
+// serverAndDir starts a server and returns its URL and a temp dir for
+// the commands' files.
+func serverAndDir(t *testing.T) (string, string) {
+	return "http://" + apitest.StartServer(t, "").Addr(), t.TempDir()
+}
+
 // trapScript notes when it gets SIGTERM in $DIR/term and exits 7.
 const trapScript = `trap 'date +%s%N > "$DIR/term"; exit 7' TERM; echo ready > "$DIR/ready"; while :; do sleep 0.05; done`
 
@@ -105,8 +111,7 @@ func startTrapping(t *testing.T, url, dir, name string, flags ...string) *holdPr
 }
 
 func TestLockHold_RunsWithEnvAndReleases(t *testing.T) {
-	srv := apitest.StartServer(t, "")
-	url, dir := "http://"+srv.Addr(), t.TempDir()
+	url, dir := serverAndDir(t)
 	p := startHold(t, url, dir, "ci/deploy",
 		`echo "$OCTOSTORE_LOCK_NAME $OCTOSTORE_FENCING_TOKEN $OCTOSTORE_LEASE_EXPIRES_AT" > "$DIR/env"; exit 3`, "--ttl", "5s")
 	if code := p.wait(t, 20*time.Second); code != 3 {
@@ -128,8 +133,7 @@ func TestLockHold_RunsWithEnvAndReleases(t *testing.T) {
 
 // Two holds of one lock run their commands one after the other.
 func TestLockHold_Serializes(t *testing.T) {
-	srv := apitest.StartServer(t, "")
-	url, dir := "http://"+srv.Addr(), t.TempDir()
+	url, dir := serverAndDir(t)
 	script := `s=$(date +%s%N); sleep 0.4; echo "$s $(date +%s%N) $OCTOSTORE_FENCING_TOKEN" > "$DIR/run.$$"`
 	var ps []*holdProc
 	for range 3 {
@@ -202,8 +206,7 @@ func TestLockHold_LeaseLostSignalsBeforeExpiry(t *testing.T) {
 // SIGINT to the CLI is forwarded to the command as SIGTERM; the lock is
 // released once the command has exited, and the CLI exits with its status.
 func TestLockHold_ForwardsInterrupt(t *testing.T) {
-	srv := apitest.StartServer(t, "")
-	url, dir := "http://"+srv.Addr(), t.TempDir()
+	url, dir := serverAndDir(t)
 	p := startTrapping(t, url, dir, "deploy/interrupted", "--ttl", "5s")
 	p.cmd.Process.Signal(os.Interrupt)
 	if code := p.wait(t, 10*time.Second); code != 7 {
@@ -219,13 +222,11 @@ func TestLockHold_ForwardsInterrupt(t *testing.T) {
 }
 
 func TestLockHold_HeldExits73(t *testing.T) {
-	srv := apitest.StartServer(t, "")
-	url := "http://" + srv.Addr()
+	url, dir := serverAndDir(t)
 	c, _ := client.New(url, apitest.BobToken)
 	if _, err := c.Acquire(t.Context(), "deploy/busy", client.AcquireOptions{TTL: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
 	p := startHold(t, url, dir, "deploy/busy", `echo ran > "$DIR/ran"`, "--wait", "1s")
 	if code := p.wait(t, 20*time.Second); code != exitLockHeld || exists(filepath.Join(dir, "ran")) {
 		t.Fatalf("exit %d, want %d (and the command not run)\n%s", code, exitLockHeld, p.stderr.String())
@@ -238,8 +239,7 @@ func TestLockHold_HeldExits73(t *testing.T) {
 // A renewal refused (here: the token was revoked) is a definitive loss:
 // the command is stopped at once, long before the lease could expire.
 func TestLockHold_RefusedRenewalStopsTheCommand(t *testing.T) {
-	srv := apitest.StartServer(t, "")
-	url, dir := "http://"+srv.Addr(), t.TempDir()
+	url, dir := serverAndDir(t)
 	p := startTrapping(t, url, dir, "deploy/revoked", "--ttl", "6s")
 	alice, _ := client.New(url, apitest.AliceToken)
 	toks, err := alice.ListTokens(t.Context(), false)
