@@ -100,7 +100,9 @@ func serverAndDir(t *testing.T) (string, string) {
 }
 
 // trapScript notes when it gets SIGTERM in $DIR/term and exits 7.
-const trapScript = `trap 'date +%s%N > "$DIR/term"; exit 7' TERM; echo ready > "$DIR/ready"; while :; do sleep 0.05; done`
+// (The stamp is renamed into place, so a reader never sees it half written.)
+const trapScript = `trap 'date +%s%N > "$DIR/term.tmp"; mv "$DIR/term.tmp" "$DIR/term"; exit 7' TERM; ` +
+	`echo ready > "$DIR/ready"; while :; do sleep 0.05; done`
 
 // startTrapping runs lock hold with trapScript and waits until it runs.
 func startTrapping(t *testing.T, url, dir, name string, flags ...string) *holdProc {
