@@ -41,6 +41,7 @@ const holdHelp = `Usage: octostore lock hold NAME [flags] -- CMD [ARGS...]
 
 Exit status:
   CMD's status (128+N if a signal N killed it)
+  128+N  signal N (SIGINT, SIGTERM, SIGHUP) arrived while acquiring; CMD never ran
   64  bad usage
   69  the server is unavailable (unreachable, or 503 after retries)
   71  CMD could not be started
