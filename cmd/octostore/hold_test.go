@@ -261,3 +261,26 @@ func TestLockHold_RefusedRenewalStopsTheCommand(t *testing.T) {
 		t.Fatalf("stopped %v after the revocation:\n%s", term.Sub(revoked), p.stderr.String())
 	}
 }
+
+// Interrupted while waiting for the lock: the command never runs, the
+// wait is abandoned, and the exit code is 128+SIGINT.
+func TestLockHold_InterruptedWhileWaiting(t *testing.T) {
+	url, dir := serverAndDir(t)
+	bob, _ := client.New(url, apitest.BobToken)
+	if _, err := bob.Acquire(t.Context(), "deploy/queued", client.AcquireOptions{TTL: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	p := startHold(t, url, dir, "deploy/queued", `echo ran > "$DIR/ran"`, "--wait", "1m")
+	apitest.Eventually(t, 10*time.Second, "waiting in the queue", func() bool {
+		st, err := bob.Get(t.Context(), "deploy/queued", client.GetOptions{})
+		return err == nil && st.Waiters == 1
+	})
+	p.cmd.Process.Signal(os.Interrupt)
+	if code := p.wait(t, 10*time.Second); code != 128+int(syscall.SIGINT) || exists(filepath.Join(dir, "ran")) {
+		t.Fatalf("exit %d, want %d (and the command not run)\n%s", code, 128+int(syscall.SIGINT), p.stderr.String())
+	}
+	apitest.Eventually(t, 5*time.Second, "the waiter left the queue", func() bool {
+		st, err := bob.Get(t.Context(), "deploy/queued", client.GetOptions{})
+		return err == nil && st.Waiters == 0 && st.Holder == "bob"
+	})
+}
