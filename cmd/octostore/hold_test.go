@@ -99,6 +99,16 @@ func serverAndDir(t *testing.T) (string, string) {
 	return "http://" + apitest.StartServer(t, "").Addr(), t.TempDir()
 }
 
+// heldByBob has bob acquire name for a minute and returns his client.
+func heldByBob(t *testing.T, url, name string) *client.Client {
+	t.Helper()
+	bob, _ := client.New(url, apitest.BobToken)
+	if _, err := bob.Acquire(t.Context(), name, client.AcquireOptions{TTL: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	return bob
+}
+
 // trapScript notes when it gets SIGTERM in $DIR/term and exits 7.
 // (The stamp is renamed into place, so a reader never sees it half written.)
 const trapScript = `trap 'date +%s%N > "$DIR/term.tmp"; mv "$DIR/term.tmp" "$DIR/term"; exit 7' TERM; ` +
@@ -225,10 +235,7 @@ func TestLockHold_ForwardsInterrupt(t *testing.T) {
 
 func TestLockHold_HeldExits73(t *testing.T) {
 	url, dir := serverAndDir(t)
-	c, _ := client.New(url, apitest.BobToken)
-	if _, err := c.Acquire(t.Context(), "deploy/busy", client.AcquireOptions{TTL: time.Minute}); err != nil {
-		t.Fatal(err)
-	}
+	heldByBob(t, url, "deploy/busy")
 	p := startHold(t, url, dir, "deploy/busy", `echo ran > "$DIR/ran"`, "--wait", "1s")
 	if code := p.wait(t, 20*time.Second); code != exitLockHeld || exists(filepath.Join(dir, "ran")) {
 		t.Fatalf("exit %d, want %d (and the command not run)\n%s", code, exitLockHeld, p.stderr.String())
@@ -266,10 +273,7 @@ func TestLockHold_RefusedRenewalStopsTheCommand(t *testing.T) {
 // wait is abandoned, and the exit code is 128+SIGINT.
 func TestLockHold_InterruptedWhileWaiting(t *testing.T) {
 	url, dir := serverAndDir(t)
-	bob, _ := client.New(url, apitest.BobToken)
-	if _, err := bob.Acquire(t.Context(), "deploy/queued", client.AcquireOptions{TTL: time.Minute}); err != nil {
-		t.Fatal(err)
-	}
+	bob := heldByBob(t, url, "deploy/queued")
 	p := startHold(t, url, dir, "deploy/queued", `echo ran > "$DIR/ran"`, "--wait", "1m")
 	apitest.Eventually(t, 10*time.Second, "waiting in the queue", func() bool {
 		st, err := bob.Get(t.Context(), "deploy/queued", client.GetOptions{})
