@@ -169,3 +169,30 @@ func ExampleClient_StartSession() {
 	// close: <nil>
 	// workers/7: available
 }
+
+// Events streams what happens to locks under a prefix; LastID resumes a
+// broken stream without gaps.
+func ExampleClient_Events() {
+	url, stop := exampleServer()
+	defer stop()
+	ctx := context.Background()
+	c, _ := client.New(url, "alice-example-token-0123")
+
+	stream, err := c.Events(ctx, client.EventsOptions{Prefix: "deploy/"})
+	if err != nil {
+		panic(err)
+	}
+	defer stream.Close()
+	lock, _ := c.Acquire(ctx, "deploy/prod", client.AcquireOptions{TTL: time.Minute})
+	c.Release(ctx, lock.Name, lock.LeaseID)
+	for range 2 {
+		e, err := stream.Next()
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(e.Type, e.Lock, "token", e.FencingToken)
+	}
+	// Output:
+	// acquired deploy/prod token 1
+	// released deploy/prod token 1
+}
