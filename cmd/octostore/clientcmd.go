@@ -74,6 +74,10 @@ func (c *conn) client() (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if token == "" {
+		return nil, fmt.Errorf("%w: no token: give --token, OCTOSTORE_TOKEN or OCTOSTORE_TOKEN_FILE, or run octostore login",
+			client.ErrUnauthorized)
+	}
 	return client.New(c.url, token)
 }
 

@@ -168,6 +168,13 @@ func TestClientCLI_ExitCodes(t *testing.T) {
 	if code, _, _ := cli(t, url, "lock", "list", "--token", "wrong-token-0123456789"); code != exitNoPerm {
 		t.Errorf("bad token: exit %d", code)
 	}
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv("OCTOSTORE_TOKEN", "")
+	t.Setenv("OCTOSTORE_TOKEN_FILE", "")
+	var out, errb bytes.Buffer
+	if code := run([]string{"lock", "list", "--url", url}, &out, &errb); code != exitNoPerm || !strings.Contains(errb.String(), "octostore login") {
+		t.Errorf("no token: exit %d: %s", code, errb.String())
+	}
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	closed := "http://" + ln.Addr().String()
 	ln.Close()
