@@ -14,11 +14,20 @@ import (
 	"github.com/octostore/octostore/internal/apitest"
 )
 
+// isolate keeps the developer's OCTOSTORE_* settings and login file out of
+// an in-process command.
+func isolate(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	for _, v := range []string{"OCTOSTORE_URL", "OCTOSTORE_TOKEN", "OCTOSTORE_TOKEN_FILE"} {
+		t.Setenv(v, "")
+	}
+}
+
 // cli runs the command in-process against url as alice and returns its
 // exit code, stdout and stderr.
 func cli(t *testing.T, url string, args ...string) (int, string, string) {
 	t.Helper()
-	t.Setenv("XDG_CONFIG_HOME", t.TempDir()) // no developer's login file
+	isolate(t)
 	var out, errb bytes.Buffer
 	conn := []string{"--url", url}
 	if !strings.Contains(strings.Join(args, " "), "--token") {
@@ -168,9 +177,7 @@ func TestClientCLI_ExitCodes(t *testing.T) {
 	if code, _, _ := cli(t, url, "lock", "list", "--token", "wrong-token-0123456789"); code != exitNoPerm {
 		t.Errorf("bad token: exit %d", code)
 	}
-	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
-	t.Setenv("OCTOSTORE_TOKEN", "")
-	t.Setenv("OCTOSTORE_TOKEN_FILE", "")
+	isolate(t)
 	var out, errb bytes.Buffer
 	if code := run([]string{"lock", "list", "--url", url}, &out, &errb); code != exitNoPerm || !strings.Contains(errb.String(), "octostore login") {
 		t.Errorf("no token: exit %d: %s", code, errb.String())
@@ -185,6 +192,7 @@ func TestClientCLI_ExitCodes(t *testing.T) {
 
 func TestLogin_KeepsTheToken(t *testing.T) {
 	url := "http://" + apitest.StartServer(t, "").Addr()
+	isolate(t)
 	config := t.TempDir()
 	t.Setenv("XDG_CONFIG_HOME", config)
 	stdin = strings.NewReader(apitest.AliceToken + "\n")
