@@ -18,6 +18,11 @@ const usage = `OctoStore: a distributed lock service.
 Usage:
   octostore serve [flags]     run a server (single durable node by default)
   octostore bench [flags]     load-test a server with acquire+release cycles
+  octostore lock hold NAME -- CMD   run CMD while holding a lock (exit codes: lock hold -h)
+  octostore lock acquire|renew|release|status|list   work with locks
+  octostore session create|keepalive|status|delete  work with sessions
+  octostore webhook add|list|delete  register endpoints for lock events
+  octostore login             sign in with GitHub and keep the token
   octostore token list|revoke list or revoke bearer tokens
   octostore cluster status|remove   see or change the cluster's members
   octostore snapshot save|restore   back up a cluster, or seed a new one from a backup
@@ -43,6 +48,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runBench(args[1:], stdout, stderr)
 	case "token":
 		return runToken(args[1:], stdout, stderr)
+	case "lock":
+		return runLock(args[1:], stdout, stderr)
+	case "session":
+		return group("session", sessionCommands, args[1:], stdout, stderr)
+	case "webhook":
+		return group("webhook", webhookCommands, args[1:], stdout, stderr)
+	case "login":
+		return runLogin(args[1:], stdout, stderr)
 	case "cluster":
 		return runCluster(args[1:], stdout, stderr)
 	case "snapshot":

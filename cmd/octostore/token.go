@@ -104,20 +104,30 @@ func addConnFlags(fs *flag.FlagSet) *conn {
 	return c
 }
 
-// bearer returns the token, from the flag or the file. A token file that
+// bearer returns the token, from the flag or the file; with neither, from
+// the file `octostore login` wrote, if there is one. A token file that
 // others can read is refused: it would leak the credential.
 func (c *conn) bearer() (string, error) {
-	if c.token != "" || c.tokenFile == "" {
+	file := c.tokenFile
+	if c.token != "" {
 		return c.token, nil
 	}
-	info, err := os.Stat(c.tokenFile)
+	if file == "" {
+		if file = defaultTokenFile(); file == "" {
+			return "", nil
+		}
+		if _, err := os.Stat(file); err != nil {
+			return "", nil
+		}
+	}
+	info, err := os.Stat(file)
 	if err != nil {
 		return "", err
 	}
 	if info.Mode().Perm()&0o077 != 0 {
-		return "", fmt.Errorf("token file %s is readable by others (mode %v): chmod 600 it", c.tokenFile, info.Mode().Perm())
+		return "", fmt.Errorf("%w: %s has mode %v: chmod 600 it", errInsecureTokenFile, file, info.Mode().Perm())
 	}
-	b, err := os.ReadFile(c.tokenFile)
+	b, err := os.ReadFile(file)
 	return strings.TrimSpace(string(b)), err
 }
 

@@ -1,0 +1,45 @@
+// Package client is the Go client of OctoStore, a distributed lock service.
+//
+// A Client has one typed method per route of the HTTP API: Acquire (with an
+// optional FIFO wait), Renew, Release, Get (also as a blocking read), List,
+// the session calls, webhooks, tokens, Health, Cluster, RemoveNode,
+// Snapshot and Events (the Server-Sent Events stream). Every call takes a
+// context.Context. (POST /cluster/join is for nodes, not clients; the
+// GitHub sign-in routes are for browsers: SignInURL says where to go.)
+//
+// # Errors
+//
+// A refusal from the server is an *APIError carrying the status, the
+// machine-readable code, the message, the request ID and Retry-After. It
+// matches the package's sentinels with errors.Is: ErrLockHeld (with the
+// holder and expiry in APIError.Conflict), ErrNotFound, ErrUnauthorized,
+// ErrForbidden, ErrSessionExpired, ErrInvalid, ErrRateLimited,
+// ErrUnavailable and ErrOutcomeUnknown.
+//
+// # Retries
+//
+// The client retries, with exponential backoff and full jitter, only what
+// is safe to repeat: reads; any request that was never sent (the
+// connection was refused); and any request the server says it did not
+// apply (503 no_leader or shutting_down). A write whose outcome is unknown
+// (503 outcome_unknown, a timeout or a broken connection after the request
+// was sent) is never repeated blindly: it is returned as an error that
+// matches ErrOutcomeUnknown. The exceptions are Release and DeleteSession,
+// which the server makes idempotent: releasing a lease that is already gone
+// changes nothing, and deleting an ended session answers 204; they are
+// retried, and a Release whose earlier attempt may have succeeded treats a
+// 404 as done.
+//
+// # Leases and sessions
+//
+// Lease (from Client.Hold) acquires a lock and renews it in the background.
+// Its Context is cancelled the moment the lease can no longer be proven:
+// a renewal was refused, or the local deadline passed. The deadline is
+// measured on the monotonic clock from the moment before the acquire or
+// renew request was sent, minus a safety margin, so it always falls before
+// the server's expiry. Session (from Client.StartSession) does the same for
+// a session with keepalives.
+//
+// See ExampleLease_fencedWrite for how to use fencing tokens with the
+// resource the lock protects.
+package client

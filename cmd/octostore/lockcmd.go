@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/octostore/octostore/client"
+)
+
+func runLock(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "hold" {
+		return runHold(args[1:], stdout, stderr)
+	}
+	return group("lock", lockCommands, args, stdout, stderr)
+}
+
+var lockCommands = map[string]subcommand{
+	"acquire": {args: "NAME", nargs: [2]int{1, 1}, help: "take a lock (--wait: queue for it); prints the lease", setup: setupAcquire},
+	"renew":   {args: "NAME LEASE_ID", nargs: [2]int{2, 2}, help: "extend a lease to --ttl from now", setup: setupRenew},
+	"release": {args: "NAME LEASE_ID", nargs: [2]int{2, 2}, help: "free a lock", setup: setupRelease},
+	"status":  {args: "NAME", nargs: [2]int{1, 1}, help: "who holds a lock (--wait --index: when it changes)", setup: setupStatus},
+	"list":    {args: "[PREFIX]", nargs: [2]int{0, 1}, help: "held locks, by name", setup: setupList},
+	"hold": {args: "NAME [flags] -- CMD [ARGS...]", nargs: [2]int{1, 1},
+		help: "run CMD while holding the lock (see octostore lock hold -h)", setup: func(*flag.FlagSet) runner { return nil }},
+}
+
+// leaseView prints a lock as its holder sees it.
+type leaseView struct{ *client.Lock }
+
+func (v leaseView) table(w io.Writer) {
+	fmt.Fprintln(w, "NAME\tSTATUS\tHOLDER\tFENCING TOKEN\tEXPIRES\tLEASE ID")
+	fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\n", v.Name, v.Status, v.Holder, v.FencingToken, stamp(v.ExpiresAt), v.LeaseID)
+}
+
+func stamp(t time.Time) string { return t.Local().Format(time.RFC3339) }
+
+func setupAcquire(fs *flag.FlagSet) runner {
+	ttl := fs.Duration("ttl", 30*time.Second, "lease TTL (1s to 1h)")
+	wait := fs.Duration("wait", 0, "wait up to this long (at most 5m) for a held lock; 0 fails at once")
+	session := fs.String("session", "", "acquire with this session ID")
+	metadata := fs.String("metadata", "", "text stored with the lock")
+	return func(ctx context.Context, c *client.Client, args []string) (view, error) {
+		l, err := c.Acquire(ctx, args[0], client.AcquireOptions{TTL: *ttl, Wait: *wait, SessionID: *session, Metadata: *metadata})
+		return leaseView{l}, err
+	}
+}
+
+func setupRenew(fs *flag.FlagSet) runner {
+	ttl := fs.Duration("ttl", 30*time.Second, "new TTL from now (1s to 1h)")
+	return func(ctx context.Context, c *client.Client, args []string) (view, error) {
+		l, err := c.Renew(ctx, args[0], args[1], *ttl)
+		return leaseView{l}, err
+	}
+}
+
+// done is the answer of a command that only succeeds.
+type done struct {
+	Status string `json:"status"`
+}
+
+func (d done) table(w io.Writer) { fmt.Fprintln(w, d.Status) }
+
+func setupRelease(*flag.FlagSet) runner {
+	return func(ctx context.Context, c *client.Client, args []string) (view, error) {
+		return done{"released"}, c.Release(ctx, args[0], args[1])
+	}
+}
+
+type statusView struct{ *client.LockStatus }
+
+func (v statusView) table(w io.Writer) {
+	if !v.Held {
+		fmt.Fprintf(w, "%s\tavailable\n", v.Name)
+		return
+	}
+	fmt.Fprintln(w, "NAME\tHOLDER\tFENCING TOKEN\tEXPIRES\tWAITERS")
+	fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%d\n", v.Name, v.Holder, v.FencingToken, stamp(v.ExpiresAt), v.Waiters)
+}
+
+// MarshalJSON shows the server's answer plus held and the index.
+func (v statusView) MarshalJSON() ([]byte, error) {
+	extra := map[string]any{"held": v.Held, "index": v.Index}
+	if !v.Held {
+		return jsonWith(struct {
+			Name   string `json:"name"`
+			Status string `json:"status"`
+		}{v.Name, v.Status}, extra)
+	}
+	type plain client.LockStatus
+	return jsonWith(plain(*v.LockStatus), extra)
+}
+
+func setupStatus(fs *flag.FlagSet) runner {
+	stale := fs.Bool("stale", false, "answer from the node's own state")
+	wait := fs.Duration("wait", 0, "with --index: block up to this long (at most 5m) until the lock changes")
+	index := fs.Uint64("index", 0, `with --wait: the "index" of an earlier --json answer`)
+	return func(ctx context.Context, c *client.Client, args []string) (view, error) {
+		st, err := c.Get(ctx, args[0], client.GetOptions{Stale: *stale, Wait: *wait, Index: *index})
+		return statusView{st}, err
+	}
+}
+
+type listView struct {
+	Locks     []client.ListedLock `json:"locks"`
+	NextAfter *string             `json:"next_after,omitempty"`
+}
+
+func (v listView) table(w io.Writer) {
+	fmt.Fprintln(w, "NAME\tHOLDER\tFENCING TOKEN\tEXPIRES\tMETADATA")
+	for _, l := range v.Locks {
+		meta := ""
+		if l.Metadata != nil {
+			meta = *l.Metadata
+		}
+		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\n", l.Name, l.Holder, l.FencingToken, stamp(l.ExpiresAt), meta)
+	}
+	if v.NextAfter != nil {
+		fmt.Fprintf(w, "(more: --after %s)\n", *v.NextAfter)
+	}
+}
+
+func setupList(fs *flag.FlagSet) runner {
+	limit := fs.Int("limit", 0, "at most this many (one page); 0 lists every lock, page by page")
+	after := fs.String("after", "", "start after this name (the previous page's last)")
+	return func(ctx context.Context, c *client.Client, args []string) (view, error) {
+		prefix := ""
+		if len(args) == 1 {
+			prefix = args[0]
+		}
+		if *limit == 0 && *after == "" {
+			all, err := c.ListAll(ctx, prefix)
+			return listView{Locks: all}, err
+		}
+		page, err := c.List(ctx, client.ListOptions{Prefix: prefix, After: *after, Limit: *limit})
+		if err != nil {
+			return nil, err
+		}
+		return listView{Locks: page.Locks, NextAfter: page.NextAfter}, nil
+	}
+}
