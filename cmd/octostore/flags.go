@@ -44,13 +44,18 @@ func parseWithArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	return rest, applyEnv(fs)
 }
 
+// alternatives are flags that say the same thing two ways: one given on
+// the command line hides the other's environment variable, so
+// --token-file beats an OCTOSTORE_TOKEN left in the shell.
+var alternatives = map[string]string{"token": "token-file", "token-file": "token"}
+
 func applyEnv(fs *flag.FlagSet) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var errs []error
 	fs.VisitAll(func(f *flag.Flag) {
 		v, ok := os.LookupEnv(envName(f.Name))
-		if set[f.Name] || !ok {
+		if set[f.Name] || set[alternatives[f.Name]] || !ok {
 			return
 		}
 		if err := fs.Set(f.Name, v); err != nil {

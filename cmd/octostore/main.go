@@ -26,6 +26,7 @@ Usage:
   octostore token list|revoke list or revoke bearer tokens
   octostore cluster status|remove   see or change the cluster's members
   octostore snapshot save|restore   back up a cluster, or seed a new one from a backup
+  octostore health [--ready]  exit 0 if a node is alive (or ready); no token needed
   octostore version           print the version
 
 Run "octostore COMMAND -h" for a command's flags. Every flag can also be
@@ -60,6 +61,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runCluster(args[1:], stdout, stderr)
 	case "snapshot":
 		return runSnapshot(args[1:], stdout, stderr)
+	case "health":
+		return runHealth(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "octostore", version.String())
 		return 0
