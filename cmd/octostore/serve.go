@@ -28,6 +28,7 @@ func runServe(args []string, stderr io.Writer) int {
 	gh := addGitHubFlags(fs)
 	hooks := addWebhookFlags(fs)
 	clusterCfg := addClusterFlags(fs)
+	limits := addLimitFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return usageError(fs, err)
 	}
@@ -44,10 +45,14 @@ func runServe(args []string, stderr io.Writer) int {
 	if err == nil {
 		err = clusterCfg.apply(&cfg)
 	}
+	if err == nil {
+		err = checkLimits(limits)
+	}
 	if err != nil {
 		return usageError(fs, err)
 	}
 	cfg.AdminUsers = commaList(*adminUsers)
+	cfg.Limits = *limits
 	cfg.Logger = log
 	cfg.Tokens = os.Getenv("OCTOSTORE_TOKENS")
 	return serve(cfg)

@@ -59,6 +59,8 @@ type Config struct {
 	WebhookTargets WebhookTargets
 	// Cluster is the Raft node: leadership for forwarding, membership.
 	Cluster Cluster
+	// Limits are quotas, rate limits and concurrency bounds.
+	Limits Limits
 }
 
 // API is the http.Handler serving OctoStore's routes.
@@ -77,6 +79,10 @@ type API struct {
 	reqPre    string        // random per process, so request IDs are unique across restarts
 	reqSeq    atomic.Uint64 // cheaper than a random ID per request
 	routes    routes
+	limits    Limits
+	limiter   *rateLimiter
+	inFlight  semaphore // short requests being served
+	waiting   semaphore // long waits being held
 }
 
 // Drain ends the requests that could last minutes (waiting acquires, event
@@ -91,7 +97,8 @@ func New(cfg Config) *API {
 	rand.Read(b[:])
 	a := &API{store: cfg.Store, log: cfg.Logger, spec: cfg.Spec, signIn: cfg.SignIn, targets: cfg.WebhookTargets,
 		cluster: cfg.Cluster, admins: map[uuid.UUID]bool{}, reqPre: hex.EncodeToString(b[:]) + "-",
-		draining: make(chan struct{})}
+		draining: make(chan struct{}), limits: cfg.Limits, limiter: newRateLimiter(cfg.Limits.Rate, cfg.Limits.Burst),
+		inFlight: newSemaphore(cfg.Limits.MaxInFlight), waiting: newSemaphore(cfg.Limits.MaxWaiting)}
 	a.forwarder = a.newForwarder()
 	for _, id := range cfg.Admins {
 		a.admins[id] = true
@@ -110,7 +117,8 @@ type request struct {
 	id    uuid.UUID       // session ID, for session routes
 	// tokenID is a token's public ID, for /auth/tokens/{id}.
 	tokenID string
-	nodeID  string // for /cluster/nodes/{id}
+	nodeID  string     // for /cluster/nodes/{id}
+	adm     *admission // nil for routes outside admission control
 	// paramErr is a malformed path parameter, answered 422 once the
 	// caller is authenticated.
 	paramErr error
@@ -144,11 +152,22 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) string {
 		return routeName(rt)
 	}
 	if a.shouldForward(rt, r) {
+		// The leader bounds forwarded requests; here they cost a goroutine.
 		a.forward(w, r)
 		return rt.name + " (forwarded)"
 	}
+	if !rt.probe {
+		if req.adm, err = a.admit(); err != nil {
+			a.writeError(w, r, err)
+			return rt.name
+		}
+		defer req.adm.done()
+	}
 	if !rt.public {
-		if req.user, req.token, err = a.authenticate(r); err != nil {
+		if req.user, req.token, err = a.authenticate(r); err == nil {
+			err = a.rateLimit(req.user.ID)
+		}
+		if err != nil {
 			a.writeError(w, r, err)
 			return rt.name
 		}

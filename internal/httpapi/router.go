@@ -15,22 +15,26 @@ type route struct {
 	methods map[string]handler
 	public  bool // served without authentication
 	local   bool // any node answers from its own state; never forwarded
+	// probe routes (health, readiness, metrics) are cheap and must answer
+	// under overload: they bypass admission control.
+	probe bool
 }
 
 // routes are built once; resolving a request allocates nothing but the
 // request itself.
 type routes struct {
-	health, spec, list, status, create, session, keepalive *route
-	actions                                                map[string]*route // acquire, renew, release
-	github, callback, rotate, tokens, token                *route
-	webhooks, webhook                                      *route
-	cluster, join, node, snapshot                          *route
-	events                                                 *route
+	health, ready, spec, list, status, create, session, keepalive *route
+	actions                                                       map[string]*route // acquire, renew, release
+	github, callback, rotate, tokens, token                       *route
+	webhooks, webhook                                             *route
+	cluster, join, node, snapshot                                 *route
+	events                                                        *route
 }
 
 func (a *API) buildRoutes() {
 	a.routes = routes{
-		health:    &route{name: "/health", methods: map[string]handler{"GET": a.handleHealth, "HEAD": a.handleHealth}, public: true, local: true},
+		health:    &route{name: "/health", methods: map[string]handler{"GET": a.handleHealth, "HEAD": a.handleHealth}, public: true, local: true, probe: true},
+		ready:     &route{name: "/ready", methods: map[string]handler{"GET": a.handleReady}, public: true, local: true, probe: true},
 		spec:      &route{name: "/openapi.yaml", methods: map[string]handler{"GET": a.handleSpec}, public: true, local: true},
 		cluster:   &route{name: "/cluster", methods: map[string]handler{"GET": a.handleClusterStatus}, local: true},
 		events:    &route{name: "/events", methods: map[string]handler{"GET": a.handleEvents}, local: true},
@@ -70,6 +74,8 @@ func (a *API) resolve(r *http.Request) (*route, handler, *request, error) {
 	switch {
 	case path == "/health":
 		rt = a.routes.health
+	case path == "/ready":
+		rt = a.routes.ready
 	case path == "/openapi.yaml":
 		rt = a.routes.spec
 	case path == "/locks":

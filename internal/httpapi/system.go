@@ -1,6 +1,12 @@
 package httpapi
 
-import "net/http"
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/octostore/octostore/internal/cluster"
+)
 
 // handleHealth is liveness only: the process serves HTTP. Readiness lives
 // on its own route.
@@ -12,4 +18,31 @@ func (a *API) handleHealth(w http.ResponseWriter, r *request) {
 func (a *API) handleSpec(w http.ResponseWriter, r *request) {
 	w.Header().Set("Content-Type", "application/yaml")
 	w.Write(a.spec)
+}
+
+// readyStatus is the body of a 200 from /ready.
+type readyStatus struct {
+	Status       string `json:"status"`
+	Role         string `json:"role"`
+	Leader       string `json:"leader,omitempty"`
+	CommitIndex  uint64 `json:"commit_index"`
+	AppliedIndex uint64 `json:"applied_index"`
+}
+
+// ErrNotReady is a 503 from /ready; its details say why.
+var ErrNotReady = errors.New("not ready")
+
+// handleReady is readiness: 200 only when this node can serve
+// linearizable requests now. It reads local Raft state only.
+func (a *API) handleReady(w http.ResponseWriter, r *request) {
+	rd := cluster.Readiness{Ready: true, Role: "leader"} // no cluster: a bare API is its own leader
+	if a.cluster != nil {
+		rd = a.cluster.Readiness()
+	}
+	if !rd.Ready {
+		a.writeError(w, r.Request, fmt.Errorf("%w: %s", ErrNotReady, rd.Reason))
+		return
+	}
+	writeJSON(w, http.StatusOK, readyStatus{Status: "ready", Role: rd.Role, Leader: rd.Leader,
+		CommitIndex: rd.Commit, AppliedIndex: rd.Applied})
 }

@@ -53,7 +53,10 @@ type Config struct {
 	// PprofAddr, when set, serves net/http/pprof on its own listener, never
 	// on the API's.
 	PprofAddr string
-	Logger    *slog.Logger
+	// Limits are the API's quotas, rate limits and concurrency bounds;
+	// the zero value limits nothing.
+	Limits httpapi.Limits
+	Logger *slog.Logger
 	// Stderr receives the first-start admin token, shown once. It is not
 	// a log line, so it never reaches log collectors in structured form.
 	Stderr io.Writer
@@ -165,7 +168,7 @@ func (s *Server) identityTask(ctx context.Context, users []state.StaticUser) {
 
 func (s *Server) apiConfig() httpapi.Config {
 	cfg := httpapi.Config{Store: s.node, Spec: api.Spec, Logger: s.cfg.Logger, Admins: []uuid.UUID{auth.AdminID()},
-		WebhookTargets: s.webhooks, Cluster: s.node}
+		WebhookTargets: s.webhooks, Cluster: s.node, Limits: s.cfg.Limits}
 	if s.cfg.SignIn != nil {
 		cfg.SignIn = s.cfg.SignIn // a nil *auth.GitHub must stay a nil interface
 	}
