@@ -29,13 +29,19 @@ func (s *State) acquire(now int64, skew time.Duration, c Acquire) Result {
 		}
 		return Result{Err: ErrLockHeld, Lock: *cur, Holder: s.login(cur.HolderID)}
 	}
+	have := s.counts.locksBy[c.HolderID]
+	if held {
+		have-- // the caller's lapsed lease is replaced below, not added to
+	}
+	if overQuota(have, c.MaxLocks) {
+		// Refused before anything changes: a lapsed lease must keep
+		// protecting its name until FreeAt.
+		return Result{Err: ErrTooManyLocks}
+	}
 	if held {
 		// The caller's own lease lapsed, but nobody else may have the lock
 		// before FreeAt, waiters included: the caller gets a fresh grant.
 		s.removeLock(now, cur, EventExpired)
-	}
-	if overQuota(s.counts.locksBy[c.HolderID], c.MaxLocks) {
-		return Result{Err: ErrTooManyLocks}
 	}
 	return s.grant(now, skew, c)
 }

@@ -95,3 +95,24 @@ func TestCodec_Version2HasNoQuota(t *testing.T) {
 		t.Fatalf("session %+v", c)
 	}
 }
+
+// A re-acquire refused by the quota leaves the caller's lapsed lease in
+// place: nobody else gets the name before its FreeAt.
+func TestState_QuotaRefusalKeepsLapsedLease(t *testing.T) {
+	s := newState(t)
+	mustApply(t, s, t0, acquire("x", alice, time.Second))
+	mustApply(t, s, t0, acquire("y", alice, time.Minute))
+	lapsed := at(time.Second + skew/2) // past ExpiresAt, before FreeAt
+	again := acquire("x", alice, time.Minute)
+	again.MaxLocks = 1
+	if r := applyAt(s, lapsed, again); !errors.Is(r.Err, ErrTooManyLocks) {
+		t.Fatalf("re-acquire over the quota: %+v", r)
+	}
+	if r := applyAt(s, lapsed, acquire("x", bob, time.Minute)); !errors.Is(r.Err, ErrLockHeld) {
+		t.Fatalf("bob got x before its FreeAt: %+v", r)
+	}
+	again.MaxLocks = 2 // the lapsed lease is replaced, not added to
+	if r := mustApply(t, s, lapsed, again); r.Status != Granted {
+		t.Fatalf("re-acquire within the quota: %+v", r)
+	}
+}
