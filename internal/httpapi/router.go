@@ -23,18 +23,19 @@ type route struct {
 // routes are built once; resolving a request allocates nothing but the
 // request itself.
 type routes struct {
-	health, ready, spec, list, status, create, session, keepalive *route
-	actions                                                       map[string]*route // acquire, renew, release
-	github, callback, rotate, tokens, token                       *route
-	webhooks, webhook                                             *route
-	cluster, join, node, snapshot                                 *route
-	events                                                        *route
+	health, ready, metrics, spec, list, status, create, session, keepalive *route
+	actions                                                                map[string]*route // acquire, renew, release
+	github, callback, rotate, tokens, token                                *route
+	webhooks, webhook                                                      *route
+	cluster, join, node, snapshot                                          *route
+	events                                                                 *route
 }
 
 func (a *API) buildRoutes() {
 	a.routes = routes{
 		health:    &route{name: "/health", methods: map[string]handler{"GET": a.handleHealth, "HEAD": a.handleHealth}, public: true, local: true, probe: true},
 		ready:     &route{name: "/ready", methods: map[string]handler{"GET": a.handleReady}, public: true, local: true, probe: true},
+		metrics:   &route{name: "/metrics", methods: map[string]handler{"GET": a.handleMetrics}, public: true, local: true, probe: true},
 		spec:      &route{name: "/openapi.yaml", methods: map[string]handler{"GET": a.handleSpec}, public: true, local: true},
 		cluster:   &route{name: "/cluster", methods: map[string]handler{"GET": a.handleClusterStatus}, local: true},
 		events:    &route{name: "/events", methods: map[string]handler{"GET": a.handleEvents}, local: true},
@@ -76,6 +77,8 @@ func (a *API) resolve(r *http.Request) (*route, handler, *request, error) {
 		rt = a.routes.health
 	case path == "/ready":
 		rt = a.routes.ready
+	case path == "/metrics":
+		rt = a.routes.metrics
 	case path == "/openapi.yaml":
 		rt = a.routes.spec
 	case path == "/locks":

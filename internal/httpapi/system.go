@@ -1,11 +1,14 @@
 package httpapi
 
 import (
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
 
+	"github.com/octostore/octostore/internal/auth"
 	"github.com/octostore/octostore/internal/cluster"
+	"github.com/octostore/octostore/internal/state"
 )
 
 // handleHealth is liveness only: the process serves HTTP. Readiness lives
@@ -45,4 +48,23 @@ func (a *API) handleReady(w http.ResponseWriter, r *request) {
 	}
 	writeJSON(w, http.StatusOK, readyStatus{Status: "ready", Role: rd.Role, Leader: rd.Leader,
 		CommitIndex: rd.Commit, AppliedIndex: rd.Applied})
+}
+
+// handleMetrics serves the Prometheus exposition; with a metrics token
+// configured, only to callers presenting it (compared as digests, in
+// constant time).
+func (a *API) handleMetrics(w http.ResponseWriter, r *request) {
+	if a.metrics == nil {
+		a.writeError(w, r.Request, ErrRouteNotFound)
+		return
+	}
+	if a.metricsToken != nil {
+		token, _ := auth.BearerToken(r.Header.Get("Authorization"))
+		h := state.HashToken(token)
+		if token == "" || subtle.ConstantTimeCompare(h[:], a.metricsToken[:]) != 1 {
+			a.writeError(w, r.Request, ErrUnauthorized)
+			return
+		}
+	}
+	a.metrics.ServeHTTP(w, r.Request)
 }

@@ -47,13 +47,19 @@ func (s *State) LocksHeldBy(user uuid.UUID) int { return s.counts.locksBy[user] 
 // LiveSessionsOf is how many live sessions user has.
 func (s *State) LiveSessionsOf(user uuid.UUID) int { return s.counts.sessionsBy[user] }
 
-// Counts are the state's sizes, for metrics; reading them is O(1).
+// Counts are the state's sizes, for metrics.
 type Counts struct {
 	Locks, Sessions, Waiters, Users, Webhooks int
+	// WebhookLag is how many events the furthest-behind active webhook
+	// has not had committed as delivered.
+	WebhookLag uint64
+	LastEvent  uint64
 }
 
-// Counts returns the state's sizes.
+// Counts returns the state's sizes: O(1) but for the webhook lag, which
+// looks at each webhook (at most 10 per user).
 func (s *State) Counts() Counts {
+	last := s.LastEventSeq()
 	return Counts{Locks: s.locks.Len(), Sessions: s.counts.sessions, Waiters: s.counts.waiters,
-		Users: len(s.users), Webhooks: len(s.webhooks)}
+		Users: len(s.users), Webhooks: len(s.webhooks), WebhookLag: last - s.minWebhookCursor(last), LastEvent: last}
 }
