@@ -24,6 +24,8 @@ const (
 	metricsToken  = "metrics-test-token-0123456789"
 	opsClusterKey = "ops-test-cluster-key-0123456789"
 	hookSecret    = "webhook-secret-0123456789"
+	pathSecret    = "path-secret-0123456789"
+	querySecret   = "query-secret-0123456789"
 )
 
 // syncBuffer collects log output written from many goroutines.
@@ -79,6 +81,9 @@ func walkthrough(t *testing.T, e *ghEnv) []string {
 	rotated := rotate(t, e.c, s.Token)
 	rcv := apitest.NewReceiver(t)
 	addHook(t, e.c, rotated, body{"url": rcv.URL + "/hook", "secret": hookSecret})
+	// A failing receiver whose URL carries a credential: delivery errors
+	// are logged, the URL's path and query must not be.
+	addHook(t, e.c, rotated, body{"url": "https://127.0.0.1:1/hook/" + pathSecret + "?key=" + querySecret})
 	l := mustAcquire(t, e.c, "ops/walk", rotated, 30)
 	wantStatus(t, e.c.Do("POST", "/locks/ops/walk/renew", rotated, body{"lease_id": l.LeaseID, "ttl_seconds": 30}), http.StatusOK)
 	wantStatus(t, e.c.Do("POST", "/locks/ops/walk/release", rotated, body{"lease_id": l.LeaseID}), http.StatusOK)
@@ -91,7 +96,11 @@ func walkthrough(t *testing.T, e *ghEnv) []string {
 	mustAcquire(t, e.c, "ops/expires", bob, 1)
 	wantStatus(t, e.c.Do("GET", "/locks/nope", "wrong-token-0123456789", nil), http.StatusUnauthorized)
 	rcv.WaitFor(t, 4, 10*time.Second)
-	return []string{s.Token, rotated, alice, bob, hookSecret, metricsToken, opsClusterKey, ghClientSecret,
+	eventually(t, 10*time.Second, "a failed delivery", func() bool {
+		v, _ := value(scrape(t, e.c), "octostore_webhook_delivery_failures_total", nil)
+		return v >= 1
+	})
+	return []string{s.Token, rotated, alice, bob, hookSecret, pathSecret, querySecret, metricsToken, opsClusterKey, ghClientSecret,
 		q.Get("code"), q.Get("state"), cookie.Value, "wrong-token-0123456789", "gho_"}
 }
 
@@ -177,7 +186,7 @@ func TestOps_MetricsAndLogsAfterWalkthrough(t *testing.T) {
 		{"octostore_sessions_live", nil, 0},
 		{"octostore_lock_waiters", nil, 0},
 		{"octostore_webhook_deliveries_total", nil, 4},
-		{"octostore_webhook_delivery_failures_total", nil, 0},
+		{"octostore_webhook_delivery_failures_total", nil, 1},
 		{"octostore_webhook_lag_events", nil, 0},
 		{"octostore_raft_state", map[string]string{"state": "leader"}, 1},
 		{"octostore_raft_term", nil, 1},
