@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"context"
 	"sync"
 	"testing"
 	"time"
@@ -44,16 +43,8 @@ func (r *recorder) SnapshotPersisted(bytes int64, _ time.Duration) {
 
 func TestNode_Observer(t *testing.T) {
 	rec := &recorder{}
-	n, err := Open(Config{DataDir: t.TempDir(), Skew: 10 * time.Millisecond, Logger: quietLogger(), Observer: rec})
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := openNodeWith(t, Config{DataDir: t.TempDir(), Observer: rec})
 	defer n.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := n.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
 	addUser(t, n)
 	lease := uuid.New()
 	mustApply(t, n, state.Acquire{Name: "a", LeaseID: lease, HolderID: user, TTL: time.Minute})
