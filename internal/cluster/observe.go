@@ -51,8 +51,10 @@ type timedLogStore struct {
 	obs Observer
 }
 
+// StoreLog times a single entry's write.
 func (s timedLogStore) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft.Log{l}) }
 
+// StoreLogs times the write of entries, fsync included.
 func (s timedLogStore) StoreLogs(logs []*raft.Log) error {
 	start := time.Now()
 	err := s.LogStore.StoreLogs(logs)
@@ -66,6 +68,7 @@ type countingWriter struct {
 	n int64
 }
 
+// Write passes p on and counts it.
 func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)

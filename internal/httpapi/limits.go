@@ -43,7 +43,10 @@ type retryError struct {
 	after time.Duration
 }
 
+// Error is the wrapped error's text.
 func (e retryError) Error() string { return e.err.Error() }
+
+// Unwrap lets errors.Is find the sentinel.
 func (e retryError) Unwrap() error { return e.err }
 
 // retryAfter is the Retry-After value for err: whole seconds, at least 1.

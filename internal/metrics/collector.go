@@ -58,6 +58,7 @@ var descRaftState = prometheus.NewDesc(ns+"_raft_state", "1 for this node's curr
 // state's counts (O(1) each) and raft's counters.
 type nodeCollector struct{ node Source }
 
+// Describe lists every gauge the collector reports.
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, g := range gauges {
 		ch <- g.desc
@@ -65,6 +66,7 @@ func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descRaftState
 }
 
+// Collect reads the gauges now.
 func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	v := &view{r: c.node.RaftStats()}
 	c.node.Read(context.Background(), true, func(s *state.State, _ int64) { v.n = s.Counts() })

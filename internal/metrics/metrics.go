@@ -84,9 +84,6 @@ func (m *Metrics) Watch(node Source) { m.reg.MustRegister(&nodeCollector{node: n
 // ServeHTTP writes the exposition.
 func (m *Metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) { m.handler.ServeHTTP(w, r) }
 
-// Registry is the registry, for tests and embedding.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
-
 // ObserveRequest counts one answered request. route is the route's
 // pattern (never a raw path), so label values stay few.
 func (m *Metrics) ObserveRequest(route, method string, status int, d time.Duration) {
