@@ -92,8 +92,8 @@ type API struct {
 	routes    routes
 	limits    Limits
 	limiter   *rateLimiter
-	inFlight  semaphore // short requests being served
-	waiting   semaphore // long waits being held
+	inFlight  *semaphore // short requests being served
+	waiting   *semaphore // long waits being held
 	metrics   Metrics
 	// metricsToken is the digest of the token /metrics requires; nil when
 	// it is public.

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -118,33 +119,43 @@ func (l *rateLimiter) sweep(now time.Time) {
 	}
 }
 
-// semaphore is a counting semaphore that never blocks; nil admits all.
-type semaphore chan struct{}
-
-func newSemaphore(n int) semaphore {
-	if n <= 0 {
-		return nil
-	}
-	return make(semaphore, n)
+// semaphore is a counting semaphore that never blocks; without slots it
+// admits all. It counts what it holds either way, for the metrics.
+type semaphore struct {
+	slots chan struct{} // nil: no limit
+	held  atomic.Int64
 }
 
-func (s semaphore) tryAcquire() bool {
-	if s == nil {
-		return true
+func newSemaphore(n int) *semaphore {
+	s := &semaphore{}
+	if n > 0 {
+		s.slots = make(chan struct{}, n)
 	}
-	select {
-	case s <- struct{}{}:
-		return true
-	default:
-		return false
+	return s
+}
+
+func (s *semaphore) tryAcquire() bool {
+	if s.slots != nil {
+		select {
+		case s.slots <- struct{}{}:
+		default:
+			return false
+		}
+	}
+	s.held.Add(1)
+	return true
+}
+
+func (s *semaphore) release() {
+	s.held.Add(-1)
+	if s.slots != nil {
+		<-s.slots
 	}
 }
 
-func (s semaphore) release() {
-	if s != nil {
-		<-s
-	}
-}
+// Load is how many requests hold a short slot and how many a waiting
+// slot now.
+func (a *API) Load() (inFlight, waiting int64) { return a.inFlight.held.Load(), a.waiting.held.Load() }
 
 // admission is a request's hold on the node's capacity: a short slot
 // while it works, swapped for a waiting slot while it waits.

@@ -115,6 +115,9 @@ func TestLimits_WaitersDoNotStarveShortRequests(t *testing.T) {
 			t.Fatalf("short request while a waiter waits: %d", r.Status)
 		}
 	}
+	if v, _ := value(scrape(t, c), "octostore_http_requests_waiting", nil); v != 1 {
+		t.Fatalf("octostore_http_requests_waiting = %v while one acquire waits", v)
+	}
 	wantStatus(t, c.Do("POST", "/locks/busy/release", alice, body{"lease_id": held.LeaseID}), http.StatusOK)
 	if s := <-done; s != http.StatusOK {
 		t.Fatalf("the waiter, once the lock was released: %d", s)

@@ -197,6 +197,8 @@ func TestOps_MetricsAndLogsAfterWalkthrough(t *testing.T) {
 		{"octostore_fsm_apply_seconds", nil, 1},
 		{"octostore_snapshot_persist_seconds", nil, 0},
 		{"octostore_snapshot_last_size_bytes", nil, 0},
+		{"octostore_http_requests_in_flight", nil, 0},
+		{"octostore_http_requests_waiting", nil, 0},
 		{"go_goroutines", nil, 1},
 		{"process_resident_memory_bytes", nil, 1},
 	} {

@@ -81,6 +81,18 @@ func histogram(name, help string) prometheus.Histogram {
 // Watch adds the gauges read from node at scrape time.
 func (m *Metrics) Watch(node Source) { m.reg.MustRegister(&nodeCollector{node: node}) }
 
+// WatchLoad adds gauges of the requests being served and waiting, read
+// from load at scrape time.
+func (m *Metrics) WatchLoad(load func() (inFlight, waiting int64)) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "http_requests_in_flight",
+			Help: "Requests holding one of --max-in-flight's slots."},
+			func() float64 { n, _ := load(); return float64(n) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "http_requests_waiting",
+			Help: "Waiting acquires and blocking reads holding one of --max-waiting's slots."},
+			func() float64 { _, n := load(); return float64(n) }))
+}
+
 // ServeHTTP writes the exposition.
 func (m *Metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) { m.handler.ServeHTTP(w, r) }
 

@@ -134,6 +134,7 @@ func (s *Server) open(ctx context.Context, users []state.StaticUser) error {
 	node.OnLeader(s.webhooks.Run)
 	node.OnLeader(func(ctx context.Context) { s.identityTask(ctx, users) })
 	s.api = httpapi.New(s.apiConfig())
+	s.metrics.WatchLoad(s.api.Load)
 	s.http = newHTTPServer(s.api, s.cfg.Logger)
 	if !node.SoleVoter() {
 		return nil // the leader is elsewhere, or to be found: serve meanwhile
