@@ -190,6 +190,7 @@ func TestOps_MetricsAndLogsAfterWalkthrough(t *testing.T) {
 		{"octostore_webhook_lag_events", nil, 0},
 		{"octostore_raft_state", map[string]string{"state": "leader"}, 1},
 		{"octostore_raft_term", nil, 1},
+		{"octostore_ready", nil, 1},
 		{"octostore_raft_commit_index", nil, 1},
 		{"octostore_raft_applied_index", nil, 1},
 		{"octostore_raft_last_contact_seconds", nil, 0},

@@ -14,12 +14,14 @@ import (
 type Source interface {
 	Read(ctx context.Context, stale bool, fn func(s *state.State, now int64)) error
 	RaftStats() cluster.RaftStats
+	Readiness() cluster.Readiness
 }
 
 // view is what one scrape reads.
 type view struct {
-	n state.Counts
-	r cluster.RaftStats
+	n     state.Counts
+	r     cluster.RaftStats
+	ready bool
 }
 
 // gaugeDef is one scrape-time gauge and how to read it.
@@ -48,6 +50,8 @@ var gauges = []gaugeDef{
 	def("raft_last_contact_seconds", "Seconds since a follower last heard from the leader (0 on the leader).",
 		func(v *view) float64 { return v.r.LastContact.Seconds() }),
 	def("raft_leader_known", "1 when this node knows a leader.", func(v *view) float64 { return boolf(v.r.LeaderKnown) }),
+	def("ready", "1 when GET /ready answers 200: this node can serve linearizable requests.",
+		func(v *view) float64 { return boolf(v.ready) }),
 	def("raft_ready_leader", "1 when this node is the leader and has applied its leadership barrier.",
 		func(v *view) float64 { return boolf(v.r.ReadyLeader) }),
 }
@@ -68,7 +72,7 @@ func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect reads the gauges now.
 func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
-	v := &view{r: c.node.RaftStats()}
+	v := &view{r: c.node.RaftStats(), ready: c.node.Readiness().Ready}
 	c.node.Read(context.Background(), true, func(s *state.State, _ int64) { v.n = s.Counts() })
 	for _, g := range gauges {
 		gauge(ch, g.desc, g.value(v))
