@@ -13,6 +13,8 @@ WORK="$(mktemp -d /tmp/octostore-cluster-bench.XXXXXX)"
 BIN="$WORK/octostore"
 TOKEN="bench-token-$RANDOM$RANDOM"
 export OCTOSTORE_TOKENS="bench:$TOKEN"
+# one user drives all the load: lift the per-user limits
+export OCTOSTORE_RATE_LIMIT=0 OCTOSTORE_MAX_LOCKS_PER_USER=0 OCTOSTORE_MAX_SESSIONS_PER_USER=0
 KEY="bench-cluster-key-$RANDOM$RANDOM$RANDOM"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }

@@ -22,6 +22,12 @@ func TestHealthCommand(t *testing.T) {
 			t.Fatalf("printed %q", out.String())
 		}
 	})
+	t.Run("Ready", func(t *testing.T) {
+		var out, errOut bytes.Buffer
+		if code := run([]string{"health", "--ready", "--url", "http://" + srv.Addr()}, &out, &errOut); code != 0 {
+			t.Fatalf("exit %d: %s %s", code, out.String(), errOut.String())
+		}
+	})
 	t.Run("NothingListening", func(t *testing.T) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

@@ -21,6 +21,7 @@ func runServe(args []string, stderr io.Writer) int {
 	fs.StringVar(&cfg.NodeID, "node-id", "", "Raft node ID (default: generated once and kept in the data dir)")
 	fs.StringVar(&cfg.TokensFile, "tokens-file", "", "file of user:token lines (static bearer tokens)")
 	fs.DurationVar(&cfg.Skew, "skew-margin", time.Second, "clock-skew margin: a lock is free only this long after its expires_at")
+	fs.StringVar(&cfg.MetricsToken, "metrics-token", "", "bearer token GET /metrics requires (prefer the env var); empty: /metrics is public")
 	fs.StringVar(&cfg.PprofAddr, "pprof-addr", "", "serve Go's pprof profiles on this address (debugging; off when empty)")
 	adminUsers := fs.String("admin-users", "", "comma list of static users who may list and revoke everyone's tokens")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
@@ -28,6 +29,7 @@ func runServe(args []string, stderr io.Writer) int {
 	gh := addGitHubFlags(fs)
 	hooks := addWebhookFlags(fs)
 	clusterCfg := addClusterFlags(fs)
+	limits := addLimitFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return usageError(fs, err)
 	}
@@ -44,10 +46,14 @@ func runServe(args []string, stderr io.Writer) int {
 	if err == nil {
 		err = clusterCfg.apply(&cfg)
 	}
+	if err == nil {
+		err = checkLimits(limits)
+	}
 	if err != nil {
 		return usageError(fs, err)
 	}
 	cfg.AdminUsers = commaList(*adminUsers)
+	cfg.Limits = *limits
 	cfg.Logger = log
 	cfg.Tokens = os.Getenv("OCTOSTORE_TOKENS")
 	return serve(cfg)

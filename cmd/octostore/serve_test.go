@@ -68,7 +68,9 @@ func TestServe_FirstStartAdmin(t *testing.T) {
 }
 
 func TestServe_BadUsage(t *testing.T) {
-	for _, args := range [][]string{{"serve", "--nope"}, {"serve", "extra"}, {"serve", "--log-level", "loud"}, {"frobnicate"}, {}} {
+	for _, args := range [][]string{{"serve", "--nope"}, {"serve", "extra"}, {"serve", "--log-level", "loud"},
+		{"serve", "--log-format", "xml"}, {"serve", "--rate-limit", "-1"}, {"serve", "--max-locks-per-user", "-5"},
+		{"serve", "--max-in-flight", "many"}, {"frobnicate"}, {}} {
 		var out, errb bytes.Buffer
 		if code := run(args, &out, &errb); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)

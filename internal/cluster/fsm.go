@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/hashicorp/raft"
@@ -19,6 +20,7 @@ type fsm struct {
 	st      *state.State
 	applied uint64 // Raft index of the last entry applied to st
 	log     *slog.Logger
+	obs     Observer
 
 	changeMu sync.Mutex
 	changeCh chan struct{} // closed, and replaced, after every applied group
@@ -29,8 +31,8 @@ type fsm struct {
 
 var _ raft.BatchingFSM = (*fsm)(nil)
 
-func newFSM(log *slog.Logger) *fsm {
-	return &fsm{st: state.New(), log: log, changeCh: make(chan struct{}), grants: map[uuid.UUID]chan state.Lock{}}
+func newFSM(log *slog.Logger, obs Observer) *fsm {
+	return &fsm{st: state.New(), log: log, obs: obs, changeCh: make(chan struct{}), grants: map[uuid.UUID]chan state.Lock{}}
 }
 
 // expectGrant registers a waiting acquire's lease; the channel gets the
@@ -107,6 +109,7 @@ func (f *fsm) Apply(l *raft.Log) any { return f.ApplyBatch([]*raft.Log{l})[0] }
 // entry does not decode (which the codec's validation makes a bug or
 // corruption, never a client's doing).
 func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
+	start := time.Now()
 	out := make([]any, len(logs))
 	batches := make([]state.Batch, len(logs))
 	for i, l := range logs {
@@ -122,11 +125,13 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		batches[i] = b
 	}
 	f.mu.Lock()
+	firstEvent := f.st.LastEventSeq()
 	for i, b := range batches {
 		if out[i] == nil && logs[i].Type == raft.LogCommand {
 			out[i] = f.st.Apply(b)
 		}
 	}
+	tally := f.tallyEvents(firstEvent)
 	if len(logs) > 0 {
 		f.applied = logs[len(logs)-1].Index
 	}
@@ -137,7 +142,23 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		f.dropGrants()
 	}
 	f.notify()
+	f.obs.Applied(len(logs), time.Since(start), tally)
 	return out
+}
+
+// tallyEvents counts the events after seq by kind; f.mu is held.
+func (f *fsm) tallyEvents(seq uint64) EventTally {
+	var t EventTally
+	for {
+		events, _ := f.st.EventsAfter(seq, 1024)
+		if len(events) == 0 {
+			return t
+		}
+		for _, e := range events {
+			t.add(e.Kind)
+		}
+		seq = events[len(events)-1].Seq
+	}
 }
 
 // Snapshot captures a copy-on-write view; Persist writes it while Apply
@@ -145,7 +166,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	return &fsmSnapshot{snap: f.st.Snapshot()}, nil
+	return &fsmSnapshot{snap: f.st.Snapshot(), obs: f.obs}, nil
 }
 
 // Restore replaces the state with a decoded snapshot. A corrupt snapshot
@@ -183,14 +204,23 @@ func (discardFSM) Restore(rc io.ReadCloser) error {
 	return err
 }
 
-type fsmSnapshot struct{ snap *state.Snapshot }
+type fsmSnapshot struct {
+	snap *state.Snapshot
+	obs  Observer
+}
 
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
-	if _, err := s.snap.WriteTo(sink); err != nil {
+	start := time.Now()
+	w := &countingWriter{w: sink}
+	if _, err := s.snap.WriteTo(w); err != nil {
 		sink.Cancel()
 		return err
 	}
-	return sink.Close()
+	err := sink.Close()
+	if err == nil {
+		s.obs.SnapshotPersisted(w.n, time.Since(start))
+	}
+	return err
 }
 
 func (s *fsmSnapshot) Release() {}

@@ -14,7 +14,7 @@ import (
 // being dropped by a new leader, which closes the channel after any grant
 // already delivered.
 func TestFSM_Grants(t *testing.T) {
-	f := newFSM(quietLogger())
+	f := newFSM(quietLogger(), nopObserver{})
 	holder, waiter, other := uuid.New(), uuid.New(), uuid.New() // leases
 	u1, u2, u3 := uuid.New(), uuid.New(), uuid.New()
 	now := time.Now().UnixNano()

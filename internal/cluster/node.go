@@ -51,6 +51,8 @@ type Config struct {
 	// SnapshotThreshold is the number of log entries between snapshots
 	// (0 means raft's default).
 	SnapshotThreshold uint64
+	// Observer gets log write, apply and snapshot timings; nil for none.
+	Observer Observer
 
 	// wrapLogStore lets tests put a slow or failing disk under raft.
 	wrapLogStore func(raft.LogStore) raft.LogStore
@@ -91,6 +93,9 @@ func Open(cfg Config) (*Node, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
@@ -99,7 +104,7 @@ func Open(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{
-		cfg: cfg, id: id, log: cfg.Logger, fsm: newFSM(cfg.Logger),
+		cfg: cfg, id: id, log: cfg.Logger, fsm: newFSM(cfg.Logger, cfg.Observer),
 		notify: make(chan bool, 16), readyCh: make(chan struct{}),
 		queue: make(chan *proposal, queueSize), slots: make(chan struct{}, maxInflight),
 		completions: make(chan inflightEntry, maxInflight), completerDone: make(chan struct{}),
@@ -147,6 +152,7 @@ func (n *Node) startRaftOn(store *raftboltdb.BoltStore) error {
 	if n.cfg.wrapLogStore != nil {
 		logs = n.cfg.wrapLogStore(store)
 	}
+	logs = timedLogStore{logs, n.cfg.Observer}
 	cache, err := raft.NewLogCache(1024, logs)
 	if err != nil {
 		return err
@@ -193,6 +199,13 @@ func closeTransport(t raft.Transport) {
 	}
 }
 
+// Raft heartbeat (and election) timeouts: a lone in-memory voter and
+// nodes on a network.
+const (
+	singleHeartbeatTimeout  = 50 * time.Millisecond
+	clusterHeartbeatTimeout = 600 * time.Millisecond
+)
+
 func (n *Node) raftConfig(logger raftLogger) *raft.Config {
 	c := raft.DefaultConfig()
 	c.LocalID = raft.ServerID(n.id)
@@ -200,15 +213,15 @@ func (n *Node) raftConfig(logger raftLogger) *raft.Config {
 	c.NotifyCh = n.notify
 	// A single voter on the in-memory transport has no peer to wait for:
 	// short timeouts only make it elect itself sooner after a restart.
-	c.HeartbeatTimeout = 50 * time.Millisecond
-	c.ElectionTimeout = 50 * time.Millisecond
+	c.HeartbeatTimeout = singleHeartbeatTimeout
+	c.ElectionTimeout = singleHeartbeatTimeout
 	c.LeaderLeaseTimeout = 50 * time.Millisecond
 	if n.clustered() {
 		// Peers on a network: long enough to ride out a GC pause or a busy
 		// disk, short enough that a dead leader is replaced within about
 		// two seconds.
-		c.HeartbeatTimeout = 600 * time.Millisecond
-		c.ElectionTimeout = 600 * time.Millisecond
+		c.HeartbeatTimeout = clusterHeartbeatTimeout
+		c.ElectionTimeout = clusterHeartbeatTimeout
 		c.LeaderLeaseTimeout = 300 * time.Millisecond
 	}
 	c.CommitTimeout = 10 * time.Millisecond
@@ -253,7 +266,7 @@ func (n *Node) prepareConfiguration(conf *raft.Config, logs raft.LogStore, snaps
 	}
 	if s := current.Servers; len(s) == 1 && s[0].ID == conf.LocalID && s[0].Address != trans.LocalAddr() {
 		n.log.Info("moving this node to a new raft address", "from", s[0].Address, "to", trans.LocalAddr())
-		return raft.RecoverCluster(conf, newFSM(n.log), logs, n.store, snaps, trans, self)
+		return raft.RecoverCluster(conf, newFSM(n.log, nopObserver{}), logs, n.store, snaps, trans, self)
 	}
 	return nil
 }

@@ -19,7 +19,20 @@ func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 
 func openNode(t testing.TB, dir string) *Node {
 	t.Helper()
-	n, err := Open(Config{DataDir: dir, Skew: 10 * time.Millisecond, Logger: quietLogger()})
+	return openNodeWith(t, Config{DataDir: dir})
+}
+
+// openNodeWith opens a single node with cfg (a short skew margin and a
+// quiet logger unless set) and waits until it leads.
+func openNodeWith(t testing.TB, cfg Config) *Node {
+	t.Helper()
+	if cfg.Skew == 0 {
+		cfg.Skew = 10 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = quietLogger()
+	}
+	n, err := Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

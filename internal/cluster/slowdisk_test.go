@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"context"
 	"sync"
 	"testing"
 	"time"
@@ -29,17 +28,9 @@ func (s slowDisk) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft.Log{l
 // still each answered once with distinct increasing tokens (group commit
 // absorbs the latency), and expiry still frees a lock on time.
 func TestNode_SlowDisk(t *testing.T) {
-	n, err := Open(Config{DataDir: t.TempDir(), Skew: 10 * time.Millisecond, Logger: quietLogger(),
+	n := openNodeWith(t, Config{DataDir: t.TempDir(),
 		wrapLogStore: func(s raft.LogStore) raft.LogStore { return slowDisk{s, 40 * time.Millisecond} }})
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer n.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := n.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
 	addUser(t, n)
 	const clients = 50
 	tokens := make(chan uint64, clients)

@@ -62,6 +62,19 @@ type Config struct {
 	// UI serves the dashboard at /ui and /ui/...; nil leaves those paths
 	// unrouted.
 	UI http.Handler
+	// Limits are quotas, rate limits and concurrency bounds.
+	Limits Limits
+	// Metrics counts requests and serves /metrics; nil for none.
+	Metrics Metrics
+	// MetricsToken, when set, is the bearer token /metrics requires.
+	MetricsToken string
+}
+
+// Metrics is the instrumentation the API feeds and serves.
+type Metrics interface {
+	http.Handler // the exposition
+	// ObserveRequest counts an answered request by route pattern.
+	ObserveRequest(route, method string, status int, d time.Duration)
 }
 
 // API is the http.Handler serving OctoStore's routes.
@@ -81,6 +94,14 @@ type API struct {
 	reqPre    string        // random per process, so request IDs are unique across restarts
 	reqSeq    atomic.Uint64 // cheaper than a random ID per request
 	routes    routes
+	limits    Limits
+	limiter   *rateLimiter
+	inFlight  *semaphore // short requests being served
+	waiting   *semaphore // long waits being held
+	metrics   Metrics
+	// metricsToken is the digest of the token /metrics requires; nil when
+	// it is public.
+	metricsToken *state.TokenHash
 }
 
 // Drain ends the requests that could last minutes (waiting acquires, event
@@ -95,9 +116,15 @@ func New(cfg Config) *API {
 	rand.Read(b[:])
 	a := &API{store: cfg.Store, log: cfg.Logger, spec: cfg.Spec, signIn: cfg.SignIn, targets: cfg.WebhookTargets,
 		cluster: cfg.Cluster, admins: map[uuid.UUID]bool{}, reqPre: hex.EncodeToString(b[:]) + "-",
-		draining: make(chan struct{})}
+		draining: make(chan struct{}), limits: cfg.Limits, limiter: newRateLimiter(cfg.Limits.Rate, cfg.Limits.Burst),
+		inFlight: newSemaphore(cfg.Limits.MaxInFlight), waiting: newSemaphore(cfg.Limits.MaxWaiting)}
 	a.forwarder = a.newForwarder()
 	a.ui = cfg.UI
+	a.metrics = cfg.Metrics
+	if cfg.MetricsToken != "" {
+		h := state.HashToken(cfg.MetricsToken)
+		a.metricsToken = &h
+	}
 	for _, id := range cfg.Admins {
 		a.admins[id] = true
 	}
@@ -115,7 +142,8 @@ type request struct {
 	id    uuid.UUID       // session ID, for session routes
 	// tokenID is a token's public ID, for /auth/tokens/{id}.
 	tokenID string
-	nodeID  string // for /cluster/nodes/{id}
+	nodeID  string     // for /cluster/nodes/{id}
+	adm     *admission // nil for routes outside admission control
 	// paramErr is a malformed path parameter, answered 422 once the
 	// caller is authenticated.
 	paramErr error
@@ -131,40 +159,56 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Request-Id", id)
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	defer a.recoverPanic(rec, r)
-	name := a.serve(rec, r)
+	name, forwarded := a.serve(rec, r)
+	d := time.Since(start)
+	if a.metrics != nil {
+		a.metrics.ObserveRequest(name, r.Method, rec.status, d)
+	}
 	if a.log.Enabled(r.Context(), slog.LevelDebug) {
-		a.log.Debug("request", "request_id", id, "method", r.Method, "route", name,
-			"status", rec.status, "duration", time.Since(start))
+		a.log.Debug("request", "request_id", id, "method", r.Method, "route", name, "forwarded", forwarded,
+			"status", rec.status, "duration", d)
 	}
 }
 
-// serve answers r and returns its route's name for the log.
-func (a *API) serve(w http.ResponseWriter, r *http.Request) string {
+// serve answers r and returns its route's pattern, for the log and the
+// metrics, and whether it was forwarded to the leader.
+func (a *API) serve(w http.ResponseWriter, r *http.Request) (string, bool) {
 	rt, h, req, err := a.resolve(r)
 	if err != nil {
 		if rt != nil && errors.Is(err, ErrMethodNotAllowed) {
 			w.Header().Set("Allow", rt.allow())
 		}
 		a.writeError(w, r, err)
-		return routeName(rt)
+		return routeName(rt), false
 	}
 	if a.shouldForward(rt, r) {
+		// The leader bounds forwarded requests; here they cost a goroutine.
 		a.forward(w, r)
-		return rt.name + " (forwarded)"
+		return rt.name, true
+	}
+	if !rt.probe {
+		if req.adm, err = a.admit(); err != nil {
+			a.writeError(w, r, err)
+			return rt.name, false
+		}
+		defer req.adm.done()
 	}
 	if !rt.public {
-		if req.user, req.token, err = a.authenticate(r); err != nil {
+		if req.user, req.token, err = a.authenticate(r); err == nil {
+			err = a.rateLimit(req.user.ID)
+		}
+		if err != nil {
 			a.writeError(w, r, err)
-			return rt.name
+			return rt.name, false
 		}
 	}
 	if req.paramErr != nil {
 		a.writeError(w, r, req.paramErr)
-		return rt.name
+		return rt.name, false
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	h(w, req)
-	return rt.name
+	return rt.name, false
 }
 
 func routeName(rt *route) string {

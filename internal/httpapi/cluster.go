@@ -17,6 +17,7 @@ import (
 // Cluster is what the API needs of the Raft node beyond the state.
 type Cluster interface {
 	IsReady() bool
+	Readiness() cluster.Readiness
 	LeaderHTTP() (string, bool)
 	Status() cluster.Status
 	Digest() (index uint64, digest string)

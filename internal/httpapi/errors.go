@@ -69,6 +69,11 @@ var errorStatus = []struct {
 	{cluster.ErrJoinRefused, http.StatusForbidden, "join_refused", "", false},
 	{cluster.ErrNotClustered, http.StatusConflict, "not_clustered", "", false},
 	{cluster.ErrUnknownMember, http.StatusNotFound, "node_not_found", "No such cluster member", false},
+	{state.ErrTooManyLocks, http.StatusTooManyRequests, "too_many_locks", "You hold as many locks as you may; release some first", false},
+	{state.ErrTooManySessions, http.StatusTooManyRequests, "too_many_sessions", "You have as many live sessions as you may; end some first", false},
+	{ErrRateLimited, http.StatusTooManyRequests, "rate_limited", "Too many requests; retry after the time in Retry-After", false},
+	{ErrOverloaded, http.StatusServiceUnavailable, "overloaded", "Server is at its limit of concurrent requests, retry shortly", false},
+	{ErrNotReady, http.StatusServiceUnavailable, "not_ready", "This node cannot serve linearizable requests now", true},
 	{ErrTooManyStreams, http.StatusTooManyRequests, "too_many_streams", "Too many event streams are open; close one or retry later", false},
 }
 
@@ -89,7 +94,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 				msg = err.Error()
 			}
 			if e.status == http.StatusServiceUnavailable || e.status == http.StatusTooManyRequests {
-				w.Header().Set("Retry-After", "1")
+				w.Header().Set("Retry-After", retryAfter(err))
 			}
 			body := errorBody{Error: msg, Code: e.code}
 			if e.details {

@@ -76,6 +76,7 @@ func (a *API) handleEvents(w http.ResponseWriter, r *request) {
 		return
 	}
 	defer a.streams.close(r.user.ID)
+	r.adm.leave() // streams have their own limits; they must not hold a short slot
 	if fromNow {
 		a.store.Read(r.Context(), true, func(s *state.State, _ int64) { cursor = s.LastEventSeq() })
 	}

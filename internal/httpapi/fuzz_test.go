@@ -57,7 +57,10 @@ func (httpsTargets) CheckURL(_ context.Context, raw string) error {
 // the /cluster routes have something to answer with.
 type fuzzCluster struct{ store *memStore }
 
-func (fuzzCluster) IsReady() bool              { return true }
+func (fuzzCluster) IsReady() bool { return true }
+func (fuzzCluster) Readiness() cluster.Readiness {
+	return cluster.Readiness{Ready: true, Role: "leader", Leader: "n1", Commit: 1, Applied: 1}
+}
 func (fuzzCluster) LeaderHTTP() (string, bool) { return "", false }
 func (fuzzCluster) Digest() (uint64, string)   { return 1, "digest" }
 

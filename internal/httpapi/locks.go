@@ -56,7 +56,7 @@ func (a *API) handleAcquireLock(w http.ResponseWriter, r *request) {
 		Metadata    *string `json:"metadata"`
 		WaitSeconds *int64  `json:"wait_seconds"`
 	}
-	cmd := state.Acquire{Name: r.name, LeaseID: uuid.New(), HolderID: r.user.ID}
+	cmd := state.Acquire{Name: r.name, LeaseID: uuid.New(), HolderID: r.user.ID, MaxLocks: a.limits.MaxLocksPerUser}
 	err := firstError(validName(r.name), decodeJSON(r.Request, &body, true))
 	if err == nil {
 		cmd.TTL, err = lockTTL(body.TTLSeconds)
@@ -74,10 +74,11 @@ func (a *API) handleAcquireLock(w http.ResponseWriter, r *request) {
 		a.writeError(w, r.Request, err)
 		return
 	}
-	if cmd.Wait > 0 {
+	if cmd.Wait > 0 && r.adm.park() {
 		a.acquireWaiting(w, r, cmd)
 		return
 	}
+	cmd.Wait = 0 // no waiting slot free: a try-lock
 	res, err := a.store.Apply(r.Context(), cmd)
 	a.writeLockResult(w, r, res, err)
 }
@@ -157,7 +158,7 @@ func (a *API) handleGetLock(w http.ResponseWriter, r *request) {
 		a.writeError(w, r.Request, err)
 		return
 	}
-	if wait > 0 {
+	if wait > 0 && r.adm.park() { // no waiting slot free: answer now
 		a.waitForChange(w, r, index, wait)
 	}
 	var l state.Lock

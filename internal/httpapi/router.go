@@ -15,23 +15,28 @@ type route struct {
 	methods map[string]handler
 	public  bool // served without authentication
 	local   bool // any node answers from its own state; never forwarded
+	// probe routes (health, readiness, metrics) are cheap and must answer
+	// under overload: they bypass admission control.
+	probe bool
 }
 
 // routes are built once; resolving a request allocates nothing but the
 // request itself.
 type routes struct {
-	health, spec, list, status, create, session, keepalive *route
-	actions                                                map[string]*route // acquire, renew, release
-	github, callback, rotate, tokens, token                *route
-	webhooks, webhook                                      *route
-	cluster, join, node, snapshot                          *route
-	events                                                 *route
-	ui                                                     *route
+	health, ready, metrics, spec, list, status, create, session, keepalive *route
+	actions                                                                map[string]*route // acquire, renew, release
+	github, callback, rotate, tokens, token                                *route
+	webhooks, webhook                                                      *route
+	cluster, join, node, snapshot                                          *route
+	events                                                                 *route
+	ui                                                                     *route
 }
 
 func (a *API) buildRoutes() {
 	a.routes = routes{
-		health:    &route{name: "/health", methods: map[string]handler{"GET": a.handleHealth, "HEAD": a.handleHealth}, public: true, local: true},
+		health:    &route{name: "/health", methods: map[string]handler{"GET": a.handleHealth, "HEAD": a.handleHealth}, public: true, local: true, probe: true},
+		ready:     &route{name: "/ready", methods: map[string]handler{"GET": a.handleReady}, public: true, local: true, probe: true},
+		metrics:   &route{name: "/metrics", methods: map[string]handler{"GET": a.handleMetrics}, public: true, local: true, probe: true},
 		spec:      &route{name: "/openapi.yaml", methods: map[string]handler{"GET": a.handleSpec}, public: true, local: true},
 		cluster:   &route{name: "/cluster", methods: map[string]handler{"GET": a.handleClusterStatus}, local: true},
 		events:    &route{name: "/events", methods: map[string]handler{"GET": a.handleEvents}, local: true},
@@ -72,6 +77,10 @@ func (a *API) resolve(r *http.Request) (*route, handler, *request, error) {
 	switch {
 	case path == "/health":
 		rt = a.routes.health
+	case path == "/ready":
+		rt = a.routes.ready
+	case path == "/metrics":
+		rt = a.routes.metrics
 	case path == "/openapi.yaml":
 		rt = a.routes.spec
 	case a.ui != nil && (path == "/ui" || strings.HasPrefix(path, "/ui/")):

@@ -20,7 +20,7 @@ func (a *API) handleCreateSession(w http.ResponseWriter, r *request) {
 		TTLSeconds *int64 `json:"ttl_seconds"`
 	}
 	err := decodeJSON(r.Request, &body, false)
-	cmd := state.CreateSession{ID: uuid.New(), UserID: r.user.ID}
+	cmd := state.CreateSession{ID: uuid.New(), UserID: r.user.ID, MaxSessions: a.limits.MaxSessionsPerUser}
 	if err == nil {
 		cmd.TTL, err = sessionTTL(body.TTLSeconds)
 	}

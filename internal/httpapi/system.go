@@ -1,6 +1,15 @@
 package httpapi
 
-import "net/http"
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/octostore/octostore/internal/auth"
+	"github.com/octostore/octostore/internal/cluster"
+	"github.com/octostore/octostore/internal/state"
+)
 
 // handleHealth is liveness only: the process serves HTTP. Readiness lives
 // on its own route.
@@ -16,3 +25,49 @@ func (a *API) handleSpec(w http.ResponseWriter, r *request) {
 
 // handleUI serves the dashboard (internal/ui), which sets its own headers.
 func (a *API) handleUI(w http.ResponseWriter, r *request) { a.ui.ServeHTTP(w, r.Request) }
+
+// readyStatus is the body of a 200 from /ready.
+type readyStatus struct {
+	Status       string `json:"status"`
+	Role         string `json:"role"`
+	Leader       string `json:"leader,omitempty"`
+	CommitIndex  uint64 `json:"commit_index"`
+	AppliedIndex uint64 `json:"applied_index"`
+}
+
+// ErrNotReady is a 503 from /ready; its details say why.
+var ErrNotReady = errors.New("not ready")
+
+// handleReady is readiness: 200 only when this node can serve
+// linearizable requests now. It reads local Raft state only.
+func (a *API) handleReady(w http.ResponseWriter, r *request) {
+	rd := cluster.Readiness{Ready: true, Role: "leader"} // no cluster: a bare API is its own leader
+	if a.cluster != nil {
+		rd = a.cluster.Readiness()
+	}
+	if !rd.Ready {
+		a.writeError(w, r.Request, fmt.Errorf("%w: %s", ErrNotReady, rd.Reason))
+		return
+	}
+	writeJSON(w, http.StatusOK, readyStatus{Status: "ready", Role: rd.Role, Leader: rd.Leader,
+		CommitIndex: rd.Commit, AppliedIndex: rd.Applied})
+}
+
+// handleMetrics serves the Prometheus exposition; with a metrics token
+// configured, only to callers presenting it (compared as digests, in
+// constant time).
+func (a *API) handleMetrics(w http.ResponseWriter, r *request) {
+	if a.metrics == nil {
+		a.writeError(w, r.Request, ErrRouteNotFound)
+		return
+	}
+	if a.metricsToken != nil {
+		token, _ := auth.BearerToken(r.Header.Get("Authorization"))
+		h := state.HashToken(token)
+		if token == "" || subtle.ConstantTimeCompare(h[:], a.metricsToken[:]) != 1 {
+			a.writeError(w, r.Request, ErrUnauthorized)
+			return
+		}
+	}
+	a.metrics.ServeHTTP(w, r.Request)
+}

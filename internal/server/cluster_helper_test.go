@@ -24,6 +24,7 @@ type testCluster struct {
 
 type testNode struct {
 	id, dir, listen, raftAddr string
+	raftAdvertise             string // when peers must dial through a proxy
 	srv                       *server.Server
 	c                         *apitest.Client
 }
@@ -52,11 +53,13 @@ func (c *testCluster) start(n *testNode, join []string) {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	cc := clusterConfig(n.raftAddr)
+	cc.RaftAdvertise = n.raftAdvertise
 	srv, err := server.Start(ctx, server.Config{
 		Listen: n.listen, DataDir: n.dir, NodeID: n.id, Skew: apitest.TestSkew,
 		Tokens:     "alice:" + apitest.AliceToken + ",bob:" + apitest.BobToken,
 		AdminUsers: []string{"alice"}, JoinURLs: join,
-		Cluster: clusterConfig(n.raftAddr),
+		Cluster: cc,
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

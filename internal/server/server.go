@@ -18,6 +18,7 @@ import (
 	"github.com/octostore/octostore/internal/auth"
 	"github.com/octostore/octostore/internal/cluster"
 	"github.com/octostore/octostore/internal/httpapi"
+	"github.com/octostore/octostore/internal/metrics"
 	"github.com/octostore/octostore/internal/state"
 	"github.com/octostore/octostore/internal/ui"
 	"github.com/octostore/octostore/internal/version"
@@ -54,7 +55,12 @@ type Config struct {
 	// PprofAddr, when set, serves net/http/pprof on its own listener, never
 	// on the API's.
 	PprofAddr string
-	Logger    *slog.Logger
+	// Limits are the API's quotas, rate limits and concurrency bounds;
+	// the zero value limits nothing.
+	Limits httpapi.Limits
+	// MetricsToken, when set, is the bearer token GET /metrics requires.
+	MetricsToken string
+	Logger       *slog.Logger
 	// Stderr receives the first-start admin token, shown once. It is not
 	// a log line, so it never reaches log collectors in structured form.
 	Stderr io.Writer
@@ -65,6 +71,7 @@ type Server struct {
 	cfg      Config
 	node     *cluster.Node
 	webhooks *webhook.Dispatcher
+	metrics  *metrics.Metrics
 	http     *http.Server
 	api      *httpapi.API
 	ln       net.Listener
@@ -113,17 +120,22 @@ func (s *Server) open(ctx context.Context, users []state.StaticUser) error {
 	cc.DataDir, cc.NodeID, cc.Skew, cc.Logger = s.cfg.DataDir, s.cfg.NodeID, s.cfg.Skew, s.cfg.Logger
 	cc.HTTPAddr = s.httpAdvertise()
 	cc.Join = len(s.cfg.JoinURLs) > 0
+	s.metrics = metrics.New(version.String())
+	cc.Observer = s.metrics
 	node, err := cluster.Open(cc)
 	if err != nil {
 		return err
 	}
 	s.node = node
+	s.metrics.Watch(node)
 	s.cfg.Webhooks.Logger = s.cfg.Logger
+	s.cfg.Webhooks.Observer = s.metrics
 	s.cfg.Webhooks.UserAgent = "OctoStore-Webhook/" + version.String()
 	s.webhooks = webhook.New(node, s.cfg.Webhooks)
 	node.OnLeader(s.webhooks.Run)
 	node.OnLeader(func(ctx context.Context) { s.identityTask(ctx, users) })
 	s.api = httpapi.New(s.apiConfig())
+	s.metrics.WatchLoad(s.api.Load)
 	s.http = newHTTPServer(s.api, s.cfg.Logger)
 	if !node.SoleVoter() {
 		return nil // the leader is elsewhere, or to be found: serve meanwhile
@@ -166,7 +178,8 @@ func (s *Server) identityTask(ctx context.Context, users []state.StaticUser) {
 
 func (s *Server) apiConfig() httpapi.Config {
 	cfg := httpapi.Config{Store: s.node, Spec: api.Spec, Logger: s.cfg.Logger, Admins: []uuid.UUID{auth.AdminID()},
-		WebhookTargets: s.webhooks, Cluster: s.node}
+		WebhookTargets: s.webhooks, Cluster: s.node, Limits: s.cfg.Limits,
+		Metrics: s.metrics, MetricsToken: s.cfg.MetricsToken}
 	if s.cfg.SignIn != nil {
 		cfg.SignIn = s.cfg.SignIn // a nil *auth.GitHub must stay a nil interface
 	}

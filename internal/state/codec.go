@@ -9,16 +9,18 @@ import (
 	"github.com/google/uuid"
 )
 
-// Log entry format, version 1:
+// Log entry format (version 3; see batchVersion for what each added):
 //
-//	magic 0xB7 | version 1 | now varint | skew varint | count uvarint | commands
+//	magic 0xB7 | version | now varint | skew varint | count uvarint | commands
 //
 // each command being its kind byte followed by its fields in declaration
 // order. Decoding validates every field, so a corrupt or forged entry is
 // refused instead of being applied.
 const (
-	batchMagic   = 0xB7
-	batchVersion = 2 // 2 added Acquire.Wait; version 1 entries still decode
+	batchMagic = 0xB7
+	// 2 added Acquire.Wait, 3 Acquire.MaxLocks and CreateSession.MaxSessions;
+	// older entries still decode, with zero (no wait, no limit) for them.
+	batchVersion = 3
 	// MaxBatchCommands bounds one log entry.
 	MaxBatchCommands = 1 << 16
 	maxStaticUsers   = 1 << 16
@@ -101,6 +103,7 @@ func encodeCommand(e *encoder, cmd Command) {
 		e.dur(c.TTL)
 		e.str(c.Metadata)
 		e.dur(c.Wait)
+		e.uvarint(uint64(c.MaxLocks))
 	case Renew:
 		e.str(c.Name)
 		e.id(c.LeaseID)
@@ -114,6 +117,7 @@ func encodeCommand(e *encoder, cmd Command) {
 		e.id(c.ID)
 		e.id(c.UserID)
 		e.dur(c.TTL)
+		e.uvarint(uint64(c.MaxSessions))
 	case KeepAlive:
 		e.id(c.ID)
 		e.id(c.UserID)
@@ -192,13 +196,20 @@ func decodeCommand(d *decoder) Command {
 		if d.version >= 2 {
 			c.Wait = d.dur()
 		}
+		if d.version >= 3 {
+			c.MaxLocks = d.quota()
+		}
 		return c
 	case kindRenew:
 		return Renew{Name: d.str(MaxLockNameLen), LeaseID: d.id(), HolderID: d.id(), TTL: d.dur()}
 	case kindRelease:
 		return Release{Name: d.str(MaxLockNameLen), LeaseID: d.id(), HolderID: d.id()}
 	case kindCreateSession:
-		return CreateSession{ID: d.id(), UserID: d.id(), TTL: d.dur()}
+		c := CreateSession{ID: d.id(), UserID: d.id(), TTL: d.dur()}
+		if d.version >= 3 {
+			c.MaxSessions = d.quota()
+		}
+		return c
 	case kindKeepAlive:
 		return KeepAlive{ID: d.id(), UserID: d.id()}
 	case kindDeleteSession:
@@ -271,13 +282,15 @@ var (
 	errLimit    = errors.New("limit out of range")
 	errToken    = errors.New("new token equals the old one")
 	errWait     = errors.New("wait out of range")
+	errQuota    = errors.New("quota out of range")
 )
 
 func validateCommand(cmd Command) error {
 	switch c := cmd.(type) {
 	case Acquire:
 		return firstErr(nameErr(c.Name), lockTTLErr(c.TTL), idErr(c.LeaseID, c.HolderID),
-			check(len(c.Metadata) <= MaxMetadataLen, errMetadata), check(c.Wait >= 0 && c.Wait <= MaxWait, errWait))
+			check(len(c.Metadata) <= MaxMetadataLen, errMetadata), check(c.Wait >= 0 && c.Wait <= MaxWait, errWait),
+			quotaErr(c.MaxLocks))
 	case CancelWait:
 		return firstErr(nameErr(c.Name), idErr(c.LeaseID, c.HolderID))
 	case Renew:
@@ -286,7 +299,7 @@ func validateCommand(cmd Command) error {
 		return firstErr(nameErr(c.Name), idErr(c.LeaseID, c.HolderID))
 	case CreateSession:
 		return firstErr(idErr(c.ID, c.UserID),
-			check(c.TTL >= MinSessionTTL && c.TTL <= MaxSessionTTL, errTTL))
+			check(c.TTL >= MinSessionTTL && c.TTL <= MaxSessionTTL, errTTL), quotaErr(c.MaxSessions))
 	case KeepAlive:
 		return idErr(c.ID, c.UserID)
 	case DeleteSession:
@@ -350,6 +363,8 @@ func validateStaticUsers(users []StaticUser) error {
 	}
 	return nil
 }
+
+func quotaErr(q int) error { return check(q >= 0 && q <= MaxQuota, errQuota) }
 
 func nameErr(name string) error { return check(ValidLockName(name) == nil, errName) }
 

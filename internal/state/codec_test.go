@@ -13,10 +13,10 @@ import (
 func everyCommand() []Command {
 	id := uuid.MustParse("11111111-2222-4333-8444-555555555555")
 	return []Command{
-		Acquire{Name: "a/b", LeaseID: id, HolderID: alice, SessionID: id, TTL: time.Minute, Metadata: "m"},
+		Acquire{Name: "a/b", LeaseID: id, HolderID: alice, SessionID: id, TTL: time.Minute, Metadata: "m", MaxLocks: 10},
 		Renew{Name: "a", LeaseID: id, HolderID: alice, TTL: time.Second},
 		Release{Name: "a", LeaseID: id, HolderID: bob},
-		CreateSession{ID: id, UserID: alice, TTL: 30 * time.Second},
+		CreateSession{ID: id, UserID: alice, TTL: 30 * time.Second, MaxSessions: 5},
 		KeepAlive{ID: id, UserID: alice},
 		DeleteSession{ID: id, UserID: alice},
 		ExpireDue{Limit: 100},

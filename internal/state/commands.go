@@ -61,6 +61,9 @@ type Acquire struct {
 	// Wait, when positive, queues the acquire behind another holder for
 	// up to this long instead of failing with ErrLockHeld.
 	Wait time.Duration
+	// MaxLocks, when positive, refuses a new grant or a wait with
+	// ErrTooManyLocks while the holder already holds this many locks.
+	MaxLocks int
 }
 
 // Renew sets a held lock's expiry to now+TTL.
@@ -83,6 +86,9 @@ type CreateSession struct {
 	ID     uuid.UUID
 	UserID uuid.UUID
 	TTL    time.Duration
+	// MaxSessions, when positive, refuses the session with
+	// ErrTooManySessions while the user already has this many live ones.
+	MaxSessions int
 }
 
 // KeepAlive extends a live session by its TTL.

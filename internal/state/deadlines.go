@@ -71,7 +71,7 @@ func (s *State) expireDue(now int64, limit int) int {
 // tombstone.
 func (s *State) expireSession(now int64, sess *Session) {
 	if sess.Ended() {
-		s.sessions.Delete(sess)
+		s.sessions.Delete(sess) // a tombstone: not counted as live
 		s.sessionDeadlines.Delete(sess)
 		return
 	}

@@ -20,11 +20,23 @@ func (s *State) acquire(now int64, skew time.Duration, c Acquire) Result {
 		return s.extend(now, skew, cur, c)
 	}
 	if held && !sameHolder(cur, c.HolderID, c.SessionID) {
+		if c.Wait > 0 && overQuota(s.counts.locksBy[c.HolderID], c.MaxLocks) {
+			return Result{Err: ErrTooManyLocks}
+		}
 		if c.Wait > 0 {
 			s.enqueue(now, c)
 			return Result{Status: Queued, Lock: *cur, Holder: s.login(cur.HolderID)}
 		}
 		return Result{Err: ErrLockHeld, Lock: *cur, Holder: s.login(cur.HolderID)}
+	}
+	have := s.counts.locksBy[c.HolderID]
+	if held {
+		have-- // the caller's lapsed lease is replaced below, not added to
+	}
+	if overQuota(have, c.MaxLocks) {
+		// Refused before anything changes: a lapsed lease must keep
+		// protecting its name until FreeAt.
+		return Result{Err: ErrTooManyLocks}
 	}
 	if held {
 		// The caller's own lease lapsed, but nobody else may have the lock
@@ -123,7 +135,10 @@ func (s *State) putLock(old, l *Lock) {
 	if old != nil {
 		s.lockDeadlines.Delete(old)
 	}
-	s.locks.ReplaceOrInsert(l)
+	if prev, replaced := s.locks.ReplaceOrInsert(l); replaced {
+		s.counts.addLock(prev.HolderID, -1)
+	}
+	s.counts.addLock(l.HolderID, 1)
 	s.lockDeadlines.ReplaceOrInsert(l)
 	if l.SessionID != uuid.Nil {
 		set := s.sessionLocks[l.SessionID]
@@ -144,7 +159,9 @@ func (s *State) free(now int64, l *Lock, why EventKind) {
 // removeLock deletes l, recording why as an event.
 func (s *State) removeLock(now int64, l *Lock, why EventKind) {
 	s.emit(now, why, l)
-	s.locks.Delete(l)
+	if _, ok := s.locks.Delete(l); ok {
+		s.counts.addLock(l.HolderID, -1)
+	}
 	s.lockDeadlines.Delete(l)
 	if l.SessionID != uuid.Nil {
 		set := s.sessionLocks[l.SessionID]

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -28,7 +29,10 @@ func (w *world) draw(t *rapid.T) Command {
 	switch rapid.IntRange(0, 11).Draw(t, "op") {
 	case 0, 1:
 		wait := time.Duration(rapid.SampledFrom([]int{0, 0, 3, 20}).Draw(t, "wait")) * time.Second
-		return Acquire{Name: name, LeaseID: uuid.New(), HolderID: user, SessionID: w.maybeSession(t), TTL: ttl, Wait: wait}
+		// The quota comes from the TTL drawn, not a draw of its own, so
+		// the recorded failure files keep replaying the same commands.
+		quota := map[time.Duration]int{7 * time.Second: 1, 8 * time.Second: 2}[ttl]
+		return Acquire{Name: name, LeaseID: uuid.New(), HolderID: user, SessionID: w.maybeSession(t), TTL: ttl, Wait: wait, MaxLocks: quota}
 	case 2:
 		return Renew{Name: name, LeaseID: w.lease(t), HolderID: user, TTL: ttl}
 	case 3:
@@ -278,6 +282,9 @@ func (s *State) checkIndexes() error {
 		return fmt.Errorf("deadline indexes have %d/%d entries for %d locks and %d sessions",
 			s.lockDeadlines.Len(), s.sessionDeadlines.Len(), s.locks.Len(), s.sessions.Len())
 	}
+	if err := s.checkCounts(); err != nil {
+		return err
+	}
 	var err error
 	s.locks.Ascend(func(l *Lock) bool {
 		if got, ok := s.lockDeadlines.Get(l); !ok || got != l {
@@ -292,4 +299,23 @@ func (s *State) checkIndexes() error {
 		return err == nil
 	})
 	return err
+}
+
+// checkCounts recounts the quota tallies by scanning the records.
+func (s *State) checkCounts() error {
+	want := newCounts()
+	s.locks.Ascend(func(l *Lock) bool { want.addLock(l.HolderID, 1); return true })
+	s.sessions.Ascend(func(sess *Session) bool {
+		if !sess.Ended() {
+			want.addSession(sess.UserID, 1)
+		}
+		return true
+	})
+	for _, q := range s.queues {
+		want.waiters += q.order.Len()
+	}
+	if !reflect.DeepEqual(want, s.counts) {
+		return fmt.Errorf("counts %+v, records say %+v", s.counts, want)
+	}
+	return nil
 }

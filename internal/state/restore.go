@@ -173,6 +173,7 @@ func (s *State) readQueues(d *decoder) {
 				d.fail("bad waiter record")
 			}
 			q.push(w)
+			s.counts.waiters++
 		}
 		s.queues[name] = q
 	}

@@ -15,6 +15,9 @@ func (s *State) createSession(now int64, skew time.Duration, c CreateSession) Re
 		// IDs are random; a collision means a replayed or forged command.
 		return Result{Err: ErrInvalidCommand}
 	}
+	if overQuota(s.counts.sessionsBy[c.UserID], c.MaxSessions) {
+		return Result{Err: ErrTooManySessions}
+	}
 	exp := now + int64(c.TTL)
 	sess := &Session{
 		ID: c.ID, UserID: c.UserID, TTL: c.TTL,
@@ -100,6 +103,11 @@ func (s *State) putSession(old, sess *Session) {
 	if old != nil {
 		s.sessionDeadlines.Delete(old)
 	}
-	s.sessions.ReplaceOrInsert(sess)
+	if prev, replaced := s.sessions.ReplaceOrInsert(sess); replaced && !prev.Ended() {
+		s.counts.addSession(prev.UserID, -1)
+	}
+	if !sess.Ended() {
+		s.counts.addSession(sess.UserID, 1)
+	}
 	s.sessionDeadlines.ReplaceOrInsert(sess)
 }

@@ -41,6 +41,7 @@ type State struct {
 	lockDeadlines    *btree.BTreeG[*Lock]    // by (FreeAt, Name)
 	sessionDeadlines *btree.BTreeG[*Session] // by (deadline, ID)
 	sessionLocks     map[uuid.UUID]map[string]struct{}
+	counts           counts
 }
 
 // New returns an empty State whose first fencing token is 1.
@@ -59,6 +60,7 @@ func New() *State {
 		lockDeadlines:    btree.NewG(btreeDegree, lockDeadlineLess),
 		sessionDeadlines: btree.NewG(btreeDegree, sessionDeadlineLess),
 		sessionLocks:     make(map[uuid.UUID]map[string]struct{}),
+		counts:           newCounts(),
 	}
 }
 
@@ -119,6 +121,7 @@ func (s *State) apply(now int64, skew time.Duration, cmd Command) Result {
 		return s.cancelWait(now, c)
 	case CancelAllWaiters:
 		clear(s.queues)
+		s.counts.waiters = 0
 		return Result{}
 	case SetNode:
 		s.nodes[c.ID] = c.HTTPAddr

@@ -47,6 +47,8 @@ var (
 	ErrTokenNotFound   = errors.New("token not found")
 	ErrTooManyWebhooks = errors.New("at most 10 webhooks per user")
 	ErrWebhookNotFound = errors.New("webhook not found")
+	ErrTooManyLocks    = errors.New("too many locks held by this user")
+	ErrTooManySessions = errors.New("too many live sessions for this user")
 	ErrWaiterNotFound  = errors.New("no such waiter: it was granted and released, or skipped")
 	ErrInvalidCommand  = errors.New("invalid command")
 )

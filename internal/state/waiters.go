@@ -75,6 +75,7 @@ func (s *State) enqueue(now int64, c Acquire) {
 	}
 	q.push(&Waiter{LeaseID: c.LeaseID, HolderID: c.HolderID, SessionID: c.SessionID, TTL: c.TTL,
 		Metadata: c.Metadata, Deadline: now + int64(c.Wait)})
+	s.counts.waiters++
 }
 
 // handoff grants a just-freed lock to the first waiter still waiting:
@@ -87,6 +88,7 @@ func (s *State) handoff(now int64, name string) {
 			delete(s.queues, name)
 			return
 		}
+		s.counts.waiters--
 		if now >= w.Deadline || (w.SessionID != uuid.Nil && !s.sessionUsable(now, w.SessionID, w.HolderID)) {
 			continue
 		}
@@ -104,6 +106,7 @@ func (s *State) handoff(now int64, name string) {
 // says so (Status Granted) and the caller owns the lock after all.
 func (s *State) cancelWait(now int64, c CancelWait) Result {
 	if q := s.queues[c.Name]; q != nil && q.remove(c.LeaseID) {
+		s.counts.waiters--
 		if q.order.Len() == 0 {
 			delete(s.queues, c.Name)
 		}

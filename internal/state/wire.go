@@ -105,6 +105,10 @@ func (d *decoder) hash() (v TokenHash) {
 	return v
 }
 
+// quota reads a per-user limit, clamped just past MaxQuota so that
+// validation refuses it.
+func (d *decoder) quota() int { return int(min(d.uvarint(), MaxQuota+1)) }
+
 func (d *decoder) dur() time.Duration { return time.Duration(d.varint()) }
 
 func (d *decoder) bool() bool {

@@ -9,9 +9,11 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -91,7 +93,7 @@ func (p *poster) post(ctx context.Context, hook state.Webhook, e state.Event) er
 	}
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return err
+		return withoutURL(err)
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
@@ -99,4 +101,15 @@ func (p *poster) post(ctx context.Context, hook state.Webhook, e state.Event) er
 		return fmt.Errorf("receiver answered %s", resp.Status)
 	}
 	return nil
+}
+
+// withoutURL drops the URL from an HTTP client error: the error is logged
+// and kept as a deactivation reason, and a webhook URL's path or query
+// may carry credentials.
+func withoutURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
 }

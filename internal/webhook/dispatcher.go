@@ -36,7 +36,21 @@ type Config struct {
 	Resolver      Resolver       // default net.DefaultResolver
 	UserAgent     string
 	Logger        *slog.Logger
+	Observer      Observer // counts deliveries; nil for none
 }
+
+// Observer counts delivery attempts (internal/metrics implements it).
+type Observer interface {
+	// Delivered is an attempt the receiver accepted, with its duration.
+	Delivered(d time.Duration)
+	// DeliveryFailed is an attempt that failed (it will be retried).
+	DeliveryFailed()
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Delivered(time.Duration) {}
+func (nopObserver) DeliveryFailed()         {}
 
 func (c *Config) defaults() {
 	c.Timeout = cmpOr(c.Timeout, 5*time.Second)
@@ -49,6 +63,9 @@ func (c *Config) defaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
 	}
 }
 
@@ -189,14 +206,17 @@ func (d *Dispatcher) deliver(ctx context.Context, hook *state.Webhook, e state.E
 		if !d.stillActive(ctx, hook.ID) {
 			return false // deleted or deactivated: stop at once, not at the next reconcile
 		}
+		start := time.Now()
 		err := d.poster.post(ctx, *hook, e)
 		if err == nil {
+			d.cfg.Observer.Delivered(time.Since(start))
 			hook.FailingSince = 0
 			return true
 		}
 		if ctx.Err() != nil {
 			return false
 		}
+		d.cfg.Observer.DeliveryFailed()
 		d.log.Warn("webhook delivery failed", "webhook_id", hook.ID, "host", host(hook.URL), "seq", e.Seq, "err", err)
 		if !d.noteFailure(ctx, hook, err) {
 			return false

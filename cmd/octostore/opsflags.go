@@ -1,0 +1,42 @@
+package main
+
+import (
+	"errors"
+	"flag"
+
+	"github.com/octostore/octostore/internal/httpapi"
+)
+
+// Defaults of serve's limits: generous enough that no well-behaved
+// client meets them, tight enough that one runaway client cannot take a
+// node down.
+const (
+	defaultMaxLocksPerUser    = 10_000
+	defaultMaxSessionsPerUser = 1_000
+	defaultRate               = 1_000 // requests per second per user
+	defaultBurst              = 2_000
+	defaultMaxInFlight        = 1_024
+	defaultMaxWaiting         = 8_192
+)
+
+// addLimitFlags registers quotas, rate limits and concurrency bounds.
+func addLimitFlags(fs *flag.FlagSet) *httpapi.Limits {
+	l := &httpapi.Limits{}
+	fs.IntVar(&l.MaxLocksPerUser, "max-locks-per-user", defaultMaxLocksPerUser, "locks one user may hold at once (0: no limit); beyond it acquires get 429")
+	fs.IntVar(&l.MaxSessionsPerUser, "max-sessions-per-user", defaultMaxSessionsPerUser, "live sessions one user may have (0: no limit); beyond it 429")
+	fs.Float64Var(&l.Rate, "rate-limit", defaultRate, "requests per second each user may make to this node, sustained (0: no limit); beyond it 429")
+	fs.IntVar(&l.Burst, "rate-burst", defaultBurst, "requests a user may make at once before --rate-limit applies")
+	fs.IntVar(&l.MaxInFlight, "max-in-flight", defaultMaxInFlight, "requests served at once (0: no limit); beyond it 503 at once, never queued")
+	fs.IntVar(&l.MaxWaiting, "max-waiting", defaultMaxWaiting, "waiting acquires and blocking reads held at once (0: no limit); beyond it they answer at once")
+	return l
+}
+
+func checkLimits(l *httpapi.Limits) error {
+	if l.MaxLocksPerUser < 0 || l.MaxSessionsPerUser < 0 || l.Rate < 0 || l.Burst < 0 || l.MaxInFlight < 0 || l.MaxWaiting < 0 {
+		return errors.New("limits must not be negative")
+	}
+	if l.MaxLocksPerUser > 1<<30 || l.MaxSessionsPerUser > 1<<30 {
+		return errors.New("--max-locks-per-user and --max-sessions-per-user must be at most 2^30")
+	}
+	return nil
+}

@@ -1,0 +1,101 @@
+package cluster
+
+import (
+	"io"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/octostore/octostore/internal/state"
+)
+
+// Observer receives the node's measurements (internal/metrics implements
+// it). Calls are cheap and never block.
+type Observer interface {
+	// LogStored times one write of entries to the Raft log, fsync
+	// included.
+	LogStored(entries int, d time.Duration)
+	// Applied times one group of entries applied to the state machine and
+	// tallies the lock events they produced.
+	Applied(entries int, d time.Duration, events EventTally)
+	// SnapshotPersisted times one snapshot written to disk.
+	SnapshotPersisted(bytes int64, d time.Duration)
+}
+
+// EventTally counts lock events by kind.
+type EventTally struct{ Acquired, Renewed, Released, Expired int }
+
+func (t *EventTally) add(k state.EventKind) {
+	switch k {
+	case state.EventAcquired:
+		t.Acquired++
+	case state.EventRenewed:
+		t.Renewed++
+	case state.EventReleased:
+		t.Released++
+	case state.EventExpired:
+		t.Expired++
+	}
+}
+
+// nopObserver is the observer of a node nobody measures.
+type nopObserver struct{}
+
+func (nopObserver) LogStored(int, time.Duration)           {}
+func (nopObserver) Applied(int, time.Duration, EventTally) {}
+func (nopObserver) SnapshotPersisted(int64, time.Duration) {}
+
+// timedLogStore measures the log writes raft waits on.
+type timedLogStore struct {
+	raft.LogStore
+	obs Observer
+}
+
+// StoreLog times a single entry's write.
+func (s timedLogStore) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft.Log{l}) }
+
+// StoreLogs times the write of entries, fsync included.
+func (s timedLogStore) StoreLogs(logs []*raft.Log) error {
+	start := time.Now()
+	err := s.LogStore.StoreLogs(logs)
+	s.obs.LogStored(len(logs), time.Since(start))
+	return err
+}
+
+// countingWriter counts the bytes of a snapshot as it is written.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+// Write passes p on and counts it.
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// RaftStats is this node's Raft view, for metrics.
+type RaftStats struct {
+	State                    string // leader, follower, candidate, shutdown
+	Term                     uint64
+	LastIndex, Commit        uint64
+	Applied                  uint64
+	LastContact              time.Duration // since the leader was last heard from; 0 on the leader
+	LeaderKnown, ReadyLeader bool
+}
+
+// RaftStats reads raft's counters; no I/O.
+func (n *Node) RaftStats() RaftStats {
+	st := n.raft.State()
+	_, leader := n.raft.LeaderWithID()
+	r := RaftStats{State: roleName(st), Term: n.raft.CurrentTerm(), LastIndex: n.raft.LastIndex(),
+		Commit: n.raft.CommitIndex(), Applied: n.raft.AppliedIndex(), LeaderKnown: leader != "",
+		ReadyLeader: n.ready.Load()}
+	if st != raft.Leader {
+		if lc := n.raft.LastContact(); !lc.IsZero() {
+			r.LastContact = time.Since(lc)
+		}
+	}
+	return r
+}

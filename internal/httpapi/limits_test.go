@@ -1,0 +1,149 @@
+package httpapi_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/octostore/octostore/internal/apitest"
+	"github.com/octostore/octostore/internal/httpapi"
+	"github.com/octostore/octostore/internal/server"
+)
+
+func startLimited(t *testing.T, l httpapi.Limits) *apitest.Client {
+	t.Helper()
+	srv := apitest.StartServerWith(t, "", func(c *server.Config) { c.Limits = l })
+	return apitest.New(t, "http://"+srv.Addr())
+}
+
+// checkRetryAfter fails unless r is status with code and a Retry-After of
+// whole seconds, at least 1.
+func checkRetryAfter(t *testing.T, r *apitest.Response, status int, code string) {
+	t.Helper()
+	var e errResp
+	r.JSON(t, &e)
+	secs, err := strconv.Atoi(r.Header.Get("Retry-After"))
+	if r.Status != status || e.Code != code || err != nil || secs < 1 {
+		t.Fatalf("got %d %q Retry-After %q, want %d %s", r.Status, e.Code, r.Header.Get("Retry-After"), status, code)
+	}
+}
+
+func TestLimits_FloodIsRateLimitedOthersServed(t *testing.T) {
+	c := startLimited(t, httpapi.Limits{Rate: 20, Burst: 20})
+	ctx, stop := context.WithCancel(context.Background())
+	var limited atomic.Int64
+	flooded := make(chan struct{})
+	go func() {
+		defer close(flooded)
+		for ctx.Err() == nil {
+			r := c.Do("GET", "/locks", alice, nil)
+			if r.Status == http.StatusTooManyRequests {
+				checkRetryAfter(t, r, http.StatusTooManyRequests, "rate_limited")
+				limited.Add(1)
+			}
+		}
+	}()
+	defer func() { stop(); <-flooded }()
+	deadline := time.Now().Add(10 * time.Second)
+	for limited.Load() < 20 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the flood got only %d 429s", limited.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Bob is served promptly while Alice is being refused.
+	for i := range 10 {
+		start := time.Now()
+		if r := c.Do("GET", "/locks", bob, nil); r.Status != http.StatusOK {
+			t.Fatalf("bob's request %d during the flood: %d %s", i, r.Status, r.Body)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("bob's request %d took %v", i, d)
+		}
+	}
+	if n := limited.Load(); n < 20 {
+		t.Fatalf("only %d 429s", n)
+	}
+}
+
+func TestLimits_Quotas(t *testing.T) {
+	c := startLimited(t, httpapi.Limits{MaxLocksPerUser: 3, MaxSessionsPerUser: 2})
+	for i := range 3 {
+		mustAcquire(t, c, fmt.Sprintf("quota/%d", i), alice, 30)
+	}
+	r, _ := acquire(t, c, "quota/3", alice, body{"ttl_seconds": 30})
+	checkRetryAfter(t, r, http.StatusTooManyRequests, "too_many_locks")
+	// Re-acquiring a held lock is no new lock; other users are not affected.
+	if r, _ := acquire(t, c, "quota/0", alice, body{"ttl_seconds": 30}); r.Status != http.StatusOK {
+		t.Fatalf("re-acquire at the quota: %d", r.Status)
+	}
+	mustAcquire(t, c, "quota/3", bob, 30)
+	for range 2 {
+		if r := c.Do("POST", "/sessions", alice, body{}); r.Status != http.StatusCreated {
+			t.Fatalf("session: %d %s", r.Status, r.Body)
+		}
+	}
+	checkRetryAfter(t, c.Do("POST", "/sessions", alice, body{}), http.StatusTooManyRequests, "too_many_sessions")
+}
+
+// A held waiting slot does not starve short requests, and waits beyond
+// the waiting slots are answered at once, as try-locks.
+func TestLimits_WaitersDoNotStarveShortRequests(t *testing.T) {
+	c := startLimited(t, httpapi.Limits{MaxInFlight: 2, MaxWaiting: 1})
+	held := mustAcquire(t, c, "busy", alice, 30)
+	done := make(chan int)
+	go func() {
+		r, _ := acquire(t, c, "busy", bob, body{"ttl_seconds": 5, "wait_seconds": 20})
+		done <- r.Status
+	}()
+	eventually(t, 10*time.Second, "the waiter queued", func() bool {
+		var l struct{ Waiters int }
+		c.Do("GET", "/locks/busy", alice, nil).JSON(t, &l)
+		return l.Waiters == 1
+	})
+	start := time.Now()
+	if r, _ := acquire(t, c, "busy", bob, body{"ttl_seconds": 5, "wait_seconds": 2}); r.Status != http.StatusConflict || time.Since(start) > time.Second {
+		t.Fatalf("a wait beyond the waiting slots: %d after %v, want an immediate 409", r.Status, time.Since(start))
+	}
+	for range 5 {
+		if r := c.Do("GET", "/locks", alice, nil); r.Status != http.StatusOK {
+			t.Fatalf("short request while a waiter waits: %d", r.Status)
+		}
+	}
+	if v, _ := value(scrape(t, c), "octostore_http_requests_waiting", nil); v != 1 {
+		t.Fatalf("octostore_http_requests_waiting = %v while one acquire waits", v)
+	}
+	wantStatus(t, c.Do("POST", "/locks/busy/release", alice, body{"lease_id": held.LeaseID}), http.StatusOK)
+	if s := <-done; s != http.StatusOK {
+		t.Fatalf("the waiter, once the lock was released: %d", s)
+	}
+}
+
+// Beyond the in-flight limit a request is refused at once with 503.
+func TestLimits_OverloadIs503(t *testing.T) {
+	srv := apitest.StartServerWith(t, "", func(c *server.Config) { c.Limits = httpapi.Limits{MaxInFlight: 1} })
+	c := apitest.New(t, "http://"+srv.Addr())
+	// A request whose body never finishes holds the only slot.
+	conn, err := net.Dial("tcp", srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /sessions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: 100\r\n\r\n{", alice)
+	eventually(t, 10*time.Second, "a 503", func() bool {
+		r := c.Do("GET", "/locks", bob, nil)
+		if r.Status == http.StatusOK {
+			return false // the slow request is not in yet
+		}
+		checkRetryAfter(t, r, http.StatusServiceUnavailable, "overloaded")
+		return true
+	})
+	if r := c.Get("/health", "", nil); r.Status != http.StatusOK {
+		t.Fatalf("health under overload: %d", r.Status)
+	}
+}
