@@ -240,3 +240,17 @@ func TestReportWriters(t *testing.T) {
 		t.Errorf("JSON round trip = %+v (%v), want %+v\n%s", decoded, err, report, js.String())
 	}
 }
+
+// TestReportExplainsRateLimits: a run the server throttled says how to
+// start a server for benchmarking, instead of a bare count of errors.
+func TestReportExplainsRateLimits(t *testing.T) {
+	for first, want := range map[string]bool{"acquire x: HTTP 429: {\"code\":\"rate_limited\"}": true, "release x: HTTP 500: boom": false} {
+		var text bytes.Buffer
+		if err := (Report{Errors: 1, FirstError: first}).WriteText(&text); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(text.String(), "OCTOSTORE_RATE_LIMIT=0"); got != want {
+			t.Errorf("first error %q: hint shown %v, want %v\n%s", first, got, want, text.String())
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -41,6 +42,11 @@ type Report struct {
 	Violations int64 `json:"violations"`
 }
 
+// limitsHint explains 429s: a benchmark is one user doing what many
+// would, which the server's per-user limits are there to stop.
+const limitsHint = "the server limits each user; to benchmark, start it with " +
+	"OCTOSTORE_RATE_LIMIT=0 OCTOSTORE_MAX_LOCKS_PER_USER=0 OCTOSTORE_MAX_SESSIONS_PER_USER=0"
+
 // WriteText writes r as a human-readable table, latencies in milliseconds.
 func (r Report) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -54,6 +60,9 @@ func (r Report) WriteText(w io.Writer) error {
 	}
 	if r.FirstError != "" {
 		fmt.Fprintf(tw, "first error\t%s\n", r.FirstError)
+	}
+	if strings.Contains(r.FirstError, "HTTP 429") {
+		fmt.Fprintf(tw, "note\t%s\n", limitsHint)
 	}
 	fmt.Fprintf(tw, "\nop\tcount\terrors\tp50 ms\tp99 ms\tp99.9 ms\tmax ms\n")
 	writeOpRow(tw, "acquire", r.Acquire)
