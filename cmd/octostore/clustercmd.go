@@ -2,87 +2,57 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
-	"text/tabwriter"
+	"syscall"
 	"time"
 
+	"github.com/octostore/octostore/client"
 	"github.com/octostore/octostore/internal/cluster"
 )
 
-const clusterUsage = `Usage:
-  octostore cluster status [--json]     the cluster as the node at --url sees it
-  octostore cluster remove NODE         take a (dead) member out; administrators only
-
-The server and credentials come from --url/OCTOSTORE_URL and
---token/OCTOSTORE_TOKEN or --token-file/OCTOSTORE_TOKEN_FILE.
-`
+// clusterCommands are `octostore cluster ...`.
+var clusterCommands = map[string]subcommand{
+	"status": {nargs: [2]int{0, 0}, help: "the cluster as the node at --url sees it", setup: setupClusterStatus},
+	"remove": {args: "NODE", nargs: [2]int{1, 1}, help: "take a (dead) member out; administrators only", setup: setupClusterRemove},
+}
 
 func runCluster(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || (args[0] != "status" && args[0] != "remove") {
-		fmt.Fprint(stderr, "octostore cluster: say status or remove\n\n"+clusterUsage)
-		return exitUsage
-	}
-	fs := newFlagSet("cluster "+args[0], stderr)
-	conn := addConnFlags(fs)
-	asJSON := fs.Bool("json", false, "print JSON")
-	rest, err := parseWithArgs(fs, args[1:])
-	if want := map[string]int{"status": 0, "remove": 1}[args[0]]; err == nil && len(rest) != want {
-		err = fmt.Errorf("%s takes %d argument(s)", args[0], want)
-	}
-	if err != nil {
-		return usageError(fs, err)
-	}
-	if args[0] == "remove" {
-		return report(stderr, conn.call(http.MethodDelete, "/cluster/nodes/"+url.PathEscape(rest[0]), nil))
-	}
-	var st clusterView
-	if err := conn.call(http.MethodGet, "/cluster", &st); err != nil {
-		return report(stderr, err)
-	}
-	return report(stderr, st.write(stdout, *asJSON))
+	return group("cluster", clusterCommands, args, stdout, stderr)
 }
 
-type clusterView struct {
-	Leader       string `json:"leader"`
-	Term         uint64 `json:"term"`
-	CommitIndex  uint64 `json:"commit_index"`
-	AppliedIndex uint64 `json:"applied_index"`
-	Self         string `json:"self"`
-	Nodes        []struct {
-		ID       string `json:"id"`
-		RaftAddr string `json:"raft_addr"`
-		HTTPAddr string `json:"http_addr"`
-		Role     string `json:"role"`
-		Voter    bool   `json:"voter"`
-	} `json:"nodes"`
-}
+type clusterView struct{ *client.ClusterStatus }
 
-func (v clusterView) write(w io.Writer, asJSON bool) error {
-	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
-	}
+func (v clusterView) table(w io.Writer) {
 	leader := v.Leader
 	if leader == "" {
 		leader = "(none known)"
 	}
 	fmt.Fprintf(w, "leader %s, term %d, commit index %d, applied index %d (as seen by %s)\n\n",
 		leader, v.Term, v.CommitIndex, v.AppliedIndex, v.Self)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tROLE\tVOTER\tRAFT\tHTTP")
+	fmt.Fprintln(w, "NODE\tROLE\tVOTER\tRAFT\tHTTP")
 	for _, n := range v.Nodes {
-		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\n", n.ID, n.Role, n.Voter, n.RaftAddr, n.HTTPAddr)
+		fmt.Fprintf(w, "%s\t%s\t%v\t%s\t%s\n", n.ID, n.Role, n.Voter, n.RaftAddr, n.HTTPAddr)
 	}
-	return tw.Flush()
+}
+
+func setupClusterStatus(*flag.FlagSet) runner {
+	return func(ctx context.Context, c *client.Client, _ []string) (view, error) {
+		st, err := c.Cluster(ctx)
+		return clusterView{st}, err
+	}
+}
+
+func setupClusterRemove(*flag.FlagSet) runner {
+	return func(ctx context.Context, c *client.Client, args []string) (view, error) {
+		return done{"removed"}, c.RemoveNode(ctx, args[0])
+	}
 }
 
 const snapshotUsage = `Usage:
@@ -112,10 +82,15 @@ func runSnapshot(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageError(fs, err)
 	}
-	if args[0] == "save" {
-		return report(stderr, saveSnapshot(conn, rest[0], stdout))
+	if args[0] == "restore" {
+		err = restoreSnapshot(rest[0], *dataDir, *nodeID, stdout)
+	} else {
+		err = saveSnapshot(conn, rest[0], stdout)
 	}
-	return report(stderr, restoreSnapshot(rest[0], *dataDir, *nodeID, stdout))
+	if err != nil {
+		return fail(stderr, err)
+	}
+	return 0
 }
 
 // saveSnapshot writes the backup next to FILE and renames it into place
@@ -126,12 +101,14 @@ func saveSnapshot(c *conn, file string, stdout io.Writer) error {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	var n int64
-	err = c.exchange(http.MethodGet, "/cluster/snapshot", func(body io.Reader) error {
-		var copyErr error
-		n, copyErr = io.Copy(tmp, body)
-		return copyErr
-	})
+	cl, err := c.client()
+	if err != nil {
+		tmp.Close()
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	n, err := cl.Snapshot(ctx, tmp)
 	if err = errors.Join(err, tmp.Sync(), tmp.Close()); err != nil {
 		return err
 	}

@@ -2,93 +2,50 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"strings"
-	"text/tabwriter"
-	"time"
+
+	"github.com/octostore/octostore/client"
 )
 
-const tokenUsage = `Usage:
-  octostore token list [--all] [--json]   your tokens (--all: everyone's; administrators only)
-  octostore token revoke ID               revoke a token by the ID that list shows
-
-The server and credentials come from --url/OCTOSTORE_URL and
---token/OCTOSTORE_TOKEN or --token-file/OCTOSTORE_TOKEN_FILE.
-`
+// tokenCommands are `octostore token ...`.
+var tokenCommands = map[string]subcommand{
+	"list":   {nargs: [2]int{0, 0}, help: "your tokens (--all: everyone's; administrators only)", setup: setupTokenList},
+	"revoke": {args: "ID", nargs: [2]int{1, 1}, help: "revoke a token by the ID that list shows", setup: setupTokenRevoke},
+}
 
 func runToken(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || (args[0] != "list" && args[0] != "revoke") {
-		fmt.Fprint(stderr, "octostore token: say list or revoke\n\n"+tokenUsage)
-		return exitUsage
-	}
-	fs := newFlagSet("token "+args[0], stderr)
-	conn := addConnFlags(fs)
-	all := fs.Bool("all", false, "list every user's tokens (administrators only)")
-	asJSON := fs.Bool("json", false, "print JSON")
-	rest, err := parseWithArgs(fs, args[1:])
-	if err == nil && args[0] == "revoke" && len(rest) != 1 {
-		err = errors.New("revoke takes exactly one token ID")
-	}
-	if err == nil && args[0] == "list" && len(rest) != 0 {
-		err = fmt.Errorf("unexpected argument %q", rest[0])
-	}
-	if err != nil {
-		return usageError(fs, err)
-	}
-	if args[0] == "revoke" {
-		return report(stderr, conn.call(http.MethodDelete, "/auth/tokens/"+rest[0], nil))
-	}
-	path := "/auth/tokens"
-	if *all {
-		path += "?all=true"
-	}
-	var list tokenListing
-	if err := conn.call(http.MethodGet, path, &list); err != nil {
-		return report(stderr, err)
-	}
-	return report(stderr, list.write(stdout, *asJSON))
+	return group("token", tokenCommands, args, stdout, stderr)
 }
 
-type tokenListing struct {
-	Tokens []struct {
-		ID        string    `json:"id"`
-		Login     string    `json:"login"`
-		Source    string    `json:"source"`
-		CreatedAt time.Time `json:"created_at"`
-		Current   bool      `json:"current"`
-	} `json:"tokens"`
-}
+type tokensView []client.TokenInfo
 
-func (l tokenListing) write(w io.Writer, asJSON bool) error {
-	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(l)
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tUSER\tSOURCE\tCREATED\tCURRENT")
-	for _, t := range l.Tokens {
+func (v tokensView) table(w io.Writer) {
+	fmt.Fprintln(w, "ID\tUSER\tSOURCE\tCREATED\tCURRENT")
+	for _, t := range v {
 		current := ""
 		if t.Current {
 			current = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Login, t.Source, t.CreatedAt.Format(time.RFC3339), current)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Login, t.Source, stamp(t.CreatedAt), current)
 	}
-	return tw.Flush()
 }
 
-func report(stderr io.Writer, err error) int {
-	if err != nil {
-		fmt.Fprintln(stderr, "octostore:", err)
-		return 1
+func setupTokenList(fs *flag.FlagSet) runner {
+	all := fs.Bool("all", false, "list every user's tokens (administrators only)")
+	return func(ctx context.Context, c *client.Client, _ []string) (view, error) {
+		ts, err := c.ListTokens(ctx, *all)
+		return tokensView(ts), err
 	}
-	return 0
+}
+
+func setupTokenRevoke(*flag.FlagSet) runner {
+	return func(ctx context.Context, c *client.Client, args []string) (view, error) {
+		return done{"revoked"}, c.RevokeToken(ctx, args[0])
+	}
 }
 
 // conn is where a client command talks to, and as whom.
@@ -129,41 +86,4 @@ func (c *conn) bearer() (string, error) {
 	}
 	b, err := os.ReadFile(file)
 	return strings.TrimSpace(string(b)), err
-}
-
-// call sends one request and decodes a 2xx JSON answer into out (unless
-// nil); any other answer becomes an error carrying the server's message.
-func (c *conn) call(method, path string, out any) error {
-	return c.exchange(method, path, func(body io.Reader) error {
-		if out == nil {
-			return nil
-		}
-		return json.NewDecoder(io.LimitReader(body, 16<<20)).Decode(out)
-	})
-}
-
-// exchange sends one request and hands a 2xx body to read.
-func (c *conn) exchange(method, path string, read func(io.Reader) error) error {
-	token, err := c.bearer()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.url, "/")+path, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		var e struct{ Error, Details string }
-		json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&e)
-		return fmt.Errorf("%s %s: %s: %s %s", method, path, resp.Status, e.Error, e.Details)
-	}
-	return read(resp.Body)
 }
