@@ -3,6 +3,7 @@ package client_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"testing"
@@ -251,5 +252,63 @@ func TestAdmin_SnapshotAndRemoveNode(t *testing.T) {
 	var api *client.APIError
 	if err := alice.RemoveNode(c, "n2"); !errors.As(err, &api) || api.Code != "not_clustered" {
 		t.Fatalf("remove on a single node: %v", err)
+	}
+}
+
+// TestWatch_ResumesAcrossABrokenStream: Watch sees every event once and in
+// order, also those that happened while its connection was down.
+func TestWatch_ResumesAcrossABrokenStream(t *testing.T) {
+	srv, alice, _ := start(t)
+	proxy := apitest.StartProxy(t, srv.Addr())
+	watcher := newClient(t, proxy.Addr, apitest.AliceToken,
+		client.WithRetry(client.Retry{Attempts: 3, Min: 10 * time.Millisecond, Max: 100 * time.Millisecond}))
+	c := ctx(t)
+	seen := make(chan client.Event, 100)
+	go watcher.Watch(c, client.EventsOptions{Prefix: "w/"}, func(e client.Event) error { seen <- e; return nil })
+	// Watch is connected once an event made before the cut shows up.
+	within(t, 5*time.Second, "the watch delivers", func() bool {
+		mustAcquire(t, alice, "w/ping")
+		select {
+		case e := <-seen:
+			return e.Lock == "w/ping"
+		case <-time.After(100 * time.Millisecond):
+			return false
+		}
+	})
+	drain(seen)
+	proxy.Cut()
+	for _, name := range []string{"w/a", "w/b", "w/c"} {
+		mustAcquire(t, alice, name)
+	}
+	var got []string
+	for len(got) < 3 {
+		select {
+		case e := <-seen:
+			if e.Lock != "w/ping" {
+				got = append(got, e.Type+" "+e.Lock)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("after the cut, Watch delivered only %v", got)
+		}
+	}
+	if fmt.Sprint(got) != "[acquired w/a acquired w/b acquired w/c]" {
+		t.Fatalf("events after the cut: %v", got)
+	}
+}
+
+func mustAcquire(t *testing.T, c *client.Client, name string) {
+	t.Helper()
+	if _, err := c.Acquire(ctx(t), name, client.AcquireOptions{TTL: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func drain(ch chan client.Event) {
+	for {
+		select {
+		case <-ch:
+		default:
+			return
+		}
 	}
 }

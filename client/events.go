@@ -63,7 +63,71 @@ func (c *Client) Events(ctx context.Context, o EventsOptions) (*EventStream, err
 	if err := c.do(ctx, k); err != nil {
 		return nil, err
 	}
-	return &EventStream{body: k.resp.Body, r: bufio.NewReader(k.resp.Body), last: o.After}, nil
+	last := o.After
+	if !o.Resume {
+		// Where "now" was: resuming from here misses nothing, even when the
+		// stream breaks before its first event.
+		last, _ = strconv.ParseUint(k.resp.Header.Get("X-OctoStore-Index"), 10, 64)
+	}
+	return &EventStream{body: k.resp.Body, r: bufio.NewReader(k.resp.Body), last: last}, nil
+}
+
+// Watch calls fn with every event of the stream o selects, in order and
+// once each: when the stream breaks (network, server restart, the client
+// fell too far behind) it reopens it, with backoff, after the last event
+// fn saw. While the server still keeps those events nothing is missed;
+// otherwise (or when the client fell too far behind to catch up) fn gets a
+// "reset" event, the stream goes on from now, and fn should re-read the
+// state. Watch
+// returns fn's error, ctx's when it ends, or an error no retry can fix
+// (unauthorized, forbidden, invalid).
+func (c *Client) Watch(ctx context.Context, o EventsOptions, fn func(Event) error) error {
+	for attempt := 1; ; attempt++ {
+		s, err := c.Events(ctx, o)
+		if err == nil {
+			attempt = 1
+			err = s.each(fn)
+			s.Close()
+			o.Resume, o.After = true, s.LastID()
+		}
+		var fe callbackError
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.As(err, &fe):
+			return fe.err
+		case errors.Is(err, ErrUnauthorized), errors.Is(err, ErrForbidden), errors.Is(err, ErrInvalid):
+			return err
+		case errors.Is(err, ErrStreamEnded):
+			// Too far behind: resuming would be cut off again. Start from
+			// now and tell fn what it missed, as the server's reset does.
+			o.Resume = false
+			if err := fn(Event{Type: "reset", Reason: err.Error()}); err != nil {
+				return err
+			}
+		}
+		if !sleep(ctx, c.backoff(attempt, err)) {
+			return ctx.Err()
+		}
+	}
+}
+
+// callbackError marks an error returned by Watch's fn, which ends Watch.
+type callbackError struct{ err error }
+
+func (e callbackError) Error() string { return e.err.Error() }
+
+// each hands events to fn until the stream or fn fails.
+func (s *EventStream) each(fn func(Event) error) error {
+	for {
+		e, err := s.Next()
+		if err != nil {
+			return err
+		}
+		if err := fn(e); err != nil {
+			return callbackError{err}
+		}
+	}
 }
 
 // LastID is the ID of the last event read, to resume from.

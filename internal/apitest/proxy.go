@@ -45,6 +45,17 @@ func (p *Proxy) BlackHole() {
 	p.conns = nil
 }
 
+// Cut closes every open connection, as a dropped network path or a
+// restarted load balancer would; new connections go through as before.
+func (p *Proxy) Cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range append(p.conns, p.clients...) {
+		c.Close()
+	}
+	p.conns, p.clients = nil, nil
+}
+
 // Close stops the proxy and closes every connection.
 func (p *Proxy) Close() {
 	p.ln.Close()

@@ -81,6 +81,7 @@ func (a *API) handleEvents(w http.ResponseWriter, r *request) {
 		a.store.Read(r.Context(), true, func(s *state.State, _ int64) { cursor = s.LastEventSeq() })
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("X-OctoStore-Index", strconv.FormatUint(cursor, 10))
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no") // proxies must not hold events back
 	w.WriteHeader(http.StatusOK)

@@ -116,6 +116,28 @@ func TestEvents_ResumeWithoutGapsOrDuplicates(t *testing.T) {
 	}
 }
 
+// TestEvents_StartIndex: a stream opened "from now on" says where now is,
+// so a client that loses it before any event resumes without a gap.
+func TestEvents_StartIndex(t *testing.T) {
+	_, c := apitest.Start(t)
+	mustAcquire(t, c, "before", alice, 60)
+	ctx, cancel := context.WithCancel(context.Background())
+	resp := c.Stream(ctx, "/events", alice)
+	start := resp.Header.Get("X-OctoStore-Index")
+	if n, err := strconv.ParseUint(start, 10, 64); err != nil || n == 0 {
+		t.Fatalf("X-OctoStore-Index %q: want the ID of the event before the stream", start)
+	}
+	cancel() // lost before its first event
+	resp.Body.Close()
+	mustAcquire(t, c, "during", alice, 60)
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	resumed := openStream(t, ctx, c, "?after="+start, "")
+	if e := next(t, resumed); e.kind != "acquired" || lockOf(e.data) != "during" {
+		t.Fatalf("first event after resuming from the start index: %+v", e)
+	}
+}
+
 func lockOf(data string) string {
 	_, rest, _ := strings.Cut(data, `"lock":"`)
 	name, _, _ := strings.Cut(rest, `"`)
