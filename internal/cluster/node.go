@@ -78,6 +78,7 @@ type Node struct {
 	leaderTasks []func(ctx context.Context) // run while ready: expiry, webhooks
 
 	queue         chan *proposal
+	linger        time.Duration // patientLinger; tests change it
 	slots         chan struct{}
 	completions   chan inflightEntry
 	completerDone chan struct{}
@@ -106,7 +107,7 @@ func Open(cfg Config) (*Node, error) {
 	n := &Node{
 		cfg: cfg, id: id, log: cfg.Logger, fsm: newFSM(cfg.Logger, cfg.Observer),
 		notify: make(chan bool, 16), readyCh: make(chan struct{}),
-		queue: make(chan *proposal, queueSize), slots: make(chan struct{}, maxInflight),
+		queue: make(chan *proposal, queueSize), linger: patientLinger, slots: make(chan struct{}, maxInflight),
 		completions: make(chan inflightEntry, maxInflight), completerDone: make(chan struct{}),
 		shutdownCh: make(chan struct{}), closed: make(chan struct{}),
 	}

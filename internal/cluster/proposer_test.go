@@ -1,0 +1,64 @@
+package cluster
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/octostore/octostore/internal/state"
+)
+
+func propose(cmd state.Command) *proposal { return &proposal{cmd: cmd, done: make(chan struct{})} }
+
+// TestDrain_PatientBatches: a batch of only waiting acquires waits a
+// moment for company (the release that will hand the lock on), anything
+// else is proposed at once, and whatever is queued already always joins.
+func TestDrain_PatientBatches(t *testing.T) {
+	waiting := state.Acquire{Name: "l", LeaseID: uuid.New(), HolderID: uuid.New(), TTL: time.Minute, Wait: time.Minute}
+	release := state.Release{Name: "l", LeaseID: uuid.New(), HolderID: uuid.New()}
+	tryLock := state.Acquire{Name: "l", LeaseID: uuid.New(), HolderID: uuid.New(), TTL: time.Minute}
+	newNode := func() *Node {
+		return &Node{queue: make(chan *proposal, 8), shutdownCh: make(chan struct{}), linger: patientLinger}
+	}
+
+	t.Run("ReleaseGoesAtOnce", func(t *testing.T) {
+		n := newNode()
+		n.linger = time.Minute // lingering would show as a stall
+		start := time.Now()
+		if b := n.drain(propose(release)); len(b) != 1 || time.Since(start) > n.linger/2 {
+			t.Fatalf("batch of %d after %v", len(b), time.Since(start))
+		}
+	})
+	t.Run("TryLockGoesAtOnce", func(t *testing.T) {
+		n := newNode()
+		n.linger = time.Minute
+		start := time.Now()
+		if b := n.drain(propose(tryLock)); len(b) != 1 || time.Since(start) > n.linger/2 {
+			t.Fatalf("batch of %d after %v", len(b), time.Since(start))
+		}
+	})
+	t.Run("WaitingAcquireTakesTheNextProposal", func(t *testing.T) {
+		n := newNode()
+		n.linger = time.Hour // the release surely comes first, however slow the machine
+		go func() { n.queue <- propose(release) }()
+		if b := n.drain(propose(waiting)); len(b) != 2 {
+			t.Fatalf("batch of %d, want the waiting acquire and the release", len(b))
+		}
+	})
+	t.Run("WaitingAcquireAloneStillGoes", func(t *testing.T) {
+		n := newNode()
+		start := time.Now()
+		if b := n.drain(propose(waiting)); len(b) != 1 || time.Since(start) < n.linger {
+			t.Fatalf("batch of %d after %v, want 1 after the linger", len(b), time.Since(start))
+		}
+	})
+	t.Run("ShutdownEndsTheLinger", func(t *testing.T) {
+		n := newNode()
+		n.linger = time.Hour
+		close(n.shutdownCh)
+		if b := n.drain(propose(waiting)); len(b) != 1 {
+			t.Fatalf("batch of %d", len(b))
+		}
+	})
+}
