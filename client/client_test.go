@@ -11,6 +11,7 @@ import (
 
 	"github.com/octostore/octostore/client"
 	"github.com/octostore/octostore/internal/apitest"
+	"github.com/octostore/octostore/internal/poll"
 	"github.com/octostore/octostore/internal/server"
 )
 
@@ -266,7 +267,7 @@ func TestWatch_ResumesAcrossABrokenStream(t *testing.T) {
 	seen := make(chan client.Event, 100)
 	go watcher.Watch(c, client.EventsOptions{Prefix: "w/"}, func(e client.Event) error { seen <- e; return nil })
 	// Watch is connected once an event made before the cut shows up.
-	within(t, 5*time.Second, "the watch delivers", func() bool {
+	poll.Until(t, 5*time.Second, "the watch delivers", func() bool {
 		mustAcquire(t, alice, "w/ping")
 		select {
 		case e := <-seen:

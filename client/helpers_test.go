@@ -38,12 +38,6 @@ func ctx(t *testing.T) context.Context {
 	return c
 }
 
-// within polls cond until it holds or d passes.
-func within(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	apitest.Eventually(t, d, what, cond)
-}
-
 // done waits for ctx to end, up to d, and returns when it ended.
 func done(t *testing.T, c context.Context, d time.Duration, what string) time.Time {
 	t.Helper()

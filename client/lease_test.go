@@ -8,6 +8,7 @@ import (
 
 	"github.com/octostore/octostore/client"
 	"github.com/octostore/octostore/internal/apitest"
+	"github.com/octostore/octostore/internal/poll"
 )
 
 func TestLease_RenewsAndReleases(t *testing.T) {
@@ -19,7 +20,7 @@ func TestLease_RenewsAndReleases(t *testing.T) {
 	}
 	first := l.Lock().ExpiresAt
 	// Renewed past its first expiry and still held.
-	within(t, 5*time.Second, "renewed twice past the first expiry", func() bool {
+	poll.Until(t, 5*time.Second, "renewed twice past the first expiry", func() bool {
 		st, err := bob.Get(c, "jobs/lease", client.GetOptions{})
 		return err == nil && st.Held && st.LeaseID == l.LeaseID() && st.ExpiresAt.After(first.Add(1500*time.Millisecond))
 	})
@@ -125,7 +126,7 @@ func TestLease_WaitsForTheLock(t *testing.T) {
 		}
 		got <- l
 	}()
-	within(t, 5*time.Second, "bob waiting", func() bool {
+	poll.Until(t, 5*time.Second, "bob waiting", func() bool {
 		st, err := alice.Get(c, "deploy/prod", client.GetOptions{})
 		return err == nil && st.Waiters == 1
 	})
@@ -154,7 +155,7 @@ func TestSession_KeepAliveAndLoss(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	within(t, 5*time.Second, "keepalive extends the session", func() bool {
+	poll.Until(t, 5*time.Second, "keepalive extends the session", func() bool {
 		st2, err := alice.GetSession(c, s.ID())
 		return err == nil && st2.ExpiresAt.After(st.ExpiresAt.Add(200*time.Millisecond))
 	})

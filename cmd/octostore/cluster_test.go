@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/octostore/octostore/internal/apitest"
+	"github.com/octostore/octostore/internal/poll"
 )
 
 var clusterEnv = append([]string{"OCTOSTORE_CLUSTER_KEY=process-cluster-key-0123456789", "OCTOSTORE_ADMIN_USERS=tester"}, tokensEnv...)
@@ -47,7 +48,7 @@ func TestCluster_KillDashNineLeader(t *testing.T) {
 		}
 		procs[id] = startServe(t, clusterEnv, args...)
 	}
-	waitUntil(t, 15*time.Second, "three members", func() bool {
+	poll.Until(t, 15*time.Second, "three members", func() bool {
 		st := status(t, procs["n3"].Addr)
 		return len(st.Nodes) == 3 && st.Leader != "" && st.Nodes[2].HTTPAddr != ""
 	})
@@ -64,16 +65,16 @@ func TestCluster_KillDashNineLeader(t *testing.T) {
 		}()
 	}
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
-	waitUntil(t, 20*time.Second, "load before the kill", func() bool { return count() >= 200 })
+	poll.Until(t, 20*time.Second, "load before the kill", func() bool { return count() >= 200 })
 	killed := procs[leaderID]
 	killed.Kill()
 	before := count()
-	waitUntil(t, 20*time.Second, "load after the kill", func() bool { return count() >= before+200 })
+	poll.Until(t, 20*time.Second, "load after the kill", func() bool { return count() >= before+200 })
 	close(stop)
 	wg.Wait()
 	procs[leaderID] = startServe(t, clusterEnv, "--node-id", leaderID, "--data-dir", dirs[leaderID],
 		"--listen", strings.TrimPrefix(killed.Addr, "http://"), "--raft-addr", killed.Raft)
-	waitUntil(t, 20*time.Second, "the three nodes to converge", func() bool {
+	poll.Until(t, 20*time.Second, "the three nodes to converge", func() bool {
 		a, b, c := status(t, procs["n1"].Addr), status(t, procs["n2"].Addr), status(t, procs["n3"].Addr)
 		return a.StateDigest != "" && a.StateIndex == b.StateIndex && b.StateIndex == c.StateIndex &&
 			a.StateDigest == b.StateDigest && b.StateDigest == c.StateDigest
@@ -123,17 +124,6 @@ func loadOne(t *testing.T, procs map[string]*proc, id string, w int, stop chan s
 			t.Errorf("acquire %s via %s: %d", name, id, resp.StatusCode)
 			return
 		}
-	}
-}
-
-func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, within)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 

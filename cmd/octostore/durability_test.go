@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/octostore/octostore/internal/apitest"
+	"github.com/octostore/octostore/internal/poll"
 )
 
 const token = "durability-token-0123456789"
@@ -60,11 +61,8 @@ func TestDurability_KillDashNine(t *testing.T) {
 		wg.Add(1)
 		go func() { defer wg.Done(); workers[i].run() }()
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for ops.Load() < 3000 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	p.Kill() // mid-load: every worker has a request in flight
+	poll.Wait(20*time.Second, func() bool { return ops.Load() >= 3000 }) // or kill with fewer: all are checked
+	p.Kill()                                                             // mid-load: every worker has a request in flight
 	wg.Wait()
 	for _, w := range workers {
 		if w.err != nil {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/octostore/octostore/internal/poll"
 )
 
 // BenchmarkFailover measures how long a 3-node cluster of real processes
@@ -33,9 +35,9 @@ func BenchmarkFailover(b *testing.B) {
 		killed := procs[leader]
 		start := time.Now()
 		killed.Kill()
-		for !acquireOnce(survivor.Addr, "failover/"+strconv.Itoa(i)) {
-			time.Sleep(5 * time.Millisecond)
-		}
+		poll.Until(b, time.Minute, "writable after the kill", func() bool {
+			return acquireOnce(survivor.Addr, "failover/"+strconv.Itoa(i))
+		})
 		outages = append(outages, time.Since(start))
 		procs[leader] = startServe(b, clusterEnv, "--node-id", leader, "--data-dir", dirs[leader],
 			"--listen", strings.TrimPrefix(killed.Addr, "http://"), "--raft-addr", killed.Raft)
@@ -70,18 +72,18 @@ func acquireOnce(base, name string) bool {
 }
 
 func waitForLeader(tb testing.TB, procs map[string]*proc) string {
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
+	var leader string
+	poll.Until(tb, 20*time.Second, "a leader of all three nodes", func() bool {
 		for _, p := range procs {
 			var st clusterStatus
 			if getJSON(p.Addr+"/cluster", &st) == nil && st.Leader != "" && len(st.Nodes) == 3 {
-				return st.Leader
+				leader = st.Leader
+				return true
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	tb.Fatal("no leader")
-	return ""
+		return false
+	})
+	return leader
 }
 
 func otherThan(procs map[string]*proc, leader string) string {

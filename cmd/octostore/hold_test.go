@@ -15,6 +15,7 @@ import (
 
 	"github.com/octostore/octostore/client"
 	"github.com/octostore/octostore/internal/apitest"
+	"github.com/octostore/octostore/internal/poll"
 )
 
 // holdProc is a running `octostore lock hold`.
@@ -118,7 +119,7 @@ const trapScript = `trap 'date +%s%N > "$DIR/term.tmp"; mv "$DIR/term.tmp" "$DIR
 func startTrapping(t *testing.T, url, dir, name string, flags ...string) *holdProc {
 	t.Helper()
 	p := startHold(t, url, dir, name, trapScript, flags...)
-	apitest.Eventually(t, 10*time.Second, "command started", func() bool { return exists(filepath.Join(dir, "ready")) })
+	poll.Until(t, 10*time.Second, "command started", func() bool { return exists(filepath.Join(dir, "ready")) })
 	return p
 }
 
@@ -195,7 +196,7 @@ func TestLockHold_LeaseLostSignalsBeforeExpiry(t *testing.T) {
 	dir := t.TempDir()
 	p := startTrapping(t, "http://"+proxy.Addr, dir, "deploy/partitioned", "--ttl", "3s", "--grace", "10s")
 	proxy.BlackHole()
-	apitest.Eventually(t, 10*time.Second, "command got SIGTERM", func() bool { return exists(filepath.Join(dir, "term")) })
+	poll.Until(t, 10*time.Second, "command got SIGTERM", func() bool { return exists(filepath.Join(dir, "term")) })
 	c, _ := client.New("http://"+srv.Addr(), apitest.BobToken)
 	st, err := c.Get(t.Context(), "deploy/partitioned", client.GetOptions{})
 	if err != nil || !st.Held {
@@ -275,7 +276,7 @@ func TestLockHold_InterruptedWhileWaiting(t *testing.T) {
 	url, dir := serverAndDir(t)
 	bob := heldByBob(t, url, "deploy/queued")
 	p := startHold(t, url, dir, "deploy/queued", `echo ran > "$DIR/ran"`, "--wait", "1m")
-	apitest.Eventually(t, 10*time.Second, "waiting in the queue", func() bool {
+	poll.Until(t, 10*time.Second, "waiting in the queue", func() bool {
 		st, err := bob.Get(t.Context(), "deploy/queued", client.GetOptions{})
 		return err == nil && st.Waiters == 1
 	})
@@ -283,7 +284,7 @@ func TestLockHold_InterruptedWhileWaiting(t *testing.T) {
 	if code := p.wait(t, 10*time.Second); code != 128+int(syscall.SIGINT) || exists(filepath.Join(dir, "ran")) {
 		t.Fatalf("exit %d, want %d (and the command not run)\n%s", code, 128+int(syscall.SIGINT), p.stderr.String())
 	}
-	apitest.Eventually(t, 5*time.Second, "the waiter left the queue", func() bool {
+	poll.Until(t, 5*time.Second, "the waiter left the queue", func() bool {
 		st, err := bob.Get(t.Context(), "deploy/queued", client.GetOptions{})
 		return err == nil && st.Waiters == 0 && st.Holder == "bob"
 	})

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/octostore/octostore/internal/poll"
 )
 
 // unlimited lifts the per-user and per-node limits for benchmarks that
@@ -92,13 +94,7 @@ func (c *waitClient) waitMany(b *testing.B, n int, name func(int) string) func()
 			c.postCtx(ctx, "/locks/"+name(i)+"/acquire", map[string]any{"ttl_seconds": 60, "session_id": s.SessionID, "wait_seconds": 300}, nil)
 		}()
 	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for c.waiting(name, n) < n {
-		if time.Now().After(deadline) {
-			b.Fatalf("only %d of %d waiters queued", c.waiting(name, n), n)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	poll.Until(b, 2*time.Minute, fmt.Sprintf("%d waiters queued", n), func() bool { return c.waiting(name, n) >= n })
 	runtime.GC()
 	return func() { cancel(); wg.Wait() }
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/octostore/octostore/internal/apitest"
+	"github.com/octostore/octostore/internal/poll"
 )
 
 // TestWebhooks_KillDashNine: events not yet delivered when the server is
@@ -34,10 +35,7 @@ func TestWebhooks_KillDashNine(t *testing.T) {
 			t.Fatalf("acquire: %d", r.Status)
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(rcv.Attempts()) == 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.Wait(10*time.Second, func() bool { return len(rcv.Attempts()) > 0 }) // checked below
 	p.Kill()
 	before := rcv.Attempts()
 	if len(before) == 0 {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+
+	"github.com/octostore/octostore/internal/poll"
 )
 
 // finalReads reads every lock through the leader after all faults healed,
@@ -21,18 +23,14 @@ func finalReads(t *testing.T, rec *recorder, leader *chaosNode) {
 	c := &client{rec: rec, http: &http.Client{Timeout: 10 * time.Second}}
 	for _, name := range rec.lockNames() {
 		in := Input{Op: OpGet, Name: name}
-		for attempt := 0; ; attempt++ {
+		poll.Until(t, 5*time.Second, "final read of "+name, func() bool {
 			call := rec.now()
 			out := c.send(leader.httpURL(), in)
 			if out.Status == http.StatusOK {
 				rec.add(0, in, call, out)
-				break
 			}
-			if attempt == 50 {
-				t.Fatalf("final read of %s: %d", name, out.Status)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+			return out.Status == http.StatusOK
+		})
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/octostore/octostore/internal/poll"
 	"github.com/octostore/octostore/internal/proctest"
 )
 
@@ -160,15 +161,9 @@ func (cl *chaosCluster) leaderNode() *chaosNode {
 }
 
 func (cl *chaosCluster) waitLeader() *chaosNode {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if n := cl.leaderNode(); n != nil {
-			return n
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	cl.t.Fatal("no leader within 30s")
-	return nil
+	var leader *chaosNode
+	poll.Until(cl.t, 30*time.Second, "a leader", func() bool { leader = cl.leaderNode(); return leader != nil })
+	return leader
 }
 
 func getJSON(url, token string, out any) error {

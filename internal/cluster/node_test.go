@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/octostore/octostore/internal/poll"
 	"github.com/octostore/octostore/internal/state"
 )
 
@@ -129,18 +130,11 @@ func TestNode_ExpiresOnTime(t *testing.T) {
 // waitNoLocks polls until the expiry loop has removed every lock.
 func waitNoLocks(t *testing.T, n *Node, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
+	poll.Until(t, within, "every lock expired away", func() bool {
 		var stored int
 		n.Read(context.Background(), true, func(s *state.State, now int64) { stored = s.LockCount() })
-		if stored == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d locks still stored after %v", stored, within)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return stored == 0
+	})
 }
 
 func TestNode_ConcurrentApplies(t *testing.T) {

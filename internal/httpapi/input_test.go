@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/octostore/octostore/internal/apitest"
+	"github.com/octostore/octostore/internal/poll"
 )
 
 // TestBadInput sends every kind of malformed request and checks that each
@@ -174,21 +175,23 @@ func TestLocks_ExpireOnTime(t *testing.T) {
 	_, c := apitest.Start(t)
 	l := mustAcquire(t, c, "ttl", alice, 1)
 	freeAt := l.ExpiresAt.Add(apitest.TestSkew)
-	for {
-		r, got := acquire(t, c, "ttl", bob, body{"ttl_seconds": 1})
-		if r.Status == http.StatusOK {
-			if now := time.Now(); now.Before(freeAt) {
-				t.Fatalf("granted to bob at %v, before %v", now, freeAt)
-			} else if late := now.Sub(freeAt); late > time.Second {
-				t.Fatalf("free only %v after expires_at+skew", late)
-			}
-			if got.FencingToken <= l.FencingToken {
-				t.Fatalf("token %d after %d", got.FencingToken, l.FencingToken)
-			}
-			return
+	var got lockResp
+	poll.Until(t, time.Until(freeAt)+2*time.Second, "bob gets the expired lock", func() bool {
+		r, l := acquire(t, c, "ttl", bob, body{"ttl_seconds": 1})
+		if r.Status != http.StatusOK {
+			wantStatus(t, r, http.StatusConflict)
+			return false
 		}
-		wantStatus(t, r, http.StatusConflict)
-		time.Sleep(20 * time.Millisecond)
+		got = l
+		return true
+	})
+	if now := time.Now(); now.Before(freeAt) {
+		t.Fatalf("granted to bob at %v, before %v", now, freeAt)
+	} else if late := now.Sub(freeAt); late > time.Second {
+		t.Fatalf("free only %v after expires_at+skew", late)
+	}
+	if got.FencingToken <= l.FencingToken {
+		t.Fatalf("token %d after %d", got.FencingToken, l.FencingToken)
 	}
 }
 
@@ -201,7 +204,7 @@ func TestSessions_ExpiryReleasesLocks(t *testing.T) {
 	acquireInSession := c.Do("POST", "/locks/s/lock/acquire", alice, body{"ttl_seconds": 3600, "session_id": s.SessionID})
 	wantStatus(t, acquireInSession, http.StatusOK)
 	freeAt := s.ExpiresAt.Add(apitest.TestSkew)
-	eventually(t, 15*time.Second, "session lock released", func() bool {
+	poll.Until(t, 15*time.Second, "session lock released", func() bool {
 		var l lockResp
 		c.Do("GET", "/locks/s/lock", bob, nil).JSON(t, &l)
 		return l.Status == "available"

@@ -12,6 +12,7 @@ import (
 
 	"github.com/octostore/octostore/internal/apitest"
 	"github.com/octostore/octostore/internal/httpapi"
+	"github.com/octostore/octostore/internal/poll"
 	"github.com/octostore/octostore/internal/server"
 )
 
@@ -49,13 +50,7 @@ func TestLimits_FloodIsRateLimitedOthersServed(t *testing.T) {
 		}
 	}()
 	defer func() { stop(); <-flooded }()
-	deadline := time.Now().Add(10 * time.Second)
-	for limited.Load() < 20 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the flood got only %d 429s", limited.Load())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.Until(t, 10*time.Second, "20 429s for the flood", func() bool { return limited.Load() >= 20 })
 	// Bob is served promptly while Alice is being refused.
 	for i := range 10 {
 		start := time.Now()
@@ -101,7 +96,7 @@ func TestLimits_WaitersDoNotStarveShortRequests(t *testing.T) {
 		r, _ := acquire(t, c, "busy", bob, body{"ttl_seconds": 5, "wait_seconds": 20})
 		done <- r.Status
 	}()
-	eventually(t, 10*time.Second, "the waiter queued", func() bool {
+	poll.Until(t, 10*time.Second, "the waiter queued", func() bool {
 		var l struct{ Waiters int }
 		c.Do("GET", "/locks/busy", alice, nil).JSON(t, &l)
 		return l.Waiters == 1
@@ -135,7 +130,7 @@ func TestLimits_OverloadIs503(t *testing.T) {
 	}
 	defer conn.Close()
 	fmt.Fprintf(conn, "POST /sessions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: 100\r\n\r\n{", alice)
-	eventually(t, 10*time.Second, "a 503", func() bool {
+	poll.Until(t, 10*time.Second, "a 503", func() bool {
 		r := c.Do("GET", "/locks", bob, nil)
 		if r.Status == http.StatusOK {
 			return false // the slow request is not in yet

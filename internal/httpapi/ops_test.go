@@ -16,6 +16,7 @@ import (
 	"github.com/octostore/octostore/internal/apitest"
 	"github.com/octostore/octostore/internal/auth"
 	"github.com/octostore/octostore/internal/cluster"
+	"github.com/octostore/octostore/internal/poll"
 	"github.com/octostore/octostore/internal/server"
 	"github.com/octostore/octostore/internal/webhook"
 )
@@ -96,7 +97,7 @@ func walkthrough(t *testing.T, e *ghEnv) []string {
 	mustAcquire(t, e.c, "ops/expires", bob, 1)
 	wantStatus(t, e.c.Do("GET", "/locks/nope", "wrong-token-0123456789", nil), http.StatusUnauthorized)
 	rcv.WaitFor(t, 4, 10*time.Second)
-	eventually(t, 10*time.Second, "a failed delivery", func() bool {
+	poll.Until(t, 10*time.Second, "a failed delivery", func() bool {
 		v, _ := value(scrape(t, e.c), "octostore_webhook_delivery_failures_total", nil)
 		return v >= 1
 	})
@@ -166,7 +167,7 @@ func TestOps_MetricsAndLogsAfterWalkthrough(t *testing.T) {
 	e := startOps(t, logs)
 	secrets := walkthrough(t, e)
 	var fams map[string]*dto.MetricFamily
-	eventually(t, 10*time.Second, "the expiry to be counted", func() bool {
+	poll.Until(t, 10*time.Second, "the expiry to be counted", func() bool {
 		fams = scrape(t, e.c)
 		v, _ := value(fams, "octostore_lock_events_total", map[string]string{"event": "expired"})
 		return v >= 1

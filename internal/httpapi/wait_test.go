@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/octostore/octostore/internal/apitest"
+	"github.com/octostore/octostore/internal/poll"
 )
 
 // waitersOf reads how many acquires wait for name.
@@ -48,7 +49,7 @@ func TestWait_FIFO(t *testing.T) {
 			}
 			grants <- grant{i, l}
 		}()
-		eventually(t, 5*time.Second, "waiter queued", func() bool { return waitersOf(t, c, "fifo") == i+1 })
+		poll.Until(t, 5*time.Second, "waiter queued", func() bool { return waitersOf(t, c, "fifo") == i+1 })
 	}
 	wantStatus(t, c.Do("POST", "/locks/fifo/release", bob, body{"lease_id": holder.LeaseID}), http.StatusOK)
 	last := holder.FencingToken
@@ -96,10 +97,10 @@ func TestWait_DisconnectLeavesTheQueue(t *testing.T) {
 			resp.Body.Close()
 		}
 	}()
-	eventually(t, 5*time.Second, "waiter queued", func() bool { return waitersOf(t, c, "gone") == 1 })
+	poll.Until(t, 5*time.Second, "waiter queued", func() bool { return waitersOf(t, c, "gone") == 1 })
 	cancel()
 	<-done
-	eventually(t, 5*time.Second, "waiter gone", func() bool { return waitersOf(t, c, "gone") == 0 })
+	poll.Until(t, 5*time.Second, "waiter gone", func() bool { return waitersOf(t, c, "gone") == 0 })
 	wantStatus(t, c.Do("POST", "/locks/gone/release", bob, body{"lease_id": held.LeaseID}), http.StatusOK)
 	var st lockResp
 	c.Do("GET", "/locks/gone", alice, nil).JSON(t, &st)
@@ -124,7 +125,7 @@ func TestWait_ReleaseWakesExactlyOne(t *testing.T) {
 				results <- l
 			}
 		}()
-		eventually(t, 5*time.Second, "queued", func() bool { return waitersOf(t, c, "one") == i+1 })
+		poll.Until(t, 5*time.Second, "queued", func() bool { return waitersOf(t, c, "one") == i+1 })
 	}
 	wantStatus(t, c.Do("POST", "/locks/one/release", bob, body{"lease_id": held.LeaseID}), http.StatusOK)
 	first := <-results

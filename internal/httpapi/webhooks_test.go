@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/octostore/octostore/internal/apitest"
+	"github.com/octostore/octostore/internal/poll"
 	"github.com/octostore/octostore/internal/server"
 	"github.com/octostore/octostore/internal/webhook"
 )
@@ -146,7 +147,7 @@ func TestWebhooks_SSRF(t *testing.T) {
 	h := addHook(t, c, alice, body{"url": "https://public.test:" + rcv.URL[strings.LastIndexByte(rcv.URL, ':')+1:] + "/h"})
 	resolver.set("public.test", "127.0.0.1")
 	mustAcquire(t, c, "rebound", alice, 30)
-	eventually(t, 5*time.Second, "the refused delivery is recorded as failing", func() bool {
+	poll.Until(t, 5*time.Second, "the refused delivery is recorded as failing", func() bool {
 		var hooks []hookResp
 		c.Do("GET", "/webhooks", alice, nil).JSON(t, &hooks)
 		return hooks[0].ID == h.ID && hooks[0].FailingSince != nil
@@ -215,12 +216,12 @@ func TestWebhooks_RetriesKeepOrderAndIDs(t *testing.T) {
 	rcv.WaitFor(t, 1, 5*time.Second)
 	rcv.Set(func(r *apitest.Receiver) { r.Delay = 400 * time.Millisecond })
 	mustAcquire(t, c, "retry/1", alice, 60)
-	eventually(t, 5*time.Second, "a timed-out attempt", func() bool { return len(rcv.Attempts()) >= 5 })
+	poll.Until(t, 5*time.Second, "a timed-out attempt", func() bool { return len(rcv.Attempts()) >= 5 })
 	rcv.Set(func(r *apitest.Receiver) { r.Delay, r.Status = 0, http.StatusServiceUnavailable }) // down
 	for i := 2; i < 20; i++ {
 		mustAcquire(t, c, "retry/"+string(rune('a'+i)), alice, 60)
 	}
-	eventually(t, 5*time.Second, "attempts while down", func() bool { return len(rcv.Attempts()) >= 8 })
+	poll.Until(t, 5*time.Second, "attempts while down", func() bool { return len(rcv.Attempts()) >= 8 })
 	rcv.Set(func(r *apitest.Receiver) { r.Status = 0 })
 	got := rcv.WaitFor(t, 20, 10*time.Second)
 	ids := map[string]string{} // delivery id → lock
@@ -260,7 +261,7 @@ func TestWebhooks_DeactivatedAfterFailureWindow(t *testing.T) {
 	h := addHook(t, c, alice, body{"url": rcv.URL})
 	mustAcquire(t, c, "doomed", alice, 60)
 	var hooks []hookResp
-	eventually(t, 5*time.Second, "deactivation", func() bool {
+	poll.Until(t, 5*time.Second, "deactivation", func() bool {
 		c.Do("GET", "/webhooks", alice, nil).JSON(t, &hooks)
 		return !hooks[0].Active
 	})
@@ -282,7 +283,7 @@ func TestWebhooks_DeleteStopsDelivery(t *testing.T) {
 	rcv.Set(func(r *apitest.Receiver) { r.Status = http.StatusServiceUnavailable })
 	h := addHook(t, c, alice, body{"url": rcv.URL})
 	mustAcquire(t, c, "gone", alice, 60)
-	eventually(t, 5*time.Second, "a failed attempt", func() bool { return len(rcv.Attempts()) > 0 })
+	poll.Until(t, 5*time.Second, "a failed attempt", func() bool { return len(rcv.Attempts()) > 0 })
 	wantStatus(t, c.Do("DELETE", "/webhooks/"+h.ID, alice, nil), http.StatusNoContent)
 	rcv.Set(func(r *apitest.Receiver) { r.Status = 0 })
 	keep := apitest.NewReceiver(t)

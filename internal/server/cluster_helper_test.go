@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/octostore/octostore/internal/apitest"
+	"github.com/octostore/octostore/internal/poll"
 	"github.com/octostore/octostore/internal/server"
 )
 
@@ -96,7 +97,7 @@ func (c *testCluster) restart(n *testNode) {
 func (c *testCluster) Leader() *testNode {
 	c.t.Helper()
 	var leader *testNode
-	waitFor(c.t, 10*time.Second, "a leader", func() bool {
+	poll.Until(c.t, 10*time.Second, "a leader", func() bool {
 		leader = nil
 		for _, n := range c.nodes {
 			if n.srv != nil && n.srv.Node().IsReady() {
@@ -124,7 +125,7 @@ func (c *testCluster) Followers() []*testNode {
 func (c *testCluster) WaitForNewLeader(old *testNode) *testNode {
 	c.t.Helper()
 	var leader *testNode
-	waitFor(c.t, 10*time.Second, "a new leader", func() bool {
+	poll.Until(c.t, 10*time.Second, "a new leader", func() bool {
 		leader = c.Leader()
 		return leader != old
 	})
@@ -135,7 +136,7 @@ func (c *testCluster) WaitForNewLeader(old *testNode) *testNode {
 // its HTTP address (so any of them can forward).
 func (c *testCluster) waitMembers(n int) {
 	c.t.Helper()
-	waitFor(c.t, 15*time.Second, fmt.Sprintf("%d members everywhere", n), func() bool {
+	poll.Until(c.t, 15*time.Second, fmt.Sprintf("%d members everywhere", n), func() bool {
 		for _, node := range c.nodes {
 			if node.srv == nil {
 				continue
@@ -155,18 +156,6 @@ func (c *testCluster) waitMembers(n int) {
 		}
 		return true
 	})
-}
-
-// waitFor polls cond until it holds, failing the test after within.
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, within)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 type lockResp struct {

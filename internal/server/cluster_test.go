@@ -9,6 +9,7 @@ import (
 
 	"github.com/octostore/octostore/internal/apitest"
 	"github.com/octostore/octostore/internal/cluster"
+	"github.com/octostore/octostore/internal/poll"
 )
 
 const alice = apitest.AliceToken
@@ -51,7 +52,7 @@ func TestCluster_JoinAndForward(t *testing.T) {
 	if got := getLock(t, f[1].c, "fwd/lock", ""); got.LeaseID != l.LeaseID {
 		t.Fatalf("linearizable read through the other follower: %+v", got)
 	}
-	waitFor(t, 5*time.Second, "the follower's own state to have the lock", func() bool {
+	poll.Until(t, 5*time.Second, "the follower's own state to have the lock", func() bool {
 		return getLock(t, f[1].c, "fwd/lock", "?stale=true").LeaseID == l.LeaseID
 	})
 	if status, _ := acquire(t, f[1].c, "fwd/lock", apitest.BobToken, 60); status != http.StatusConflict {
@@ -121,7 +122,7 @@ func TestCluster_RemoveAndRestart(t *testing.T) {
 	}
 	c.restart(victim) // rejoins: it still has the key
 	c.waitMembers(3)
-	waitFor(t, 10*time.Second, "the restarted node to catch up", func() bool {
+	poll.Until(t, 10*time.Second, "the restarted node to catch up", func() bool {
 		return getLock(t, victim.c, "while/away", "?stale=true").LeaseID == l.LeaseID
 	})
 }
@@ -163,13 +164,13 @@ func TestCluster_LeaderLossKeepsAcknowledgedAcquires(t *testing.T) {
 			}
 		}()
 	}
-	waitFor(t, 10*time.Second, "acquires before the failover", func() bool { mu.Lock(); defer mu.Unlock(); return len(acked) > 50 })
+	poll.Until(t, 10*time.Second, "acquires before the failover", func() bool { mu.Lock(); defer mu.Unlock(); return len(acked) > 50 })
 	leader.stop()
 	newLeader := c.WaitForNewLeader(leader)
 	mu.Lock()
 	before := len(acked)
 	mu.Unlock()
-	waitFor(t, 10*time.Second, "acquires after the failover", func() bool { mu.Lock(); defer mu.Unlock(); return len(acked) > before+50 })
+	poll.Until(t, 10*time.Second, "acquires after the failover", func() bool { mu.Lock(); defer mu.Unlock(); return len(acked) > before+50 })
 	close(stop)
 	wg.Wait()
 	tokens := map[uint64]string{}
@@ -212,22 +213,19 @@ func TestCluster_ExpiryAfterFailover(t *testing.T) {
 func checkFreedOnTime(t *testing.T, n *testNode, name string, expiresAt time.Time) {
 	t.Helper()
 	freeAt := expiresAt.Add(apitest.TestSkew)
-	for {
+	poll.Until(t, time.Until(freeAt)+2*time.Second, name+" granted to another holder", func() bool {
 		status, _ := acquire(t, n.c, name, apitest.BobToken, 60)
-		now := time.Now()
-		if status == http.StatusOK {
-			if now.Before(freeAt) {
-				t.Fatalf("%s granted at %v, before %v", name, now, freeAt)
-			}
-			if late := now.Sub(freeAt); late > time.Second {
-				t.Fatalf("%s free only %v after expires_at+skew", name, late)
-			}
-			return
-		}
-		if status != http.StatusConflict {
+		if status != http.StatusOK && status != http.StatusConflict {
 			t.Fatalf("%s: %d", name, status)
 		}
-		time.Sleep(20 * time.Millisecond)
+		return status == http.StatusOK
+	})
+	now := time.Now()
+	if now.Before(freeAt) {
+		t.Fatalf("%s granted at %v, before %v", name, now, freeAt)
+	}
+	if late := now.Sub(freeAt); late > time.Second {
+		t.Fatalf("%s free only %v after expires_at+skew", name, late)
 	}
 }
 
@@ -258,7 +256,7 @@ func TestCluster_NoLeaderIs503(t *testing.T) {
 	survivor := followers[0]
 	c.Leader().stop()
 	followers[1].stop()
-	waitFor(t, 10*time.Second, "the survivor to lose its leader", func() bool {
+	poll.Until(t, 10*time.Second, "the survivor to lose its leader", func() bool {
 		return survivor.srv.Node().Status().Leader == ""
 	})
 	r := survivor.c.Do("POST", "/locks/x/acquire", alice, map[string]any{"ttl_seconds": 5})

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/octostore/octostore/internal/chaos"
+	"github.com/octostore/octostore/internal/poll"
 )
 
 type readyBody struct {
@@ -45,7 +46,7 @@ func TestReady_PartitionedFollowerIsNotReady(t *testing.T) {
 	c.waitMembers(3)
 	leader := c.Leader()
 	for _, n := range c.nodes {
-		waitFor(t, 10*time.Second, n.id+" ready", func() bool { s, _ := ready(t, n); return s == http.StatusOK })
+		poll.Until(t, 10*time.Second, n.id+" ready", func() bool { s, _ := ready(t, n); return s == http.StatusOK })
 	}
 	if _, b := ready(t, leader); b.Role != "leader" || b.Status != "ready" {
 		t.Fatalf("leader's /ready: %+v", b)
@@ -53,7 +54,7 @@ func TestReady_PartitionedFollowerIsNotReady(t *testing.T) {
 
 	proxy.Block(leader.id, true)
 	var b readyBody
-	waitFor(t, 10*time.Second, "the partitioned follower to be not ready", func() bool {
+	poll.Until(t, 10*time.Second, "the partitioned follower to be not ready", func() bool {
 		var s int
 		s, b = ready(t, victim)
 		return s == http.StatusServiceUnavailable
@@ -69,5 +70,5 @@ func TestReady_PartitionedFollowerIsNotReady(t *testing.T) {
 	}
 
 	proxy.Block(leader.id, false)
-	waitFor(t, 15*time.Second, "the healed follower to be ready", func() bool { s, _ := ready(t, victim); return s == http.StatusOK })
+	poll.Until(t, 15*time.Second, "the healed follower to be ready", func() bool { s, _ := ready(t, victim); return s == http.StatusOK })
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/octostore/octostore/internal/apitest"
+	"github.com/octostore/octostore/internal/poll"
 )
 
 // TestShutdown_EndsLongRequests: a graceful shutdown does not wait out a
@@ -25,7 +26,7 @@ func TestShutdown_EndsLongRequests(t *testing.T) {
 	stream := c.Stream(context.Background(), "/events", apitest.AliceToken)
 	streamEnded := make(chan error, 1)
 	go func() { _, err := io.Copy(io.Discard, stream.Body); streamEnded <- err }()
-	waitFor(t, 5*time.Second, "the waiter queued", func() bool {
+	poll.Until(t, 5*time.Second, "the waiter queued", func() bool {
 		var l struct{ Waiters int }
 		c.Do("GET", "/locks/busy", apitest.AliceToken, nil).JSON(t, &l)
 		return l.Waiters == 1
