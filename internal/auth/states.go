@@ -42,7 +42,7 @@ func newPendingStates(max int, ttl time.Duration) *pendingStates {
 func random(n int) string {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
-		panic("crypto/rand failed: " + err.Error())
+		panic("crypto/rand failed: " + err.Error()) // never happens on supported platforms
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
 }

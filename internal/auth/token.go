@@ -1,8 +1,6 @@
 package auth
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"strings"
 
 	"github.com/octostore/octostore/internal/state"
@@ -17,11 +15,7 @@ const (
 
 // NewToken returns a fresh random bearer token (256 bits).
 func NewToken() string {
-	b := make([]byte, tokenBytes)
-	if _, err := rand.Read(b); err != nil {
-		panic("crypto/rand failed: " + err.Error()) // never happens on supported platforms
-	}
-	return tokenPrefix + base64.RawURLEncoding.EncodeToString(b)
+	return tokenPrefix + random(tokenBytes)
 }
 
 // NewAdmin returns the command that creates the first-start admin with a

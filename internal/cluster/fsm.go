@@ -75,18 +75,6 @@ func (f *fsm) dropGrants() {
 	}
 }
 
-// dropsWaiters reports whether any batch empties the wait queues.
-func dropsWaiters(batches []state.Batch) bool {
-	for _, b := range batches {
-		for _, c := range b.Commands {
-			if _, ok := c.(state.CancelAllWaiters); ok {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // changed returns a channel that is closed at the next change of state.
 func (f *fsm) changed() <-chan struct{} {
 	f.changeMu.Lock()
@@ -135,10 +123,10 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	if len(logs) > 0 {
 		f.applied = logs[len(logs)-1].Index
 	}
-	granted := f.st.TakeHandoffs()
+	granted, dropped := f.st.TakeHandoffs(), f.st.TakeQueuesDropped()
 	f.mu.Unlock()
 	f.deliverGrants(granted)
-	if dropsWaiters(batches) {
+	if dropped {
 		f.dropGrants()
 	}
 	f.notify()

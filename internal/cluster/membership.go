@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -180,21 +179,20 @@ type Member struct {
 
 // Status is this node's view of the cluster.
 type Status struct {
-	Leader                    string
-	Term, Commit, Applied     uint64
-	Members                   []Member
-	Self, SelfRole, LastError string
+	Leader                string
+	Term, Commit, Applied uint64
+	Members               []Member
+	Self                  string
 }
 
 // Status reports the cluster as this node sees it; any node can answer.
 func (n *Node) Status() Status {
 	_, leader := n.raft.LeaderWithID()
 	st := Status{Leader: string(leader), Term: n.raft.CurrentTerm(), Commit: n.raft.CommitIndex(),
-		Applied: n.raft.AppliedIndex(), Self: n.id, SelfRole: strings.ToLower(n.raft.State().String())}
+		Applied: n.raft.AppliedIndex(), Self: n.id}
 	cf := n.raft.GetConfiguration()
-	if err := cf.Error(); err != nil {
-		st.LastError = err.Error()
-		return st
+	if cf.Error() != nil {
+		return st // no member list while the configuration cannot be read
 	}
 	n.Read(context.Background(), true, func(s *state.State, _ int64) {
 		for _, srv := range cf.Configuration().Servers {
@@ -210,7 +208,7 @@ func (n *Node) Status() Status {
 func (n *Node) roleOf(id, leader raft.ServerID) string {
 	switch {
 	case string(id) == n.id:
-		if r := strings.ToLower(n.raft.State().String()); r == "leader" || r == "follower" || r == "candidate" {
+		if r := roleName(n.raft.State()); r != "shutdown" {
 			return r
 		}
 		return "unknown"

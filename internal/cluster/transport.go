@@ -16,6 +16,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
+
+	"github.com/octostore/octostore/internal/state"
 )
 
 // The node-to-node handshake. It runs on every Raft connection, in both
@@ -68,8 +70,9 @@ const (
 	serverLabel      = "octostore raft handshake v1 server"
 	clientLabel      = "octostore raft handshake v1 client"
 
-	// MaxNodeIDLen is the longest node ID the handshake carries.
-	MaxNodeIDLen = 128
+	// MaxNodeIDLen is the longest node ID the handshake carries: the
+	// longest the state accepts.
+	MaxNodeIDLen = state.MaxNodeIDLen
 	// MinClusterKeyLen is the shortest cluster key accepted: a recorded
 	// handshake lets anyone test guesses offline, so the key must be too
 	// long to guess.

@@ -55,7 +55,8 @@ func (a *API) shouldForward(rt *route, r *http.Request) bool {
 	if a.cluster == nil || rt.local || a.cluster.IsReady() {
 		return false
 	}
-	return !(r.Method == http.MethodGet && r.URL.Query().Get("stale") == "true")
+	stale, err := staleParam(r)
+	return !(r.Method == http.MethodGet && stale && err == nil)
 }
 
 func (a *API) forward(w http.ResponseWriter, r *http.Request) {

@@ -65,7 +65,7 @@ func (fuzzCluster) LeaderHTTP() (string, bool) { return "", false }
 func (fuzzCluster) Digest() (uint64, string)   { return 1, "digest" }
 
 func (fuzzCluster) Status() cluster.Status {
-	return cluster.Status{Leader: "n1", Term: 1, Commit: 1, Applied: 1, Self: "n1", SelfRole: "leader",
+	return cluster.Status{Leader: "n1", Term: 1, Commit: 1, Applied: 1, Self: "n1",
 		Members: []cluster.Member{{ID: "n1", RaftAddr: "127.0.0.1:7000", HTTPAddr: "127.0.0.1:3000", Role: "leader", Voter: true}}}
 }
 

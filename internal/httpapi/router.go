@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+
+	"github.com/octostore/octostore/internal/state"
 )
 
 // route is one path shape with its handlers by method.
@@ -110,7 +112,7 @@ func (a *API) resolve(r *http.Request) (*route, handler, *request, error) {
 	case strings.HasPrefix(path, "/cluster/nodes/"):
 		rt = a.routes.node
 		req.nodeID, err = url.PathUnescape(path[len("/cluster/nodes/"):])
-		if err != nil || req.nodeID == "" || len(req.nodeID) > 128 {
+		if err != nil || req.nodeID == "" || len(req.nodeID) > state.MaxNodeIDLen {
 			req.paramErr = invalid("invalid node id")
 		}
 	case path == "/webhooks":

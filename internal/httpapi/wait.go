@@ -71,8 +71,9 @@ func (a *API) stopWaiting(w http.ResponseWriter, r *request, cmd state.Acquire, 
 	}
 }
 
-// maxBlockingWait bounds a blocking status read.
-const maxBlockingWait = 5 * time.Minute
+// maxBlockingWait bounds a blocking status read: as long as an acquire
+// may wait.
+const maxBlockingWait = state.MaxWait
 
 // blockingParams reads ?wait= (seconds, or a duration like 30s) and
 // ?index= (the X-OctoStore-Index of an earlier answer).

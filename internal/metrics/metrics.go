@@ -26,13 +26,15 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 
-	logStore, apply          prometheus.Histogram
-	applyEntries             prometheus.Counter
-	events                   *prometheus.CounterVec
-	snapshotSeconds          prometheus.Histogram
-	snapshotBytes            prometheus.Gauge
-	webhookOK, webhookFailed prometheus.Counter
-	webhookSeconds           prometheus.Histogram
+	logStore, apply prometheus.Histogram
+	applyEntries    prometheus.Counter
+	events          *prometheus.CounterVec
+	// The four children of events, by kind.
+	acquired, renewed, released, expired prometheus.Counter
+	snapshotSeconds                      prometheus.Histogram
+	snapshotBytes                        prometheus.Gauge
+	webhookOK, webhookFailed             prometheus.Counter
+	webhookSeconds                       prometheus.Histogram
 }
 
 // Fast operations: 100 µs to ~6.5 s.
@@ -64,9 +66,9 @@ func New(version string) *Metrics {
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "build_info",
 		Help: "Always 1; the version label says which build runs.", ConstLabels: prometheus.Labels{"version": version}})
 	buildInfo.Set(1)
-	for _, kind := range []string{"acquired", "renewed", "released", "expired"} {
-		m.events.WithLabelValues(kind) // present at 0 from the start
-	}
+	// Resolved once (and so present at 0 from the start), not per apply.
+	m.acquired, m.renewed = m.events.WithLabelValues("acquired"), m.events.WithLabelValues("renewed")
+	m.released, m.expired = m.events.WithLabelValues("released"), m.events.WithLabelValues("expired")
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests, m.latency, m.logStore, m.apply, m.applyEntries, m.events, m.snapshotSeconds, m.snapshotBytes,
 		m.webhookOK, m.webhookFailed, m.webhookSeconds, buildInfo)
@@ -120,11 +122,10 @@ func (m *Metrics) LogStored(_ int, d time.Duration) { m.logStore.Observe(d.Secon
 func (m *Metrics) Applied(entries int, d time.Duration, t cluster.EventTally) {
 	m.apply.Observe(d.Seconds())
 	m.applyEntries.Add(float64(entries))
-	for kind, n := range map[string]int{"acquired": t.Acquired, "renewed": t.Renewed, "released": t.Released, "expired": t.Expired} {
-		if n > 0 {
-			m.events.WithLabelValues(kind).Add(float64(n))
-		}
-	}
+	m.acquired.Add(float64(t.Acquired))
+	m.renewed.Add(float64(t.Renewed))
+	m.released.Add(float64(t.Released))
+	m.expired.Add(float64(t.Expired))
 }
 
 // SnapshotPersisted implements cluster.Observer.

@@ -36,6 +36,7 @@ type State struct {
 
 	skew     time.Duration // the current batch's, for grants made by handoff
 	handoffs []Lock        // grants to waiters not yet taken (derived)
+	dropped  bool          // queues emptied since TakeQueuesDropped (derived)
 
 	// Derived indexes, rebuilt on restore and never snapshotted.
 	lockDeadlines    *btree.BTreeG[*Lock]    // by (FreeAt, Name)
@@ -122,6 +123,7 @@ func (s *State) apply(now int64, skew time.Duration, cmd Command) Result {
 	case CancelAllWaiters:
 		clear(s.queues)
 		s.counts.waiters = 0
+		s.dropped = true
 		return Result{}
 	case SetNode:
 		s.nodes[c.ID] = c.HTTPAddr

@@ -121,6 +121,14 @@ func (s *State) cancelWait(now int64, c CancelWait) Result {
 	return Result{Err: ErrWaiterNotFound}
 }
 
+// TakeQueuesDropped reports whether CancelAllWaiters emptied the queues
+// since the last call: the requests waiting in them will get no grant.
+func (s *State) TakeQueuesDropped() bool {
+	d := s.dropped
+	s.dropped = false
+	return d
+}
+
 // TakeHandoffs returns the locks granted to waiters since the last call,
 // so the node can answer the requests that were waiting for them.
 func (s *State) TakeHandoffs() []Lock {

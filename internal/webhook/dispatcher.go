@@ -271,6 +271,9 @@ func (d *Dispatcher) commitAcks(ctx context.Context) {
 		}
 		clear(d.acks)
 		d.mu.Unlock()
+		if len(cmd.Acks) == 0 {
+			continue // a kick whose acks an earlier round committed
+		}
 		if _, err := d.store.Apply(ctx, cmd); err != nil && !errors.Is(err, context.Canceled) {
 			d.log.Warn("committing webhook cursors", "err", err)
 		}
