@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -103,7 +105,7 @@ type view interface {
 // OCTOSTORE_* variables), checks the arguments, and prints the answer.
 func group(name string, subs map[string]subcommand, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || subs[args[0]].setup == nil {
-		fmt.Fprintf(stderr, "octostore %s: say one of %s\n\n%s", name, strings.Join(sortedKeys(subs), ", "), groupUsage(name, subs))
+		fmt.Fprintf(stderr, "octostore %s: say one of %s\n\n%s", name, strings.Join(slices.Sorted(maps.Keys(subs)), ", "), groupUsage(name, subs))
 		return exitUsage
 	}
 	sub := subs[args[0]]
@@ -117,7 +119,7 @@ func group(name string, subs map[string]subcommand, args []string, stdout, stder
 	run := sub.setup(fs)
 	rest, err := parseWithArgs(fs, args[1:])
 	if err == nil && (len(rest) < sub.nargs[0] || len(rest) > sub.nargs[1]) {
-		err = fmt.Errorf("want %s, got %d argument(s)", or(sub.args, "no arguments"), len(rest))
+		err = fmt.Errorf("want %s, got %d argument(s)", cmp.Or(sub.args, "no arguments"), len(rest))
 	}
 	if err != nil {
 		return usageError(fs, err)
@@ -147,28 +149,12 @@ func groupUsage(name string, subs map[string]subcommand) string {
 	var b strings.Builder
 	b.WriteString("Usage:\n")
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-	for _, k := range sortedKeys(subs) {
+	for _, k := range slices.Sorted(maps.Keys(subs)) {
 		fmt.Fprintf(tw, "  octostore %s %s %s\t%s\n", name, k, subs[k].args, subs[k].help)
 	}
 	tw.Flush()
 	b.WriteString("\nEvery command takes --json for machine output.\n" + connHelp)
 	return b.String()
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
-func or(s, dflt string) string {
-	if s == "" {
-		return dflt
-	}
-	return s
 }
 
 // show prints v as indented JSON or as its table.

@@ -59,7 +59,7 @@ func publicHost(listen string) string {
 	if err != nil {
 		return listen
 	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
+	if unspecified(host) {
 		host = "localhost"
 	}
 	return net.JoinHostPort(host, port)

@@ -16,6 +16,7 @@ import (
 	"github.com/octostore/octostore/client"
 	"github.com/octostore/octostore/internal/apitest"
 	"github.com/octostore/octostore/internal/poll"
+	"github.com/octostore/octostore/internal/proctest"
 )
 
 // holdProc is a running `octostore lock hold`.
@@ -31,7 +32,7 @@ func startHold(t *testing.T, url, dir, name, script string, flags ...string) *ho
 	t.Helper()
 	args := append(append([]string{"lock", "hold", name}, flags...), "--", "sh", "-c", script)
 	p := &holdProc{cmd: exec.Command(binary, args...), exited: make(chan int, 1)}
-	p.cmd.Env = append(envWithout("OCTOSTORE_"), "OCTOSTORE_URL="+url, "OCTOSTORE_TOKEN="+apitest.AliceToken,
+	p.cmd.Env = append(proctest.CleanEnv(), "OCTOSTORE_URL="+url, "OCTOSTORE_TOKEN="+apitest.AliceToken,
 		"XDG_CONFIG_HOME="+t.TempDir(), "DIR="+dir)
 	p.cmd.Stderr = &p.stderr
 	if err := p.cmd.Start(); err != nil {
@@ -63,16 +64,6 @@ func (p *holdProc) wait(t *testing.T, d time.Duration) int {
 		t.Fatalf("lock hold did not exit within %v\n%s", d, p.stderr.String())
 		return 0
 	}
-}
-
-func envWithout(prefix string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, prefix) {
-			env = append(env, kv)
-		}
-	}
-	return env
 }
 
 // readNanos reads a `date +%s%N` stamp.

@@ -122,7 +122,7 @@ func (c *lockClient) release(ctx context.Context, name, leaseID string, scratch 
 // waiting in the queue.
 func (c *lockClient) waitingBody(session string, wait time.Duration) []byte {
 	b, _ := json.Marshal(map[string]any{"ttl_seconds": c.ttlSeconds, "session_id": session,
-		"wait_seconds": int64((wait + time.Second - 1) / time.Second)})
+		"wait_seconds": ttlSeconds(wait)})
 	return b
 }
 

@@ -5,13 +5,15 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/octostore/octostore/internal/cluster"
 )
 
 // helloPrefix is the length of OctoStore's Raft handshake hello up to the
-// node-ID length byte: magic (8), version, mode, nonce (32). The proxy
-// reads the dialer's node ID from it; the handshake itself passes through
-// untouched, so the proxy holds no key and cannot forge anything.
-const helloPrefix = 8 + 1 + 1 + 32
+// node-ID length byte. The proxy reads the dialer's node ID from it; the
+// handshake itself passes through untouched, so the proxy holds no key and
+// cannot forge anything.
+const helloPrefix = cluster.HelloIDLenOffset
 
 // Proxy sits in front of one node's Raft port: peers reach the node only
 // through it (the node advertises the proxy's address). It can refuse

@@ -70,6 +70,10 @@ const (
 	serverLabel      = "octostore raft handshake v1 server"
 	clientLabel      = "octostore raft handshake v1 client"
 
+	// HelloIDLenOffset is where, in the first bytes a dialling node
+	// sends, the length of its node ID is; the ID follows it. Test
+	// proxies read it to tell dialers apart.
+	HelloIDLenOffset = helloHeaderLen - 1
 	// MaxNodeIDLen is the longest node ID the handshake carries: the
 	// longest the state accepts.
 	MaxNodeIDLen = state.MaxNodeIDLen

@@ -53,7 +53,7 @@ func Start(t testing.TB, bin string, env []string, args ...string) *Proc {
 	t.Helper()
 	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json"}, args...)
 	p := &Proc{t: t, cmd: exec.Command(bin, args...), exited: make(chan error, 1)}
-	p.cmd.Env = append(cleanEnv(), env...)
+	p.cmd.Env = append(CleanEnv(), env...)
 	pipe, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +75,9 @@ func Start(t testing.TB, bin string, env []string, args ...string) *Proc {
 	return p
 }
 
-func cleanEnv() []string {
+// CleanEnv is this process's environment without OCTOSTORE_* variables,
+// so a developer's settings never leak into a binary under test.
+func CleanEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "OCTOSTORE_") {

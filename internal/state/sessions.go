@@ -1,6 +1,7 @@
 package state
 
 import (
+	"maps"
 	"slices"
 	"time"
 
@@ -75,7 +76,7 @@ func (s *State) endSession(now int64, cur *Session, expired bool) {
 	if expired {
 		why = EventExpired
 	}
-	for _, name := range sortedKeys(s.sessionLocks[cur.ID]) {
+	for _, name := range slices.Sorted(maps.Keys(s.sessionLocks[cur.ID])) {
 		if l, ok := s.locks.Get(&Lock{Name: name}); ok {
 			s.free(now, l, why)
 		}
@@ -88,15 +89,6 @@ func (s *State) endSession(now int64, cur *Session, expired bool) {
 
 // sortedKeys orders a session's lock names, so that the events of its end
 // come in the same order on every replica.
-func sortedKeys(set map[string]struct{}) []string {
-	names := make([]string, 0, len(set))
-	for n := range set {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
-
 // putSession stores sess in place of old (nil for a new session) with its
 // one deadline: FreeAt while live, the tombstone's end once ended.
 func (s *State) putSession(old, sess *Session) {
