@@ -329,7 +329,7 @@ func validateCommand(cmd Command) error {
 	case DeactivateWebhook:
 		return idErr(c.ID)
 	case SetNode:
-		return firstErr(nodeIDErr(c.ID), check(c.HTTPAddr != "", errNode))
+		return firstErr(nodeIDErr(c.ID), check(c.HTTPAddr != "" && len(c.HTTPAddr) <= MaxNodeAddrLen, errNode))
 	case RemoveNode:
 		return nodeIDErr(c.ID)
 	case nil:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,22 +61,31 @@ func TestCodec_Refuses(t *testing.T) {
 		}
 	}
 	invalid := map[string]Batch{
-		"BadName":        {Now: t0, Commands: []Command{Acquire{Name: "a//b", LeaseID: alice, HolderID: alice, TTL: time.Second}}},
-		"TTLTooLong":     {Now: t0, Commands: []Command{Acquire{Name: "a", LeaseID: alice, HolderID: alice, TTL: 2 * time.Hour}}},
-		"NoLease":        {Now: t0, Commands: []Command{Release{Name: "a", HolderID: alice}}},
-		"SessionTTL":     {Now: t0, Commands: []Command{CreateSession{ID: alice, UserID: alice, TTL: time.Second}}},
-		"ZeroLimit":      {Now: t0, Commands: []Command{ExpireDue{}}},
-		"NegativeSkew":   {Now: t0, Skew: -1},
-		"ZeroNow":        {},
-		"EmptyLogin":     {Now: t0, Commands: []Command{BootstrapAdmin{ID: alice}}},
-		"WebhookHTTP":    {Now: t0, Commands: []Command{CreateWebhook{ID: alice, UserID: alice, URL: "http://x", Events: AllEvents}}},
-		"WebhookNoEvent": {Now: t0, Commands: []Command{CreateWebhook{ID: alice, UserID: alice, URL: "https://x"}}},
-		"WebhookPattern": {Now: t0, Commands: []Command{CreateWebhook{ID: alice, UserID: alice, URL: "https://x", Events: AllEvents, Pattern: "a//b"}}},
-		"MetadataTooBig": {Now: t0, Commands: []Command{Acquire{Name: "a", LeaseID: alice, HolderID: alice, TTL: time.Second, Metadata: string(make([]byte, 1025))}}},
+		"BadName":         {Now: t0, Commands: []Command{Acquire{Name: "a//b", LeaseID: alice, HolderID: alice, TTL: time.Second}}},
+		"TTLTooLong":      {Now: t0, Commands: []Command{Acquire{Name: "a", LeaseID: alice, HolderID: alice, TTL: 2 * time.Hour}}},
+		"NoLease":         {Now: t0, Commands: []Command{Release{Name: "a", HolderID: alice}}},
+		"SessionTTL":      {Now: t0, Commands: []Command{CreateSession{ID: alice, UserID: alice, TTL: time.Second}}},
+		"ZeroLimit":       {Now: t0, Commands: []Command{ExpireDue{}}},
+		"NegativeSkew":    {Now: t0, Skew: -1},
+		"ZeroNow":         {},
+		"EmptyLogin":      {Now: t0, Commands: []Command{BootstrapAdmin{ID: alice}}},
+		"WebhookHTTP":     {Now: t0, Commands: []Command{CreateWebhook{ID: alice, UserID: alice, URL: "http://x", Events: AllEvents}}},
+		"WebhookNoEvent":  {Now: t0, Commands: []Command{CreateWebhook{ID: alice, UserID: alice, URL: "https://x"}}},
+		"WebhookPattern":  {Now: t0, Commands: []Command{CreateWebhook{ID: alice, UserID: alice, URL: "https://x", Events: AllEvents, Pattern: "a//b"}}},
+		"MetadataTooBig":  {Now: t0, Commands: []Command{Acquire{Name: "a", LeaseID: alice, HolderID: alice, TTL: time.Second, Metadata: string(make([]byte, 1025))}}},
+		"NodeAddrTooLong": {Now: t0, Commands: []Command{SetNode{ID: "n1", HTTPAddr: strings.Repeat("x", MaxNodeAddrLen+1)}}},
 	}
 	for name, b := range invalid {
 		if _, err := DecodeBatch(EncodeBatch(b)); err == nil {
 			t.Errorf("%s: accepted", name)
+		}
+		// Validate runs before a command joins a batch: whatever the
+		// decoder refuses must be refused there, or it would make the
+		// whole entry, and every command batched with it, undecodable.
+		for _, c := range b.Commands {
+			if Validate(c) == nil {
+				t.Errorf("%s: Validate accepted %T, which no replica can decode", name, c)
+			}
 		}
 	}
 }
