@@ -76,19 +76,22 @@ func (s *State) endSession(now int64, cur *Session, expired bool) {
 	if expired {
 		why = EventExpired
 	}
-	for _, name := range slices.Sorted(maps.Keys(s.sessionLocks[cur.ID])) {
+	// Sorted, so the events of its end come in the same order on every
+	// replica.
+	names := slices.Sorted(maps.Keys(s.sessionLocks[cur.ID]))
+	sess := *cur
+	sess.EndedAt = now
+	sess.Expired = expired
+	// Ended before its locks are freed: a waiter of this same session must
+	// not be handed one of them.
+	s.putSession(cur, &sess)
+	for _, name := range names {
 		if l, ok := s.locks.Get(&Lock{Name: name}); ok {
 			s.free(now, l, why)
 		}
 	}
-	sess := *cur
-	sess.EndedAt = now
-	sess.Expired = expired
-	s.putSession(cur, &sess)
 }
 
-// sortedKeys orders a session's lock names, so that the events of its end
-// come in the same order on every replica.
 // putSession stores sess in place of old (nil for a new session) with its
 // one deadline: FreeAt while live, the tombstone's end once ended.
 func (s *State) putSession(old, sess *Session) {
