@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"testing"
 
@@ -11,17 +10,7 @@ import (
 // binary is the octostore executable built once for the process tests.
 var binary string
 
-func TestMain(m *testing.M) {
-	bin, cleanup, err := proctest.Build()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = bin
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(proctest.Main(m, &binary)) }
 
 // proc is a running `octostore serve` process.
 type proc = proctest.Proc

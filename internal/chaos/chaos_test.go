@@ -3,7 +3,6 @@ package chaos
 import (
 	"context"
 	"flag"
-	"fmt"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -20,18 +19,7 @@ var (
 	binary       string
 )
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	bin, cleanup, err := proctest.Build()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = bin
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(proctest.Main(m, &binary)) }
 
 // settings returns the run's length and seed: flags first, then the
 // environment, then a short run with a fresh seed.

@@ -18,9 +18,9 @@ import (
 	"time"
 )
 
-// Build compiles the octostore command into a temporary directory and
-// returns the binary's path and a cleanup function. Call it from TestMain.
-func Build() (string, func(), error) {
+// build compiles the octostore command into a temporary directory and
+// returns the binary's path and a cleanup function.
+func build() (string, func(), error) {
 	dir, err := os.MkdirTemp("", "octostore-bin")
 	if err != nil {
 		return "", nil, err
@@ -32,6 +32,19 @@ func Build() (string, func(), error) {
 		return "", nil, fmt.Errorf("build octostore: %v\n%s", err, out)
 	}
 	return bin, func() { os.RemoveAll(dir) }, nil
+}
+
+// Main is a TestMain body for packages that run the binary: it builds it
+// into *bin, runs the tests and removes it again, returning the exit code.
+func Main(m *testing.M, bin *string) int {
+	path, cleanup, err := build()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer cleanup()
+	*bin = path
+	return m.Run()
 }
 
 // Proc is a running `octostore serve`.
