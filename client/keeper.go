@@ -22,13 +22,11 @@ type keeper struct {
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	stop   chan struct{}
 	done   chan struct{}
 
 	mu       sync.Mutex
 	sent     time.Time // the send time of the last confirmed request
 	deadline *time.Timer
-	stopOnce sync.Once
 }
 
 // defaultMargin is max(ttl/10, min(1s, ttl/3)).
@@ -41,13 +39,11 @@ func defaultMargin(ttl time.Duration) time.Duration {
 func startKeeper(sent time.Time, ttl, margin, every time.Duration, lostErr error,
 	refresh func(context.Context) error) *keeper {
 	k := &keeper{ttl: ttl, margin: margin, every: every, refresh: refresh, lostErr: lostErr,
-		stop: make(chan struct{}), done: make(chan struct{}), sent: sent}
+		done: make(chan struct{}), sent: sent}
 	k.ctx, k.cancel = context.WithCancelCause(context.Background())
-	k.mu.Lock()
 	k.deadline = time.AfterFunc(time.Until(k.localDeadline()), func() {
 		k.lose(errors.New("no renewal confirmed before the local deadline"))
 	})
-	k.mu.Unlock()
 	go k.run()
 	return k
 }
@@ -74,17 +70,7 @@ func (k *keeper) Expiry() time.Time {
 func (k *keeper) run() {
 	defer close(k.done)
 	wait := k.every
-	for failures := 0; ; {
-		t := time.NewTimer(wait)
-		select {
-		case <-k.stop:
-			t.Stop()
-			return
-		case <-k.ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
+	for failures := 0; sleep(k.ctx, wait); {
 		sent := time.Now()
 		rctx, cancel := context.WithDeadline(k.ctx, k.Deadline())
 		err := k.refresh(rctx)
@@ -138,14 +124,12 @@ func (k *keeper) lose(reason error) {
 }
 
 // halt stops refreshing and cancels the context with cause, unless it
-// was lost already. It waits for the refresher to finish.
+// was lost already. It waits for the refresher to finish; calling it
+// again is harmless.
 func (k *keeper) halt(cause error) {
-	k.stopOnce.Do(func() {
-		k.mu.Lock()
-		k.deadline.Stop()
-		k.cancel(cause)
-		k.mu.Unlock()
-		close(k.stop)
-	})
+	k.mu.Lock()
+	k.deadline.Stop()
+	k.cancel(cause)
+	k.mu.Unlock()
 	<-k.done
 }

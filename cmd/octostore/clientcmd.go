@@ -168,19 +168,3 @@ func show(w io.Writer, v view, asJSON bool) error {
 	v.table(tw)
 	return tw.Flush()
 }
-
-// jsonWith marshals v (a struct) with extra fields added.
-func jsonWith(v any, extra map[string]any) ([]byte, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, err
-	}
-	for k, x := range extra {
-		m[k] = x
-	}
-	return json.Marshal(m)
-}

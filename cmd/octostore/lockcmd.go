@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -82,15 +83,21 @@ func (v statusView) table(w io.Writer) {
 
 // MarshalJSON shows the server's answer plus held and the index.
 func (v statusView) MarshalJSON() ([]byte, error) {
-	extra := map[string]any{"held": v.Held, "index": v.Index}
 	if !v.Held {
-		return jsonWith(struct {
+		return json.Marshal(struct {
 			Name   string `json:"name"`
 			Status string `json:"status"`
-		}{v.Name, v.Status}, extra)
+			Held   bool   `json:"held"`
+			Index  uint64 `json:"index"`
+		}{v.Name, v.Status, v.Held, v.Index})
 	}
+	// plain drops this method; the outer fields override its json:"-" ones.
 	type plain client.LockStatus
-	return jsonWith(plain(*v.LockStatus), extra)
+	return json.Marshal(struct {
+		plain
+		Held  bool   `json:"held"`
+		Index uint64 `json:"index"`
+	}{plain(*v.LockStatus), v.Held, v.Index})
 }
 
 func setupStatus(fs *flag.FlagSet) runner {

@@ -3,8 +3,10 @@ package main
 import (
 	"errors"
 	"flag"
+	"fmt"
 
 	"github.com/octostore/octostore/internal/httpapi"
+	"github.com/octostore/octostore/internal/state"
 )
 
 // Defaults of serve's limits: generous enough that no well-behaved
@@ -35,8 +37,9 @@ func checkLimits(l *httpapi.Limits) error {
 	if l.MaxLocksPerUser < 0 || l.MaxSessionsPerUser < 0 || l.Rate < 0 || l.Burst < 0 || l.MaxInFlight < 0 || l.MaxWaiting < 0 {
 		return errors.New("limits must not be negative")
 	}
-	if l.MaxLocksPerUser > 1<<30 || l.MaxSessionsPerUser > 1<<30 {
-		return errors.New("--max-locks-per-user and --max-sessions-per-user must be at most 2^30")
+	if l.MaxLocksPerUser > state.MaxQuota || l.MaxSessionsPerUser > state.MaxQuota {
+		// The quota travels in the command; the state machine refuses more.
+		return fmt.Errorf("--max-locks-per-user and --max-sessions-per-user must be at most %d", state.MaxQuota)
 	}
 	return nil
 }

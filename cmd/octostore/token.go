@@ -65,19 +65,20 @@ func addConnFlags(fs *flag.FlagSet) *conn {
 // the file `octostore login` wrote, if there is one. A token file that
 // others can read is refused: it would leak the credential.
 func (c *conn) bearer() (string, error) {
-	file := c.tokenFile
 	if c.token != "" {
 		return c.token, nil
 	}
+	file, explicit := c.tokenFile, c.tokenFile != ""
+	if !explicit {
+		file = defaultTokenFile()
+	}
 	if file == "" {
-		if file = defaultTokenFile(); file == "" {
-			return "", nil
-		}
-		if _, err := os.Stat(file); err != nil {
-			return "", nil
-		}
+		return "", nil
 	}
 	info, err := os.Stat(file)
+	if err != nil && !explicit {
+		return "", nil // no login yet
+	}
 	if err != nil {
 		return "", err
 	}
