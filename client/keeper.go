@@ -29,9 +29,22 @@ type keeper struct {
 	deadline *time.Timer
 }
 
-// defaultMargin is max(ttl/10, min(1s, ttl/3)).
-func defaultMargin(ttl time.Duration) time.Duration {
-	return max(ttl/10, min(time.Second, ttl/3))
+// keptTTL is the TTL to keep (def when unset) in the whole seconds the
+// server counts, and the safety margin for it: margin, or by default
+// max(ttl/10, min(1s, ttl/3)). A margin that is not shorter than the TTL
+// would leave nothing to keep.
+func keptTTL(ttl, def, margin time.Duration) (time.Duration, time.Duration, error) {
+	if ttl <= 0 {
+		ttl = def
+	}
+	ttl = time.Duration(seconds(ttl)) * time.Second
+	if margin <= 0 {
+		margin = max(ttl/10, min(time.Second, ttl/3))
+	}
+	if margin >= ttl {
+		return 0, 0, fmt.Errorf("%w: safety margin %v must be shorter than the TTL %v", ErrInvalid, margin, ttl)
+	}
+	return ttl, margin, nil
 }
 
 // startKeeper begins keeping alive what the request sent at sent

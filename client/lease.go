@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 )
 
@@ -25,17 +24,12 @@ type LeaseOptions struct {
 	RenewEvery time.Duration
 }
 
-func (o *LeaseOptions) defaults() {
-	if o.TTL <= 0 {
-		o.TTL = 30 * time.Second
-	}
-	o.TTL = time.Duration(seconds(o.TTL)) * time.Second
-	if o.SafetyMargin <= 0 {
-		o.SafetyMargin = defaultMargin(o.TTL)
-	}
+func (o *LeaseOptions) defaults() (err error) {
+	o.TTL, o.SafetyMargin, err = keptTTL(o.TTL, 30*time.Second, o.SafetyMargin)
 	if o.RenewEvery <= 0 {
 		o.RenewEvery = o.TTL / 3
 	}
+	return err
 }
 
 // Lease is a held lock that renews itself until Release. Its Context is
@@ -63,9 +57,8 @@ type Lease struct {
 // acquire, when the grant may have come long after the request was sent,
 // Hold renews once at once so the deadline starts from a fresh reading.
 func (c *Client) Hold(ctx context.Context, name string, o LeaseOptions) (*Lease, error) {
-	o.defaults()
-	if o.SafetyMargin >= o.TTL {
-		return nil, fmt.Errorf("%w: safety margin %v must be shorter than the TTL %v", ErrInvalid, o.SafetyMargin, o.TTL)
+	if err := o.defaults(); err != nil {
+		return nil, err
 	}
 	sent := time.Now()
 	lock, err := c.Acquire(ctx, name, AcquireOptions{TTL: o.TTL, Wait: o.Wait, SessionID: o.SessionID, Metadata: o.Metadata})
@@ -148,12 +141,9 @@ type Session struct {
 // StartSession creates a session and keeps it alive. Its Context is
 // cancelled the moment it can no longer be proven alive.
 func (c *Client) StartSession(ctx context.Context, o SessionOptions) (*Session, error) {
-	if o.TTL <= 0 {
-		o.TTL = time.Minute
-	}
-	o.TTL = time.Duration(seconds(o.TTL)) * time.Second
-	if o.SafetyMargin <= 0 {
-		o.SafetyMargin = defaultMargin(o.TTL)
+	var err error
+	if o.TTL, o.SafetyMargin, err = keptTTL(o.TTL, time.Minute, o.SafetyMargin); err != nil {
+		return nil, err
 	}
 	sent := time.Now()
 	g, err := c.CreateSession(ctx, o.TTL)

@@ -198,3 +198,19 @@ func TestSession_CloseReleasesLocks(t *testing.T) {
 		t.Fatalf("session lock after close: %+v %v", st, err)
 	}
 }
+
+// A safety margin that is not shorter than the TTL leaves nothing to
+// keep: Hold and StartSession refuse it before asking the server.
+func TestOptions_MarginNotShorterThanTTL(t *testing.T) {
+	_, alice, _ := start(t)
+	c := ctx(t)
+	if _, err := alice.Hold(c, "jobs/margin", client.LeaseOptions{TTL: 2 * time.Second, SafetyMargin: 2 * time.Second}); !errors.Is(err, client.ErrInvalid) {
+		t.Fatalf("Hold: %v, want ErrInvalid", err)
+	}
+	if _, err := alice.StartSession(c, client.SessionOptions{TTL: 10 * time.Second, SafetyMargin: time.Minute}); !errors.Is(err, client.ErrInvalid) {
+		t.Fatalf("StartSession: %v, want ErrInvalid", err)
+	}
+	if st, err := alice.Get(c, "jobs/margin", client.GetOptions{}); err != nil || st.Held {
+		t.Fatalf("a refused Hold acquired the lock: %+v %v", st, err)
+	}
+}
