@@ -2,16 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/octostore/octostore/client"
 	"github.com/octostore/octostore/internal/poll"
 )
 
@@ -26,19 +25,23 @@ var unlimited = []string{"--rate-limit", "0", "--max-locks-per-user", "0", "--ma
 //	go test ./cmd/octostore -run XXX -bench Waiters -benchtime 1x
 func BenchmarkWaiters(b *testing.B) {
 	const n = 10_000
+	ctx := context.Background()
+	hold := client.AcquireOptions{TTL: time.Hour}
 	for range b.N {
 		p := startServe(b, tokensEnv, append([]string{"--data-dir", b.TempDir()}, unlimited...)...)
-		c := newWaitClient(p.Addr)
+		c := newWaitClient(b, p.Addr)
 		base := p.RSS()
-		c.post("/locks/one/acquire", map[string]any{"ttl_seconds": 3600}, nil)
-		stop := c.waitMany(b, n, func(i int) string { return "one" })
+		c.Acquire(ctx, "one", hold)
+		stop := waitMany(b, c, n, []string{"one"})
 		oneName := p.RSS()
 		stop()
-		for i := range n {
-			c.post(fmt.Sprintf("/locks/many/%d/acquire", i), map[string]any{"ttl_seconds": 3600}, nil)
+		names := make([]string, n)
+		for i := range names {
+			names[i] = fmt.Sprintf("many/%d", i)
+			c.Acquire(ctx, names[i], hold)
 		}
 		held := p.RSS()
-		stop = c.waitMany(b, n, func(i int) string { return fmt.Sprintf("many/%d", i) })
+		stop = waitMany(b, c, n, names)
 		manyNames := p.RSS()
 		stop()
 		b.ReportMetric(float64(oneName-base)/n, "B/waiter-one-lock")
@@ -47,75 +50,47 @@ func BenchmarkWaiters(b *testing.B) {
 	}
 }
 
-type waitClient struct {
-	base string
-	http *http.Client
-}
-
-func newWaitClient(base string) *waitClient {
-	tr := &http.Transport{MaxIdleConnsPerHost: 20_000, MaxConnsPerHost: 0,
+// newWaitClient is a client whose transport keeps a connection per
+// waiter open.
+func newWaitClient(b *testing.B, base string) *client.Client {
+	tr := &http.Transport{MaxIdleConnsPerHost: 20_000,
 		DialContext: (&net.Dialer{Timeout: 10 * time.Second}).DialContext}
-	return &waitClient{base: base, http: &http.Client{Transport: tr}}
-}
-
-func (c *waitClient) post(path string, body any, out any) int {
-	return c.postCtx(context.Background(), path, body, out)
-}
-
-func (c *waitClient) postCtx(ctx context.Context, path string, body any, out any) int {
-	data, _ := json.Marshal(body)
-	req, _ := http.NewRequestWithContext(ctx, "POST", c.base+path, strings.NewReader(string(data)))
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := c.http.Do(req)
+	c, err := client.New(base, token, client.WithHTTPClient(&http.Client{Transport: tr}))
 	if err != nil {
-		return 0
+		b.Fatal(err)
 	}
-	defer resp.Body.Close()
-	if out != nil {
-		json.NewDecoder(resp.Body).Decode(out)
-	}
-	return resp.StatusCode
+	return c
 }
 
-// waitMany queues n acquires (each a session of its own) on the names
-// given, waits until the server lists them all as waiting, and returns a
-// function that disconnects them.
-func (c *waitClient) waitMany(b *testing.B, n int, name func(int) string) func() {
+// waitMany queues n acquires (each a session of its own) spread over
+// names in turn, waits until the server lists them all as waiting, and
+// returns a function that disconnects them.
+func waitMany(b *testing.B, c *client.Client, n int, names []string) func() {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for i := range n {
-		var s struct {
-			SessionID string `json:"session_id"`
+		s, err := c.CreateSession(ctx, 5*time.Minute)
+		if err != nil {
+			b.Fatal(err)
 		}
-		c.post("/sessions", map[string]any{"ttl_seconds": 300}, &s)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.postCtx(ctx, "/locks/"+name(i)+"/acquire", map[string]any{"ttl_seconds": 60, "session_id": s.SessionID, "wait_seconds": 300}, nil)
+			c.Acquire(ctx, names[i%len(names)], client.AcquireOptions{TTL: time.Minute, SessionID: s.ID, Wait: 5 * time.Minute})
 		}()
 	}
-	poll.Until(b, 2*time.Minute, fmt.Sprintf("%d waiters queued", n), func() bool { return c.waiting(name, n) >= n })
+	poll.Until(b, 2*time.Minute, fmt.Sprintf("%d waiters queued", n), func() bool { return waiting(c, names) >= n })
 	runtime.GC()
 	return func() { cancel(); wg.Wait() }
 }
 
-// waiting counts the queued acquires over the names.
-func (c *waitClient) waiting(name func(int) string, n int) int {
-	seen, total := map[string]bool{}, 0
-	for i := range n {
-		nm := name(i)
-		if seen[nm] {
-			continue
+// waiting counts the queued acquires on names.
+func waiting(c *client.Client, names []string) int {
+	total := 0
+	for _, name := range names {
+		if st, err := c.Get(context.Background(), name, client.GetOptions{}); err == nil {
+			total += st.Waiters
 		}
-		seen[nm] = true
-		var l struct{ Waiters int }
-		req, _ := http.NewRequest("GET", c.base+"/locks/"+nm, nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		if resp, err := c.http.Do(req); err == nil {
-			json.NewDecoder(resp.Body).Decode(&l)
-			resp.Body.Close()
-		}
-		total += l.Waiters
 	}
 	return total
 }
