@@ -142,8 +142,8 @@ type request struct {
 	id    uuid.UUID       // session ID, for session routes
 	// tokenID is a token's public ID, for /auth/tokens/{id}.
 	tokenID string
-	nodeID  string     // for /cluster/nodes/{id}
-	adm     *admission // nil for routes outside admission control
+	nodeID  string    // for /cluster/nodes/{id}
+	adm     admission // empty for routes outside admission control
 	// paramErr is a malformed path parameter, answered 422 once the
 	// caller is authenticated.
 	paramErr error

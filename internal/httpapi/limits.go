@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"math"
+	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -158,39 +159,40 @@ func (s *semaphore) release() {
 func (a *API) Load() (inFlight, waiting int64) { return a.inFlight.held.Load(), a.waiting.held.Load() }
 
 // admission is a request's hold on the node's capacity: a short slot
-// while it works, swapped for a waiting slot while it waits.
+// while it works, swapped for a waiting slot while it waits. Routes
+// outside admission control have none and never park.
 type admission struct {
 	a           *API
 	short, long bool
 }
 
 // admit takes a short slot for a request, or fails with ErrOverloaded.
-func (a *API) admit() (*admission, error) {
+func (a *API) admit() (admission, error) {
 	if !a.inFlight.tryAcquire() {
-		return nil, retryError{ErrOverloaded, time.Second}
+		return admission{}, ErrOverloaded
 	}
-	return &admission{a: a, short: true}, nil
+	return admission{a: a, short: true}, nil
 }
 
-// park turns the short slot into a waiting slot before a long wait, so
-// waiting requests never starve short ones. It reports false, keeping the
-// short slot, when the waiting slots are all taken.
-func (ad *admission) park() bool {
-	if ad == nil {
-		return true
-	}
+// park turns the short slot into a waiting slot before a wait of up to
+// wait, so waiting requests never starve short ones, and lets the
+// response be written that late (the server's write timeout is shorter
+// than the longest wait). It reports false, keeping the short slot, when
+// the waiting slots are all taken.
+func (ad *admission) park(w http.ResponseWriter, wait time.Duration) bool {
 	if !ad.a.waiting.tryAcquire() {
 		return false
 	}
 	ad.long = true
 	ad.leave()
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + 30*time.Second))
 	return true
 }
 
 // leave gives the short slot back early: event streams are counted by
 // their own limits.
 func (ad *admission) leave() {
-	if ad != nil && ad.short {
+	if ad.short {
 		ad.short = false
 		ad.a.inFlight.release()
 	}
@@ -198,9 +200,6 @@ func (ad *admission) leave() {
 
 // done releases whatever the request still holds.
 func (ad *admission) done() {
-	if ad == nil {
-		return
-	}
 	ad.leave()
 	if ad.long {
 		ad.long = false

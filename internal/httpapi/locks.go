@@ -74,7 +74,7 @@ func (a *API) handleAcquireLock(w http.ResponseWriter, r *request) {
 		a.writeError(w, r.Request, err)
 		return
 	}
-	if cmd.Wait > 0 && r.adm.park() {
+	if cmd.Wait > 0 && r.adm.park(w, cmd.Wait) {
 		a.acquireWaiting(w, r, cmd)
 		return
 	}
@@ -158,7 +158,7 @@ func (a *API) handleGetLock(w http.ResponseWriter, r *request) {
 		a.writeError(w, r.Request, err)
 		return
 	}
-	if wait > 0 && r.adm.park() { // no waiting slot free: answer now
+	if wait > 0 && r.adm.park(w, wait) { // else no waiting slot is free: answer now
 		a.waitForChange(w, r, index, wait)
 	}
 	var l state.Lock

@@ -17,8 +17,6 @@ import (
 func (a *API) acquireWaiting(w http.ResponseWriter, r *request, cmd state.Acquire) {
 	granted, forget := a.store.ExpectGrant(cmd.LeaseID)
 	defer forget()
-	// The server's write timeout is shorter than the longest wait.
-	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(cmd.Wait + 30*time.Second))
 	res, err := a.store.Apply(r.Context(), cmd)
 	if err != nil || res.Err != nil || res.Status != state.Queued {
 		a.writeLockResult(w, r, res, err)
@@ -36,7 +34,7 @@ func (a *API) acquireWaiting(w http.ResponseWriter, r *request, cmd state.Acquir
 			a.stopWaiting(w, r, cmd, true)
 			return
 		}
-		writeJSON(w, http.StatusOK, newLockResponse("acquired", l, r.user.Login))
+		a.writeLockResult(w, r, state.Result{Status: state.Granted, Lock: l, Holder: r.user.Login}, nil)
 	case <-timer.C:
 		a.stopWaiting(w, r, cmd, false)
 	case <-r.Context().Done():
@@ -59,9 +57,10 @@ func (a *API) stopWaiting(w http.ResponseWriter, r *request, cmd state.Acquire, 
 		a.store.Apply(ctx, state.Release{Name: cmd.Name, LeaseID: cmd.LeaseID, HolderID: cmd.HolderID})
 	case gone:
 	case err == nil && res.Status == state.Granted:
-		writeJSON(w, http.StatusOK, newLockResponse("acquired", res.Lock, res.Holder))
-	case err == nil && res.Lock.Name != "":
-		a.writeLockResult(w, r, state.Result{Err: state.ErrLockHeld, Lock: res.Lock, Holder: res.Holder}, nil)
+		a.writeLockResult(w, r, res, nil)
+	case err == nil && res.Lock.Name != "": // someone else holds it
+		res.Err = state.ErrLockHeld
+		a.writeLockResult(w, r, res, nil)
 	default:
 		// The lock is free again (its queue emptied as this request timed
 		// out): answer as a try-lock made now would.
@@ -104,7 +103,6 @@ func blockingParams(r *http.Request) (time.Duration, uint64, error) {
 // events after index were compacted away, or wait passes): a blocking
 // query, as Consul's. It wakes only on changes of state, never polls.
 func (a *API) waitForChange(w http.ResponseWriter, r *request, index uint64, wait time.Duration) {
-	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + 30*time.Second))
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for cursor := index; ; {
