@@ -129,36 +129,31 @@ func (c *lockClient) waitingBody(session string, wait time.Duration) []byte {
 // createSession starts a session (5 minutes), so that a contended worker is
 // a holder of its own under the shared token.
 func (c *lockClient) createSession(ctx context.Context, scratch *bytes.Buffer) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/sessions", bytes.NewReader([]byte(`{"ttl_seconds":300}`)))
-	if err != nil {
+	const what = "create session"
+	if err := c.send(ctx, what, c.base+"/sessions", []byte(`{"ttl_seconds":300}`), scratch); err != nil {
 		return "", err
 	}
-	if c.auth != "" {
-		req.Header.Set("Authorization", c.auth)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return "", &transportError{fmt.Errorf("create session: %w", err)}
-	}
-	defer resp.Body.Close()
-	scratch.Reset()
-	scratch.ReadFrom(resp.Body)
 	var s struct {
 		SessionID string `json:"session_id"`
 	}
-	if resp.StatusCode != http.StatusCreated || json.Unmarshal(scratch.Bytes(), &s) != nil || s.SessionID == "" {
-		return "", fmt.Errorf("create session: HTTP %d: %s", resp.StatusCode, bodySnippet(scratch.Bytes()))
+	if json.Unmarshal(scratch.Bytes(), &s) != nil || s.SessionID == "" {
+		return "", fmt.Errorf("%s: no session_id in %s", what, bodySnippet(scratch.Bytes()))
 	}
 	return s.SessionID, nil
 }
 
-// post sends one lock call and leaves the response body in respBody. The
-// body is always read to EOF, which is what lets the connection go back to
-// the keep-alive pool.
+// post sends one lock call and leaves the response body in respBody.
 func (c *lockClient) post(ctx context.Context, op, name string, body []byte, respBody *bytes.Buffer) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.opURL(op, name), bytes.NewReader(body))
+	return c.send(ctx, op+" "+name, c.opURL(op, name), body, respBody)
+}
+
+// send POSTs body to url and leaves the response body in respBody; what
+// names the call in errors. The body is always read to EOF, which is what
+// lets the connection go back to the keep-alive pool.
+func (c *lockClient) send(ctx context.Context, what, url string, body []byte, respBody *bytes.Buffer) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", op, name, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if c.auth != "" {
@@ -166,15 +161,15 @@ func (c *lockClient) post(ctx context.Context, op, name string, body []byte, res
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return &transportError{fmt.Errorf("%s %s: %w", op, name, err)}
+		return &transportError{fmt.Errorf("%s: %w", what, err)}
 	}
 	defer resp.Body.Close()
 	respBody.Reset()
 	if _, err := respBody.ReadFrom(resp.Body); err != nil {
-		return &transportError{fmt.Errorf("%s %s: reading response: %w", op, name, err)}
+		return &transportError{fmt.Errorf("%s: reading response: %w", what, err)}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("%s %s: HTTP %d: %s", op, name, resp.StatusCode, bodySnippet(respBody.Bytes()))
+		return fmt.Errorf("%s: HTTP %d: %s", what, resp.StatusCode, bodySnippet(respBody.Bytes()))
 	}
 	return nil
 }

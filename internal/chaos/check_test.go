@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"net/http"
@@ -59,7 +60,7 @@ func dumpFailing(t *testing.T, model porcupine.Model, ops []porcupine.Operation,
 		if porcupine.CheckOperations(model, part) {
 			continue
 		}
-		slices.SortStableFunc(part, func(a, b porcupine.Operation) int { return cmpInt(a.Call, b.Call) })
+		slices.SortStableFunc(part, func(a, b porcupine.Operation) int { return cmp.Compare(a.Call, b.Call) })
 		fmt.Fprintf(&b, "--- partition of %d operations\n", len(part))
 		for _, op := range part {
 			ret := "…"
@@ -101,8 +102,8 @@ func tokensIncrease(ops []porcupine.Operation) error {
 		}
 	}
 	byReturn := slices.Clone(grants)
-	slices.SortFunc(byReturn, func(a, b porcupine.Operation) int { return cmpInt(a.Return, b.Return) })
-	slices.SortFunc(grants, func(a, b porcupine.Operation) int { return cmpInt(a.Call, b.Call) })
+	slices.SortFunc(byReturn, func(a, b porcupine.Operation) int { return cmp.Compare(a.Return, b.Return) })
+	slices.SortFunc(grants, func(a, b porcupine.Operation) int { return cmp.Compare(a.Call, b.Call) })
 	var highest uint64
 	var highestOp porcupine.Operation
 	i := 0
@@ -117,14 +118,4 @@ func tokensIncrease(ops []porcupine.Operation) error {
 		}
 	}
 	return nil
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

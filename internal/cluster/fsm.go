@@ -199,14 +199,13 @@ type fsmSnapshot struct {
 
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 	start := time.Now()
-	w := &countingWriter{w: sink}
-	if _, err := s.snap.WriteTo(w); err != nil {
+	n, err := s.snap.WriteTo(sink)
+	if err != nil {
 		sink.Cancel()
 		return err
 	}
-	err := sink.Close()
-	if err == nil {
-		s.obs.SnapshotPersisted(w.n, time.Since(start))
+	if err = sink.Close(); err == nil {
+		s.obs.SnapshotPersisted(n, time.Since(start))
 	}
 	return err
 }

@@ -86,8 +86,8 @@ func (n *Node) dropOrphanWaiters() error {
 	if !queued {
 		return nil
 	}
-	b := state.Batch{Now: time.Now().UnixNano(), Skew: n.cfg.Skew, Commands: []state.Command{state.CancelAllWaiters{}}}
-	return proposeError(n.raft.Apply(state.EncodeBatch(b), 0).Error())
+	// Not through Apply: the node is not ready until this is done.
+	return proposeError(n.proposeCommands(state.CancelAllWaiters{}).Error())
 }
 
 // WaitReady blocks until this node is a ready leader or ctx ends.

@@ -201,13 +201,6 @@ func closeTransport(t raft.Transport) {
 	}
 }
 
-// Raft heartbeat (and election) timeouts: a lone in-memory voter and
-// nodes on a network.
-const (
-	singleHeartbeatTimeout  = 50 * time.Millisecond
-	clusterHeartbeatTimeout = 600 * time.Millisecond
-)
-
 func (n *Node) raftConfig(logger raftLogger) *raft.Config {
 	c := raft.DefaultConfig()
 	c.LocalID = raft.ServerID(n.id)
@@ -215,15 +208,15 @@ func (n *Node) raftConfig(logger raftLogger) *raft.Config {
 	c.NotifyCh = n.notify
 	// A single voter on the in-memory transport has no peer to wait for:
 	// short timeouts only make it elect itself sooner after a restart.
-	c.HeartbeatTimeout = singleHeartbeatTimeout
-	c.ElectionTimeout = singleHeartbeatTimeout
+	c.HeartbeatTimeout = 50 * time.Millisecond
+	c.ElectionTimeout = 50 * time.Millisecond
 	c.LeaderLeaseTimeout = 50 * time.Millisecond
 	if n.clustered() {
 		// Peers on a network: long enough to ride out a GC pause or a busy
 		// disk, short enough that a dead leader is replaced within about
 		// two seconds.
-		c.HeartbeatTimeout = clusterHeartbeatTimeout
-		c.ElectionTimeout = clusterHeartbeatTimeout
+		c.HeartbeatTimeout = 600 * time.Millisecond
+		c.ElectionTimeout = 600 * time.Millisecond
 		c.LeaderLeaseTimeout = 300 * time.Millisecond
 	}
 	c.CommitTimeout = 10 * time.Millisecond

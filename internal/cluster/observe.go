@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"io"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -60,19 +59,6 @@ func (s timedLogStore) StoreLogs(logs []*raft.Log) error {
 	err := s.LogStore.StoreLogs(logs)
 	s.obs.LogStored(len(logs), time.Since(start))
 	return err
-}
-
-// countingWriter counts the bytes of a snapshot as it is written.
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-// Write passes p on and counts it.
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // RaftStats is this node's Raft view, for metrics.

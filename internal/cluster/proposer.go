@@ -138,6 +138,12 @@ func (n *Node) propose(batch []*proposal) raft.ApplyFuture {
 	for i, p := range batch {
 		cmds[i] = p.cmd
 	}
+	return n.proposeCommands(cmds...)
+}
+
+// proposeCommands appends one log entry carrying cmds, stamped with the
+// leader's clock: the one way commands reach the log.
+func (n *Node) proposeCommands(cmds ...state.Command) raft.ApplyFuture {
 	b := state.Batch{Now: time.Now().UnixNano(), Skew: n.cfg.Skew, Commands: cmds}
 	return n.raft.Apply(state.EncodeBatch(b), 0)
 }

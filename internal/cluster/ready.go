@@ -55,10 +55,7 @@ func (n *Node) Readiness() Readiness {
 // leader and stay ready: a few heartbeat timeouts, by when raft itself
 // starts an election.
 func (n *Node) contactLimit() time.Duration {
-	if n.clustered() {
-		return 3 * clusterHeartbeatTimeout
-	}
-	return 3 * singleHeartbeatTimeout
+	return 3 * n.raft.ReloadableConfig().HeartbeatTimeout
 }
 
 func roleName(s raft.RaftState) string {

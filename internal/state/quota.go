@@ -41,12 +41,6 @@ func bump(m map[uuid.UUID]int, user uuid.UUID, delta int) {
 // overQuota reports whether have has reached a non-zero limit.
 func overQuota(have, limit int) bool { return limit > 0 && have >= limit }
 
-// LocksHeldBy is how many locks user holds (stored, not yet expired away).
-func (s *State) LocksHeldBy(user uuid.UUID) int { return s.counts.locksBy[user] }
-
-// LiveSessionsOf is how many live sessions user has.
-func (s *State) LiveSessionsOf(user uuid.UUID) int { return s.counts.sessionsBy[user] }
-
 // Counts are the state's sizes, for metrics.
 type Counts struct {
 	Locks, Sessions, Waiters, Users, Webhooks int

@@ -34,8 +34,8 @@ func TestState_LockQuota(t *testing.T) {
 	if r := applyAt(s, t0, w); !errors.Is(r.Err, ErrTooManyLocks) {
 		t.Fatalf("wait over the quota: %+v", r)
 	}
-	if s.LocksHeldBy(alice) != 2 || s.LocksHeldBy(bob) != 1 {
-		t.Fatalf("held: alice %d bob %d", s.LocksHeldBy(alice), s.LocksHeldBy(bob))
+	if s.counts.locksBy[alice] != 2 || s.counts.locksBy[bob] != 1 {
+		t.Fatalf("held: alice %d bob %d", s.counts.locksBy[alice], s.counts.locksBy[bob])
 	}
 	// Expiry frees quota.
 	mustApply(t, s, at(2*time.Minute), ExpireDue{Limit: 100})
@@ -58,8 +58,8 @@ func TestState_SessionQuota(t *testing.T) {
 	mustApply(t, s, t0, DeleteSession{ID: first.ID, UserID: alice})
 	c.ID = uuid.New()
 	mustApply(t, s, t0, c)
-	if s.LiveSessionsOf(alice) != 1 || s.Counts().Sessions != 1 {
-		t.Fatalf("live: %d, counts %+v", s.LiveSessionsOf(alice), s.Counts())
+	if s.counts.sessionsBy[alice] != 1 || s.Counts().Sessions != 1 {
+		t.Fatalf("live: %d, counts %+v", s.counts.sessionsBy[alice], s.Counts())
 	}
 }
 

@@ -121,10 +121,7 @@ func (s *State) apply(now int64, skew time.Duration, cmd Command) Result {
 	case CancelWait:
 		return s.cancelWait(now, c)
 	case CancelAllWaiters:
-		clear(s.queues)
-		s.counts.waiters = 0
-		s.dropped = true
-		return Result{}
+		return s.cancelAllWaiters()
 	case SetNode:
 		s.nodes[c.ID] = c.HTTPAddr
 		return Result{}

@@ -82,12 +82,11 @@ func (s *State) enqueue(now int64, c Acquire) {
 // past its deadline, or with a session that ended, a waiter is skipped.
 func (s *State) handoff(now int64, name string) {
 	q := s.queues[name]
-	for q != nil {
-		w := q.pop()
-		if w == nil {
-			delete(s.queues, name)
-			return
-		}
+	if q == nil {
+		return
+	}
+	defer s.dropIfEmpty(name, q)
+	for w := q.pop(); w != nil; w = q.pop() {
 		s.counts.waiters--
 		if now >= w.Deadline || (w.SessionID != uuid.Nil && !s.sessionUsable(now, w.SessionID, w.HolderID)) {
 			continue
@@ -95,10 +94,14 @@ func (s *State) handoff(now int64, name string) {
 		r := s.grant(now, s.skew, Acquire{Name: name, LeaseID: w.LeaseID, HolderID: w.HolderID,
 			SessionID: w.SessionID, TTL: w.TTL, Metadata: w.Metadata})
 		s.handoffs = append(s.handoffs, r.Lock)
-		if q.order.Len() == 0 {
-			delete(s.queues, name)
-		}
 		return
+	}
+}
+
+// dropIfEmpty forgets name's queue once nobody waits in it.
+func (s *State) dropIfEmpty(name string, q *waitQueue) {
+	if q.order.Len() == 0 {
+		delete(s.queues, name)
 	}
 }
 
@@ -107,9 +110,7 @@ func (s *State) handoff(now int64, name string) {
 func (s *State) cancelWait(now int64, c CancelWait) Result {
 	if q := s.queues[c.Name]; q != nil && q.remove(c.LeaseID) {
 		s.counts.waiters--
-		if q.order.Len() == 0 {
-			delete(s.queues, c.Name)
-		}
+		s.dropIfEmpty(c.Name, q)
 		if l, held := s.GetLock(c.Name, now); held {
 			return Result{Lock: l, Holder: s.login(l.HolderID)}
 		}
@@ -119,6 +120,14 @@ func (s *State) cancelWait(now int64, c CancelWait) Result {
 		return Result{Status: Granted, Lock: l, Holder: s.login(l.HolderID)}
 	}
 	return Result{Err: ErrWaiterNotFound}
+}
+
+// cancelAllWaiters empties every queue and notes it for TakeQueuesDropped.
+func (s *State) cancelAllWaiters() Result {
+	clear(s.queues)
+	s.counts.waiters = 0
+	s.dropped = true
+	return Result{}
 }
 
 // TakeQueuesDropped reports whether CancelAllWaiters emptied the queues
