@@ -4,8 +4,8 @@
 // optional FIFO wait), Renew, Release, Get (also as a blocking read), List,
 // the session calls, webhooks, tokens, Health, Cluster, RemoveNode,
 // Snapshot and Events (the Server-Sent Events stream). Every call takes a
-// context.Context. (POST /cluster/join is for nodes, not clients; the
-// GitHub sign-in routes are for browsers: SignInURL says where to go.)
+// context.Context. (The GitHub sign-in routes are for browsers: SignInURL
+// says where to go.)
 //
 // # Errors
 //

@@ -44,7 +44,7 @@ func TestCluster_KillDashNineLeader(t *testing.T) {
 		dirs[id] = t.TempDir()
 		args := []string{"--node-id", id, "--data-dir", dirs[id], "--raft-addr", "127.0.0.1:0"}
 		if i > 0 {
-			args = append(args, "--join", procs["n1"].Addr)
+			args = append(args, "--join", procs["n1"].Raft)
 		}
 		procs[id] = startServe(t, clusterEnv, args...)
 	}

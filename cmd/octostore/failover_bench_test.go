@@ -24,7 +24,7 @@ func BenchmarkFailover(b *testing.B) {
 		dirs[id] = b.TempDir()
 		args := []string{"--node-id", id, "--data-dir", dirs[id], "--raft-addr", "127.0.0.1:0"}
 		if i > 0 {
-			args = append(args, "--join", procs["n1"].Addr)
+			args = append(args, "--join", procs["n1"].Raft)
 		}
 		procs[id] = startServe(b, clusterEnv, args...)
 	}

@@ -96,3 +96,29 @@ func TestServe_DataDirInUse(t *testing.T) {
 		t.Fatalf("exit %d after %v: %s", code, time.Since(start), errb.String())
 	}
 }
+
+// Cluster settings that would leave node traffic unauthenticated, or that
+// name the old HTTP join, are refused before anything listens.
+func TestServe_ClusterFlagsRefused(t *testing.T) {
+	key := "--cluster-key=cluster-key-0123456789"
+	cases := map[string]struct {
+		args []string
+		want string
+	}{
+		"NoNodeAuth":  {[]string{"--raft-addr", "127.0.0.1:0"}, "must prove who it is"},
+		"ShortKey":    {[]string{"--raft-addr", "127.0.0.1:0", "--cluster-key", "short"}, "at least 16"},
+		"HTTPJoin":    {[]string{"--raft-addr", "127.0.0.1:0", key, "--join", "http://127.0.0.1:3001"}, "not a URL"},
+		"JoinNoPort":  {[]string{"--raft-addr", "127.0.0.1:0", key, "--join", "127.0.0.1"}, "host:port"},
+		"KeyAndCerts": {[]string{"--raft-addr", "127.0.0.1:0", key, "--raft-tls-cert", "a", "--raft-tls-key", "b", "--raft-tls-ca", "c"}, "not both"},
+		"PartCerts":   {[]string{"--raft-addr", "127.0.0.1:0", "--raft-tls-cert", "a"}, "go together"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			var errb bytes.Buffer
+			args := append([]string{"serve", "--data-dir", t.TempDir()}, tc.args...)
+			if code := run(args, &bytes.Buffer{}, &errb); code == 0 || !strings.Contains(errb.String(), tc.want) {
+				t.Fatalf("exit %d, stderr %q; want it to say %q", code, errb.String(), tc.want)
+			}
+		})
+	}
+}

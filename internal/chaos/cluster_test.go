@@ -27,6 +27,7 @@ type chaosCluster struct {
 
 type chaosNode struct {
 	id, dir, raftAddr, listen string
+	ip                        string // the loopback IP it binds and dials from, so proxies tell nodes apart
 	proxy                     *Proxy
 	proc                      *proctest.Proc // nil while down
 	paused                    bool
@@ -50,7 +51,8 @@ func startCluster(t *testing.T) *chaosCluster {
 			t.Fatal(err)
 		}
 		t.Cleanup(p.Close)
-		n := &chaosNode{id: fmt.Sprintf("n%d", i+1), dir: t.TempDir(), raftAddr: freePort(t), listen: "127.0.0.1:0", proxy: p}
+		ip := fmt.Sprintf("127.0.0.%d", i+2)
+		n := &chaosNode{id: fmt.Sprintf("n%d", i+1), dir: t.TempDir(), ip: ip, raftAddr: freePort(t, ip), listen: "127.0.0.1:0", proxy: p}
 		p.SetTarget(n.raftAddr)
 		cl.nodes = append(cl.nodes, n)
 		cl.start(n)
@@ -59,10 +61,10 @@ func startCluster(t *testing.T) *chaosCluster {
 	return cl
 }
 
-// freePort reserves a loopback port for a node's Raft listener, so the
-// node can come back on it after being killed.
-func freePort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// freePort reserves a port on the loopback IP ip for a node's Raft
+// listener, so the node can come back on it after being killed.
+func freePort(t *testing.T, ip string) string {
+	ln, err := net.Listen("tcp", ip+":0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +76,7 @@ func (cl *chaosCluster) start(n *chaosNode) {
 	args := []string{"--node-id", n.id, "--data-dir", n.dir, "--listen", n.listen,
 		"--raft-addr", n.raftAddr, "--raft-advertise", n.proxy.Addr()}
 	if n != cl.nodes[0] {
-		args = append(args, "--join", cl.nodes[0].httpURL())
+		args = append(args, "--join", cl.nodes[0].proxy.Addr())
 	}
 	p := proctest.Start(cl.t, binary, clusterEnv(), args...)
 	cl.mu.Lock()
@@ -119,8 +121,8 @@ func (cl *chaosCluster) pause(n *chaosNode, paused bool) {
 func (cl *chaosCluster) isolate(n *chaosNode, cut bool) {
 	for _, other := range cl.nodes {
 		if other != n {
-			n.proxy.Block(other.id, cut)
-			other.proxy.Block(n.id, cut)
+			n.proxy.Block(other.ip, cut)
+			other.proxy.Block(n.ip, cut)
 		}
 	}
 }

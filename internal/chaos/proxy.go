@@ -1,31 +1,25 @@
 package chaos
 
 import (
-	"io"
 	"net"
 	"sync"
 	"time"
-
-	"github.com/octostore/octostore/internal/cluster"
 )
-
-// helloPrefix is the length of OctoStore's Raft handshake hello up to the
-// node-ID length byte. The proxy reads the dialer's node ID from it; the
-// handshake itself passes through untouched, so the proxy holds no key and
-// cannot forge anything.
-const helloPrefix = cluster.HelloIDLenOffset
 
 // Proxy sits in front of one node's Raft port: peers reach the node only
 // through it (the node advertises the proxy's address). It can refuse
-// connections by the dialer's node ID, which cuts one direction of a link,
-// and it can delay traffic. No root and no iptables needed.
+// connections by the dialer's source IP — each node binds its own
+// loopback IP and dials its peers from it — which cuts one direction of a
+// link, and it can delay traffic. Node traffic is TLS end to end: the
+// proxy holds no key and sees only ciphertext. No root and no iptables
+// needed.
 type Proxy struct {
 	ln     net.Listener
 	mu     sync.Mutex
 	target string
-	block  map[string]bool // dialer IDs refused
+	block  map[string]bool // dialer IPs refused
 	delay  time.Duration
-	conns  map[net.Conn]string // open client conns by dialer ID
+	conns  map[net.Conn]string // open client conns by dialer IP
 }
 
 // NewProxy listens on a loopback port.
@@ -49,8 +43,8 @@ func (p *Proxy) SetTarget(addr string) {
 	p.mu.Unlock()
 }
 
-// Block refuses (or allows again) connections dialled by node from, and
-// cuts those already open.
+// Block refuses (or allows again) connections dialled from the IP from,
+// and cuts those already open.
 func (p *Proxy) Block(from string, blocked bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -92,24 +86,14 @@ func (p *Proxy) serve() {
 	}
 }
 
-// relay reads the hello to learn who is dialling, then splices the
-// connection to the node unless that dialer is blocked.
+// relay splices the connection to the node unless its dialer is blocked.
 func (p *Proxy) relay(client net.Conn) {
 	defer client.Close()
-	client.SetReadDeadline(time.Now().Add(5 * time.Second))
-	head := make([]byte, helloPrefix+1)
-	if _, err := io.ReadFull(client, head); err != nil {
-		return
-	}
-	id := make([]byte, int(head[helloPrefix]))
-	if _, err := io.ReadFull(client, id); err != nil {
-		return
-	}
-	client.SetReadDeadline(time.Time{})
+	from, _, _ := net.SplitHostPort(client.RemoteAddr().String())
 	p.mu.Lock()
-	target, refused := p.target, p.block[string(id)]
+	target, refused := p.target, p.block[from]
 	if !refused {
-		p.conns[client] = string(id)
+		p.conns[client] = from
 	}
 	p.mu.Unlock()
 	if refused || target == "" {
@@ -121,7 +105,6 @@ func (p *Proxy) relay(client net.Conn) {
 		return
 	}
 	defer server.Close()
-	server.Write(append(head, id...))
 	done := make(chan struct{}, 2)
 	go func() { p.pipe(server, client); done <- struct{}{} }()
 	go func() { p.pipe(client, server); done <- struct{}{} }()

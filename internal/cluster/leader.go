@@ -156,6 +156,9 @@ func nodeID(cfg Config) (string, error) {
 	if cfg.NodeID != "" {
 		return cfg.NodeID, nil
 	}
+	if cfg.Certs != nil && cfg.RaftAddr != "" {
+		return certNodeID(*cfg.Certs)
+	}
 	path := filepath.Join(cfg.DataDir, "node-id")
 	if b, err := os.ReadFile(path); err == nil {
 		return strings.TrimSpace(string(b)), nil

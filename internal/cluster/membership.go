@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -20,46 +22,61 @@ var (
 	// ErrNotClustered: this node runs on the in-memory transport and has
 	// no address another node could reach.
 	ErrNotClustered = errors.New("this node was started without --raft-addr and cannot take members")
-	// ErrJoinRefused: the joining node could not prove it holds the
-	// cluster's key or certificate, or is not the node it claims.
+	// ErrJoinRefused: the join request was malformed.
 	ErrJoinRefused = errors.New("join refused")
 	// ErrUnknownMember: no such node in the configuration.
 	ErrUnknownMember = errors.New("no such cluster member")
 )
 
-// JoinRequest asks the leader to take a node in as a voter.
+// JoinRequest asks the leader to take a node in as a voter. ID is the
+// node ID its certificate proved on the node channel, never a claim.
 type JoinRequest struct {
 	ID       string
 	RaftAddr string
 	HTTPAddr string
+	// From is the address the request came from, for the log.
+	From string
 }
 
 const membershipTimeout = 10 * time.Second
 
-// Join adds the node as a voter, or replaces its address if it changed;
-// a node already in the configuration at the same address is left as it
-// is. The leader first connects to RaftAddr and completes the
-// authenticated handshake: a join succeeds only for a node that holds the
-// cluster key or a trusted certificate, under the ID it claims.
+// Join adds the node as a voter, or moves it to the addresses it now
+// gives; a node already in the configuration at the same address is left
+// as it is. Only the node itself can ask this (the node channel proved its
+// ID), so a member's addresses change only when that member says so. The
+// leader dials nothing here: raft later dials RaftAddr and accepts only a
+// certificate naming req.ID there.
 func (n *Node) Join(ctx context.Context, req JoinRequest) error {
 	if err := n.leaderForMembership(); err != nil {
 		return err
 	}
-	if req.ID == "" || len(req.ID) > state.MaxNodeIDLen || req.RaftAddr == "" || req.HTTPAddr == "" {
-		return fmt.Errorf("%w: id, raft_addr and http_addr are required", ErrJoinRefused)
-	}
-	proven, err := n.stream.VerifyPeer(req.RaftAddr, 5*time.Second)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrJoinRefused, err)
-	}
-	if proven != req.ID {
-		return fmt.Errorf("%w: the node at %s is %q, not %q", ErrJoinRefused, req.RaftAddr, proven, req.ID)
-	}
-	if err := n.addVoter(raft.ServerID(req.ID), raft.ServerAddress(req.RaftAddr)); err != nil {
+	if err := validateJoin(req); err != nil {
 		return err
 	}
-	n.log.Info("node joined", "node_id", req.ID, "raft_addr", req.RaftAddr, "http_addr", req.HTTPAddr)
+	if err := n.addVoter(raft.ServerID(req.ID), raft.ServerAddress(req.RaftAddr), req.ID); err != nil {
+		return err
+	}
+	n.log.Info("node joined", "node_id", req.ID, "raft_addr", req.RaftAddr, "http_addr", req.HTTPAddr,
+		"requested_by", "node "+req.ID, "from", req.From)
 	return n.setNode(ctx, req.ID, req.HTTPAddr)
+}
+
+func validateJoin(req JoinRequest) error {
+	if !ValidNodeID(req.ID) {
+		return fmt.Errorf("%w: invalid node ID", ErrJoinRefused)
+	}
+	host, port, err := net.SplitHostPort(req.RaftAddr)
+	if err != nil || host == "" || port == "" || len(req.RaftAddr) > state.MaxNodeAddrLen {
+		return fmt.Errorf("%w: raft_addr must be host:port", ErrJoinRefused)
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		return fmt.Errorf("%w: raft_addr %s is a wildcard", ErrJoinRefused, req.RaftAddr)
+	}
+	u, err := url.Parse(req.HTTPAddr)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(req.HTTPAddr) > state.MaxNodeAddrLen {
+		return fmt.Errorf("%w: http_addr must be an http:// or https:// URL", ErrJoinRefused)
+	}
+	return nil
 }
 
 func (n *Node) leaderForMembership() error {
@@ -74,7 +91,7 @@ func (n *Node) leaderForMembership() error {
 
 // addVoter is idempotent: same ID and address is a no-op; another node
 // still registered at the address (a replaced machine) is removed first.
-func (n *Node) addVoter(id raft.ServerID, addr raft.ServerAddress) error {
+func (n *Node) addVoter(id raft.ServerID, addr raft.ServerAddress, by string) error {
 	cf := n.raft.GetConfiguration()
 	if err := cf.Error(); err != nil {
 		return err
@@ -84,6 +101,7 @@ func (n *Node) addVoter(id raft.ServerID, addr raft.ServerAddress) error {
 			return nil
 		}
 		if s.Address == addr && s.ID != id {
+			n.log.Info("removing a node whose address another node now has", "node_id", s.ID, "raft_addr", addr, "requested_by", "node "+by)
 			if err := n.raft.RemoveServer(s.ID, 0, membershipTimeout).Error(); err != nil {
 				return proposeError(err)
 			}
@@ -92,8 +110,9 @@ func (n *Node) addVoter(id raft.ServerID, addr raft.ServerAddress) error {
 	return proposeError(n.raft.AddVoter(id, addr, 0, membershipTimeout).Error())
 }
 
-// Remove takes a member out of the cluster (a dead machine, say).
-func (n *Node) Remove(ctx context.Context, id string) error {
+// Remove takes a member out of the cluster (a dead machine, say); by
+// says who asked, for the log.
+func (n *Node) Remove(ctx context.Context, id, by string) error {
 	if err := n.leaderForMembership(); err != nil {
 		return err
 	}
@@ -103,7 +122,7 @@ func (n *Node) Remove(ctx context.Context, id string) error {
 	if err := proposeError(n.raft.RemoveServer(raft.ServerID(id), 0, membershipTimeout).Error()); err != nil {
 		return err
 	}
-	n.log.Info("node removed", "node_id", id)
+	n.log.Info("node removed", "node_id", id, "requested_by", by)
 	if id == n.id {
 		return nil // the leader removed itself and steps down; the new leader tidies up
 	}
@@ -146,17 +165,32 @@ func (n *Node) registerSelf(ctx context.Context) {
 	}
 }
 
-// LeaderHTTP returns the leader's HTTP address, when a leader is known
-// and has recorded it.
-func (n *Node) LeaderHTTP() (string, bool) {
+// Leader returns the node ID of the leader this node knows of.
+func (n *Node) Leader() (string, bool) {
 	_, id := n.raft.LeaderWithID()
-	if id == "" {
-		return "", false
+	return string(id), id != ""
+}
+
+// DialForward opens a connection on the node channel to member id for
+// forwarding client requests over HTTP; the peer must prove it is id.
+func (n *Node) DialForward(ctx context.Context, id string) (net.Conn, error) {
+	if n.stream == nil {
+		return nil, ErrNotClustered
 	}
-	var addr string
-	var ok bool
-	n.Read(context.Background(), true, func(s *state.State, _ int64) { addr, ok = s.NodeHTTP(string(id)) })
-	return addr, ok
+	m, ok := n.member(raft.ServerID(id))
+	if !ok {
+		return nil, ErrUnknownMember
+	}
+	return n.stream.dial(ctx, string(m.Address), id, protoHTTP)
+}
+
+// ForwardListener yields the connections other nodes forward client
+// requests on, or nil on the in-memory transport.
+func (n *Node) ForwardListener() net.Listener {
+	if n.stream == nil {
+		return nil
+	}
+	return n.stream.HTTPListener()
 }
 
 // SoleVoter reports whether this node is the only voter of its

@@ -2,8 +2,6 @@ package cluster
 
 import (
 	"context"
-	"crypto/tls"
-
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,13 +37,13 @@ type Config struct {
 	// RaftAdvertise is the address peers dial (NAT, containers); default
 	// RaftAddr.
 	RaftAdvertise string
-	// HTTPAddr is the base URL other nodes forward requests to, e.g.
-	// http://10.0.0.5:3000.
+	// HTTPAddr is the base URL clients reach this node at, e.g.
+	// https://10.0.0.5:3000; the cluster status shows it.
 	HTTPAddr string
-	// ClusterKey and TLS authenticate node-to-node traffic; a clustered
-	// node needs at least one.
+	// ClusterKey or Certs gives a clustered node the certificate that
+	// proves it to its peers; exactly one must be set.
 	ClusterKey []byte
-	TLS        *tls.Config
+	Certs      *NodeCerts
 	// Join: an empty data dir waits to be added to an existing cluster
 	// instead of bootstrapping a new one.
 	Join bool
@@ -184,10 +182,11 @@ func (n *Node) newTransport(logger raftLogger) (raft.Transport, error) {
 		return trans, nil
 	}
 	trans, stream, err := NewTransport(TransportConfig{BindAddr: n.cfg.RaftAddr, Advertise: n.cfg.RaftAdvertise,
-		NodeID: n.id, ClusterKey: n.cfg.ClusterKey, TLS: n.cfg.TLS, Logger: logger})
+		NodeID: n.id, ClusterKey: n.cfg.ClusterKey, Certs: n.cfg.Certs, Logger: logger})
 	if err != nil {
 		return nil, fmt.Errorf("raft transport: %w", err)
 	}
+	stream.setJoinHandler(n.serveJoin)
 	n.stream = stream
 	return trans, nil
 }

@@ -24,7 +24,7 @@ type Readiness struct {
 
 // Readiness answers from local knowledge only, with no Raft round trip:
 // a leader is ready once its leadership barrier has applied; a follower
-// when it knows the leader and its HTTP address, has heard from it within
+// when it knows the leader, has heard from it within
 // a few heartbeat timeouts, and has applied what it knows is committed.
 func (n *Node) Readiness() Readiness {
 	_, leader := n.raft.LeaderWithID()
@@ -42,10 +42,6 @@ func (n *Node) Readiness() Readiness {
 	case r.Commit > r.Applied+readyMaxLag:
 		r.Reason = fmt.Sprintf("catching up: %d committed entries not applied yet", r.Commit-r.Applied)
 	default:
-		if _, ok := n.LeaderHTTP(); !ok {
-			r.Reason = "the leader's HTTP address is not known yet"
-			break
-		}
 		r.Ready = true
 	}
 	return r

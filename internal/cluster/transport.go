@@ -1,89 +1,38 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-
-	"github.com/octostore/octostore/internal/state"
 )
 
-// The node-to-node handshake. It runs on every Raft connection, in both
-// directions, after the TLS handshake when TLS is configured, and before a
-// single Raft byte is exchanged. The dialer is the client (C), the
-// accepting side the server (S).
-//
-//	C → S  hello_C
-//	S → C  hello_S || mac_S          (mac_S only in key mode)
-//	C → S  mac_C                     (only in key mode)
-//	S → C  0x01                      (accepted)
-//
-//	hello   = magic "OCTORAFT" (8) || version 0x01 (1) || mode (1)
-//	          || nonce (32, fresh from crypto/rand) || idLen (1, 1..128) || nodeID
-//	mode    = 0x01 when a cluster key is configured, 0x00 when TLS alone
-//	          authenticates; both sides must agree
-//	mac_S   = HMAC-SHA256(key, "octostore raft handshake v1 server" || 0x00 || hello_C || hello_S || ekm)
-//	mac_C   = HMAC-SHA256(key, "octostore raft handshake v1 client" || 0x00 || hello_C || hello_S || ekm)
-//	ekm     = 32 bytes exported from the TLS session (label
-//	          "EXPORTER-octostore-raft-handshake-v1"); empty without TLS
-//
-// Each MAC covers both nonces, so it answers the other side's fresh
-// challenge and a recorded handshake cannot be replayed; it covers both
-// node IDs, so the ID a peer sends is the ID it proved; the role label
-// keeps a server's proof from being reflected back as a client's; the key
-// itself never crosses the wire. Hellos are self-delimiting, so their
-// concatenation is unambiguous. Binding the TLS session into the MACs keeps
-// a holder of a valid certificate but not the key from relaying another
-// node's proof through its own TLS session.
-//
-// With a key but no TLS the handshake authenticates the endpoints, not the
-// stream: the traffic after it is plaintext that an on-path attacker can
-// read, alter or relay. Configure TLS wherever the network is not trusted.
-// With TLS but no key the proof is the certificate chain to the cluster CA
-// on both sides; the node IDs are exchanged but any holder of a valid
-// certificate may claim any ID.
-//
-// Every read is fixed-size (io.ReadFull on the connection itself, never a
-// buffered reader), so no Raft byte that follows the handshake is consumed.
+// The node channel. Every connection between two nodes — Raft RPCs,
+// snapshot transfer, a node asking to join, a client request a follower
+// forwards to the leader — is mutual TLS 1.3 on the Raft port, with the
+// cluster CA as the only trusted root. ALPN names what the connection is
+// for, so one port serves them all and a connection opened for one purpose
+// can never be used for another. The dialer always knows which node it
+// wants (the Raft configuration pairs IDs with addresses) and accepts only
+// a certificate naming that node; the acceptor learns who dialled from the
+// certificate. Nothing is spoken before TLS, and no address, ID or name a
+// peer sends is trusted before it is proven.
 const (
-	handshakeMagic   = "OCTORAFT"
-	handshakeVersion = 1
-	modeTLSOnly      = 0
-	modeKey          = 1
-	nonceLen         = 32
-	macLen           = sha256.Size
-	helloHeaderLen   = len(handshakeMagic) + 1 + 1 + nonceLen + 1
-	ackOK            = 1
-	ekmLabel         = "EXPORTER-octostore-raft-handshake-v1"
-	serverLabel      = "octostore raft handshake v1 server"
-	clientLabel      = "octostore raft handshake v1 client"
+	protoRaft = "octostore-raft/1"
+	protoJoin = "octostore-join/1"
+	protoHTTP = "octostore-http/1"
 
-	// HelloIDLenOffset is where, in the first bytes a dialling node
-	// sends, the length of its node ID is; the ID follows it. Test
-	// proxies read it to tell dialers apart.
-	HelloIDLenOffset = helloHeaderLen - 1
-	// MaxNodeIDLen is the longest node ID the handshake carries: the
-	// longest the state accepts.
-	MaxNodeIDLen = state.MaxNodeIDLen
-	// MinClusterKeyLen is the shortest cluster key accepted: a recorded
-	// handshake lets anyone test guesses offline, so the key must be too
-	// long to guess.
-	MinClusterKeyLen = 16
-
-	// handshakeTimeout bounds a whole handshake (TLS included), so a slow
-	// or silent peer holds a goroutine and a socket for at most this long.
+	// handshakeTimeout bounds a whole TLS handshake, so a slow or silent
+	// peer holds a goroutine and a socket for at most this long.
 	handshakeTimeout = 5 * time.Second
 	// maxPendingHandshakes caps the inbound handshakes in flight; a flood
 	// of connections beyond it is refused instead of piling up goroutines.
@@ -91,33 +40,27 @@ const (
 )
 
 var (
-	// ErrNoNodeAuth means neither a cluster key nor TLS was configured:
-	// the transport would accept Raft traffic from anyone.
-	ErrNoNodeAuth = errors.New("cluster transport needs a cluster key or TLS to authenticate nodes")
-	// ErrHandshake means a peer failed the node handshake: wrong key,
-	// untrusted certificate, not an OctoStore node, or too slow.
+	// ErrHandshake means a peer failed the node handshake: no certificate,
+	// one from another cluster, the wrong node, or too slow.
 	ErrHandshake = errors.New("node handshake failed")
 	// ErrTransportClosed is returned by Accept after Close.
 	ErrTransportClosed = fmt.Errorf("cluster transport closed: %w", net.ErrClosed)
 )
 
-// TransportConfig configures the authenticated TCP transport between nodes.
+// TransportConfig configures the node channel.
 type TransportConfig struct {
-	// BindAddr is the listen address, e.g. 127.0.0.1:7001.
+	// BindAddr is the listen address, e.g. 127.0.0.1:7001. When it names a
+	// specific IP, this node also dials its peers from that IP.
 	BindAddr string
 	// Advertise is the address peers dial; empty means the listener's
 	// actual address, which must then not be a wildcard.
 	Advertise string
-	// NodeID is this node's Raft server ID, proven in the handshake.
+	// NodeID is this node's Raft server ID, named by its certificate.
 	NodeID string
-	// ClusterKey is the secret every node shares (at least
-	// MinClusterKeyLen bytes). Nil or empty means none, and TLS must then
-	// be set; every node must agree on whether a key is used.
+	// ClusterKey (at least MinClusterKeyLen bytes) or Certs gives this
+	// node its certificate; exactly one must be set.
 	ClusterKey []byte
-	// TLS enables mutual TLS for node traffic; nil means plain TCP. It
-	// must hold Certificates and a RootCAs or ClientCAs pool with the CA
-	// that signs every node's certificate (see LoadNodeTLS).
-	TLS *tls.Config
+	Certs      *NodeCerts
 	// Logger receives refused connections at warn; nil means stderr.
 	Logger hclog.Logger
 
@@ -126,10 +69,9 @@ type TransportConfig struct {
 }
 
 // NewTransport listens on cfg.BindAddr and returns a Raft transport whose
-// every connection, inbound and outbound, has passed the node handshake,
-// plus the stream layer under it (for VerifyPeer). Closing the transport
-// closes the stream layer.
-func NewTransport(cfg TransportConfig) (*raft.NetworkTransport, *StreamLayer, error) {
+// every connection is mutual TLS between cluster members, plus the stream
+// layer under it. Closing the transport closes the stream layer.
+func NewTransport(cfg TransportConfig) (raft.Transport, *StreamLayer, error) {
 	if cfg.Logger == nil {
 		// The same default raft would pick, so both log to one place.
 		cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft-net", Output: hclog.DefaultOutput, Level: hclog.DefaultLevel})
@@ -144,24 +86,42 @@ func NewTransport(cfg TransportConfig) (*raft.NetworkTransport, *StreamLayer, er
 		Timeout: 10 * time.Second,
 		Logger:  cfg.Logger,
 	})
-	return trans, layer, nil
+	return nodeTransport{trans}, layer, nil
 }
 
-// StreamLayer is a raft.StreamLayer over TCP (optionally TLS) that runs the
-// node handshake on every connection.
+// newIdentity builds the node's identity from whichever source is set.
+func newIdentity(cfg TransportConfig) (*identity, error) {
+	switch {
+	case len(cfg.ClusterKey) > 0 && cfg.Certs != nil:
+		return nil, ErrBothNodeAuth
+	case cfg.Certs != nil:
+		return fileIdentity(*cfg.Certs, cfg.NodeID)
+	case len(cfg.ClusterKey) > 0:
+		if !ValidNodeID(cfg.NodeID) {
+			return nil, fmt.Errorf("node ID %q: a clustered node's ID is 1 to %d of A-Z a-z 0-9 . _ -", cfg.NodeID, MaxNodeIDLen)
+		}
+		return keyIdentity(cfg.ClusterKey, cfg.NodeID)
+	}
+	return nil, ErrNoNodeAuth
+}
+
+// StreamLayer is the node channel's listener and dialer: a
+// raft.StreamLayer for Raft connections, which also hands forwarded HTTP
+// connections to an http.Server and join requests to the node.
 type StreamLayer struct {
 	ln        net.Listener
 	advertise net.Addr
-	nodeID    string
-	key       []byte      // nil when TLS alone authenticates
-	serverTLS *tls.Config // nil without TLS
-	clientTLS *tls.Config
+	source    net.IP // dial from here; nil for the system's choice
+	id        *identity
+	serverTLS *tls.Config
 	log       hclog.Logger
 
 	// handshakeTimeout is handshakeTimeout except in tests.
 	handshakeTimeout time.Duration
 
-	ready     chan net.Conn   // authenticated inbound conns, unbuffered
+	raftConns chan net.Conn // authenticated inbound Raft conns, unbuffered
+	httpLn    *connListener
+	joins     atomic.Pointer[joinHandler]
 	pending   chan struct{}   // semaphore of inbound handshakes in flight
 	ctx       context.Context // canceled by Close
 	cancel    context.CancelFunc
@@ -170,71 +130,45 @@ type StreamLayer struct {
 	wg        sync.WaitGroup
 }
 
+// joinHandler answers a join request from an authenticated node.
+type joinHandler func(conn *tls.Conn, peerID string)
+
 var _ raft.StreamLayer = (*StreamLayer)(nil)
 
-// newStreamLayer validates cfg, listens, and starts accepting.
+// newStreamLayer builds the identity, listens, and starts accepting.
 func newStreamLayer(cfg TransportConfig) (*StreamLayer, error) {
-	if err := validateTransportConfig(cfg); err != nil {
+	id, err := newIdentity(cfg)
+	if err != nil {
 		return nil, err
 	}
 	s := &StreamLayer{
-		nodeID:           cfg.NodeID,
+		id:               id,
+		serverTLS:        id.serverConfig([]string{protoRaft, protoHTTP, protoJoin}),
 		log:              cfg.Logger,
 		handshakeTimeout: handshakeTimeout,
-		ready:            make(chan net.Conn),
+		raftConns:        make(chan net.Conn),
 		pending:          make(chan struct{}, maxPendingHandshakes),
-	}
-	if s.log == nil {
-		s.log = hclog.NewNullLogger()
 	}
 	if cfg.handshakeTimeout > 0 {
 		s.handshakeTimeout = cfg.handshakeTimeout
-	}
-	if len(cfg.ClusterKey) > 0 {
-		// A copy, so the caller cannot change the key under a running
-		// transport; an empty key stays nil and means TLS alone.
-		s.key = bytes.Clone(cfg.ClusterKey)
-	}
-	if cfg.TLS != nil {
-		s.serverTLS, s.clientTLS = nodeTLSConfigs(cfg.TLS)
 	}
 	ln, err := net.Listen("tcp", cfg.BindAddr)
 	if err != nil {
 		return nil, fmt.Errorf("listen for raft on %s: %w", cfg.BindAddr, err)
 	}
-	s.advertise, err = advertiseAddr(cfg.Advertise, ln.Addr())
-	if err != nil {
+	if s.advertise, err = advertiseAddr(cfg.Advertise, ln.Addr()); err != nil {
 		ln.Close()
 		return nil, err
 	}
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsUnspecified() {
+		s.source = tcp.IP
+	}
 	s.ln = ln
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.httpLn = &connListener{conns: make(chan net.Conn), done: make(chan struct{}), stop: s.ctx.Done(), addr: s.advertise}
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.acceptLoop() }()
 	return s, nil
-}
-
-func validateTransportConfig(cfg TransportConfig) error {
-	if len(cfg.ClusterKey) == 0 && cfg.TLS == nil {
-		return ErrNoNodeAuth
-	}
-	if len(cfg.ClusterKey) > 0 && len(cfg.ClusterKey) < MinClusterKeyLen {
-		return fmt.Errorf("cluster key is %d bytes; it must be at least %d", len(cfg.ClusterKey), MinClusterKeyLen)
-	}
-	if cfg.NodeID == "" || len(cfg.NodeID) > MaxNodeIDLen {
-		return fmt.Errorf("node ID must be 1 to %d bytes, got %d", MaxNodeIDLen, len(cfg.NodeID))
-	}
-	if cfg.TLS != nil {
-		if len(cfg.TLS.Certificates) == 0 {
-			return errors.New("node TLS config has no certificate")
-		}
-		// A nil pool would make crypto/tls fall back to the system roots,
-		// trusting every public CA's certificates as cluster nodes.
-		if cfg.TLS.RootCAs == nil && cfg.TLS.ClientCAs == nil {
-			return errors.New("node TLS config has no CA pool")
-		}
-	}
-	return nil
 }
 
 // advertiseAddr picks the address peers are told to dial.
@@ -261,8 +195,7 @@ type tcpAddrString string
 func (a tcpAddrString) Network() string { return "tcp" }
 func (a tcpAddrString) String() string  { return string(a) }
 
-// Accept returns the next inbound connection that passed the handshake.
-// Handshakes run concurrently, so a slow peer never delays another.
+// Accept returns the next inbound Raft connection.
 func (s *StreamLayer) Accept() (net.Conn, error) {
 	// Checked first so that Accept after Close fails even when a
 	// handshake finishes at the same moment.
@@ -270,7 +203,7 @@ func (s *StreamLayer) Accept() (net.Conn, error) {
 		return nil, ErrTransportClosed
 	}
 	select {
-	case conn := <-s.ready:
+	case conn := <-s.raftConns:
 		return conn, nil
 	case <-s.ctx.Done():
 		return nil, ErrTransportClosed
@@ -279,7 +212,7 @@ func (s *StreamLayer) Accept() (net.Conn, error) {
 
 // Close stops listening, aborts the handshakes in flight and waits for
 // their goroutines. Connections already handed out stay open: they belong
-// to raft. Close is idempotent.
+// to raft or the HTTP server. Close is idempotent.
 func (s *StreamLayer) Close() error {
 	s.closeOnce.Do(func() {
 		s.cancel()
@@ -292,106 +225,54 @@ func (s *StreamLayer) Close() error {
 // Addr returns the advertised address.
 func (s *StreamLayer) Addr() net.Addr { return s.advertise }
 
-// Dial connects to a peer and completes the handshake; the connection
-// returned is authenticated. timeout bounds connecting and handshaking
-// together.
+// Dial opens a Raft connection to the node that address names (see
+// peerTarget); the peer must prove it is that node.
 func (s *StreamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	conn, _, err := s.dial(string(address), timeout)
-	return conn, err
+	id, addr, ok := strings.Cut(string(address), "@")
+	if !ok {
+		return nil, fmt.Errorf("raft target %q names no node", address)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return s.dial(ctx, addr, id, protoRaft)
 }
 
-// VerifyPeer dials address, completes the handshake, and returns the node
-// ID the peer proved. The leader uses it to check a join request: does the
-// node at this address hold our key or certificate, and is it the ID it
-// claims? The connection is closed afterwards.
-func (s *StreamLayer) VerifyPeer(address string, timeout time.Duration) (nodeID string, err error) {
-	conn, id, err := s.dial(address, timeout)
-	if err != nil {
-		return "", err
-	}
-	conn.Close()
-	return id, nil
-}
+// HTTPListener yields the connections on which other nodes forward client
+// requests; serve the API on it.
+func (s *StreamLayer) HTTPListener() net.Listener { return s.httpLn }
 
-func (s *StreamLayer) dial(address string, timeout time.Duration) (net.Conn, string, error) {
-	start := time.Now()
-	d := net.Dialer{Timeout: timeout}
-	raw, err := d.Dial("tcp", address)
+// dial connects to addr for proto and completes the handshake; the peer
+// must name node want, or be any member when want is empty.
+func (s *StreamLayer) dial(ctx context.Context, addr, want, proto string) (*tls.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.handshakeTimeout)
+	defer cancel()
+	raw, err := s.dialer(addr).DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	deadline := time.Now().Add(s.handshakeTimeout)
-	if timeout > 0 && start.Add(timeout).Before(deadline) {
-		deadline = start.Add(timeout)
-	}
-	conn, id, err := s.clientHandshake(raw, deadline)
-	if err != nil {
+	tc := tls.Client(raw, s.id.clientConfig(proto, want))
+	if err := tc.HandshakeContext(ctx); err != nil {
 		raw.Close()
-		return nil, "", fmt.Errorf("raft peer %s: %w", address, err)
+		return nil, fmt.Errorf("%w with %s: %w", ErrHandshake, addr, err)
 	}
-	return conn, id, nil
+	return tc, nil
 }
 
-// clientHandshake runs the dialer's side on raw, wrapping it in TLS first
-// when configured, and returns the connection to hand to raft.
-func (s *StreamLayer) clientHandshake(raw net.Conn, deadline time.Time) (net.Conn, string, error) {
-	if err := raw.SetDeadline(deadline); err != nil {
-		return nil, "", err
+// dialer dials from the bind IP, so that on a multi-homed host node
+// traffic leaves by the interface the operator chose — except that a
+// loopback source cannot reach another host.
+func (s *StreamLayer) dialer(addr string) *net.Dialer {
+	d := &net.Dialer{}
+	if s.source == nil {
+		return d
 	}
-	conn := raw
-	var ekm []byte
-	if s.clientTLS != nil {
-		tc := tls.Client(raw, s.clientTLS)
-		if err := tc.Handshake(); err != nil {
-			return nil, "", fmt.Errorf("%w: tls: %w", ErrHandshake, err)
-		}
-		var err error
-		if ekm, err = exportKeyingMaterial(tc); err != nil {
-			return nil, "", err
-		}
-		conn = tc
+	host, _, _ := net.SplitHostPort(addr)
+	ip := net.ParseIP(host)
+	destLoopback := host == "localhost" || (ip != nil && ip.IsLoopback())
+	if s.source.IsLoopback() == destLoopback {
+		d.LocalAddr = &net.TCPAddr{IP: s.source}
 	}
-	id, err := s.clientExchange(conn, ekm)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := raw.SetDeadline(time.Time{}); err != nil {
-		return nil, "", err
-	}
-	return conn, id, nil
-}
-
-func (s *StreamLayer) clientExchange(conn net.Conn, ekm []byte) (string, error) {
-	helloC, err := s.newHello()
-	if err != nil {
-		return "", err
-	}
-	if _, err := conn.Write(helloC); err != nil {
-		return "", fmt.Errorf("%w: %w", ErrHandshake, err)
-	}
-	helloS, peerID, err := s.readHello(conn)
-	if err != nil {
-		return "", err
-	}
-	if s.key != nil {
-		if err := s.checkMAC(conn, serverLabel, helloC, helloS, ekm); err != nil {
-			return "", err
-		}
-		if _, err := conn.Write(s.mac(clientLabel, helloC, helloS, ekm)); err != nil {
-			return "", fmt.Errorf("%w: %w", ErrHandshake, err)
-		}
-	}
-	// Waiting for the verdict makes a refusal (wrong key, a certificate
-	// TLS 1.3 checks only after the client finished) fail the dial rather
-	// than the first RPC.
-	var ack [1]byte
-	if _, err := io.ReadFull(conn, ack[:]); err != nil {
-		return "", fmt.Errorf("%w: refused by peer: %w", ErrHandshake, err)
-	}
-	if ack[0] != ackOK {
-		return "", fmt.Errorf("%w: refused by peer", ErrHandshake)
-	}
-	return peerID, nil
+	return d
 }
 
 // acceptLoop hands every inbound connection to its own handshake
@@ -420,171 +301,135 @@ func (s *StreamLayer) acceptLoop() {
 		select {
 		case s.pending <- struct{}{}:
 		default:
-			s.log.Warn("refused raft connection: too many handshakes in flight", "remote", conn.RemoteAddr().String())
+			s.log.Warn("refused node connection: too many handshakes in flight", "remote", conn.RemoteAddr().String())
 			conn.Close()
 			continue
 		}
 		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer func() { <-s.pending }()
-			s.serveHandshake(conn)
-		}()
+		go func() { defer s.wg.Done(); s.serveConn(conn) }()
 	}
 }
 
-// serveHandshake authenticates one inbound connection and hands it to
-// Accept, or logs and closes it.
-func (s *StreamLayer) serveHandshake(raw net.Conn) {
-	// Close aborts the handshake at once instead of waiting out the
-	// deadline.
-	stop := context.AfterFunc(s.ctx, func() { raw.Close() })
-	conn, err := s.serverHandshake(raw)
-	if !stop() {
-		if conn != nil {
-			conn.Close()
-		}
-		return
-	}
+// serveConn authenticates one inbound connection and hands it to the
+// service its ALPN names, or logs and closes it.
+func (s *StreamLayer) serveConn(raw net.Conn) {
+	tc, peer, err := s.handshake(raw)
+	<-s.pending
 	if err != nil {
-		// The remote address only: never key material, nor the ID the
-		// peer claimed, which is unauthenticated input.
-		s.log.Warn("refused raft connection", "remote", raw.RemoteAddr().String(), "error", err)
+		// The remote address only: nothing the peer claimed is proven.
+		s.log.Warn("refused node connection", "remote", raw.RemoteAddr().String(), "error", err)
 		raw.Close()
 		return
 	}
+	switch tc.ConnectionState().NegotiatedProtocol {
+	case protoRaft:
+		s.handOver(tc, s.raftConns, nil)
+	case protoHTTP:
+		// Not a *tls.Conn to net/http, which would look up our ALPN name
+		// in TLSNextProto and, finding nothing, close the connection.
+		s.handOver(forwardConn{tc}, s.httpLn.conns, s.httpLn.done)
+	case protoJoin:
+		if h := s.joins.Load(); h != nil {
+			(*h)(tc, peer)
+		}
+		tc.Close()
+	default:
+		s.log.Warn("refused node connection: no protocol named", "remote", raw.RemoteAddr().String(), "node_id", peer)
+		tc.Close()
+	}
+}
+
+// handshake runs the server side of TLS within the handshake bound, aborted
+// at once by Close, and returns the peer's proven node ID.
+func (s *StreamLayer) handshake(raw net.Conn) (*tls.Conn, string, error) {
+	ctx, cancel := context.WithTimeout(s.ctx, s.handshakeTimeout)
+	defer cancel()
+	tc := tls.Server(raw, s.serverTLS)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return nil, "", fmt.Errorf("%w: %w", ErrHandshake, err)
+	}
+	// VerifyConnection has checked the chain and the ID's form.
+	return tc, tc.ConnectionState().PeerCertificates[0].Subject.CommonName, nil
+}
+
+// handOver gives conn to whoever accepts on ch, unless the layer closes
+// or the listener behind ch stops first.
+func (s *StreamLayer) handOver(conn net.Conn, ch chan net.Conn, stopped <-chan struct{}) {
 	select {
-	case s.ready <- conn:
+	case ch <- conn:
+	case <-stopped:
+		conn.Close()
 	case <-s.ctx.Done():
 		conn.Close()
 	}
 }
 
-func (s *StreamLayer) serverHandshake(raw net.Conn) (net.Conn, error) {
-	if err := raw.SetDeadline(time.Now().Add(s.handshakeTimeout)); err != nil {
-		return nil, err
-	}
-	conn := raw
-	var ekm []byte
-	if s.serverTLS != nil {
-		tc := tls.Server(raw, s.serverTLS)
-		if err := tc.Handshake(); err != nil {
-			return nil, fmt.Errorf("%w: tls: %w", ErrHandshake, err)
-		}
-		var err error
-		if ekm, err = exportKeyingMaterial(tc); err != nil {
-			return nil, err
-		}
-		conn = tc
-	}
-	if err := s.serverExchange(conn, ekm); err != nil {
-		return nil, err
-	}
-	if err := raw.SetDeadline(time.Time{}); err != nil {
-		return nil, err
-	}
-	return conn, nil
+// setJoinHandler routes join requests to h; until it is set they are
+// refused.
+func (s *StreamLayer) setJoinHandler(h joinHandler) { s.joins.Store(&h) }
+
+// forwardConn is an authenticated node-channel connection carrying
+// forwarded HTTP/1.1.
+type forwardConn struct{ *tls.Conn }
+
+// connListener is a net.Listener over the forwarded-HTTP connections.
+type connListener struct {
+	conns     chan net.Conn
+	done      chan struct{} // closed by Close
+	stop      <-chan struct{}
+	addr      net.Addr
+	closeOnce sync.Once
 }
 
-func (s *StreamLayer) serverExchange(conn net.Conn, ekm []byte) error {
-	helloC, _, err := s.readHello(conn)
-	if err != nil {
-		return err
+func (l *connListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	case <-l.stop:
+		return nil, net.ErrClosed
 	}
-	helloS, err := s.newHello()
-	if err != nil {
-		return err
-	}
-	reply := helloS
-	if s.key != nil {
-		reply = append(reply, s.mac(serverLabel, helloC, helloS, ekm)...)
-	}
-	if _, err := conn.Write(reply); err != nil {
-		return fmt.Errorf("%w: %w", ErrHandshake, err)
-	}
-	if s.key != nil {
-		if err := s.checkMAC(conn, clientLabel, helloC, helloS, ekm); err != nil {
-			return err
-		}
-	}
-	if _, err := conn.Write([]byte{ackOK}); err != nil {
-		return fmt.Errorf("%w: %w", ErrHandshake, err)
-	}
+}
+
+func (l *connListener) Close() error {
+	l.closeOnce.Do(func() { close(l.done) })
 	return nil
 }
 
-// newHello builds this side's hello with a fresh nonce.
-func (s *StreamLayer) newHello() ([]byte, error) {
-	h := make([]byte, helloHeaderLen, helloHeaderLen+len(s.nodeID)+macLen)
-	copy(h, handshakeMagic)
-	h[len(handshakeMagic)] = handshakeVersion
-	h[len(handshakeMagic)+1] = s.mode()
-	if _, err := rand.Read(h[len(handshakeMagic)+2 : helloHeaderLen-1]); err != nil {
-		return nil, err
-	}
-	h[helloHeaderLen-1] = byte(len(s.nodeID))
-	return append(h, s.nodeID...), nil
+func (l *connListener) Addr() net.Addr { return l.addr }
+
+// nodeTransport is raft's network transport with the target's node ID
+// bound into every address it dials: raft knows whom it means to reach,
+// and the stream layer then accepts only that node's certificate there.
+type nodeTransport struct{ *raft.NetworkTransport }
+
+// peerTarget is the dial address for node id at addr. Node IDs cannot
+// hold '@' (ValidNodeID), so the split is unambiguous.
+func peerTarget(id raft.ServerID, addr raft.ServerAddress) raft.ServerAddress {
+	return raft.ServerAddress(string(id) + "@" + string(addr))
 }
 
-// readHello reads and checks the peer's hello, returning its exact bytes
-// (for the MACs) and the node ID it carries.
-func (s *StreamLayer) readHello(r io.Reader) ([]byte, string, error) {
-	h := make([]byte, helloHeaderLen, helloHeaderLen+MaxNodeIDLen)
-	// The magic and version come first on their own, so a stranger
-	// speaking another protocol is dropped after its first few bytes.
-	prefix := len(handshakeMagic) + 1
-	if _, err := io.ReadFull(r, h[:prefix]); err != nil {
-		return nil, "", fmt.Errorf("%w: %w", ErrHandshake, err)
-	}
-	if string(h[:len(handshakeMagic)]) != handshakeMagic {
-		return nil, "", fmt.Errorf("%w: not an OctoStore node", ErrHandshake)
-	}
-	if h[len(handshakeMagic)] != handshakeVersion {
-		return nil, "", fmt.Errorf("%w: unsupported handshake version %d", ErrHandshake, h[len(handshakeMagic)])
-	}
-	if _, err := io.ReadFull(r, h[prefix:]); err != nil {
-		return nil, "", fmt.Errorf("%w: %w", ErrHandshake, err)
-	}
-	if h[prefix] != s.mode() {
-		return nil, "", fmt.Errorf("%w: cluster key configured on one side only", ErrHandshake)
-	}
-	n := int(h[helloHeaderLen-1])
-	if n == 0 || n > MaxNodeIDLen {
-		return nil, "", fmt.Errorf("%w: node ID length %d out of range", ErrHandshake, n)
-	}
-	h = h[:helloHeaderLen+n]
-	if _, err := io.ReadFull(r, h[helloHeaderLen:]); err != nil {
-		return nil, "", fmt.Errorf("%w: %w", ErrHandshake, err)
-	}
-	return h, string(h[helloHeaderLen:]), nil
+func (t nodeTransport) AppendEntriesPipeline(id raft.ServerID, target raft.ServerAddress) (raft.AppendPipeline, error) {
+	return t.NetworkTransport.AppendEntriesPipeline(id, peerTarget(id, target))
 }
 
-func (s *StreamLayer) mode() byte {
-	if s.key != nil {
-		return modeKey
-	}
-	return modeTLSOnly
+func (t nodeTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
+	return t.NetworkTransport.AppendEntries(id, peerTarget(id, target), args, resp)
 }
 
-// mac is the proof of the key for one role over the whole exchange.
-func (s *StreamLayer) mac(label string, helloC, helloS, ekm []byte) []byte {
-	m := hmac.New(sha256.New, s.key)
-	m.Write([]byte(label))
-	m.Write([]byte{0})
-	m.Write(helloC)
-	m.Write(helloS)
-	m.Write(ekm)
-	return m.Sum(nil)
+func (t nodeTransport) RequestVote(id raft.ServerID, target raft.ServerAddress, args *raft.RequestVoteRequest, resp *raft.RequestVoteResponse) error {
+	return t.NetworkTransport.RequestVote(id, peerTarget(id, target), args, resp)
 }
 
-// checkMAC reads the peer's proof and compares it in constant time.
-func (s *StreamLayer) checkMAC(r io.Reader, label string, helloC, helloS, ekm []byte) error {
-	got := make([]byte, macLen)
-	if _, err := io.ReadFull(r, got); err != nil {
-		return fmt.Errorf("%w: %w", ErrHandshake, err)
-	}
-	if !hmac.Equal(got, s.mac(label, helloC, helloS, ekm)) {
-		return fmt.Errorf("%w: peer does not hold the cluster key", ErrHandshake)
-	}
-	return nil
+func (t nodeTransport) RequestPreVote(id raft.ServerID, target raft.ServerAddress, args *raft.RequestPreVoteRequest, resp *raft.RequestPreVoteResponse) error {
+	return t.NetworkTransport.RequestPreVote(id, peerTarget(id, target), args, resp)
+}
+
+func (t nodeTransport) InstallSnapshot(id raft.ServerID, target raft.ServerAddress, args *raft.InstallSnapshotRequest, resp *raft.InstallSnapshotResponse, data io.Reader) error {
+	return t.NetworkTransport.InstallSnapshot(id, peerTarget(id, target), args, resp, data)
+}
+
+func (t nodeTransport) TimeoutNow(id raft.ServerID, target raft.ServerAddress, args *raft.TimeoutNowRequest, resp *raft.TimeoutNowResponse) error {
+	return t.NetworkTransport.TimeoutNow(id, peerTarget(id, target), args, resp)
 }

@@ -3,12 +3,12 @@ package cluster
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"io"
@@ -19,6 +19,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -99,20 +100,19 @@ func testKey(t *testing.T) []byte {
 
 // testNode is a full transport with a goroutine answering every RPC.
 type testNode struct {
-	trans *raft.NetworkTransport
+	trans raft.Transport
 	layer *StreamLayer
 	log   *logSink
 	got   chan raft.RPC // every RPC answered, for assertions
 }
 
-func startNode(t *testing.T, id string, key []byte, tlsConf *tls.Config) *testNode {
+func startNode(t *testing.T, cfg TransportConfig) *testNode {
 	t.Helper()
 	logger, sink := newLogSink(t)
-	trans, layer, err := NewTransport(TransportConfig{
-		BindAddr: "127.0.0.1:0", NodeID: id, ClusterKey: key, TLS: tlsConf, Logger: logger,
-	})
+	cfg.BindAddr, cfg.Logger = "127.0.0.1:0", logger
+	trans, layer, err := NewTransport(cfg)
 	if err != nil {
-		t.Fatalf("NewTransport(%s): %v", id, err)
+		t.Fatalf("NewTransport(%s): %v", cfg.NodeID, err)
 	}
 	n := &testNode{trans: trans, layer: layer, log: sink, got: make(chan raft.RPC, 16)}
 	done := make(chan struct{})
@@ -132,20 +132,25 @@ func startNode(t *testing.T, id string, key []byte, tlsConf *tls.Config) *testNo
 	t.Cleanup(func() {
 		close(done)
 		<-served
-		trans.Close()
+		closeTransport(trans)
 	})
 	return n
 }
 
 // appendTo sends one AppendEntries RPC from n to peer.
 func (n *testNode) appendTo(peer *testNode, peerID string, data string) (*raft.AppendEntriesResponse, error) {
+	return n.appendAt(string(peer.trans.LocalAddr()), peerID, data)
+}
+
+// appendAt sends one AppendEntries RPC from n to node peerID at addr.
+func (n *testNode) appendAt(addr, peerID string, data string) (*raft.AppendEntriesResponse, error) {
 	req := &raft.AppendEntriesRequest{
 		RPCHeader: raft.RPCHeader{ID: []byte("sender"), Addr: []byte(n.trans.LocalAddr())},
 		Term:      7,
 		Entries:   []*raft.Log{{Index: 42, Term: 7, Type: raft.LogCommand, Data: []byte(data)}},
 	}
 	var resp raft.AppendEntriesResponse
-	err := n.trans.AppendEntries(raft.ServerID(peerID), peer.trans.LocalAddr(), req, &resp)
+	err := n.trans.AppendEntries(raft.ServerID(peerID), raft.ServerAddress(addr), req, &resp)
 	return &resp, err
 }
 
@@ -176,46 +181,6 @@ func assertNoRPC(t *testing.T, n *testNode) {
 	}
 }
 
-func TestTransportRoundTripWithKey(t *testing.T) {
-	key := testKey(t)
-	a := startNode(t, "node-a", key, nil)
-	b := startNode(t, "node-b", key, nil)
-
-	for i := range 3 { // the second and third reuse the pooled connection
-		roundTrip(t, a, b, "node-b", "entry-"+string(rune('0'+i)))
-	}
-	roundTrip(t, b, a, "node-a", "reverse")
-
-	id, err := a.layer.VerifyPeer(b.layer.Addr().String(), time.Second)
-	if err != nil || id != "node-b" {
-		t.Fatalf("VerifyPeer = %q, %v; want node-b", id, err)
-	}
-	id, err = b.layer.VerifyPeer(string(a.trans.LocalAddr()), time.Second)
-	if err != nil || id != "node-a" {
-		t.Fatalf("VerifyPeer = %q, %v; want node-a", id, err)
-	}
-}
-
-func TestTransportWrongKeyRefused(t *testing.T) {
-	a := startNode(t, "node-a", testKey(t), nil)
-	b := startNode(t, "node-b", testKey(t), nil)
-
-	_, err := a.appendTo(b, "node-b", "x")
-	if !errors.Is(err, ErrHandshake) {
-		t.Fatalf("AppendEntries with the wrong key: err = %v, want ErrHandshake", err)
-	}
-	// The dialer gives up on b's proof and hangs up; b then fails to
-	// read a's and must drop the connection.
-	b.log.waitFor(t, "refused raft connection")
-	assertNoRPC(t, b)
-
-	if _, err := a.layer.VerifyPeer(b.layer.Addr().String(), time.Second); !errors.Is(err, ErrHandshake) {
-		t.Fatalf("VerifyPeer with the wrong key: err = %v, want ErrHandshake", err)
-	}
-	assertNoRPC(t, b)
-}
-
-// newLayer starts a bare stream layer whose Accept the test calls itself.
 func newLayer(t *testing.T, cfg TransportConfig) (*StreamLayer, *logSink) {
 	t.Helper()
 	logger, sink := newLogSink(t)
@@ -252,248 +217,6 @@ func acceptFrom(t *testing.T, s *StreamLayer, local net.Addr) {
 	}
 }
 
-func TestTransportWrongKeyNeverAccepted(t *testing.T) {
-	key := testKey(t)
-	srv, log := newLayer(t, TransportConfig{NodeID: "srv", ClusterKey: key})
-	bad, _ := newLayer(t, TransportConfig{NodeID: "bad", ClusterKey: testKey(t)})
-	good, _ := newLayer(t, TransportConfig{NodeID: "good", ClusterKey: key})
-
-	if _, err := bad.Dial(raft.ServerAddress(srv.Addr().String()), time.Second); !errors.Is(err, ErrHandshake) {
-		t.Fatalf("Dial with the wrong key: err = %v, want ErrHandshake", err)
-	}
-	log.waitFor(t, "refused raft connection")
-	conn, err := good.Dial(raft.ServerAddress(srv.Addr().String()), time.Second)
-	if err != nil {
-		t.Fatalf("Dial with the right key: %v", err)
-	}
-	defer conn.Close()
-	// The first and only connection Accept yields is the good one.
-	acceptFrom(t, srv, conn.LocalAddr())
-}
-
-func TestTransportRefusesStrangers(t *testing.T) {
-	key := testKey(t)
-	srv, log := newLayer(t, TransportConfig{NodeID: "srv", ClusterKey: key})
-	good, _ := newLayer(t, TransportConfig{NodeID: "good", ClusterKey: key})
-
-	hello := func(version, mode, idLen byte) []byte {
-		h := append([]byte(handshakeMagic), version, mode)
-		h = append(h, make([]byte, nonceLen)...)
-		return append(h, idLen)
-	}
-	cases := []struct {
-		name, send, reason string
-	}{
-		{"http", "GET / HTTP/1.1\r\nHost: raft\r\n\r\n", "not an OctoStore node"},
-		{"tls", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", "not an OctoStore node"},
-		{"version", string(hello(9, modeKey, 4)) + "evil", "unsupported handshake version"},
-		{"no key", string(hello(handshakeVersion, modeTLSOnly, 4)) + "evil", "one side only"},
-		{"empty id", string(hello(handshakeVersion, modeKey, 0)), "out of range"},
-		{"long id", string(hello(handshakeVersion, modeKey, MaxNodeIDLen+1)) + strings.Repeat("x", MaxNodeIDLen+1), "out of range"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			conn, err := net.Dial("tcp", srv.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			if _, err := conn.Write([]byte(tc.send)); err != nil {
-				t.Fatal(err)
-			}
-			conn.SetReadDeadline(time.Now().Add(testWait))
-			got, err := io.ReadAll(conn)
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				t.Fatal("server kept the stranger's connection open")
-			}
-			if len(got) != 0 {
-				t.Fatalf("server answered a stranger with %q", got)
-			}
-			log.waitFor(t, "refused raft connection", conn.LocalAddr().String(), tc.reason)
-		})
-	}
-
-	// A stranger that connects and says nothing holds its handshake
-	// open, but a good peer still gets through meanwhile.
-	silent, err := net.Dial("tcp", srv.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer silent.Close()
-	conn, err := good.Dial(raft.ServerAddress(srv.Addr().String()), time.Second)
-	if err != nil {
-		t.Fatalf("good peer while a stranger is silent: %v", err)
-	}
-	defer conn.Close()
-	acceptFrom(t, srv, conn.LocalAddr())
-}
-
-func TestTransportSilentPeerTimesOut(t *testing.T) {
-	srv, log := newLayer(t, TransportConfig{NodeID: "srv", ClusterKey: testKey(t), handshakeTimeout: 50 * time.Millisecond})
-	for _, send := range []string{"", handshakeMagic + "\x01"} { // nothing; a stalled hello
-		conn, err := net.Dial("tcp", srv.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		if _, err := conn.Write([]byte(send)); err != nil {
-			t.Fatal(err)
-		}
-		log.waitFor(t, "refused raft connection", conn.LocalAddr().String(), "timeout")
-		conn.SetReadDeadline(time.Now().Add(testWait))
-		if n, err := conn.Read(make([]byte, 1)); n != 0 || err == nil {
-			t.Fatalf("read after timeout = %d, %v; want the connection closed", n, err)
-		}
-	}
-}
-
-// A stranger without the key must not pass by sending the server's own
-// proof back as its answer: the two roles sign different labels.
-func TestTransportReflectionRefused(t *testing.T) {
-	srv, log := newLayer(t, TransportConfig{NodeID: "srv", ClusterKey: testKey(t)})
-	conn, err := net.Dial("tcp", srv.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(testWait))
-	hello := append([]byte(handshakeMagic), handshakeVersion, modeKey)
-	hello = append(hello, make([]byte, nonceLen)...)
-	hello = append(hello, byte(len("evil")))
-	hello = append(hello, "evil"...)
-	if _, err := conn.Write(hello); err != nil {
-		t.Fatal(err)
-	}
-	reply := make([]byte, helloHeaderLen+len("srv")+macLen)
-	if _, err := io.ReadFull(conn, reply); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Write(reply[len(reply)-macLen:]); err != nil {
-		t.Fatal(err)
-	}
-	if rest, _ := io.ReadAll(conn); len(rest) != 0 {
-		t.Fatalf("server accepted its own proof reflected back: %x", rest)
-	}
-	log.waitFor(t, "refused raft connection", conn.LocalAddr().String(), "does not hold the cluster key")
-}
-
-// syncBuffer is a bytes.Buffer safe to write from a proxy goroutine.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes())
-}
-
-// recordingProxy forwards one TCP connection to target and records what
-// the client sent.
-func recordingProxy(t *testing.T, target string) (string, *syncBuffer) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := &syncBuffer{}
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		conns []net.Conn
-	)
-	track := func(c net.Conn) {
-		mu.Lock()
-		defer mu.Unlock()
-		conns = append(conns, c)
-	}
-	wg.Go(func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		track(c)
-		u, err := net.Dial("tcp", target)
-		if err != nil {
-			c.Close()
-			return
-		}
-		track(u)
-		wg.Go(func() { io.Copy(u, io.TeeReader(c, rec)); u.Close() })
-		io.Copy(c, u)
-		c.Close()
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String(), rec
-}
-
-func TestTransportReplayRefused(t *testing.T) {
-	key := testKey(t)
-	srv, log := newLayer(t, TransportConfig{NodeID: "node-b", ClusterKey: key})
-	client, _ := newLayer(t, TransportConfig{NodeID: "node-a", ClusterKey: key})
-
-	proxy, rec := recordingProxy(t, srv.Addr().String())
-	accepted := make(chan error, 1)
-	go func() {
-		c, err := srv.Accept()
-		if err == nil {
-			c.Close()
-		}
-		accepted <- err
-	}()
-	id, err := client.VerifyPeer(proxy, time.Second)
-	if err != nil || id != "node-b" {
-		t.Fatalf("VerifyPeer through the recording proxy = %q, %v", id, err)
-	}
-	if err := <-accepted; err != nil {
-		t.Fatal(err)
-	}
-	recorded := rec.Bytes()
-	if want := helloHeaderLen + len("node-a") + macLen; len(recorded) != want {
-		t.Fatalf("recorded %d handshake bytes, want %d", len(recorded), want)
-	}
-
-	replay, err := net.Dial("tcp", srv.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer replay.Close()
-	if _, err := replay.Write(recorded); err != nil {
-		t.Fatal(err)
-	}
-	replay.SetReadDeadline(time.Now().Add(testWait))
-	got, _ := io.ReadAll(replay)
-	// The server's hello and proof, then a hang-up instead of the accept byte.
-	if want := helloHeaderLen + len("node-b") + macLen; len(got) != want {
-		t.Fatalf("server sent %d bytes to the replay, want %d (no accept)", len(got), want)
-	}
-	log.waitFor(t, "refused raft connection", replay.LocalAddr().String(), "does not hold the cluster key")
-
-	good, err := client.Dial(raft.ServerAddress(srv.Addr().String()), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer good.Close()
-	acceptFrom(t, srv, good.LocalAddr())
-}
-
-// testCA is a throwaway certificate authority for node certificates.
 type testCA struct {
 	cert *x509.Certificate
 	key  *ecdsa.PrivateKey
@@ -556,16 +279,8 @@ func (ca *testCA) issue(t *testing.T, cn string, notAfter time.Time) tls.Certifi
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
-func (ca *testCA) nodeTLS(t *testing.T, cn string) *tls.Config {
-	t.Helper()
-	return &tls.Config{
-		Certificates: []tls.Certificate{ca.issue(t, cn, time.Now().Add(time.Hour))},
-		RootCAs:      ca.pool, ClientCAs: ca.pool,
-	}
-}
-
-// writeNodePEM writes a node's certificate, key and CA for LoadNodeTLS.
-func writeNodePEM(t *testing.T, ca *testCA, cn string) (certFile, keyFile, caFile string) {
+// writeNodePEM writes a node's certificate, key and CA.
+func writeNodePEM(t *testing.T, ca *testCA, cn string) NodeCerts {
 	t.Helper()
 	dir := t.TempDir()
 	cert := ca.issue(t, cn, time.Now().Add(time.Hour))
@@ -580,220 +295,9 @@ func writeNodePEM(t *testing.T, ca *testCA, cn string) (certFile, keyFile, caFil
 		}
 		return p
 	}
-	return write("node.crt", "CERTIFICATE", cert.Certificate[0]),
-		write("node.key", "EC PRIVATE KEY", keyDER),
-		write("ca.crt", "CERTIFICATE", ca.cert.Raw)
-}
-
-func TestTransportMutualTLS(t *testing.T) {
-	ca := newTestCA(t, "cluster CA")
-	aTLS, err := LoadNodeTLS(writeNodePEM(t, ca, "node-a"))
-	if err != nil {
-		t.Fatalf("LoadNodeTLS: %v", err)
-	}
-	a := startNode(t, "node-a", nil, aTLS)
-	b := startNode(t, "node-b", nil, ca.nodeTLS(t, "node-b"))
-
-	roundTrip(t, a, b, "node-b", "over tls")
-	roundTrip(t, b, a, "node-a", "back over tls")
-	id, err := a.layer.VerifyPeer(b.layer.Addr().String(), time.Second)
-	if err != nil || id != "node-b" {
-		t.Fatalf("VerifyPeer = %q, %v; want node-b", id, err)
-	}
-
-	// An empty (non-nil) key is no key.
-	d := startNode(t, "node-d", []byte{}, ca.nodeTLS(t, "node-d"))
-	roundTrip(t, d, b, "node-b", "empty key")
-
-	// A node that holds a key while its peers rely on TLS alone is a
-	// misconfiguration, refused rather than silently downgraded.
-	c := startNode(t, "node-c", testKey(t), ca.nodeTLS(t, "node-c"))
-	if _, err := c.appendTo(b, "node-b", "x"); !errors.Is(err, ErrHandshake) {
-		t.Fatalf("key on one side only: err = %v, want ErrHandshake", err)
-	}
-	b.log.waitFor(t, "refused raft connection", "one side only")
-	assertNoRPC(t, b)
-}
-
-func TestTransportMutualTLSWithKey(t *testing.T) {
-	ca := newTestCA(t, "cluster CA")
-	key := testKey(t)
-	a := startNode(t, "node-a", key, ca.nodeTLS(t, "node-a"))
-	b := startNode(t, "node-b", key, ca.nodeTLS(t, "node-b"))
-	roundTrip(t, a, b, "node-b", "tls and key")
-	if id, err := b.layer.VerifyPeer(a.layer.Addr().String(), time.Second); err != nil || id != "node-a" {
-		t.Fatalf("VerifyPeer = %q, %v; want node-a", id, err)
-	}
-
-	// A valid certificate does not make up for the wrong key.
-	c := startNode(t, "node-c", testKey(t), ca.nodeTLS(t, "node-c"))
-	if _, err := c.appendTo(b, "node-b", "x"); !errors.Is(err, ErrHandshake) {
-		t.Fatalf("right cert, wrong key: err = %v, want ErrHandshake", err)
-	}
-	b.log.waitFor(t, "refused raft connection")
-	assertNoRPC(t, b)
-	for _, n := range []*testNode{a, b, c} {
-		if s := n.log.String(); strings.Contains(s, string(key)) || strings.Contains(s, hex.EncodeToString(key)) {
-			t.Fatal("key material in the log")
-		}
-	}
-}
-
-func TestTransportTLSRefusesForeignClientCert(t *testing.T) {
-	ca, other := newTestCA(t, "cluster CA"), newTestCA(t, "another CA")
-	srv, log := newLayer(t, TransportConfig{NodeID: "srv", TLS: ca.nodeTLS(t, "srv")})
-	// The intruder trusts the cluster CA, so only the server's check of
-	// the client certificate can refuse it.
-	intruderTLS := other.nodeTLS(t, "intruder")
-	intruderTLS.RootCAs = ca.pool
-	intruder, _ := newLayer(t, TransportConfig{NodeID: "intruder", TLS: intruderTLS})
-
-	if _, err := intruder.VerifyPeer(srv.Addr().String(), time.Second); !errors.Is(err, ErrHandshake) {
-		t.Fatalf("client cert from another CA: err = %v, want ErrHandshake", err)
-	}
-	log.waitFor(t, "refused raft connection", "certificate")
-
-	good, _ := newLayer(t, TransportConfig{NodeID: "good", TLS: ca.nodeTLS(t, "good")})
-	conn, err := good.Dial(raft.ServerAddress(srv.Addr().String()), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	acceptFrom(t, srv, conn.LocalAddr())
-}
-
-func TestTransportTLSRefusesForeignServerCert(t *testing.T) {
-	ca, other := newTestCA(t, "cluster CA"), newTestCA(t, "another CA")
-	client, _ := newLayer(t, TransportConfig{NodeID: "client", TLS: ca.nodeTLS(t, "client")})
-
-	// The impostors accept the cluster's client certificates, so only the
-	// client's check of the server certificate can refuse them.
-	both := x509.NewCertPool()
-	both.AddCert(ca.cert)
-	both.AddCert(other.cert)
-	expired := ca.nodeTLS(t, "expired")
-	expired.Certificates = []tls.Certificate{ca.issue(t, "expired", time.Now().Add(-time.Hour))}
-	impostors := map[string]*tls.Config{"another CA": other.nodeTLS(t, "impostor"), "expired": expired}
-	for name, conf := range impostors {
-		t.Run(name, func(t *testing.T) {
-			conf.ClientCAs = both
-			srv, log := newLayer(t, TransportConfig{NodeID: "impostor", TLS: conf})
-			_, err := client.VerifyPeer(srv.Addr().String(), time.Second)
-			if !errors.Is(err, ErrHandshake) || !strings.Contains(err.Error(), "certificate") {
-				t.Fatalf("server cert (%s): err = %v, want ErrHandshake", name, err)
-			}
-			log.waitFor(t, "refused raft connection")
-		})
-	}
-}
-
-func TestTransportTLSRefusesClientWithoutCert(t *testing.T) {
-	ca := newTestCA(t, "cluster CA")
-	srv, log := newLayer(t, TransportConfig{NodeID: "srv", TLS: ca.nodeTLS(t, "srv")})
-
-	raw, err := net.Dial("tcp", srv.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	raw.SetDeadline(time.Now().Add(testWait))
-	// The server certificate names no dialed address; this client only
-	// wants to show it has none of its own.
-	conn := tls.Client(raw, &tls.Config{RootCAs: ca.pool, InsecureSkipVerify: true})
-	// TLS 1.3 finishes the client's side before the server has looked at
-	// its (missing) certificate; the refusal arrives on the first read.
-	conn.Handshake()
-	conn.Write([]byte(handshakeMagic))
-	if _, err := conn.Read(make([]byte, 1)); err == nil {
-		t.Fatal("a client without a certificate was answered")
-	}
-	log.waitFor(t, "refused raft connection", raw.LocalAddr().String(), "certificate")
-
-	// Nor may a plain TCP node talk to a TLS one.
-	plain, _ := newLayer(t, TransportConfig{NodeID: "plain", ClusterKey: testKey(t)})
-	if _, err := plain.VerifyPeer(srv.Addr().String(), time.Second); !errors.Is(err, ErrHandshake) {
-		t.Fatalf("plain TCP to a TLS node: err = %v, want ErrHandshake", err)
-	}
-}
-
-// A node with a valid certificate but not the key must not be able to pass
-// off another node's proof as its own by relaying the handshake through
-// its own TLS sessions: the proofs are bound to the TLS session.
-func TestTransportTLSKeyProofBoundToSession(t *testing.T) {
-	ca := newTestCA(t, "cluster CA")
-	key := testKey(t)
-	leader, _ := newLayer(t, TransportConfig{NodeID: "leader", ClusterKey: key, TLS: ca.nodeTLS(t, "leader")})
-	victim, _ := newLayer(t, TransportConfig{NodeID: "victim", ClusterKey: key, TLS: ca.nodeTLS(t, "victim")})
-
-	relayTLS := ca.nodeTLS(t, "relay") // valid certificate, no key
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: relayTLS.Certificates})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Go(func() {
-		in, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer in.Close()
-		out, err := tls.Dial("tcp", victim.Addr().String(), &tls.Config{Certificates: relayTLS.Certificates, InsecureSkipVerify: true})
-		if err != nil {
-			return
-		}
-		defer out.Close()
-		wg.Go(func() { io.Copy(out, in); out.Close() })
-		io.Copy(in, out)
-	})
-
-	id, err := leader.VerifyPeer(ln.Addr().String(), 2*time.Second)
-	if !errors.Is(err, ErrHandshake) {
-		t.Fatalf("relayed handshake: VerifyPeer = %q, %v; want ErrHandshake", id, err)
-	}
-}
-
-func TestTransportConfigErrors(t *testing.T) {
-	ca := newTestCA(t, "cluster CA")
-	noCert := ca.nodeTLS(t, "x")
-	noCert.Certificates = nil
-	noPool := ca.nodeTLS(t, "x")
-	noPool.RootCAs, noPool.ClientCAs = nil, nil
-	cases := map[string]TransportConfig{
-		"no key":          {NodeID: "a"},
-		"short key":       {NodeID: "a", ClusterKey: []byte("secret")},
-		"no node ID":      {ClusterKey: testKey(t)},
-		"long node ID":    {NodeID: strings.Repeat("a", MaxNodeIDLen+1), ClusterKey: testKey(t)},
-		"TLS no cert":     {NodeID: "a", TLS: noCert},
-		"TLS no CA":       {NodeID: "a", TLS: noPool},
-		"wildcard bind":   {NodeID: "a", ClusterKey: testKey(t), BindAddr: "0.0.0.0:0"},
-		"wildcard advert": {NodeID: "a", ClusterKey: testKey(t), Advertise: "0.0.0.0:7001"},
-	}
-	for name, cfg := range cases {
-		if cfg.BindAddr == "" {
-			cfg.BindAddr = "127.0.0.1:0"
-		}
-		trans, _, err := NewTransport(cfg)
-		if err == nil {
-			trans.Close()
-			t.Errorf("%s: NewTransport succeeded", name)
-		}
-		if got := errors.Is(err, ErrNoNodeAuth); got != (name == "no key") {
-			t.Errorf("%s: err = %v; errors.Is(ErrNoNodeAuth) = %v", name, err, got)
-		}
-	}
-
-	trans, layer, err := NewTransport(TransportConfig{
-		BindAddr: "127.0.0.1:0", Advertise: "node-a.internal:7001", NodeID: "a", ClusterKey: testKey(t),
-		Logger: hclog.NewNullLogger(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer trans.Close()
-	if trans.LocalAddr() != "node-a.internal:7001" || layer.Addr().String() != "node-a.internal:7001" {
-		t.Fatalf("advertised %s / %s", trans.LocalAddr(), layer.Addr())
-	}
+	return NodeCerts{CertFile: write("node.crt", "CERTIFICATE", cert.Certificate[0]),
+		KeyFile: write("node.key", "EC PRIVATE KEY", keyDER),
+		CAFile:  write("ca.crt", "CERTIFICATE", ca.cert.Raw)}
 }
 
 // goroutines counts the goroutines whose stack mentions any of frames.
@@ -841,7 +345,7 @@ func TestTransportClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer silent.Close()
-	waitForGoroutine(t, "(*StreamLayer).serveHandshake")
+	waitForGoroutine(t, "(*StreamLayer).handshake")
 	// Set before Close: a Close that waits out the handshake deadline
 	// instead of aborting the handshake fails the read below.
 	silent.SetReadDeadline(time.Now().Add(handshakeTimeout / 2))
@@ -866,7 +370,7 @@ func TestTransportClose(t *testing.T) {
 		t.Fatalf("stranger's connection after Close: read err = %v, want closed", err)
 	}
 	client, _ := newLayer(t, TransportConfig{NodeID: "client", ClusterKey: key})
-	if _, err := client.Dial(raft.ServerAddress(srv.Addr().String()), time.Second); err == nil {
+	if _, err := client.Dial(peerTarget("srv", raft.ServerAddress(srv.Addr().String())), time.Second); err == nil {
 		t.Fatal("dial to a closed layer succeeded")
 	}
 	client.Close()
@@ -876,7 +380,7 @@ func TestTransportClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	trans.Close()
+	closeTransport(trans)
 	if _, err := layer.Accept(); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("Accept after transport Close: err = %v", err)
 	}
@@ -889,5 +393,238 @@ func TestTransportClose(t *testing.T) {
 			t.Fatalf("stream layer goroutines left after Close: %d, before: %d", layerGoroutines(), before)
 		}
 		runtime.Gosched()
+	}
+}
+
+func TestTransport_RoundTrip(t *testing.T) {
+	t.Run("ClusterKey", func(t *testing.T) {
+		key := testKey(t)
+		a := startNode(t, TransportConfig{NodeID: "a", ClusterKey: key})
+		b := startNode(t, TransportConfig{NodeID: "b", ClusterKey: key})
+		roundTrip(t, a, b, "b", "hello b")
+		roundTrip(t, b, a, "a", "hello a")
+	})
+	t.Run("OperatorCA", func(t *testing.T) {
+		ca := newTestCA(t, "cluster CA")
+		certs := writeNodePEM(t, ca, "node-b")
+		a := startNode(t, TransportConfig{NodeID: "node-a", Certs: ptr(writeNodePEM(t, ca, "node-a"))})
+		b := startNode(t, TransportConfig{Certs: &certs}) // the certificate names the node
+		if b.layer.id.nodeID != "node-b" {
+			t.Fatalf("node ID from the certificate = %q", b.layer.id.nodeID)
+		}
+		roundTrip(t, a, b, "node-b", "hello b")
+		roundTrip(t, b, a, "node-a", "hello a")
+	})
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// The dialer accepts only the node it means: a member answering at an
+// address raft holds for another node is refused before any RPC.
+func TestTransport_DialerChecksNodeID(t *testing.T) {
+	key := testKey(t)
+	a := startNode(t, TransportConfig{NodeID: "a", ClusterKey: key})
+	b := startNode(t, TransportConfig{NodeID: "b", ClusterKey: key})
+	if _, err := a.appendTo(b, "c", "for c"); err == nil || !strings.Contains(err.Error(), `peer is node "b", not "c"`) {
+		t.Fatalf("AppendEntries to c at b's address: err = %v, want the node-ID refusal", err)
+	}
+	assertNoRPC(t, b)
+}
+
+// Every way in without a certificate from this cluster's CA is refused on
+// the Raft port, and raft never sees a byte of it.
+func TestTransport_RefusesStrangers(t *testing.T) {
+	key := testKey(t)
+	srv := startNode(t, TransportConfig{NodeID: "srv", ClusterKey: key})
+	otherCluster := startNode(t, TransportConfig{NodeID: "intruder", ClusterKey: testKey(t)})
+	ca := newTestCA(t, "some CA")
+	foreignCA := startNode(t, TransportConfig{NodeID: "intruder2", Certs: ptr(writeNodePEM(t, ca, "intruder2"))})
+
+	t.Run("RawTCP", func(t *testing.T) {
+		conn, err := net.Dial("tcp", string(srv.trans.LocalAddr()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		// A raft AppendEntries frame as NetworkTransport writes it: the
+		// RPC type byte, then msgpack. TLS refuses it as a record.
+		conn.Write([]byte{0, 0x85, 0xa4, 'T', 'e', 'r', 'm', 7})
+		conn.SetReadDeadline(time.Now().Add(testWait))
+		io.Copy(io.Discard, conn) // until the server closes it
+		srv.log.waitFor(t, "refused node connection", conn.LocalAddr().String())
+	})
+	t.Run("TLSWithoutCertificate", func(t *testing.T) {
+		conn, err := tls.Dial("tcp", string(srv.trans.LocalAddr()), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{protoRaft}})
+		if err == nil {
+			defer conn.Close()
+			conn.SetReadDeadline(time.Now().Add(testWait))
+			_, err = conn.Read(make([]byte, 1)) // TLS 1.3: the refusal comes after the client's Finished
+		}
+		if err == nil || !strings.Contains(err.Error(), "certificate") {
+			t.Fatalf("TLS without a client certificate: err = %v, want a certificate alert", err)
+		}
+	})
+	for name, from := range map[string]*testNode{"OtherClusterKey": otherCluster, "ForeignCA": foreignCA} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := from.appendTo(srv, "srv", "injected"); err == nil {
+				t.Fatal("AppendEntries from outside the cluster succeeded")
+			}
+			srv.log.waitFor(t, "refused node connection")
+		})
+	}
+	assertNoRPC(t, srv)
+}
+
+// A relay between two members passes their TLS through but cannot speak
+// in it: bytes it injects break the record layer, and the member drops the
+// connection rather than deliver anything to raft.
+func TestTransport_RelayCannotInject(t *testing.T) {
+	key := testKey(t)
+	a := startNode(t, TransportConfig{NodeID: "a", ClusterKey: key})
+	b := startNode(t, TransportConfig{NodeID: "b", ClusterKey: key})
+	relay := newInjectingRelay(t, string(b.trans.LocalAddr()))
+	// a dials b through the relay, as if the network put it there.
+	if _, err := a.appendAt(relay.addr, "b", "genuine"); err != nil {
+		t.Fatalf("AppendEntries through a passive relay: %v", err)
+	}
+	<-b.got
+	relay.inject.Store(true)
+	if _, err := a.appendAt(relay.addr, "b", "second"); err == nil {
+		t.Fatal("an AppendEntries went through a relay that injected bytes")
+	}
+	assertNoRPC(t, b)
+}
+
+// injectingRelay splices connections to target and, once inject is set,
+// writes forged bytes into the client-to-target direction after the
+// first chunk that follows the handshake.
+type injectingRelay struct {
+	addr   string
+	inject atomic.Bool
+}
+
+func newInjectingRelay(t *testing.T, target string) *injectingRelay {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	r := &injectingRelay{addr: ln.Addr().String()}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go r.splice(c, target)
+		}
+	}()
+	return r
+}
+
+func (r *injectingRelay) splice(c net.Conn, target string) {
+	defer c.Close()
+	s, err := net.Dial("tcp", target)
+	if err != nil {
+		return
+	}
+	defer s.Close()
+	go io.Copy(c, s)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			out := buf[:n]
+			// A TLS application-data record header and a forged body:
+			// what an attacker would need the session keys to make valid.
+			if r.inject.Load() && buf[0] == 23 {
+				out = append([]byte{23, 3, 3, 0, 8, 0, 0x85, 0xa4, 'T', 'e', 'r', 'm', 9}, out...)
+			}
+			if _, err := s.Write(out); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func TestTransport_SilentPeerTimesOut(t *testing.T) {
+	srv, log := newLayer(t, TransportConfig{NodeID: "srv", ClusterKey: testKey(t), handshakeTimeout: 50 * time.Millisecond})
+	for _, send := range []string{"", "\x16\x03\x01"} { // nothing; a stalled ClientHello
+		conn, err := net.Dial("tcp", srv.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if _, err := conn.Write([]byte(send)); err != nil {
+			t.Fatal(err)
+		}
+		log.waitFor(t, "refused node connection", conn.LocalAddr().String())
+		conn.SetReadDeadline(time.Now().Add(testWait))
+		if _, err := io.Copy(io.Discard, conn); err != nil {
+			t.Fatalf("read after timeout: %v; want the connection closed", err)
+		}
+	}
+}
+
+func TestTransport_ConfigErrors(t *testing.T) {
+	ca := newTestCA(t, "cluster CA")
+	certs := writeNodePEM(t, ca, "n1")
+	other := newTestCA(t, "other CA")
+	mismatched := writeNodePEM(t, other, "n1")
+	mismatched.CAFile = certs.CAFile // a certificate its CA did not sign
+	cases := map[string]struct {
+		cfg  TransportConfig
+		want string
+	}{
+		"Nothing":        {TransportConfig{NodeID: "n1"}, "needs a cluster key or node certificates"},
+		"Both":           {TransportConfig{NodeID: "n1", ClusterKey: testKey(t), Certs: &certs}, "not both"},
+		"ShortKey":       {TransportConfig{NodeID: "n1", ClusterKey: []byte("short")}, "at least 16"},
+		"BadNodeID":      {TransportConfig{NodeID: "n1@evil", ClusterKey: testKey(t)}, "node ID"},
+		"CertNamesOther": {TransportConfig{NodeID: "n2", Certs: &certs}, `names node "n1"`},
+		"UnsignedCert":   {TransportConfig{NodeID: "n1", Certs: &mismatched}, "not valid under the cluster CA"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			tc.cfg.BindAddr = "127.0.0.1:0"
+			_, _, err := NewTransport(tc.cfg)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// Every node derives the same CA from the key, byte for byte, and a
+// different key gives a different CA.
+func TestIdentity_KeyDerivation(t *testing.T) {
+	key := testKey(t)
+	ca1, _, err := deriveCA(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca2, _, _ := deriveCA(bytes.Clone(key))
+	if !bytes.Equal(ca1.Raw, ca2.Raw) {
+		t.Fatal("the same key derived two different CA certificates")
+	}
+	ca3, _, _ := deriveCA(testKey(t))
+	if bytes.Equal(ca1.PublicKey.(ed25519.PublicKey), ca3.PublicKey.(ed25519.PublicKey)) {
+		t.Fatal("two keys derived the same CA key")
+	}
+	id, err := keyIdentity(key, "n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := id.certificate()
+	if leaf.Leaf.Subject.CommonName != "n1" || time.Until(leaf.Leaf.NotAfter) > leafLifetime {
+		t.Fatalf("leaf names %q, valid until %v", leaf.Leaf.Subject.CommonName, leaf.Leaf.NotAfter)
+	}
+	// A leaf past half its life is replaced on the next handshake.
+	id.leaf.Leaf.NotAfter = time.Now().Add(leafLifetime/2 - time.Minute)
+	renewed, _ := id.certificate()
+	if renewed == leaf || renewed.Leaf.SerialNumber.Cmp(leaf.Leaf.SerialNumber) == 0 {
+		t.Fatal("an aging leaf was not reissued")
 	}
 }

@@ -118,7 +118,9 @@ func New(cfg Config) *API {
 		cluster: cfg.Cluster, admins: map[uuid.UUID]bool{}, reqPre: hex.EncodeToString(b[:]) + "-",
 		draining: make(chan struct{}), limits: cfg.Limits, limiter: newRateLimiter(cfg.Limits.Rate, cfg.Limits.Burst),
 		inFlight: newSemaphore(cfg.Limits.MaxInFlight), waiting: newSemaphore(cfg.Limits.MaxWaiting)}
-	a.forwarder = a.newForwarder()
+	if a.cluster != nil {
+		a.forwarder = a.newForwarder()
+	}
 	a.ui = cfg.UI
 	a.metrics = cfg.Metrics
 	if cfg.MetricsToken != "" {

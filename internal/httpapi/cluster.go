@@ -3,12 +3,14 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/octostore/octostore/internal/cluster"
@@ -18,34 +20,38 @@ import (
 type Cluster interface {
 	IsReady() bool
 	Readiness() cluster.Readiness
-	LeaderHTTP() (string, bool)
+	Leader() (id string, ok bool)
+	DialForward(ctx context.Context, id string) (net.Conn, error)
 	Status() cluster.Status
 	Digest() (index uint64, digest string)
-	Join(ctx context.Context, req cluster.JoinRequest) error
-	Remove(ctx context.Context, id string) error
+	Remove(ctx context.Context, id, by string) error
 	WriteSnapshot(ctx context.Context, w io.Writer) error
 }
 
-// forwardedHeader marks a request a follower passed to the leader, so it
-// is never passed on again: one hop, or 503.
-const forwardedHeader = "X-OctoStore-Forwarded"
+// clientAddrHeader carries, from a follower to the leader over the node
+// channel, the address the client connected from. It is read only on
+// requests that arrived on the node channel: from anyone else it would be
+// a claim, never trusted.
+const clientAddrHeader = "X-Octostore-Client-Addr"
 
-type targetKey struct{}
+type (
+	targetKey  struct{} // the leader's node ID a request is forwarded to
+	viaNodeKey struct{} // set on requests that came on the node channel
+)
 
-// newForwarder proxies to the leader URL stored in the request context.
-// Responses stream through (FlushInterval -1) so waiting requests and
-// event streams work through a follower.
+// newForwarder proxies to the leader named in the request context, over
+// the node channel. Responses stream through (FlushInterval -1) so
+// waiting requests and event streams work through a follower.
 func (a *API) newForwarder() *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(pr.In.Context().Value(targetKey{}).(*url.URL))
+			pr.SetURL(&url.URL{Scheme: "http", Host: "leader"})
 			pr.Out.Host = pr.In.Host
-			pr.Out.Header.Set(forwardedHeader, "1")
+			pr.Out.Header.Set(clientAddrHeader, pr.In.RemoteAddr)
 		},
-		Transport:     &http.Transport{DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext, MaxIdleConnsPerHost: 64},
+		Transport:     &forwardTransport{dial: a.cluster.DialForward, byNode: map[string]*http.Transport{}},
 		FlushInterval: -1,
 		ErrorHandler:  a.forwardFailed,
-		ErrorLog:      nil,
 	}
 }
 
@@ -59,17 +65,32 @@ func (a *API) shouldForward(rt *route, r *http.Request) bool {
 	return !(r.Method == http.MethodGet && stale && err == nil)
 }
 
+// forward passes r to the leader. A request another node forwarded here
+// is not passed on (one hop, or 503): this node was its leader a moment
+// ago, and its own state may be behind the new leader's.
 func (a *API) forward(w http.ResponseWriter, r *http.Request) {
-	leader, ok := a.cluster.LeaderHTTP()
-	target, err := url.Parse(leader)
-	if !ok || err != nil || r.Header.Get(forwardedHeader) != "" {
+	leader, ok := a.cluster.Leader()
+	if !ok || r.Context().Value(viaNodeKey{}) != nil {
 		a.writeError(w, r, cluster.ErrNotLeader)
 		return
 	}
 	// The leader answers with the same request ID, so both logs share it.
 	r.Header.Set("X-Request-Id", w.Header().Get("X-Request-Id"))
 	w.Header().Del("X-Request-Id")
-	a.forwarder.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), targetKey{}, target)))
+	a.forwarder.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), targetKey{}, leader)))
+}
+
+// NodeHandler serves the requests other nodes forward on the node
+// channel: they are answered here, never forwarded again, and their
+// client address is the one the forwarding node saw.
+func (a *API) NodeHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if addr := r.Header.Get(clientAddrHeader); addr != "" {
+			r.RemoteAddr = addr
+		}
+		r.Header.Del(clientAddrHeader)
+		a.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), viaNodeKey{}, true)))
+	})
 }
 
 // forwardFailed answers a request the leader did not answer. If it never
@@ -77,12 +98,52 @@ func (a *API) forward(w http.ResponseWriter, r *http.Request) {
 // unknown.
 func (a *API) forwardFailed(w http.ResponseWriter, r *http.Request, err error) {
 	w.Header().Set("X-Request-Id", r.Header.Get("X-Request-Id"))
-	var op *net.OpError
-	if r.Method == http.MethodGet || (errors.As(err, &op) && op.Op == "dial") {
+	if r.Method == http.MethodGet || errors.Is(err, errNotSent) {
 		a.writeError(w, r, cluster.ErrNotLeader)
 		return
 	}
 	a.writeError(w, r, cluster.ErrOutcomeUnknown)
+}
+
+// errNotSent marks a forward that failed before a byte reached the
+// leader: connecting or the node handshake failed.
+var errNotSent = errors.New("could not reach the leader")
+
+// forwardTransport keeps one connection pool per leader, dialled by node
+// ID over the node channel; a new leader's pool replaces the old ones.
+type forwardTransport struct {
+	dial   func(ctx context.Context, id string) (net.Conn, error)
+	mu     sync.Mutex
+	byNode map[string]*http.Transport
+}
+
+func (f *forwardTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return f.transport(r.Context().Value(targetKey{}).(string)).RoundTrip(r)
+}
+
+func (f *forwardTransport) transport(id string) *http.Transport {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if t, ok := f.byNode[id]; ok {
+		return t
+	}
+	for old, t := range f.byNode {
+		t.CloseIdleConnections()
+		delete(f.byNode, old)
+	}
+	t := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			conn, err := f.dial(ctx, id)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %w", errNotSent, err)
+			}
+			return conn, nil
+		},
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	f.byNode[id] = t
+	return t
 }
 
 type clusterNode struct {
@@ -124,37 +185,13 @@ func (a *API) handleClusterStatus(w http.ResponseWriter, r *request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// handleJoin takes a node in. It needs no bearer token: the leader
-// authenticates the joiner by connecting to its Raft address and
-// completing the cluster-key or mutual-TLS handshake there.
-func (a *API) handleJoin(w http.ResponseWriter, r *request) {
-	var body struct {
-		ID       *string `json:"id"`
-		RaftAddr *string `json:"raft_addr"`
-		HTTPAddr *string `json:"http_addr"`
-	}
-	if err := decodeJSON(r.Request, &body, true); err != nil {
-		a.writeError(w, r.Request, err)
-		return
-	}
-	if body.ID == nil || body.RaftAddr == nil || body.HTTPAddr == nil {
-		a.writeError(w, r.Request, invalid("id, raft_addr and http_addr are required"))
-		return
-	}
-	req := cluster.JoinRequest{ID: *body.ID, RaftAddr: *body.RaftAddr, HTTPAddr: *body.HTTPAddr}
-	if err := a.cluster.Join(r.Context(), req); err != nil {
-		a.writeError(w, r.Request, err)
-		return
-	}
-	a.handleClusterStatus(w, r)
-}
-
 func (a *API) handleRemoveNode(w http.ResponseWriter, r *request) {
 	if !a.admins[r.user.ID] {
 		a.writeError(w, r.Request, ErrForbidden)
 		return
 	}
-	if err := a.cluster.Remove(r.Context(), r.nodeID); err != nil {
+	by := fmt.Sprintf("user %s (%s) from %s", r.user.Login, r.user.ID, r.RemoteAddr)
+	if err := a.cluster.Remove(r.Context(), r.nodeID, by); err != nil {
 		a.writeError(w, r.Request, err)
 		return
 	}

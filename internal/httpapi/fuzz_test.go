@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -61,22 +62,18 @@ func (fuzzCluster) IsReady() bool { return true }
 func (fuzzCluster) Readiness() cluster.Readiness {
 	return cluster.Readiness{Ready: true, Role: "leader", Leader: "n1", Commit: 1, Applied: 1}
 }
-func (fuzzCluster) LeaderHTTP() (string, bool) { return "", false }
-func (fuzzCluster) Digest() (uint64, string)   { return 1, "digest" }
+func (fuzzCluster) Leader() (string, bool) { return "n1", true }
+func (fuzzCluster) DialForward(context.Context, string) (net.Conn, error) {
+	return nil, errors.New("a single node forwards nothing")
+}
+func (fuzzCluster) Digest() (uint64, string) { return 1, "digest" }
 
 func (fuzzCluster) Status() cluster.Status {
 	return cluster.Status{Leader: "n1", Term: 1, Commit: 1, Applied: 1, Self: "n1",
 		Members: []cluster.Member{{ID: "n1", RaftAddr: "127.0.0.1:7000", HTTPAddr: "127.0.0.1:3000", Role: "leader", Voter: true}}}
 }
 
-func (fuzzCluster) Join(_ context.Context, req cluster.JoinRequest) error {
-	if req.ID == "" || req.RaftAddr == "" || req.HTTPAddr == "" {
-		return cluster.ErrJoinRefused
-	}
-	return nil
-}
-
-func (fuzzCluster) Remove(_ context.Context, id string) error {
+func (fuzzCluster) Remove(_ context.Context, id, _ string) error {
 	if id != "n1" {
 		return cluster.ErrUnknownMember
 	}
@@ -194,7 +191,6 @@ var bodyRoutes = []struct{ method, path string }{
 	{"POST", "/sessions"},
 	{"POST", "/sessions/" + fuzzSession.String() + "/keepalive"},
 	{"POST", "/webhooks"},
-	{"POST", "/cluster/join"},
 }
 
 // isJSONObject reports whether b is exactly one JSON object, surrounded

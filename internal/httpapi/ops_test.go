@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,28 +28,10 @@ const (
 	querySecret   = "query-secret-0123456789"
 )
 
-// syncBuffer collects log output written from many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // startOps runs a server with everything that handles secrets switched
 // on (GitHub sign-in, webhooks, a metrics token, a cluster key) and
 // debug logs, in JSON, captured in logs.
-func startOps(t *testing.T, logs *syncBuffer) *ghEnv {
+func startOps(t *testing.T, logs *apitest.LogBuffer) *ghEnv {
 	t.Helper()
 	e := &ghEnv{gh: newFakeGitHub(t), dir: t.TempDir()}
 	gh, err := auth.NewGitHub(auth.GitHubConfig{ClientID: ghClientID, ClientSecret: ghClientSecret, BaseURL: e.gh.URL,
@@ -163,7 +144,7 @@ func hasLabels(m *dto.Metric, want map[string]string) bool {
 // every series after the traffic, no label carries a lock name, and no
 // secret or token reaches any log line.
 func TestOps_MetricsAndLogsAfterWalkthrough(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &apitest.LogBuffer{}
 	e := startOps(t, logs)
 	secrets := walkthrough(t, e)
 	var fams map[string]*dto.MetricFamily

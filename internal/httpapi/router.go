@@ -29,7 +29,7 @@ type routes struct {
 	actions                                                                map[string]*route // acquire, renew, release
 	github, callback, rotate, tokens, token                                *route
 	webhooks, webhook                                                      *route
-	cluster, join, node, snapshot                                          *route
+	cluster, node, snapshot                                                *route
 	events                                                                 *route
 	ui                                                                     *route
 }
@@ -43,7 +43,6 @@ func (a *API) buildRoutes() {
 		cluster:   &route{name: "/cluster", methods: map[string]handler{"GET": a.handleClusterStatus}, local: true},
 		events:    &route{name: "/events", methods: map[string]handler{"GET": a.handleEvents}, local: true},
 		ui:        &route{name: "/ui/", methods: map[string]handler{"GET": a.handleUI, "HEAD": a.handleUI}, public: true, local: true},
-		join:      &route{name: "/cluster/join", methods: map[string]handler{"POST": a.handleJoin}, public: true},
 		node:      &route{name: "/cluster/nodes/{id}", methods: map[string]handler{"DELETE": a.handleRemoveNode}},
 		snapshot:  &route{name: "/cluster/snapshot", methods: map[string]handler{"GET": a.handleSnapshot}},
 		list:      &route{name: "/locks", methods: map[string]handler{"GET": a.handleListLocks}},
@@ -105,8 +104,6 @@ func (a *API) resolve(r *http.Request) (*route, handler, *request, error) {
 		rt = a.routes.events
 	case path == "/cluster":
 		rt = a.routes.cluster
-	case path == "/cluster/join":
-		rt = a.routes.join
 	case path == "/cluster/snapshot":
 		rt = a.routes.snapshot
 	case strings.HasPrefix(path, "/cluster/nodes/"):

@@ -26,11 +26,12 @@ func (a *API) handleSpec(w http.ResponseWriter, r *request) {
 // handleUI serves the dashboard (internal/ui), which sets its own headers.
 func (a *API) handleUI(w http.ResponseWriter, r *request) { a.ui.ServeHTTP(w, r.Request) }
 
-// readyStatus is the body of a 200 from /ready.
+// readyStatus is the body of a 200 from /ready. It is public (load
+// balancers ask it), so it names no node: IDs and addresses are for
+// authenticated callers of /cluster.
 type readyStatus struct {
 	Status       string `json:"status"`
 	Role         string `json:"role"`
-	Leader       string `json:"leader,omitempty"`
 	CommitIndex  uint64 `json:"commit_index"`
 	AppliedIndex uint64 `json:"applied_index"`
 }
@@ -49,7 +50,7 @@ func (a *API) handleReady(w http.ResponseWriter, r *request) {
 		a.writeError(w, r.Request, fmt.Errorf("%w: %s", ErrNotReady, rd.Reason))
 		return
 	}
-	writeJSON(w, http.StatusOK, readyStatus{Status: "ready", Role: rd.Role, Leader: rd.Leader,
+	writeJSON(w, http.StatusOK, readyStatus{Status: "ready", Role: rd.Role,
 		CommitIndex: rd.Commit, AppliedIndex: rd.Applied})
 }
 

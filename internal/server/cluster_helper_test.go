@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -34,14 +35,17 @@ func (n *testNode) url() string { return "http://" + n.listen }
 
 // newCluster starts n nodes: the first founds the cluster, the others
 // join through it. It returns once every node sees all n as members.
+// Node i binds its Raft port on loopback IP 127.0.0.i (and dials its
+// peers from it), so a proxy can tell the nodes apart.
 func newCluster(t *testing.T, n int) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t}
 	for i := range n {
-		node := &testNode{id: fmt.Sprintf("n%d", i+1), dir: t.TempDir(), listen: "127.0.0.1:0", raftAddr: "127.0.0.1:0"}
+		node := &testNode{id: fmt.Sprintf("n%d", i+1), dir: t.TempDir(), listen: "127.0.0.1:0",
+			raftAddr: fmt.Sprintf("127.0.0.%d:0", i+1)}
 		var join []string
 		if i > 0 {
-			join = []string{c.nodes[0].url()}
+			join = []string{c.nodes[0].raftAddr}
 		}
 		c.start(node, join)
 		c.nodes = append(c.nodes, node)
@@ -54,12 +58,12 @@ func (c *testCluster) start(n *testNode, join []string) {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cc := clusterConfig(n.raftAddr)
+	cc := clusterConfig(c.t, n)
 	cc.RaftAdvertise = n.raftAdvertise
 	srv, err := server.Start(ctx, server.Config{
 		Listen: n.listen, DataDir: n.dir, NodeID: n.id, Skew: apitest.TestSkew,
 		Tokens:     "alice:" + apitest.AliceToken + ",bob:" + apitest.BobToken,
-		AdminUsers: []string{"alice"}, JoinURLs: join,
+		AdminUsers: []string{"alice"}, JoinAddrs: join,
 		Cluster: cc,
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
@@ -88,7 +92,7 @@ func (c *testCluster) restart(n *testNode) {
 	c.t.Helper()
 	var join []string
 	if n != c.nodes[0] {
-		join = []string{c.nodes[0].url()}
+		join = []string{c.nodes[0].raftAddr}
 	}
 	c.start(n, join)
 }
@@ -133,7 +137,7 @@ func (c *testCluster) WaitForNewLeader(old *testNode) *testNode {
 }
 
 // waitMembers waits until every running node lists n voters, each with
-// its HTTP address (so any of them can forward).
+// its HTTP address, and knows the leader.
 func (c *testCluster) waitMembers(n int) {
 	c.t.Helper()
 	poll.Until(c.t, 15*time.Second, fmt.Sprintf("%d members everywhere", n), func() bool {
@@ -149,9 +153,6 @@ func (c *testCluster) waitMembers(n int) {
 				if m.HTTPAddr == "" {
 					return false
 				}
-			}
-			if _, ok := node.srv.Node().LeaderHTTP(); !ok {
-				return false
 			}
 		}
 		return true
@@ -182,4 +183,10 @@ func getLock(t *testing.T, c *apitest.Client, name, query string) lockResp {
 	var l lockResp
 	c.Do("GET", "/locks/"+name+query, apitest.AliceToken, nil).JSON(t, &l)
 	return l
+}
+
+// ip is the loopback IP node n binds and dials its peers from.
+func (n *testNode) ip() string {
+	host, _, _ := net.SplitHostPort(n.raftAddr)
+	return host
 }

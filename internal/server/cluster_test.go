@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/octostore/octostore/internal/apitest"
-	"github.com/octostore/octostore/internal/cluster"
 	"github.com/octostore/octostore/internal/poll"
 )
 
@@ -57,45 +56,6 @@ func TestCluster_JoinAndForward(t *testing.T) {
 	})
 	if status, _ := acquire(t, f[1].c, "fwd/lock", apitest.BobToken, 60); status != http.StatusConflict {
 		t.Fatalf("conflict through a follower: %d", status)
-	}
-}
-
-func TestCluster_JoinIsAuthenticatedAndIdempotent(t *testing.T) {
-	c := newCluster(t, 2)
-	leader := c.Leader()
-	n2 := c.nodes[1]
-	again := map[string]string{"id": n2.id, "raft_addr": n2.raftAddr, "http_addr": n2.url()}
-	if r := leader.c.Do("POST", "/cluster/join", "", again); r.Status != http.StatusOK {
-		t.Fatalf("repeated join: %d %s", r.Status, r.Body)
-	}
-	impostor := map[string]string{"id": "n9", "raft_addr": n2.raftAddr, "http_addr": n2.url()}
-	if r := leader.c.Do("POST", "/cluster/join", "", impostor); r.Status != http.StatusForbidden {
-		t.Fatalf("join claiming another node's address: %d %s", r.Status, r.Body)
-	}
-	nowhere := map[string]string{"id": "n9", "raft_addr": "127.0.0.1:1", "http_addr": "http://127.0.0.1:1"}
-	if r := leader.c.Do("POST", "/cluster/join", "", nowhere); r.Status != http.StatusForbidden {
-		t.Fatalf("join of an address nobody answers: %d %s", r.Status, r.Body)
-	}
-	if got := len(leader.srv.Node().Status().Members); got != 2 {
-		t.Fatalf("%d members after refused joins", got)
-	}
-}
-
-// TestCluster_StrangerCannotJoin: a node with another cluster key asks to
-// join and is never let in.
-func TestCluster_StrangerCannotJoin(t *testing.T) {
-	c := newCluster(t, 1)
-	stranger := &testNode{id: "stranger", dir: t.TempDir(), listen: "127.0.0.1:0", raftAddr: "127.0.0.1:0"}
-	cfg := clusterConfig(stranger.raftAddr)
-	cfg.ClusterKey = []byte("another-cluster-key-0123456789")
-	trans, stream, err := cluster.NewTransport(cluster.TransportConfig{BindAddr: "127.0.0.1:0", NodeID: "stranger", ClusterKey: cfg.ClusterKey})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer trans.Close()
-	join := map[string]string{"id": "stranger", "raft_addr": stream.Addr().String(), "http_addr": "http://127.0.0.1:1"}
-	if r := c.nodes[0].c.Do("POST", "/cluster/join", "", join); r.Status != http.StatusForbidden {
-		t.Fatalf("stranger's join: %d %s", r.Status, r.Body)
 	}
 }
 

@@ -1,9 +1,13 @@
 package server_test
 
-import "github.com/octostore/octostore/internal/cluster"
+import (
+	"testing"
 
-// clusterConfig is how test nodes authenticate each other: the cluster key
-// unless a test swaps in another way.
-var clusterConfig = func(raftAddr string) cluster.Config {
-	return cluster.Config{RaftAddr: raftAddr, ClusterKey: []byte(clusterKey)}
+	"github.com/octostore/octostore/internal/cluster"
+)
+
+// clusterConfig is how test node n proves itself to its peers: the
+// cluster key unless a test swaps in another way.
+var clusterConfig = func(_ *testing.T, n *testNode) cluster.Config {
+	return cluster.Config{RaftAddr: n.raftAddr, ClusterKey: []byte(clusterKey)}
 }

@@ -11,7 +11,7 @@ import (
 )
 
 type readyBody struct {
-	Status, Role, Leader, Code, Details string
+	Status, Role, Code, Details string
 }
 
 func ready(t *testing.T, n *testNode) (int, readyBody) {
@@ -33,7 +33,7 @@ func TestReady_PartitionedFollowerIsNotReady(t *testing.T) {
 	}
 	defer proxy.Close()
 	// The third node is reached by its peers only through the proxy.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", "127.0.0.3:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestReady_PartitionedFollowerIsNotReady(t *testing.T) {
 	ln.Close()
 	victim := &testNode{id: "n3", dir: t.TempDir(), listen: "127.0.0.1:0", raftAddr: port, raftAdvertise: proxy.Addr()}
 	proxy.SetTarget(port)
-	c.start(victim, []string{c.nodes[0].url()})
+	c.start(victim, []string{c.nodes[0].raftAddr})
 	c.nodes = append(c.nodes, victim)
 	c.waitMembers(3)
 	leader := c.Leader()
@@ -52,7 +52,7 @@ func TestReady_PartitionedFollowerIsNotReady(t *testing.T) {
 		t.Fatalf("leader's /ready: %+v", b)
 	}
 
-	proxy.Block(leader.id, true)
+	proxy.Block(leader.ip(), true)
 	var b readyBody
 	poll.Until(t, 10*time.Second, "the partitioned follower to be not ready", func() bool {
 		var s int
@@ -69,6 +69,6 @@ func TestReady_PartitionedFollowerIsNotReady(t *testing.T) {
 		t.Fatalf("the leader's /ready during the partition: %d", s)
 	}
 
-	proxy.Block(leader.id, false)
+	proxy.Block(leader.ip(), false)
 	poll.Until(t, 15*time.Second, "the healed follower to be ready", func() bool { s, _ := ready(t, victim); return s == http.StatusOK })
 }

@@ -44,14 +44,15 @@ type Config struct {
 	// here.
 	Webhooks webhook.Config
 	// Cluster holds the Raft networking settings (RaftAddr, RaftAdvertise,
-	// ClusterKey, TLS); the rest of cluster.Config is filled in here.
+	// ClusterKey, Certs); the rest of cluster.Config is filled in here.
 	Cluster cluster.Config
-	// HTTPAdvertise is the base URL other nodes reach this one at;
-	// default http://<the listener's address>.
+	// HTTPAdvertise is the base URL clients reach this node at, shown in
+	// the cluster status; default http://<the listener's address>.
 	HTTPAdvertise string
-	// JoinURLs are members' base URLs to ask for admission; empty founds a
-	// new cluster when the data dir is empty.
-	JoinURLs []string
+	// JoinAddrs are members' Raft addresses (host:port) to ask for
+	// admission over the node channel; empty founds a new cluster when
+	// the data dir is empty.
+	JoinAddrs []string
 	// PprofAddr, when set, serves net/http/pprof on its own listener, never
 	// on the API's.
 	PprofAddr string
@@ -73,6 +74,7 @@ type Server struct {
 	webhooks *webhook.Dispatcher
 	metrics  *metrics.Metrics
 	http     *http.Server
+	nodeHTTP *http.Server // forwarded requests, on the node channel; nil for a single node
 	api      *httpapi.API
 	ln       net.Listener
 	done     chan error
@@ -104,9 +106,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	cfg.Logger.Info("octostore serving", "addr", "http://"+ln.Addr().String(), "data_dir", cfg.DataDir,
 		"node_id", s.node.ID(), "raft_addr", s.node.RaftAddr())
 	go func() { s.done <- s.http.Serve(ln) }()
+	if nodeLn := s.node.ForwardListener(); nodeLn != nil {
+		s.nodeHTTP = newHTTPServer(s.api.NodeHandler(), cfg.Logger)
+		go s.nodeHTTP.Serve(nodeLn)
+	}
 	bg, stop := context.WithCancel(context.Background())
 	s.stop = stop
-	if len(cfg.JoinURLs) > 0 {
+	if len(cfg.JoinAddrs) > 0 {
 		go s.joinLoop(bg)
 	}
 	if cfg.PprofAddr != "" {
@@ -119,7 +125,7 @@ func (s *Server) open(ctx context.Context, users []state.StaticUser) error {
 	cc := s.cfg.Cluster
 	cc.DataDir, cc.NodeID, cc.Skew, cc.Logger = s.cfg.DataDir, s.cfg.NodeID, s.cfg.Skew, s.cfg.Logger
 	cc.HTTPAddr = s.httpAdvertise()
-	cc.Join = len(s.cfg.JoinURLs) > 0
+	cc.Join = len(s.cfg.JoinAddrs) > 0
 	s.metrics = metrics.New(version.String())
 	cc.Observer = s.metrics
 	node, err := cluster.Open(cc)
@@ -147,7 +153,7 @@ func (s *Server) open(ctx context.Context, users []state.StaticUser) error {
 	return nil
 }
 
-// httpAdvertise is the URL other nodes forward to.
+// httpAdvertise is the URL clients reach this node at.
 func (s *Server) httpAdvertise() string {
 	if s.cfg.HTTPAdvertise != "" {
 		return s.cfg.HTTPAdvertise
@@ -269,6 +275,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.http.SetKeepAlivesEnabled(false)
 	s.api.Drain()
 	err := s.http.Shutdown(ctx)
+	if s.nodeHTTP != nil {
+		err = errors.Join(err, s.nodeHTTP.Shutdown(ctx))
+	}
 	return errors.Join(err, s.node.Close())
 }
 
