@@ -152,7 +152,7 @@ func TestCluster_LeaderLossKeepsAcknowledgedAcquires(t *testing.T) {
 func TestCluster_ExpiryAfterFailover(t *testing.T) {
 	c := newCluster(t, 3)
 	leader := c.Leader()
-	_, l := acquire(t, leader.c, "fail/ttl", alice, 2)
+	_, l := acquire(t, leader.c, "fail/ttl", alice, 5)
 	var sess struct {
 		SessionID string    `json:"session_id"`
 		ExpiresAt time.Time `json:"expires_at"`
@@ -164,28 +164,47 @@ func TestCluster_ExpiryAfterFailover(t *testing.T) {
 	}
 	leader.stop()
 	newLeader := c.WaitForNewLeader(leader)
-	checkFreedOnTime(t, newLeader, "fail/ttl", l.ExpiresAt)
-	checkFreedOnTime(t, newLeader, "fail/session", sess.ExpiresAt)
+	led := time.Now()
+	checkFreedOnTime(t, newLeader, "fail/ttl", l.ExpiresAt, led)
+	checkFreedOnTime(t, newLeader, "fail/session", sess.ExpiresAt, led)
 }
 
 // checkFreedOnTime polls the lock from another holder: it must not be
 // granted before expiresAt + skew, and must be within a second after.
-func checkFreedOnTime(t *testing.T, n *testNode, name string, expiresAt time.Time) {
+func checkFreedOnTime(t *testing.T, n *testNode, name string, expiresAt, led time.Time) {
 	t.Helper()
 	freeAt := expiresAt.Add(apitest.TestSkew)
-	poll.Until(t, time.Until(freeAt)+2*time.Second, name+" granted to another holder", func() bool {
-		status, _ := acquire(t, n.c, name, apitest.BobToken, 60)
-		if status != http.StatusOK && status != http.StatusConflict {
-			t.Fatalf("%s: %d", name, status)
-		}
-		return status == http.StatusOK
-	})
-	now := time.Now()
-	if now.Before(freeAt) {
-		t.Fatalf("%s granted at %v, before %v", name, now, freeAt)
+	// Nothing can be freed before a leader exists: on a loaded machine the
+	// election may end after freeAt, and lateness counts from then.
+	due := freeAt
+	if led.After(due) {
+		due = led
 	}
-	if late := now.Sub(freeAt); late > time.Second {
-		t.Fatalf("%s free only %v after expires_at+skew", name, late)
+	// The last 409 proves the lock was still held when it was answered;
+	// timing the 200 instead would count a slow request as a late expiry.
+	var stillHeld time.Time
+	poll.Until(t, time.Until(due)+5*time.Second, name+" granted to another holder", func() bool {
+		status, _ := acquire(t, n.c, name, apitest.BobToken, 60)
+		switch status {
+		case http.StatusOK:
+			return true
+		case http.StatusConflict:
+			stillHeld = time.Now()
+			return false
+		case http.StatusServiceUnavailable:
+			// Leadership moved again under load. An acquire whose outcome
+			// was unknown is safe to repeat: bob re-acquiring his own
+			// lock is answered 200.
+			return false
+		}
+		t.Fatalf("%s: %d", name, status)
+		return false
+	})
+	if granted := time.Now(); granted.Before(freeAt) {
+		t.Fatalf("%s granted at %v, before %v", name, granted, freeAt)
+	}
+	if late := stillHeld.Sub(due); late > time.Second {
+		t.Fatalf("%s still held %v after expires_at+skew (or the new leader, if later)", name, late)
 	}
 }
 
