@@ -11,12 +11,15 @@ ARG VERSION=dev
 RUN CGO_ENABLED=0 go build -trimpath \
       -ldflags "-s -w -X github.com/octostore/octostore/internal/version.Version=${VERSION}" \
       -o /out/octostore ./cmd/octostore \
- && mkdir -p /out/data
+ && mkdir -p -m 0700 /out/data
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/octostore /octostore
 # The volume's mount point must belong to the non-root user, or a fresh
-# named volume would be root-owned and unwritable.
+# named volume would be root-owned and unwritable; and it is 0700 (BuildKit
+# gives a directory COPY creates its source's mode): the data dir holds
+# token hashes and webhook secrets. A fresh named volume copies both. The
+# server also tightens its data dir at start, whatever made it.
 COPY --from=build --chown=65532:65532 /out/data /data
 USER 65532:65532
 ENV OCTOSTORE_DATA_DIR=/data \

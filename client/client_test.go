@@ -154,8 +154,10 @@ func TestErrors_Typed(t *testing.T) {
 func TestWebhooksAndTokens(t *testing.T) {
 	_, alice, _ := start(t)
 	c := ctx(t)
-	// A literal public (documentation) address: the SSRF guard needs no DNS.
-	w, err := alice.AddWebhook(c, client.WebhookOptions{URL: "https://203.0.113.10/x", Secret: "s3cret",
+	// A literal public address: the SSRF guard needs no DNS (documentation
+	// ranges such as 203.0.113.0/24 are refused). Nothing is ever sent to it:
+	// it is deleted before any lock event.
+	w, err := alice.AddWebhook(c, client.WebhookOptions{URL: "https://1.1.1.1/x", Secret: "s3cret",
 		Events: []string{"acquired"}, LockPattern: "deploy/**"})
 	if err != nil {
 		t.Fatalf("add webhook: %v", err)

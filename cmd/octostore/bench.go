@@ -29,9 +29,10 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	report, err := bench.Run(ctx, cfg)
 	if err != nil && report.Cycles == 0 {
-		fmt.Fprintln(stderr, "octostore bench:", err)
+		fmt.Fprintln(stderr, "octostore bench:", safeText(err.Error()))
 		return 1
 	}
+	report.FirstError = safeText(report.FirstError) // a server's error message
 	write := report.WriteText
 	if *asJSON {
 		write = report.WriteJSON

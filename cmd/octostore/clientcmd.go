@@ -49,9 +49,10 @@ func exitCode(err error) int {
 	return exitFailure
 }
 
-// fail prints err and returns its exit code.
+// fail prints err, which may carry the server's words, and returns its
+// exit code.
 func fail(stderr io.Writer, err error) int {
-	fmt.Fprintln(stderr, "octostore:", err)
+	fmt.Fprintln(stderr, "octostore:", safeText(err.Error()))
 	return exitCode(err)
 }
 
@@ -160,9 +161,12 @@ func groupUsage(name string, subs map[string]subcommand) string {
 // show prints v as indented JSON or as its table.
 func show(w io.Writer, v view, asJSON bool) error {
 	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(append(safeJSON(b), '\n'))
+		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	v.table(tw)

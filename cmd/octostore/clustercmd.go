@@ -34,11 +34,12 @@ func (v clusterView) table(w io.Writer) {
 	if leader == "" {
 		leader = "(none known)"
 	}
-	fmt.Fprintf(w, "leader %s, term %d, commit index %d, applied index %d (as seen by %s)\n\n",
-		leader, v.Term, v.CommitIndex, v.AppliedIndex, v.Self)
-	fmt.Fprintln(w, "NODE\tROLE\tVOTER\tRAFT\tHTTP")
+	row(w, fmt.Sprintf("leader %s, term %d, commit index %d, applied index %d (as seen by %s)",
+		leader, v.Term, v.CommitIndex, v.AppliedIndex, v.Self))
+	row(w)
+	row(w, "NODE", "ROLE", "VOTER", "RAFT", "HTTP")
 	for _, n := range v.Nodes {
-		fmt.Fprintf(w, "%s\t%s\t%v\t%s\t%s\n", n.ID, n.Role, n.Voter, n.RaftAddr, n.HTTPAddr)
+		row(w, n.ID, n.Role, n.Voter, n.RaftAddr, n.HTTPAddr)
 	}
 }
 

@@ -29,10 +29,10 @@ func runHealth(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	status, err := probe(ctx, strings.TrimRight(*url, "/")+path)
 	if err != nil {
-		fmt.Fprintln(stderr, "octostore health:", err)
+		fmt.Fprintln(stderr, "octostore health:", safeText(err.Error()))
 		return exitFailure
 	}
-	fmt.Fprintln(stdout, status)
+	fmt.Fprintln(stdout, safeText(status))
 	if !strings.HasPrefix(status, "200 ") {
 		return exitFailure
 	}

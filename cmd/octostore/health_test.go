@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -39,6 +41,25 @@ func TestHealthCommand(t *testing.T) {
 		if code := run([]string{"health", "--url", "http://" + addr}, &out, &errOut); code != exitFailure {
 			t.Fatalf("exit %d, want %d", code, exitFailure)
 		}
+	})
+	t.Run("HostileStatusLine", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			if conn, err := ln.Accept(); err == nil {
+				http.ReadRequest(bufio.NewReader(conn)) // answer only once asked
+				conn.Write([]byte("HTTP/1.1 200 OK\x1b[2J\x1b]0;owned\x07\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
+				conn.Close()
+			}
+		}()
+		var out, errOut bytes.Buffer
+		if code := run([]string{"health", "--url", "http://" + ln.Addr().String()}, &out, &errOut); code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut.String())
+		}
+		assertInert(t, "health", out.String())
 	})
 	t.Run("BadUsage", func(t *testing.T) {
 		var out, errOut bytes.Buffer

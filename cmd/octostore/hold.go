@@ -176,7 +176,7 @@ func (h *holding) release(stderr io.Writer) {
 	defer cancel()
 	err := errors.Join(h.lease.Release(ctx), h.sess.Close(ctx))
 	if err != nil {
-		fmt.Fprintf(stderr, "octostore: could not release %s (it expires by itself): %v\n", h.lease.Name(), err)
+		fmt.Fprintf(stderr, "octostore: could not release %s (it expires by itself): %s\n", h.lease.Name(), safeText(err.Error()))
 	}
 }
 
@@ -236,7 +236,7 @@ func supervise(cmd *exec.Cmd, h *holding, sigs <-chan os.Signal, grace time.Dura
 		return childStatus(err)
 	case <-h.lost.Done():
 		signalGroup(pgid, syscall.SIGTERM)
-		fmt.Fprintf(stderr, "octostore: %s: %v; sent SIGTERM to the command\n", h.lease.Name(), context.Cause(h.lost))
+		fmt.Fprintf(stderr, "octostore: %s: %s; sent SIGTERM to the command\n", h.lease.Name(), safeText(context.Cause(h.lost).Error()))
 		reap(exited, pgid, earliest(time.Now().Add(grace), h.expiry()), nil, sigs, h)
 		return exitLeaseLost
 	case sig := <-sigs:

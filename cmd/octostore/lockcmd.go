@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"io"
 	"time"
 
@@ -32,8 +31,8 @@ var lockCommands = map[string]subcommand{
 type leaseView struct{ *client.Lock }
 
 func (v leaseView) table(w io.Writer) {
-	fmt.Fprintln(w, "NAME\tSTATUS\tHOLDER\tFENCING TOKEN\tEXPIRES\tLEASE ID")
-	fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\n", v.Name, v.Status, v.Holder, v.FencingToken, stamp(v.ExpiresAt), v.LeaseID)
+	row(w, "NAME", "STATUS", "HOLDER", "FENCING TOKEN", "EXPIRES", "LEASE ID")
+	row(w, v.Name, v.Status, v.Holder, v.FencingToken, stamp(v.ExpiresAt), v.LeaseID)
 }
 
 func stamp(t time.Time) string { return t.Local().Format(time.RFC3339) }
@@ -62,7 +61,7 @@ type done struct {
 	Status string `json:"status"`
 }
 
-func (d done) table(w io.Writer) { fmt.Fprintln(w, d.Status) }
+func (d done) table(w io.Writer) { row(w, d.Status) }
 
 func setupRelease(*flag.FlagSet) runner {
 	return func(ctx context.Context, c *client.Client, args []string) (view, error) {
@@ -74,11 +73,11 @@ type statusView struct{ *client.LockStatus }
 
 func (v statusView) table(w io.Writer) {
 	if !v.Held {
-		fmt.Fprintf(w, "%s\tavailable\n", v.Name)
+		row(w, v.Name, "available")
 		return
 	}
-	fmt.Fprintln(w, "NAME\tHOLDER\tFENCING TOKEN\tEXPIRES\tWAITERS")
-	fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%d\n", v.Name, v.Holder, v.FencingToken, stamp(v.ExpiresAt), v.Waiters)
+	row(w, "NAME", "HOLDER", "FENCING TOKEN", "EXPIRES", "WAITERS", "METADATA")
+	row(w, v.Name, v.Holder, v.FencingToken, stamp(v.ExpiresAt), v.Waiters, v.Metadata)
 }
 
 // MarshalJSON shows the server's answer plus held and the index.
@@ -116,16 +115,16 @@ type listView struct {
 }
 
 func (v listView) table(w io.Writer) {
-	fmt.Fprintln(w, "NAME\tHOLDER\tFENCING TOKEN\tEXPIRES\tMETADATA")
+	row(w, "NAME", "HOLDER", "FENCING TOKEN", "EXPIRES", "METADATA")
 	for _, l := range v.Locks {
 		meta := ""
 		if l.Metadata != nil {
 			meta = *l.Metadata
 		}
-		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\n", l.Name, l.Holder, l.FencingToken, stamp(l.ExpiresAt), meta)
+		row(w, l.Name, l.Holder, l.FencingToken, stamp(l.ExpiresAt), meta)
 	}
 	if v.NextAfter != nil {
-		fmt.Fprintf(w, "(more: --after %s)\n", *v.NextAfter)
+		row(w, "(more: --after "+*v.NextAfter+")")
 	}
 }
 

@@ -55,7 +55,7 @@ func runLogin(args []string, stdout, stderr io.Writer) int {
 	if err := writeTokenFile(*file, token); err != nil {
 		return fail(stderr, err)
 	}
-	fmt.Fprintf(stdout, "Signed in as %s; token kept in %s\n", login, *file)
+	fmt.Fprintf(stdout, "Signed in as %s; token kept in %s\n", safeText(login), *file)
 	return 0
 }
 

@@ -34,7 +34,21 @@ set as an environment variable: --data-dir is OCTOSTORE_DATA_DIR.
 `
 
 func main() {
+	if writesDataDir(os.Args[1:]) {
+		restrictUmask()
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// writesDataDir reports whether the command writes a data dir: serve and
+// snapshot restore. Their process gets umask 077, so any file a
+// dependency creates there with a default mode is private, not just the
+// ones internal/cluster knows to tighten. It is set here, in the real
+// process only, because the umask is process-wide and inherited: `lock
+// hold` must not pass it to the command it runs, and in-process tests
+// create files with deliberate modes.
+func writesDataDir(args []string) bool {
+	return len(args) > 0 && (args[0] == "serve" || len(args) > 1 && args[0] == "snapshot" && args[1] == "restore")
 }
 
 func run(args []string, stdout, stderr io.Writer) int {

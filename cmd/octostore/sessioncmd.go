@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/octostore/octostore/client"
@@ -27,15 +26,15 @@ type sessionView struct {
 }
 
 func (v sessionView) table(w io.Writer) {
-	head, row := []string{"SESSION ID", "EXPIRES"}, []string{v.ID, stamp(v.ExpiresAt)}
+	head, values := []any{"SESSION ID", "EXPIRES"}, []any{v.ID, stamp(v.ExpiresAt)}
 	if v.KeepaliveIntervalSecs > 0 {
-		head, row = append(head, "KEEPALIVE EVERY"), append(row, fmt.Sprintf("%ds", v.KeepaliveIntervalSecs))
+		head, values = append(head, "KEEPALIVE EVERY"), append(values, fmt.Sprintf("%ds", v.KeepaliveIntervalSecs))
 	}
 	if v.Active != nil {
-		head, row = append(head, "ACTIVE", "LOCKS"), append(row, fmt.Sprint(*v.Active), fmt.Sprint(*v.LockCount))
+		head, values = append(head, "ACTIVE", "LOCKS"), append(values, *v.Active, *v.LockCount)
 	}
-	fmt.Fprintln(w, strings.Join(head, "\t"))
-	fmt.Fprintln(w, strings.Join(row, "\t"))
+	row(w, head...)
+	row(w, values...)
 }
 
 func setupSessionCreate(fs *flag.FlagSet) runner {

@@ -24,13 +24,13 @@ func runToken(args []string, stdout, stderr io.Writer) int {
 type tokensView []client.TokenInfo
 
 func (v tokensView) table(w io.Writer) {
-	fmt.Fprintln(w, "ID\tUSER\tSOURCE\tCREATED\tCURRENT")
+	row(w, "ID", "USER", "SOURCE", "CREATED", "CURRENT")
 	for _, t := range v {
 		current := ""
 		if t.Current {
 			current = "yes"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Login, t.Source, stamp(t.CreatedAt), current)
+		row(w, t.ID, t.Login, t.Source, stamp(t.CreatedAt), current)
 	}
 }
 

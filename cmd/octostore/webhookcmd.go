@@ -19,7 +19,7 @@ var webhookCommands = map[string]subcommand{
 type webhooksView []client.Webhook
 
 func (v webhooksView) table(w io.Writer) {
-	fmt.Fprintln(w, "ID\tURL\tEVENTS\tPATTERN\tACTIVE\tCREATED")
+	row(w, "ID", "URL", "EVENTS", "PATTERN", "ACTIVE", "CREATED")
 	for _, h := range v {
 		pattern := "**"
 		if h.LockPattern != nil {
@@ -29,7 +29,7 @@ func (v webhooksView) table(w io.Writer) {
 		if h.InactiveReason != nil && *h.InactiveReason != "" {
 			active += " (" + *h.InactiveReason + ")"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", h.ID, h.URL, strings.Join(h.Events, ","), pattern, active, stamp(h.CreatedAt))
+		row(w, h.ID, h.URL, strings.Join(h.Events, ","), pattern, active, stamp(h.CreatedAt))
 	}
 }
 

@@ -18,7 +18,7 @@ type webhookFlags struct {
 
 func addWebhookFlags(fs *flag.FlagSet) *webhookFlags {
 	w := &webhookFlags{}
-	fs.BoolVar(&w.cfg.AllowPrivate, "webhook-allow-private", false, "let webhooks target loopback, private and link-local addresses")
+	fs.BoolVar(&w.cfg.AllowPrivate, "webhook-allow-private", false, "let webhooks target loopback, private, link-local and other special-purpose addresses")
 	fs.StringVar(&w.caFile, "webhook-ca-file", "", "PEM file of CAs trusted for webhook delivery, besides the system's")
 	fs.DurationVar(&w.cfg.RetryMin, "webhook-retry-min", time.Second, "wait before the first retry of a failed delivery")
 	fs.DurationVar(&w.cfg.RetryMax, "webhook-retry-max", 5*time.Minute, "longest wait between delivery retries")

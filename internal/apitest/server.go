@@ -85,3 +85,25 @@ func DirContains(t testing.TB, dir, needle string) bool {
 	}
 	return found
 }
+
+// OpenToOthers lists what under dir (dir included) its group or other
+// users may access, as "path mode"; links are not followed. Tests use it
+// to prove that a data dir is private.
+func OpenToOthers(t testing.TB, dir string) []string {
+	t.Helper()
+	var open []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.Type()&fs.ModeSymlink != 0 {
+			return err
+		}
+		info, err := d.Info()
+		if err == nil && info.Mode().Perm()&0o077 != 0 {
+			open = append(open, path+" "+info.Mode().String())
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return open
+}

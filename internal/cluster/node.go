@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -96,8 +95,8 @@ func Open(cfg Config) (*Node, error) {
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data dir: %w", err)
+	if err := prepareDataDir(cfg.DataDir, cfg.Logger); err != nil {
+		return nil, err
 	}
 	id, err := nodeID(cfg)
 	if err != nil {
@@ -144,7 +143,7 @@ func (n *Node) startRaft() error {
 
 func (n *Node) startRaftOn(store *raftboltdb.BoltStore) error {
 	logger := newRaftLogger(n.log)
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(n.cfg.DataDir, 2, logger)
+	snaps, err := newSnapshotStore(n.cfg.DataDir, logger)
 	if err != nil {
 		return fmt.Errorf("open snapshot store: %w", err)
 	}

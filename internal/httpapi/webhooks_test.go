@@ -135,11 +135,22 @@ func TestWebhooks_SSRF(t *testing.T) {
 		"https://100.64.0.1/h", "https://224.0.0.1/h", "https://0.0.0.0/h", "https://[::ffff:127.0.0.1]/h",
 		"https://[fe80::1]/h", "https://[fc00::1]/h", "https://localhost/h", "https://LOCALHOST:443/h",
 		"https://api.localhost/h", "https://loopback.test/h",
+		// Special-purpose ranges beyond the private ones, IPv4 inside IPv6
+		// (NAT64, 6to4, compatible), and IPv4 in other notations.
+		"https://[64:ff9b::a9fe:a9fe]/", "https://[2002:7f00:1::]/", "https://[::127.0.0.1]/",
+		"https://198.18.0.1/", "https://192.0.0.192/", "https://240.0.0.1/", "https://203.0.113.10/",
+		"https://[fd00::1]/", "https://2130706433/", "https://127.1/",
 	} {
 		e := wantError(t, c.Do("POST", "/webhooks", alice, body{"url": target}), http.StatusBadRequest, "bad_request")
 		if !strings.Contains(e.Error, "webhook") {
 			t.Errorf("%s: %q", target, e.Error)
 		}
+	}
+	// Public literals need no DNS; each is deleted before any event exists,
+	// so nothing is ever sent to them.
+	for _, target := range []string{"https://8.8.8.8/h", "https://[2606:4700::1111]/h"} {
+		h := addHook(t, c, bob, body{"url": target})
+		wantStatus(t, c.Do("DELETE", "/webhooks/"+h.ID, bob, nil), http.StatusNoContent)
 	}
 	// A name that resolves to a public address is accepted, but when it
 	// resolves to loopback at delivery time, nothing is sent there.

@@ -26,7 +26,7 @@ type Store interface {
 
 // Config tunes delivery; zero values take the defaults.
 type Config struct {
-	AllowPrivate  bool           // let webhooks target private and loopback addresses
+	AllowPrivate  bool           // let webhooks target special-purpose addresses (loopback, private, ...)
 	RootCAs       *x509.CertPool // trusted CAs; nil is the system's
 	Timeout       time.Duration  // one attempt; default 5 s
 	RetryMin      time.Duration  // first retry; default 1 s
