@@ -210,7 +210,9 @@ func (g guard) addrs(ctx context.Context, host string) ([]netip.Addr, error) {
 	}
 	for _, a := range addrs {
 		if why := forbiddenAddr(a); why != "" && !g.allowPrivate {
-			return nil, fmt.Errorf("%w: %s resolves to %s: %s%s", ErrForbiddenTarget, host, a, why, allowHint)
+			// The address itself stays out of the message: a user who
+			// registers names must not learn what internal DNS answers.
+			return nil, fmt.Errorf("%w: %s resolves to a refused address: %s%s", ErrForbiddenTarget, host, why, allowHint)
 		}
 	}
 	return addrs, nil
