@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ type Client struct {
 	http  *http.Client
 	retry Retry
 	agent string
+	tls   *tls.Config // WithTLS's, applied to http by New
 }
 
 // Retry is how the client repeats a request that is safe to repeat.
@@ -63,6 +65,9 @@ func New(baseURL, token string, opts ...Option) (*Client, error) {
 	for _, o := range opts {
 		o(c)
 	}
+	if err := c.applyTLS(); err != nil {
+		return nil, err
+	}
 	c.retry.Attempts = max(c.retry.Attempts, 1)
 	return c, nil
 }
@@ -97,10 +102,12 @@ type call struct {
 }
 
 // transportError is a failure to get an answer; sent says whether the
-// request may have reached the server.
+// request may have reached the server, refused that a TLS handshake
+// failed (nothing reached it, and repeating would fail the same way).
 type transportError struct {
-	err  error
-	sent bool
+	err     error
+	sent    bool
+	refused bool
 }
 
 // Error is the underlying error's text.
@@ -147,7 +154,7 @@ func (k *call) retryable(err error) bool {
 		return false
 	}
 	var te *transportError
-	if !errors.As(err, &te) {
+	if !errors.As(err, &te) || te.refused {
 		return false
 	}
 	switch {
@@ -208,7 +215,8 @@ func (c *Client) once(ctx context.Context, k *call, body []byte) error {
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return &transportError{err: err, sent: !neverSent(err)}
+		refused := tlsRefused(err)
+		return &transportError{err: err, sent: !refused && !neverSent(err), refused: refused}
 	}
 	if k.stream && resp.StatusCode/100 == 2 {
 		k.header, k.resp = resp.Header, resp

@@ -40,6 +40,21 @@
 // the server's expiry. Session (from Client.StartSession) does the same for
 // a session with keepalives.
 //
+// # TLS
+//
+// An https:// base URL is verified against the system's roots. For a
+// server with a private CA, or one that requires client certificates,
+// build the configuration from PEM files with LoadTLS and pass it with
+// WithTLS:
+//
+//	tc, err := client.LoadTLS(client.TLSFiles{CAFile: "ca.pem", CertFile: "me.pem", KeyFile: "me-key.pem"})
+//	c, err := client.New("https://locks.example.com", token, client.WithTLS(tc))
+//
+// A failed handshake (an untrusted certificate, a refused client
+// certificate, a server that does not speak TLS) is not retried: no
+// request got through, and the same refusal would follow. It matches
+// ErrUnavailable, never ErrOutcomeUnknown.
+//
 // See ExampleLease_fencedWrite for how to use fencing tokens with the
 // resource the lock protects.
 package client

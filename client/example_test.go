@@ -196,3 +196,21 @@ func ExampleClient_Events() {
 	// acquired deploy/prod token 1
 	// released deploy/prod token 1
 }
+
+// ExampleWithTLS connects to a server whose certificate comes from a
+// private CA and that requires a client certificate. (It needs such a
+// server, so it is compiled but not run.)
+func ExampleWithTLS() {
+	tc, err := client.LoadTLS(client.TLSFiles{CAFile: "ca.crt", CertFile: "client.crt", KeyFile: "client.key"})
+	if err != nil {
+		fmt.Println(err) // a missing or unreadable file, a key that does not match
+		return
+	}
+	c, err := client.New("https://locks.example.com", os.Getenv("OCTOSTORE_TOKEN"), client.WithTLS(tc))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	locks, err := c.ListAll(context.Background(), "deploy/")
+	fmt.Println(len(locks), err)
+}

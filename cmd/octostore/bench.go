@@ -22,8 +22,14 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Prefix, "prefix", "", "lock name prefix (default: bench/<random>)")
 	fs.DurationVar(&cfg.Wait, "wait", 0, "contended workload: every worker loops acquire (waiting up to this long in the FIFO queue) and release on one lock, each as its own session")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	tlsFlags := addTLSFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return usageError(fs, err)
+	}
+	var err error
+	if cfg.TLS, err = tlsFlags.config(); err != nil {
+		fmt.Fprintln(stderr, "octostore bench:", err)
+		return 1
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

@@ -81,7 +81,11 @@ func (c *conn) client() (*client.Client, error) {
 		return nil, fmt.Errorf("%w: no token: give --token, OCTOSTORE_TOKEN or OCTOSTORE_TOKEN_FILE, or run octostore login",
 			client.ErrUnauthorized)
 	}
-	return client.New(c.url, token)
+	tc, err := c.tls.config()
+	if err != nil {
+		return nil, err
+	}
+	return client.New(c.url, token, client.WithTLS(tc))
 }
 
 // subcommand is one command of a group (lock, session, webhook).
@@ -143,7 +147,9 @@ func group(name string, subs map[string]subcommand, args []string, stdout, stder
 
 const connHelp = `The server is --url or OCTOSTORE_URL (default http://127.0.0.1:3000); the token
 --token/OCTOSTORE_TOKEN, --token-file/OCTOSTORE_TOKEN_FILE (mode 0600), or the
-file "octostore login" wrote.
+file "octostore login" wrote. For https:// URLs, --ca-file/OCTOSTORE_CA_FILE
+adds CAs to trust, and --cert-file/--key-file (OCTOSTORE_CERT_FILE,
+OCTOSTORE_KEY_FILE) present a client certificate.
 `
 
 func groupUsage(name string, subs map[string]subcommand) string {

@@ -22,7 +22,7 @@ func addGitHubFlags(fs *flag.FlagSet) *gitHubFlags {
 	fs.StringVar(&g.secretFile, "github-client-secret-file", "", "file holding the GitHub OAuth app client secret")
 	fs.StringVar(&g.baseURL, "github-url", "https://github.com", "GitHub (or GitHub Enterprise Server) base URL")
 	fs.StringVar(&g.apiURL, "github-api-url", "https://api.github.com", "GitHub API base URL (GHES: <base>/api/v3)")
-	fs.StringVar(&g.publicURL, "public-url", "", "this server's external base URL (default: http://<listen>)")
+	fs.StringVar(&g.publicURL, "public-url", "", "this server's external base URL (default: http://<listen>, https:// with --tls-cert-file)")
 	fs.StringVar(&g.orgs, "github-allowed-orgs", "", "comma list: members of these organizations may sign in")
 	fs.StringVar(&g.users, "github-allowed-users", "", "comma list: these GitHub users may sign in")
 	fs.BoolVar(&g.allowAny, "github-allow-any-user", false, "let every GitHub account sign in (a public service only)")
@@ -31,7 +31,9 @@ func addGitHubFlags(fs *flag.FlagSet) *gitHubFlags {
 
 // signIn builds the GitHub flow, or nil when no client ID is set. It
 // fails when the configuration is incomplete or would admit everyone.
-func (g *gitHubFlags) signIn(listen string) (*auth.GitHub, error) {
+// overTLS says the server itself serves HTTPS, which the default public
+// URL then uses.
+func (g *gitHubFlags) signIn(listen string, overTLS bool) (*auth.GitHub, error) {
 	if g.clientID == "" {
 		return nil, nil
 	}
@@ -40,7 +42,9 @@ func (g *gitHubFlags) signIn(listen string) (*auth.GitHub, error) {
 		return nil, err
 	}
 	public := g.publicURL
-	if public == "" {
+	if public == "" && overTLS {
+		public = "https://" + publicHost(listen)
+	} else if public == "" {
 		public = "http://" + publicHost(listen)
 	}
 	return auth.NewGitHub(auth.GitHubConfig{

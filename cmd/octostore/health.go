@@ -18,8 +18,14 @@ func runHealth(args []string, stdout, stderr io.Writer) int {
 	url := fs.String("url", "http://127.0.0.1:3000", "server base URL")
 	ready := fs.Bool("ready", false, "ask /ready (can serve linearizable requests) instead of /health (alive)")
 	timeout := fs.Duration("timeout", 3*time.Second, "give up after this long")
+	tlsFlags := addTLSFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return usageError(fs, err)
+	}
+	hc, err := tlsFlags.httpClient()
+	if err != nil {
+		fmt.Fprintln(stderr, "octostore health:", err)
+		return exitFailure
 	}
 	path := "/health"
 	if *ready {
@@ -27,7 +33,7 @@ func runHealth(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	status, err := probe(ctx, strings.TrimRight(*url, "/")+path)
+	status, err := probe(ctx, hc, strings.TrimRight(*url, "/")+path)
 	if err != nil {
 		fmt.Fprintln(stderr, "octostore health:", safeText(err.Error()))
 		return exitFailure
@@ -39,12 +45,12 @@ func runHealth(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func probe(ctx context.Context, url string) (string, error) {
+func probe(ctx context.Context, hc *http.Client, url string) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return "", err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return "", err
 	}

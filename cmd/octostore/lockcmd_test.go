@@ -18,7 +18,8 @@ import (
 // an in-process command.
 func isolate(t *testing.T) {
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
-	for _, v := range []string{"OCTOSTORE_URL", "OCTOSTORE_TOKEN", "OCTOSTORE_TOKEN_FILE"} {
+	for _, v := range []string{"OCTOSTORE_URL", "OCTOSTORE_TOKEN", "OCTOSTORE_TOKEN_FILE",
+		"OCTOSTORE_CA_FILE", "OCTOSTORE_CERT_FILE", "OCTOSTORE_KEY_FILE"} {
 		t.Setenv(v, "")
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +18,7 @@ import (
 // stdin is where login reads the pasted token; tests replace it.
 var stdin io.Reader = os.Stdin
 
-const loginHelp = `Usage: octostore login [--url URL] [--token-file FILE]
+const loginHelp = `Usage: octostore login [--url URL] [--token-file FILE] [--ca-file FILE]
   Sign in with GitHub in a browser, paste the token it shows, and keep it in
   FILE (default $XDG_CONFIG_HOME/octostore/token or ~/.config/octostore/token,
   mode 0600) for the other commands. The token is read from standard input.
@@ -33,13 +34,18 @@ func runLogin(args []string, stdout, stderr io.Writer) int {
 	}
 	url := fs.String("url", "http://127.0.0.1:3000", "server base URL")
 	file := fs.String("token-file", "", "where to keep the token (default: the login file)")
+	tlsFlags := addTLSFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return usageError(fs, err)
+	}
+	tc, err := tlsFlags.config()
+	if err != nil {
+		return fail(stderr, err)
 	}
 	if *file == "" {
 		*file = defaultTokenFile()
 	}
-	c, err := client.New(*url, "")
+	c, err := client.New(*url, "", client.WithTLS(tc))
 	if err != nil {
 		return fail(stderr, err)
 	}
@@ -48,7 +54,7 @@ func runLogin(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
-	login, err := verifyToken(*url, token)
+	login, err := verifyToken(*url, token, tc)
 	if err != nil {
 		return fail(stderr, err)
 	}
@@ -72,8 +78,8 @@ func readToken(r io.Reader) (string, error) {
 }
 
 // verifyToken asks the server who the token belongs to.
-func verifyToken(url, token string) (string, error) {
-	c, err := client.New(url, token)
+func verifyToken(url, token string, tc *tls.Config) (string, error) {
+	c, err := client.New(url, token, client.WithTLS(tc))
 	if err != nil {
 		return "", err
 	}

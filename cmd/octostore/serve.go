@@ -30,6 +30,7 @@ func runServe(args []string, stderr io.Writer) int {
 	hooks := addWebhookFlags(fs)
 	clusterCfg := addClusterFlags(fs)
 	limits := addLimitFlags(fs)
+	tlsCfg := addServeTLSFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return usageError(fs, err)
 	}
@@ -38,7 +39,10 @@ func runServe(args []string, stderr io.Writer) int {
 		err = fmt.Errorf("--skew-margin must be between 0s and 1m")
 	}
 	if err == nil {
-		cfg.SignIn, err = gh.signIn(cfg.Listen)
+		err = checkServeTLS(tlsCfg)
+	}
+	if err == nil {
+		cfg.SignIn, err = gh.signIn(cfg.Listen, tlsCfg.CertFile != "")
 	}
 	if err == nil {
 		cfg.Webhooks, err = hooks.config()
@@ -54,6 +58,7 @@ func runServe(args []string, stderr io.Writer) int {
 	}
 	cfg.AdminUsers = commaList(*adminUsers)
 	cfg.Limits = *limits
+	cfg.TLS = *tlsCfg
 	cfg.Logger = log
 	cfg.Tokens = os.Getenv("OCTOSTORE_TOKENS")
 	return serve(cfg)
@@ -62,11 +67,14 @@ func runServe(args []string, stderr io.Writer) int {
 func serve(cfg server.Config) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	hup := notifySIGHUP(cfg.TLS.CertFile != "")
+	defer signal.Stop(hup)
 	srv, err := server.Start(ctx, cfg)
 	if err != nil {
 		cfg.Logger.Error("cannot start", "err", err)
 		return 1
 	}
+	go reloadOnSIGHUP(ctx, hup, srv)
 	select {
 	case <-ctx.Done():
 		cfg.Logger.Info("shutting down")
@@ -81,6 +89,33 @@ func serve(cfg server.Config) int {
 	}
 	cfg.Logger.Info("stopped")
 	return 0
+}
+
+// notifySIGHUP catches SIGHUP when serving TLS, before the server
+// starts: a SIGHUP sent as soon as it serves must reload, not end it.
+// Without TLS it returns nil and SIGHUP keeps its default effect (it
+// ends the process).
+func notifySIGHUP(enabled bool) chan os.Signal {
+	if !enabled {
+		return nil
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	return hup
+}
+
+// reloadOnSIGHUP re-reads the TLS certificate and key at every SIGHUP
+// until ctx ends; the server logs the outcome (a refused pair leaves the
+// previous one in service).
+func reloadOnSIGHUP(ctx context.Context, hup <-chan os.Signal, srv *server.Server) {
+	for {
+		select {
+		case <-hup:
+			srv.ReloadTLS()
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {

@@ -51,6 +51,7 @@ func setupTokenRevoke(*flag.FlagSet) runner {
 // conn is where a client command talks to, and as whom.
 type conn struct {
 	url, token, tokenFile string
+	tls                   *tlsFlags
 }
 
 func addConnFlags(fs *flag.FlagSet) *conn {
@@ -58,6 +59,7 @@ func addConnFlags(fs *flag.FlagSet) *conn {
 	fs.StringVar(&c.url, "url", "http://127.0.0.1:3000", "server base URL")
 	fs.StringVar(&c.token, "token", "", "bearer token")
 	fs.StringVar(&c.tokenFile, "token-file", "", "file holding the bearer token (must not be readable by others)")
+	c.tls = addTLSFlags(fs)
 	return c
 }
 

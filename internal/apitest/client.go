@@ -29,8 +29,17 @@ type Client struct {
 // it.
 func New(t testing.TB, baseURL string) *Client {
 	t.Helper()
+	return NewWith(t, baseURL, nil)
+}
+
+// NewWith is New sending through rt (nil: http.DefaultTransport), for
+// servers that need more than the defaults: an https:// server whose CA
+// only rt trusts, say.
+func NewWith(t testing.TB, baseURL string, rt http.RoundTripper) *Client {
+	t.Helper()
 	c := &Client{t: t, Base: strings.TrimRight(baseURL, "/"), HTTP: &http.Client{
-		Timeout: 30 * time.Second,
+		Transport: rt,
+		Timeout:   30 * time.Second,
 		// Redirects are part of the contract under test, not to be followed.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}

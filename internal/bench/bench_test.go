@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
@@ -54,6 +55,28 @@ func TestRunHealthyServer(t *testing.T) {
 	assertNamesArrivedWhole(t, names)
 	if conns := fake.newConns.Load(); conns > int64(cfg.Concurrency) {
 		t.Errorf("opened %d connections for %d workers; keep-alive is not being reused", conns, cfg.Concurrency)
+	}
+}
+
+// TestRunOverTLS: with the server's CA in Config.TLS the run works over
+// HTTPS and still keeps one connection (one handshake) per worker;
+// without it no cycle succeeds.
+func TestRunOverTLS(t *testing.T) {
+	fake := &fakeLockServer{useTLS: true}
+	cfg := shortConfig(startFakeServer(t, fake))
+	cfg.TLS = &tls.Config{RootCAs: fake.roots}
+	report, err := Run(context.Background(), cfg)
+	if err != nil || report.Cycles == 0 || report.Errors != 0 {
+		t.Fatalf("over TLS: %+v %v", report, err)
+	}
+	if conns := fake.newConns.Load(); conns > int64(cfg.Concurrency) {
+		t.Errorf("opened %d connections for %d workers: a handshake per request would be measured", conns, cfg.Concurrency)
+	}
+	cfg.TLS = nil // the system's roots do not know httptest's certificate
+	cfg.Warmup = -1
+	report, _ = Run(context.Background(), cfg)
+	if report.Cycles != 0 || report.Errors == 0 || !strings.Contains(report.FirstError, "certificate") {
+		t.Fatalf("an untrusted server: %+v", report)
 	}
 }
 
@@ -187,7 +210,7 @@ func TestConfigDefaults(t *testing.T) {
 }
 
 func TestTransportKeepsAConnectionPerWorker(t *testing.T) {
-	tr := newTransport(64)
+	tr := newTransport(64, nil)
 	if tr.MaxIdleConnsPerHost < 64 || tr.MaxIdleConns < 64 {
 		t.Errorf("idle pool too small: %d per host, %d total", tr.MaxIdleConnsPerHost, tr.MaxIdleConns)
 	}

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,7 +57,7 @@ func isTransportError(err error) bool {
 
 func newLockClient(cfg Config) *lockClient {
 	c := &lockClient{
-		http:        &http.Client{Transport: newTransport(cfg.Concurrency)},
+		http:        &http.Client{Transport: newTransport(cfg.Concurrency, cfg.TLS)},
 		base:        cfg.URL,
 		acquireBody: []byte(`{"ttl_seconds":` + strconv.FormatInt(ttlSeconds(cfg.TTL), 10) + `}`),
 		ttlSeconds:  ttlSeconds(cfg.TTL),
@@ -73,7 +74,7 @@ func newLockClient(cfg Config) *lockClient {
 // cap matches too, because each worker has at most one request in flight;
 // without it the transport's race between dialing and waiting for an idle
 // connection opens a few surplus connections at start-up.
-func newTransport(concurrency int) *http.Transport {
+func newTransport(concurrency int, tc *tls.Config) *http.Transport {
 	var protocols http.Protocols
 	protocols.SetHTTP1(true) // HTTP/2 would multiplex workers onto one connection and skew the load shape
 	return &http.Transport{
@@ -87,6 +88,7 @@ func newTransport(concurrency int) *http.Transport {
 		IdleConnTimeout:       90 * time.Second,
 		DisableCompression:    true, // bodies are tiny; gzip would only cost CPU
 		Protocols:             &protocols,
+		TLSClientConfig:       tc.Clone(), // nil stays nil
 	}
 }
 

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -24,6 +25,9 @@ type Config struct {
 	// is its own session and loops acquire (waiting up to Wait in the
 	// lock's FIFO queue) then release on one shared name.
 	Wait time.Duration
+	// TLS is used for https:// URLs; nil verifies the server against the
+	// system's roots. (client.LoadTLS builds it from PEM files.)
+	TLS *tls.Config
 }
 
 const (

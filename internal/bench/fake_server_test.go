@@ -1,7 +1,10 @@
 package bench
 
 import (
+	"crypto/x509"
 	"encoding/json"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -25,7 +28,9 @@ type fakeLockServer struct {
 	acquires   int64
 	token      int64
 	namesSeen  map[string]bool
-	badRequest string // first malformed request, for diagnosing test failures
+	badRequest string         // first malformed request, for diagnosing test failures
+	useTLS     bool           // serve HTTPS with httptest's certificate
+	roots      *x509.CertPool // set by startFakeServer with useTLS: trusts that certificate
 }
 
 func startFakeServer(t *testing.T, f *fakeLockServer) string {
@@ -47,7 +52,14 @@ func startFakeServer(t *testing.T, f *fakeLockServer) string {
 			f.newConns.Add(1)
 		}
 	}
-	srv.Start()
+	if f.useTLS {
+		srv.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are what some tests expect
+		srv.StartTLS()
+		f.roots = x509.NewCertPool()
+		f.roots.AddCert(srv.Certificate())
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(srv.Close)
 	return srv.URL
 }

@@ -3,7 +3,6 @@
 package cluster
 
 import (
-	"bytes"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -72,8 +71,8 @@ func withUmask(t *testing.T, mask int) {
 func TestNode_DataDirIsPrivate(t *testing.T) {
 	withUmask(t, 0)
 	dir := premadeDir(t)
-	var logs syncBuffer
-	n := openNodeWith(t, Config{DataDir: dir, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	logs := &logSink{changed: make(chan struct{})}
+	n := openNodeWith(t, Config{DataDir: dir, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	addUser(t, n)
 	for i := range 2 {
 		mustApply(t, n, state.Acquire{Name: "snap/" + string(rune('a'+i)), LeaseID: uuid.New(), HolderID: user, TTL: time.Hour})
@@ -91,7 +90,7 @@ func TestNode_DataDirIsPrivate(t *testing.T) {
 	if loose := looseEntries(t, dir); len(loose) != 0 {
 		t.Fatalf("open to others after start and two snapshots:\n%s", strings.Join(loose, "\n"))
 	}
-	lines := strings.Split(strings.TrimSpace(string(logs.Bytes())), "\n")
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
 	var tightened []string
 	for _, l := range lines {
 		if strings.Contains(l, "open to other users") {
@@ -109,10 +108,10 @@ func TestNode_DataDirIsPrivate(t *testing.T) {
 func TestNode_RestartOfAPrivateDirLogsNothing(t *testing.T) {
 	dir := premadeDir(t)
 	openNode(t, dir).Close()
-	var logs syncBuffer
-	openNodeWith(t, Config{DataDir: dir, Logger: slog.New(slog.NewTextHandler(&logs, nil))}).Close()
-	if bytes.Contains(logs.Bytes(), []byte("open to other users")) {
-		t.Fatalf("a private data dir was reported:\n%s", logs.Bytes())
+	logs := &logSink{changed: make(chan struct{})}
+	openNodeWith(t, Config{DataDir: dir, Logger: slog.New(slog.NewTextHandler(logs, nil))}).Close()
+	if strings.Contains(logs.String(), "open to other users") {
+		t.Fatalf("a private data dir was reported:\n%s", logs)
 	}
 }
 

@@ -23,15 +23,19 @@ func (a *API) handleGitHubLogin(w http.ResponseWriter, r *request) {
 		return
 	}
 	location, binding := a.signIn.Begin(time.Now())
-	http.SetCookie(w, a.stateCookie(binding, int(10*time.Minute/time.Second)))
+	http.SetCookie(w, a.stateCookie(r.Request, binding, int(10*time.Minute/time.Second)))
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Location", location)
 	w.WriteHeader(http.StatusFound)
 }
 
-func (a *API) stateCookie(value string, maxAge int) *http.Cookie {
+// stateCookie is Secure when the public URL is https (TLS may end at a
+// proxy in front) or when this request itself came over TLS: a browser
+// that reached the server over HTTPS must never send the cookie over
+// plain HTTP.
+func (a *API) stateCookie(r *http.Request, value string, maxAge int) *http.Cookie {
 	return &http.Cookie{Name: stateCookie, Value: value, Path: "/auth/github", MaxAge: maxAge,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: a.signIn.Secure()}
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: a.signIn.Secure() || r.TLS != nil}
 }
 
 type signInUser struct {
@@ -60,7 +64,7 @@ func (a *API) handleGitHubCallback(w http.ResponseWriter, r *request) {
 	if c, err := r.Cookie(stateCookie); err == nil {
 		binding = c.Value
 	}
-	http.SetCookie(w, a.stateCookie("", -1)) // used or not, this sign-in is over
+	http.SetCookie(w, a.stateCookie(r.Request, "", -1)) // used or not, this sign-in is over
 	id, err := a.signIn.Finish(r.Context(), time.Now(), q.Get("code"), q.Get("state"), binding)
 	if err != nil {
 		a.writeError(w, r.Request, err)

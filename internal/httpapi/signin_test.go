@@ -28,6 +28,15 @@ type ghEnv struct {
 func startWithGitHub(t *testing.T, tweak func(*auth.GitHubConfig)) *ghEnv {
 	t.Helper()
 	e := &ghEnv{gh: newFakeGitHub(t), dir: t.TempDir()}
+	gh := e.signInConfig(t, tweak)
+	e.srv = apitest.StartServerWith(t, e.dir, func(c *server.Config) { c.SignIn = gh; c.AdminUsers = []string{"bob"} })
+	e.c = apitest.New(t, "http://"+e.srv.Addr())
+	return e
+}
+
+// signInConfig is the sign-in flow against e's fake GitHub.
+func (e *ghEnv) signInConfig(t *testing.T, tweak func(*auth.GitHubConfig)) *auth.GitHub {
+	t.Helper()
 	cfg := auth.GitHubConfig{ClientID: ghClientID, ClientSecret: ghClientSecret, BaseURL: e.gh.URL,
 		APIURL: e.gh.URL, PublicURL: "http://octostore.test", AllowedOrgs: []string{"ACME"},
 		Timeout: 500 * time.Millisecond}
@@ -38,9 +47,7 @@ func startWithGitHub(t *testing.T, tweak func(*auth.GitHubConfig)) *ghEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.srv = apitest.StartServerWith(t, e.dir, func(c *server.Config) { c.SignIn = gh; c.AdminUsers = []string{"bob"} })
-	e.c = apitest.New(t, "http://"+e.srv.Addr())
-	return e
+	return gh
 }
 
 // begin starts a sign-in as GitHub user u and returns the callback query

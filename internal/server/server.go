@@ -20,6 +20,7 @@ import (
 	"github.com/octostore/octostore/internal/httpapi"
 	"github.com/octostore/octostore/internal/metrics"
 	"github.com/octostore/octostore/internal/state"
+	"github.com/octostore/octostore/internal/tlsconfig"
 	"github.com/octostore/octostore/internal/ui"
 	"github.com/octostore/octostore/internal/version"
 	"github.com/octostore/octostore/internal/webhook"
@@ -65,6 +66,9 @@ type Config struct {
 	// Stderr receives the first-start admin token, shown once. It is not
 	// a log line, so it never reaches log collectors in structured form.
 	Stderr io.Writer
+
+	// TLS, when it names a certificate, serves the API over HTTPS only.
+	TLS TLSConfig
 }
 
 // Server is a running node with its HTTP listener.
@@ -77,6 +81,7 @@ type Server struct {
 	nodeHTTP *http.Server // forwarded requests, on the node channel; nil for a single node
 	api      *httpapi.API
 	ln       net.Listener
+	certs    *tlsconfig.Reloader // the API's certificate; nil for plain HTTP
 	done     chan error
 	stop     context.CancelFunc // ends background work (the join loop)
 
@@ -99,13 +104,18 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, ln: ln, done: make(chan error, 1), identityDone: make(chan struct{})}
+	if err := s.listenTLS(); err != nil {
+		ln.Close()
+		return nil, err
+	}
 	if err := s.open(ctx, users); err != nil {
 		ln.Close()
 		return nil, err
 	}
-	cfg.Logger.Info("octostore serving", "addr", "http://"+ln.Addr().String(), "data_dir", cfg.DataDir,
-		"node_id", s.node.ID(), "raft_addr", s.node.RaftAddr())
-	go func() { s.done <- s.http.Serve(ln) }()
+	cfg.Logger.Info("octostore serving", "addr", s.scheme()+"://"+ln.Addr().String(), "data_dir", cfg.DataDir,
+		"node_id", s.node.ID(), "raft_addr", s.node.RaftAddr(), "tls", s.tlsSummary())
+	s.warnPlainHTTP()
+	go func() { s.done <- s.http.Serve(s.ln) }()
 	if nodeLn := s.node.ForwardListener(); nodeLn != nil {
 		s.nodeHTTP = newHTTPServer(s.api.NodeHandler(), cfg.Logger)
 		go s.nodeHTTP.Serve(nodeLn)
@@ -142,7 +152,7 @@ func (s *Server) open(ctx context.Context, users []state.StaticUser) error {
 	node.OnLeader(func(ctx context.Context) { s.identityTask(ctx, users) })
 	s.api = httpapi.New(s.apiConfig())
 	s.metrics.WatchLoad(s.api.Load)
-	s.http = newHTTPServer(s.api, s.cfg.Logger)
+	s.http = newHTTPServer(s.withHSTS(s.api), s.cfg.Logger)
 	if !node.SoleVoter() {
 		return nil // the leader is elsewhere, or to be found: serve meanwhile
 	}
@@ -158,7 +168,7 @@ func (s *Server) httpAdvertise() string {
 	if s.cfg.HTTPAdvertise != "" {
 		return s.cfg.HTTPAdvertise
 	}
-	return "http://" + s.ln.Addr().String()
+	return s.scheme() + "://" + s.ln.Addr().String()
 }
 
 func (s *Server) waitIdentity(ctx context.Context) error {
@@ -251,10 +261,10 @@ Its token is shown only this once; only its SHA-256 hash is stored:
 
 Try it:
 
-    curl -X POST http://%s/locks/my-lock/acquire \
+    curl -X POST %s://%s/locks/my-lock/acquire \
       -H "Authorization: Bearer %s" -d '{"ttl_seconds": 30}'
 
-`, auth.AdminLogin, token, s.ln.Addr(), token)
+`, auth.AdminLogin, token, s.scheme(), s.ln.Addr(), token)
 }
 
 // Addr is the address the HTTP listener is bound to.
