@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"time"
 
 	"github.com/octostore/octostore/internal/httpapi"
 	"github.com/octostore/octostore/internal/state"
@@ -19,6 +20,16 @@ const (
 	defaultBurst              = 2_000
 	defaultMaxInFlight        = 1_024
 	defaultMaxWaiting         = 8_192
+	// One client's share of --max-in-flight: a user's 64 cover a fleet of
+	// workers sharing one token (waits do not count) and a 64-worker
+	// benchmark; public routes (sign-in, join, the spec, the dashboard)
+	// need few per address. Sixteen users or 64 addresses are needed to
+	// fill a node.
+	defaultMaxInFlightPerUser = 64
+	defaultMaxInFlightPerAddr = 16
+	// A request body is at most 64 KiB: 10 s allow 6.4 KiB/s.
+	defaultBodyTimeout = 10 * time.Second
+	maxBodyTimeout     = 5 * time.Minute
 )
 
 // addLimitFlags registers quotas, rate limits and concurrency bounds.
@@ -30,12 +41,20 @@ func addLimitFlags(fs *flag.FlagSet) *httpapi.Limits {
 	fs.IntVar(&l.Burst, "rate-burst", defaultBurst, "requests a user may make at once before --rate-limit applies")
 	fs.IntVar(&l.MaxInFlight, "max-in-flight", defaultMaxInFlight, "requests served at once (0: no limit); beyond it 503 at once, never queued")
 	fs.IntVar(&l.MaxWaiting, "max-waiting", defaultMaxWaiting, "waiting acquires and blocking reads held at once (0: no limit); beyond it they answer at once")
+	fs.IntVar(&l.MaxInFlightPerUser, "max-in-flight-per-user", defaultMaxInFlightPerUser, "requests one user may have being read or served at once, waits and event streams aside (0: no limit); beyond it 429")
+	fs.IntVar(&l.MaxInFlightPerAddr, "max-in-flight-per-addr", defaultMaxInFlightPerAddr, "requests to public routes one client address (IPv6: /64) may have being read or served at once (0: no limit); beyond it 429")
+	fs.DurationVar(&l.BodyTimeout, "body-timeout", defaultBodyTimeout, "how long a request body may take to arrive; beyond it 408 and the connection is closed")
 	return l
 }
 
 func checkLimits(l *httpapi.Limits) error {
-	if l.MaxLocksPerUser < 0 || l.MaxSessionsPerUser < 0 || l.Rate < 0 || l.Burst < 0 || l.MaxInFlight < 0 || l.MaxWaiting < 0 {
+	if l.MaxLocksPerUser < 0 || l.MaxSessionsPerUser < 0 || l.Rate < 0 || l.Burst < 0 || l.MaxInFlight < 0 || l.MaxWaiting < 0 ||
+		l.MaxInFlightPerUser < 0 || l.MaxInFlightPerAddr < 0 {
 		return errors.New("limits must not be negative")
+	}
+	if l.BodyTimeout < time.Second || l.BodyTimeout > maxBodyTimeout {
+		// No timeout would let slow clients hold connections for good.
+		return fmt.Errorf("--body-timeout must be between 1s and %v", maxBodyTimeout)
 	}
 	if l.MaxLocksPerUser > state.MaxQuota || l.MaxSessionsPerUser > state.MaxQuota {
 		// The quota travels in the command; the state machine refuses more.

@@ -70,7 +70,8 @@ func TestServe_FirstStartAdmin(t *testing.T) {
 func TestServe_BadUsage(t *testing.T) {
 	for _, args := range [][]string{{"serve", "--nope"}, {"serve", "extra"}, {"serve", "--log-level", "loud"},
 		{"serve", "--log-format", "xml"}, {"serve", "--rate-limit", "-1"}, {"serve", "--max-locks-per-user", "-5"},
-		{"serve", "--max-in-flight", "many"}, {"frobnicate"}, {}} {
+		{"serve", "--max-in-flight", "many"}, {"serve", "--max-in-flight-per-user", "-1"}, {"serve", "--body-timeout", "0s"},
+		{"serve", "--body-timeout", "1h"}, {"frobnicate"}, {}} {
 		var out, errb bytes.Buffer
 		if code := run(args, &out, &errb); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)

@@ -182,8 +182,6 @@ func TestServe_TLSFlags(t *testing.T) {
 		{"--tls-cert-file", p.cert},
 		{"--tls-key-file", p.key},
 		{"--tls-client-ca-file", p.caFile},
-		{"--tls-cert-file", p.cert, "--tls-key-file", p.key, "--tls-client-ca-file", p.caFile,
-			"--raft-addr", "127.0.0.1:0", "--cluster-key", "0123456789abcdef0123"},
 	} {
 		var errb bytes.Buffer
 		if code := run(append(base, extra...), &bytes.Buffer{}, &errb); code != exitUsage || errb.Len() == 0 {

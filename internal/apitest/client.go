@@ -112,6 +112,22 @@ func (c *Client) GetRaw(path, token string, header http.Header) *Response {
 	return c.exchange("GET", path, token, nil, false, header)
 }
 
+// Check validates a response the test read itself, off a raw connection
+// (for requests no http.Client sends, like a body that trickles in), as
+// Do validates its own, and returns it. It reads and closes resp.Body.
+// It reports with Errorf, so goroutines may call it.
+func (c *Client) Check(method, path string, resp *http.Response) *Response {
+	c.t.Helper()
+	defer resp.Body.Close()
+	out := &Response{Status: resp.StatusCode, Header: resp.Header}
+	var err error
+	if out.Body, err = io.ReadAll(resp.Body); err != nil {
+		c.t.Errorf("%s %s: read body: %v", method, path, err)
+	}
+	c.checkResponse(method, path, c.validationInput(method, path, "", nil), out)
+	return out
+}
+
 // Stream opens a streaming GET (Server-Sent Events) that lasts until ctx
 // ends, validates the request and the response's status and headers
 // against the spec, and returns the response with its body unread. A

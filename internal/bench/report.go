@@ -45,7 +45,8 @@ type Report struct {
 // limitsHint explains 429s: a benchmark is one user doing what many
 // would, which the server's per-user limits are there to stop.
 const limitsHint = "the server limits each user; to benchmark, start it with " +
-	"OCTOSTORE_RATE_LIMIT=0 OCTOSTORE_MAX_LOCKS_PER_USER=0 OCTOSTORE_MAX_SESSIONS_PER_USER=0"
+	"OCTOSTORE_RATE_LIMIT=0 OCTOSTORE_MAX_LOCKS_PER_USER=0 OCTOSTORE_MAX_SESSIONS_PER_USER=0 " +
+	"OCTOSTORE_MAX_IN_FLIGHT_PER_USER=0"
 
 // WriteText writes r as a human-readable table, latencies in milliseconds.
 func (r Report) WriteText(w io.Writer) error {

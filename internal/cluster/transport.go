@@ -271,6 +271,7 @@ func (s *StreamLayer) dialer(addr string) *net.Dialer {
 	destLoopback := host == "localhost" || (ip != nil && ip.IsLoopback())
 	if s.source.IsLoopback() == destLoopback {
 		d.LocalAddr = &net.TCPAddr{IP: s.source}
+		d.Control = deferPortChoice
 	}
 	return d
 }

@@ -96,8 +96,9 @@ type API struct {
 	routes    routes
 	limits    Limits
 	limiter   *rateLimiter
-	inFlight  *semaphore // short requests being served
-	waiting   *semaphore // long waits being held
+	inFlight  *semaphore   // short requests being served
+	waiting   *semaphore   // long waits being held
+	clients   *clientSlots // each client's requests being read or served
 	metrics   Metrics
 	// metricsToken is the digest of the token /metrics requires; nil when
 	// it is public.
@@ -117,7 +118,8 @@ func New(cfg Config) *API {
 	a := &API{store: cfg.Store, log: cfg.Logger, spec: cfg.Spec, signIn: cfg.SignIn, targets: cfg.WebhookTargets,
 		cluster: cfg.Cluster, admins: map[uuid.UUID]bool{}, reqPre: hex.EncodeToString(b[:]) + "-",
 		draining: make(chan struct{}), limits: cfg.Limits, limiter: newRateLimiter(cfg.Limits.Rate, cfg.Limits.Burst),
-		inFlight: newSemaphore(cfg.Limits.MaxInFlight), waiting: newSemaphore(cfg.Limits.MaxWaiting)}
+		inFlight: newSemaphore(cfg.Limits.MaxInFlight), waiting: newSemaphore(cfg.Limits.MaxWaiting),
+		clients: &clientSlots{}}
 	if a.cluster != nil {
 		a.forwarder = a.newForwarder()
 	}
@@ -175,6 +177,14 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serve answers r and returns its route's pattern, for the log and the
 // metrics, and whether it was forwarded to the leader.
 func (a *API) serve(w http.ResponseWriter, r *http.Request) (string, bool) {
+	if hasBody(r) && r.ProtoMajor == 1 {
+		// Until the body is read, an answer closes the connection: net/http
+		// would otherwise read the rest of the body after the answer, to
+		// reuse the connection, at whatever pace the client sends it.
+		// (HTTP/2 resets the stream of an unread body instead.)
+		w.Header().Set("Connection", "close")
+		defer dropUnreadBody(w)
+	}
 	rt, h, req, err := a.resolve(r)
 	if err != nil {
 		if rt != nil && errors.Is(err, ErrMethodNotAllowed) {
@@ -183,30 +193,16 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) (string, bool) {
 		a.writeError(w, r, err)
 		return routeName(rt), false
 	}
-	if a.shouldForward(rt, r) {
-		// The leader bounds forwarded requests; here they cost a goroutine.
+	forward := a.shouldForward(rt, r)
+	defer req.adm.done()
+	if err := a.intake(w, rt, req, forward); err != nil {
+		a.writeError(w, r, err)
+		return rt.name, false
+	}
+	if forward {
+		// The leader admits forwarded requests; here they cost a goroutine.
 		a.forward(w, r)
 		return rt.name, true
-	}
-	if !rt.probe {
-		if req.adm, err = a.admit(); err != nil {
-			a.writeError(w, r, err)
-			return rt.name, false
-		}
-		defer req.adm.done()
-	}
-	if !rt.public {
-		if req.user, req.token, err = a.authenticate(r); err == nil {
-			err = a.rateLimit(req.user.ID)
-		}
-		if err != nil {
-			a.writeError(w, r, err)
-			return rt.name, false
-		}
-	}
-	if req.paramErr != nil {
-		a.writeError(w, r, req.paramErr)
-		return rt.name, false
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	h(w, req)

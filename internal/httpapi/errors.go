@@ -15,6 +15,7 @@ import (
 var (
 	ErrInvalidInput     = errors.New("invalid input")
 	ErrBodyTooLarge     = errors.New("request body too large")
+	ErrBodyTimeout      = errors.New("request body not received in time")
 	ErrUnauthorized     = errors.New("unauthorized")
 	ErrRouteNotFound    = errors.New("route not found")
 	ErrMethodNotAllowed = errors.New("method not allowed")
@@ -43,6 +44,7 @@ var errorStatus = []struct {
 }{
 	{ErrInvalidInput, http.StatusUnprocessableEntity, "validation_error", "", false},
 	{ErrBodyTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large", "Request body is larger than 64 KiB", false},
+	{ErrBodyTimeout, http.StatusRequestTimeout, "request_timeout", "The request body did not arrive in time", false},
 	{ErrUnauthorized, http.StatusUnauthorized, "unauthorized", "Invalid or missing authorization header", false},
 	{ErrRouteNotFound, http.StatusNotFound, "not_found", "No such route", false},
 	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, "method_not_allowed", "Method not allowed on this route", false},
@@ -72,6 +74,7 @@ var errorStatus = []struct {
 	{state.ErrTooManyLocks, http.StatusTooManyRequests, "too_many_locks", "You hold as many locks as you may; release some first", false},
 	{state.ErrTooManySessions, http.StatusTooManyRequests, "too_many_sessions", "You have as many live sessions as you may; end some first", false},
 	{ErrRateLimited, http.StatusTooManyRequests, "rate_limited", "Too many requests; retry after the time in Retry-After", false},
+	{ErrTooManyInFlight, http.StatusTooManyRequests, "too_many_in_flight", "Too many of your requests are in progress on this node; retry after the time in Retry-After", false},
 	{ErrOverloaded, http.StatusServiceUnavailable, "overloaded", "Server is at its limit of concurrent requests, retry shortly", false},
 	{ErrNotReady, http.StatusServiceUnavailable, "not_ready", "This node cannot serve linearizable requests now", true},
 	{ErrTooManyStreams, http.StatusTooManyRequests, "too_many_streams", "Too many event streams are open; close one or retry later", false},

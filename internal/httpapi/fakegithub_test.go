@@ -23,6 +23,7 @@ type fakeGitHub struct {
 	seq    int
 	fail   int           // answer every request with this status when set
 	delay  time.Duration // answer every request this late
+	gate   chan struct{} // when set, every request waits until it is closed
 }
 
 type ghUser struct {
@@ -54,14 +55,32 @@ func (f *fakeGitHub) set(fn func(f *fakeGitHub)) {
 	fn(f)
 }
 
+// hold makes GitHub stop answering until release is called: requests
+// wait, as they would for a GitHub that hangs.
+func (f *fakeGitHub) hold() (release func()) {
+	gate := make(chan struct{})
+	f.set(func(f *fakeGitHub) { f.gate = gate })
+	return sync.OnceFunc(func() {
+		f.set(func(f *fakeGitHub) { f.gate = nil })
+		close(gate)
+	})
+}
+
 func (f *fakeGitHub) faults(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
-		fail, delay := f.fail, f.delay
+		fail, delay, gate := f.fail, f.delay, f.gate
 		f.mu.Unlock()
 		if delay > 0 {
 			select {
 			case <-time.After(delay):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		if gate != nil {
+			select {
+			case <-gate:
 			case <-r.Context().Done():
 				return
 			}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"reflect"
 )
 
@@ -22,14 +23,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(append(b, '\n'))
 }
 
-// readBody returns the request body, or ErrBodyTooLarge past maxBody.
+// readBody returns the request body, or ErrBodyTooLarge past maxBody, or
+// ErrBodyTimeout past the read deadline.
 func readBody(r *http.Request) ([]byte, error) {
 	b, err := io.ReadAll(r.Body)
 	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
+	switch {
+	case errors.As(err, &tooLarge):
 		return nil, ErrBodyTooLarge
-	}
-	if err != nil {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, ErrBodyTimeout
+	case err != nil:
 		return nil, invalid("could not read the request body: %v", err)
 	}
 	return b, nil

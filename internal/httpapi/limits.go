@@ -30,12 +30,24 @@ type Limits struct {
 	// held at once; they do not count against MaxInFlight. Beyond it a
 	// waiting acquire is answered as a try-lock and a blocking read at once.
 	MaxWaiting int
+	// MaxInFlightPerUser bounds one user's requests being read or served
+	// at once, and MaxInFlightPerAddr those of one client address (an IPv6
+	// /64) to public routes, so that no one client can take most of
+	// MaxInFlight. Beyond them a request is answered 429 at once. Waits and
+	// event streams, which have their own limits, do not count.
+	MaxInFlightPerUser int
+	MaxInFlightPerAddr int
+	// BodyTimeout is how long a request body may take to arrive once the
+	// server starts reading it; a slower one is answered 408 and its
+	// connection closed.
+	BodyTimeout time.Duration
 }
 
 // Errors of admission control.
 var (
-	ErrRateLimited = errors.New("rate limit exceeded")
-	ErrOverloaded  = errors.New("too many concurrent requests")
+	ErrRateLimited     = errors.New("rate limit exceeded")
+	ErrOverloaded      = errors.New("too many concurrent requests")
+	ErrTooManyInFlight = errors.New("too many concurrent requests from this client")
 )
 
 // retryError carries how long the client should wait before retrying;
@@ -158,20 +170,37 @@ func (s *semaphore) release() {
 // slot now.
 func (a *API) Load() (inFlight, waiting int64) { return a.inFlight.held.Load(), a.waiting.held.Load() }
 
-// admission is a request's hold on the node's capacity: a short slot
-// while it works, swapped for a waiting slot while it waits. Routes
-// outside admission control have none and never park.
+// admission is a request's hold on the node's capacity: a slot among
+// its client's requests and a short slot while it works, swapped for a
+// waiting slot while it waits. Probes have none and never park.
 type admission struct {
 	a           *API
 	short, long bool
+	client      clientKey
+	counted     bool // a slot among client's requests is held
 }
 
-// admit takes a short slot for a request, or fails with ErrOverloaded.
-func (a *API) admit() (admission, error) {
-	if !a.inFlight.tryAcquire() {
-		return admission{}, ErrOverloaded
+// enterAs takes a slot among the requests of client k, of which there may
+// be limit at once (none when limit is 0), or fails with
+// ErrTooManyInFlight.
+func (ad *admission) enterAs(k clientKey, limit int) error {
+	if limit <= 0 {
+		return nil
 	}
-	return admission{a: a, short: true}, nil
+	if !ad.a.clients.tryAcquire(k, limit) {
+		return ErrTooManyInFlight
+	}
+	ad.client, ad.counted = k, true
+	return nil
+}
+
+// admit takes a short slot, or fails with ErrOverloaded.
+func (ad *admission) admit() error {
+	if !ad.a.inFlight.tryAcquire() {
+		return ErrOverloaded
+	}
+	ad.short = true
+	return nil
 }
 
 // park turns the short slot into a waiting slot before a wait of up to
@@ -189,12 +218,17 @@ func (ad *admission) park(w http.ResponseWriter, wait time.Duration) bool {
 	return true
 }
 
-// leave gives the short slot back early: event streams are counted by
-// their own limits.
+// leave gives the short slot and the client's slot back early: waits and
+// event streams are counted by their own limits, and a client may have
+// many of them (a fleet of workers waiting for one lock).
 func (ad *admission) leave() {
 	if ad.short {
 		ad.short = false
 		ad.a.inFlight.release()
+	}
+	if ad.counted {
+		ad.counted = false
+		ad.a.clients.release(ad.client)
 	}
 }
 

@@ -3,7 +3,6 @@ package httpapi_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/octostore/octostore/internal/apitest"
+	"github.com/octostore/octostore/internal/auth"
 	"github.com/octostore/octostore/internal/httpapi"
 	"github.com/octostore/octostore/internal/poll"
 	"github.com/octostore/octostore/internal/server"
@@ -121,27 +121,28 @@ func TestLimits_WaitersDoNotStarveShortRequests(t *testing.T) {
 
 // Beyond the in-flight limit a request is refused at once with 503.
 func TestLimits_OverloadIs503(t *testing.T) {
-	srv := apitest.StartServerWith(t, "", func(c *server.Config) {
+	e := startWithGitHub(t, func(g *auth.GitHubConfig) { g.Timeout = time.Minute }, func(c *server.Config) {
 		c.Limits = httpapi.Limits{MaxInFlight: 1}
 		c.MetricsToken = metricsToken
 	})
-	c := apitest.New(t, "http://"+srv.Addr())
-	// A request whose body never finishes holds the only slot. Nothing
-	// else competes for it until the metrics (outside admission control)
-	// show it held: a request racing it could take the slot first and
-	// have it refused.
-	conn, err := net.Dial("tcp", srv.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	fmt.Fprintf(conn, "POST /sessions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: 100\r\n\r\n{", alice)
-	poll.Until(t, 10*time.Second, "the slow request holds the slot", func() bool {
-		v, _ := value(scrape(t, c), "octostore_http_requests_in_flight", nil)
+	// A sign-in waiting for a GitHub that does not answer holds the only
+	// slot. Nothing else competes for it until the metrics (outside
+	// admission control) show it held: a request racing it could take the
+	// slot first and have it refused.
+	q, cookie := e.begin(t, octocat)
+	release := e.gh.hold()
+	defer release()
+	signedIn := make(chan *apitest.Response, 1)
+	go func() { signedIn <- e.callback(t, q, cookie, "") }()
+	poll.Until(t, 10*time.Second, "the sign-in holds the slot", func() bool {
+		v, _ := value(scrape(t, e.c), "octostore_http_requests_in_flight", nil)
 		return v == 1
 	})
-	checkRetryAfter(t, c.Do("GET", "/locks", bob, nil), http.StatusServiceUnavailable, "overloaded")
-	if r := c.Get("/health", "", nil); r.Status != http.StatusOK {
+	checkRetryAfter(t, e.c.Do("GET", "/locks", bob, nil), http.StatusServiceUnavailable, "overloaded")
+	if r := e.c.Get("/health", "", nil); r.Status != http.StatusOK {
 		t.Fatalf("health under overload: %d", r.Status)
 	}
+	release()
+	wantStatus(t, <-signedIn, http.StatusOK)
+	wantStatus(t, e.c.Do("GET", "/locks", bob, nil), http.StatusOK)
 }

@@ -20,6 +20,9 @@ type route struct {
 	// probe routes (health, readiness, metrics) are cheap and must answer
 	// under overload: they bypass admission control.
 	probe bool
+	// body: its POST handler reads a JSON body, which is read before the
+	// request is admitted.
+	body bool
 }
 
 // routes are built once; resolving a request allocates nothing but the
@@ -47,20 +50,20 @@ func (a *API) buildRoutes() {
 		snapshot:  &route{name: "/cluster/snapshot", methods: map[string]handler{"GET": a.handleSnapshot}},
 		list:      &route{name: "/locks", methods: map[string]handler{"GET": a.handleListLocks}},
 		status:    &route{name: "/locks/{name}", methods: map[string]handler{"GET": a.handleGetLock}},
-		create:    &route{name: "/sessions", methods: map[string]handler{"POST": a.handleCreateSession}},
+		create:    &route{name: "/sessions", methods: map[string]handler{"POST": a.handleCreateSession}, body: true},
 		session:   &route{name: "/sessions/{id}", methods: map[string]handler{"GET": a.handleGetSession, "DELETE": a.handleDeleteSession}},
-		keepalive: &route{name: "/sessions/{id}/keepalive", methods: map[string]handler{"POST": a.handleKeepAlive}},
+		keepalive: &route{name: "/sessions/{id}/keepalive", methods: map[string]handler{"POST": a.handleKeepAlive}, body: true},
 		github:    &route{name: "/auth/github", methods: map[string]handler{"GET": a.handleGitHubLogin}, public: true},
 		callback:  &route{name: "/auth/github/callback", methods: map[string]handler{"GET": a.handleGitHubCallback}, public: true},
 		rotate:    &route{name: "/auth/token/rotate", methods: map[string]handler{"POST": a.handleRotateToken}},
 		tokens:    &route{name: "/auth/tokens", methods: map[string]handler{"GET": a.handleListTokens}},
 		token:     &route{name: "/auth/tokens/{id}", methods: map[string]handler{"DELETE": a.handleRevokeToken}},
-		webhooks:  &route{name: "/webhooks", methods: map[string]handler{"POST": a.handleCreateWebhook, "GET": a.handleListWebhooks}},
+		webhooks:  &route{name: "/webhooks", methods: map[string]handler{"POST": a.handleCreateWebhook, "GET": a.handleListWebhooks}, body: true},
 		webhook:   &route{name: "/webhooks/{id}", methods: map[string]handler{"DELETE": a.handleDeleteWebhook}},
 		actions: map[string]*route{
-			"acquire": {name: "/locks/{name}/acquire", methods: map[string]handler{"POST": a.handleAcquireLock}},
-			"renew":   {name: "/locks/{name}/renew", methods: map[string]handler{"POST": a.handleRenewLock}},
-			"release": {name: "/locks/{name}/release", methods: map[string]handler{"POST": a.handleReleaseLock}},
+			"acquire": {name: "/locks/{name}/acquire", methods: map[string]handler{"POST": a.handleAcquireLock}, body: true},
+			"renew":   {name: "/locks/{name}/renew", methods: map[string]handler{"POST": a.handleRenewLock}, body: true},
+			"release": {name: "/locks/{name}/release", methods: map[string]handler{"POST": a.handleReleaseLock}, body: true},
 		},
 	}
 }

@@ -25,11 +25,20 @@ type ghEnv struct {
 	dir string
 }
 
-func startWithGitHub(t *testing.T, tweak func(*auth.GitHubConfig)) *ghEnv {
+// startWithGitHub starts a server signing in with a fake GitHub; tweak
+// (when not nil) changes the sign-in configuration and configure the
+// server's.
+func startWithGitHub(t *testing.T, tweak func(*auth.GitHubConfig), configure ...func(*server.Config)) *ghEnv {
 	t.Helper()
 	e := &ghEnv{gh: newFakeGitHub(t), dir: t.TempDir()}
 	gh := e.signInConfig(t, tweak)
-	e.srv = apitest.StartServerWith(t, e.dir, func(c *server.Config) { c.SignIn = gh; c.AdminUsers = []string{"bob"} })
+	e.srv = apitest.StartServerWith(t, e.dir, func(c *server.Config) {
+		c.SignIn = gh
+		c.AdminUsers = []string{"bob"}
+		for _, f := range configure {
+			f(c)
+		}
+	})
 	e.c = apitest.New(t, "http://"+e.srv.Addr())
 	return e
 }
