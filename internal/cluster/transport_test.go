@@ -2,20 +2,13 @@ package cluster
 
 import (
 	"bytes"
-	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -25,6 +18,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
+
+	"github.com/octostore/octostore/internal/testpki"
 )
 
 const testWait = 5 * time.Second // how long a test waits for an event before failing
@@ -217,87 +212,11 @@ func acceptFrom(t *testing.T, s *StreamLayer, local net.Addr) {
 	}
 }
 
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pool *x509.CertPool
-}
-
-var serial int64
-
-func newTestCA(t *testing.T, name string) *testCA {
+// writeNodePEM writes node cn's certificate from ca, its key and the CA.
+func writeNodePEM(t *testing.T, ca *testpki.CA, cn string) NodeCerts {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial++
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(serial),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &testCA{cert: cert, key: key, pool: pool}
-}
-
-// issue signs a node certificate valid until notAfter. Its only SAN is an
-// address no test dials, so nothing passes on a host-name match.
-func (ca *testCA) issue(t *testing.T, cn string, notAfter time.Time) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial++
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial),
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-2 * time.Hour),
-		NotAfter:     notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		IPAddresses:  []net.IP{net.ParseIP("192.0.2.1")},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
-
-// writeNodePEM writes a node's certificate, key and CA.
-func writeNodePEM(t *testing.T, ca *testCA, cn string) NodeCerts {
-	t.Helper()
-	dir := t.TempDir()
-	cert := ca.issue(t, cn, time.Now().Add(time.Hour))
-	keyDER, err := x509.MarshalECPrivateKey(cert.PrivateKey.(*ecdsa.PrivateKey))
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := func(name, typ string, der []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	return NodeCerts{CertFile: write("node.crt", "CERTIFICATE", cert.Certificate[0]),
-		KeyFile: write("node.key", "EC PRIVATE KEY", keyDER),
-		CAFile:  write("ca.crt", "CERTIFICATE", ca.cert.Raw)}
+	cert, key, caFile := ca.WriteNode(t, cn)
+	return NodeCerts{CertFile: cert, KeyFile: key, CAFile: caFile}
 }
 
 // goroutines counts the goroutines whose stack mentions any of frames.
@@ -405,7 +324,7 @@ func TestTransport_RoundTrip(t *testing.T) {
 		roundTrip(t, b, a, "a", "hello a")
 	})
 	t.Run("OperatorCA", func(t *testing.T) {
-		ca := newTestCA(t, "cluster CA")
+		ca := testpki.NewCA(t, "cluster CA")
 		certs := writeNodePEM(t, ca, "node-b")
 		a := startNode(t, TransportConfig{NodeID: "node-a", Certs: ptr(writeNodePEM(t, ca, "node-a"))})
 		b := startNode(t, TransportConfig{Certs: &certs}) // the certificate names the node
@@ -437,7 +356,7 @@ func TestTransport_RefusesStrangers(t *testing.T) {
 	key := testKey(t)
 	srv := startNode(t, TransportConfig{NodeID: "srv", ClusterKey: key})
 	otherCluster := startNode(t, TransportConfig{NodeID: "intruder", ClusterKey: testKey(t)})
-	ca := newTestCA(t, "some CA")
+	ca := testpki.NewCA(t, "some CA")
 	foreignCA := startNode(t, TransportConfig{NodeID: "intruder2", Certs: ptr(writeNodePEM(t, ca, "intruder2"))})
 
 	t.Run("RawTCP", func(t *testing.T) {
@@ -570,9 +489,9 @@ func TestTransport_SilentPeerTimesOut(t *testing.T) {
 }
 
 func TestTransport_ConfigErrors(t *testing.T) {
-	ca := newTestCA(t, "cluster CA")
+	ca := testpki.NewCA(t, "cluster CA")
 	certs := writeNodePEM(t, ca, "n1")
-	other := newTestCA(t, "other CA")
+	other := testpki.NewCA(t, "other CA")
 	mismatched := writeNodePEM(t, other, "n1")
 	mismatched.CAFile = certs.CAFile // a certificate its CA did not sign
 	cases := map[string]struct {

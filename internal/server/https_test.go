@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -23,26 +22,8 @@ import (
 	"github.com/octostore/octostore/internal/testpki"
 )
 
-// logBuffer collects a server's log lines, written from many goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // logTo sends the server's log to buf.
-func logTo(buf *logBuffer) func(*server.Config) {
+func logTo(buf *apitest.LogBuffer) func(*server.Config) {
 	return func(c *server.Config) { c.Logger = slog.New(slog.NewTextHandler(buf, nil)) }
 }
 
@@ -277,7 +258,7 @@ func TestHTTPS_ReloadTLSIsImmediate(t *testing.T) {
 // found by the periodic check or by a reload, leaves the previous
 // certificate in service and the error in the log.
 func TestHTTPS_BadReplacementKeepsServing(t *testing.T) {
-	var log logBuffer
+	var log apitest.LogBuffer
 	srv := apitest.StartTLSServer(t, func(c *server.Config) {
 		logTo(&log)(c)
 		c.TLS.ReloadInterval = 50 * time.Millisecond

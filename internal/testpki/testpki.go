@@ -164,3 +164,21 @@ func newSerial(t testing.TB) *big.Int {
 	}
 	return n.Add(n, big.NewInt(1))
 }
+
+// Node signs a cluster node's certificate: its Common Name is the node ID
+// and it serves both ends of a node connection.
+func (ca *CA) Node(t testing.TB, id string) *Leaf {
+	t.Helper()
+	return ca.Issue(t, &x509.Certificate{Subject: pkix.Name{CommonName: id},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}})
+}
+
+// WriteNode writes node id's certificate and key and the CA's certificate
+// into a new temporary directory, and returns their paths.
+func (ca *CA) WriteNode(t testing.TB, id string) (certFile, keyFile, caFile string) {
+	t.Helper()
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "node.crt"), filepath.Join(dir, "node.key")
+	ca.Node(t, id).Write(t, certFile, keyFile)
+	return certFile, keyFile, ca.WriteCA(t, dir, "ca.crt")
+}

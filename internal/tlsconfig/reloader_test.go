@@ -1,7 +1,6 @@
 package tlsconfig_test
 
 import (
-	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -13,34 +12,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/octostore/octostore/internal/apitest"
 	"github.com/octostore/octostore/internal/poll"
 	"github.com/octostore/octostore/internal/testpki"
 	"github.com/octostore/octostore/internal/tlsconfig"
 )
 
-// syncBuffer collects log output written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // files is a certificate and key on disk and the CA that signs them.
 type files struct {
 	ca        *testpki.CA
 	cert, key string
-	log       *syncBuffer
+	log       *apitest.LogBuffer
 	first     *testpki.Leaf
 	reloader  *tlsconfig.Reloader
 }
@@ -49,7 +31,7 @@ func newFiles(t *testing.T, interval time.Duration) *files {
 	t.Helper()
 	dir := t.TempDir()
 	f := &files{ca: testpki.NewCA(t, "test CA"), cert: filepath.Join(dir, "server.crt"),
-		key: filepath.Join(dir, "server.key"), log: &syncBuffer{}}
+		key: filepath.Join(dir, "server.key"), log: &apitest.LogBuffer{}}
 	f.first = f.ca.Server(t)
 	f.first.Write(t, f.cert, f.key)
 	var err error
@@ -169,7 +151,7 @@ func TestNewReloader_RefusesABadPair(t *testing.T) {
 	cert, key := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
 	testpki.WriteFile(t, cert, a.CertPEM)
 	testpki.WriteFile(t, key, b.KeyPEM)
-	log := slog.New(slog.NewTextHandler(&syncBuffer{}, nil))
+	log := slog.New(slog.NewTextHandler(&apitest.LogBuffer{}, nil))
 	if _, err := tlsconfig.NewReloader(cert, key, 0, log); err == nil {
 		t.Fatal("a certificate with another's key was accepted")
 	}
