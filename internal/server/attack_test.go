@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -14,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/raft"
 
 	"github.com/octostore/octostore/internal/apitest"
 	"github.com/octostore/octostore/internal/cluster"
@@ -231,4 +234,54 @@ func (r *recorder) bytes() []byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return bytes.Clone(r.buf.Bytes())
+}
+
+// The Raft port of a running node, probed by an outsider: raw bytes, TLS
+// without a certificate, and a complete Raft transport holding another
+// cluster's key and claiming to be the leader, sending an AppendEntries of
+// a much later term with a forged entry. None reaches raft: the follower
+// never adopts the forged term and the cluster stays as it was.
+func TestAttack_RaftPortRefusesOutsiders(t *testing.T) {
+	c := newCluster(t, 3)
+	leader := c.Leader()
+	f := c.Followers()[0]
+	forgedTerm := f.srv.Node().Status().Term + 100
+
+	raw, err := net.Dial("tcp", f.raftAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.Write([]byte("\x00\x85\xa4Term\xcd\x03\xe8 forged"))
+	raw.SetReadDeadline(time.Now().Add(10 * time.Second))
+	io.Copy(io.Discard, raw) // until the node closes it
+	raw.Close()
+
+	conn, err := tls.Dial("tcp", f.raftAddr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"octostore-raft/1"}})
+	if err == nil {
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, err = conn.Read(make([]byte, 1))
+		conn.Close()
+	}
+	if err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("TLS without a node certificate: %v, want a certificate alert", err)
+	}
+
+	trans, _, err := cluster.NewTransport(cluster.TransportConfig{BindAddr: "127.0.0.1:0", NodeID: leader.id,
+		ClusterKey: []byte("not-this-clusters-key-0123456789")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer trans.(raft.WithClose).Close()
+	req := &raft.AppendEntriesRequest{RPCHeader: raft.RPCHeader{ID: []byte(leader.id), Addr: []byte(leader.raftAddr)},
+		Term: forgedTerm, Entries: []*raft.Log{{Index: 1 << 40, Term: forgedTerm, Type: raft.LogCommand, Data: []byte("forged")}}}
+	var resp raft.AppendEntriesResponse
+	if err := trans.AppendEntries(raft.ServerID(f.id), raft.ServerAddress(f.raftAddr), req, &resp); err == nil {
+		t.Fatalf("an outsider's AppendEntries was answered: %+v", resp)
+	}
+	if st := f.srv.Node().Status(); st.Term >= forgedTerm || len(st.Members) != 3 {
+		t.Fatalf("after the outsider: term %d (forged %d), %d members", st.Term, forgedTerm, len(st.Members))
+	}
+	if status, _ := acquire(t, f.c, "after/outsider", alice, 30); status != http.StatusOK {
+		t.Fatalf("the cluster after the outsider: acquire %d", status)
+	}
 }
