@@ -24,6 +24,8 @@ var (
 	ErrNotClustered = errors.New("this node was started without --raft-addr and cannot take members")
 	// ErrJoinRefused: the join request was malformed.
 	ErrJoinRefused = errors.New("join refused")
+	// ErrAddressTaken: a joining node gave an address another member holds.
+	ErrAddressTaken = errors.New("address held by another member")
 	// ErrUnknownMember: no such node in the configuration.
 	ErrUnknownMember = errors.New("no such cluster member")
 )
@@ -53,7 +55,7 @@ func (n *Node) Join(ctx context.Context, req JoinRequest) error {
 	if err := validateJoin(req); err != nil {
 		return err
 	}
-	if err := n.addVoter(raft.ServerID(req.ID), raft.ServerAddress(req.RaftAddr), req.ID); err != nil {
+	if err := n.addVoter(raft.ServerID(req.ID), raft.ServerAddress(req.RaftAddr)); err != nil {
 		return err
 	}
 	n.log.Info("node joined", "node_id", req.ID, "raft_addr", req.RaftAddr, "http_addr", req.HTTPAddr,
@@ -89,9 +91,12 @@ func (n *Node) leaderForMembership() error {
 	return nil
 }
 
-// addVoter is idempotent: same ID and address is a no-op; another node
-// still registered at the address (a replaced machine) is removed first.
-func (n *Node) addVoter(id raft.ServerID, addr raft.ServerAddress, by string) error {
+// addVoter is idempotent: same ID and address is a no-op. An address that
+// another member holds is refused: one node must not be able to push
+// another out of the cluster by claiming its address. A replaced machine
+// that comes back under a new ID needs its old entry removed first, by an
+// administrator.
+func (n *Node) addVoter(id raft.ServerID, addr raft.ServerAddress) error {
 	cf := n.raft.GetConfiguration()
 	if err := cf.Error(); err != nil {
 		return err
@@ -100,11 +105,9 @@ func (n *Node) addVoter(id raft.ServerID, addr raft.ServerAddress, by string) er
 		if s.ID == id && s.Address == addr {
 			return nil
 		}
-		if s.Address == addr && s.ID != id {
-			n.log.Info("removing a node whose address another node now has", "node_id", s.ID, "raft_addr", addr, "requested_by", "node "+by)
-			if err := n.raft.RemoveServer(s.ID, 0, membershipTimeout).Error(); err != nil {
-				return proposeError(err)
-			}
+		if s.Address == addr {
+			return fmt.Errorf("%w: member %s is registered at %s; if that machine was replaced, remove it first (octostore cluster remove %s)",
+				ErrAddressTaken, s.ID, addr, s.ID)
 		}
 	}
 	return proposeError(n.raft.AddVoter(id, addr, 0, membershipTimeout).Error())

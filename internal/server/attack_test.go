@@ -285,3 +285,34 @@ func TestAttack_RaftPortRefusesOutsiders(t *testing.T) {
 		t.Fatalf("the cluster after the outsider: acquire %d", status)
 	}
 }
+
+// A member cannot push another out by claiming its address: a node that
+// joins giving n2's Raft address is refused, and n2 stays a member.
+func TestAttack_JoinCannotTakeAnotherMembersAddress(t *testing.T) {
+	c := newCluster(t, 2)
+	n2 := c.nodes[1]
+	logs := &apitest.LogBuffer{}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cc := clusterConfigWithKey("127.0.0.3:0", clusterKey)
+	cc.RaftAdvertise = n2.raftAddr
+	claimant, err := server.Start(ctx, server.Config{
+		Listen: "127.0.0.1:0", DataDir: t.TempDir(), NodeID: "n3", Skew: apitest.TestSkew,
+		Tokens: "alice:" + apitest.AliceToken, JoinAddrs: []string{c.nodes[0].raftAddr},
+		Cluster: cc, Logger: slog.New(slog.NewTextHandler(logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer claimant.Shutdown(context.Background())
+	poll.Until(t, 15*time.Second, "the claimant's join to be refused", func() bool {
+		return strings.Contains(logs.String(), "address held by another member")
+	})
+	var ids []string
+	for _, m := range c.Leader().srv.Node().Status().Members {
+		ids = append(ids, m.ID+"@"+m.RaftAddr)
+	}
+	if len(ids) != 2 || !strings.Contains(strings.Join(ids, " "), "n2@"+n2.raftAddr) {
+		t.Fatalf("members after the claim: %v", ids)
+	}
+}
