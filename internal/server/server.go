@@ -264,7 +264,9 @@ Try it:
     curl -X POST %s://%s/locks/my-lock/acquire \
       -H "Authorization: Bearer %s" -d '{"ttl_seconds": 30}'
 
-`, auth.AdminLogin, token, s.scheme(), s.ln.Addr(), token)
+Lost it? Stop the server and run: octostore token issue-admin --data-dir %s
+
+`, auth.AdminLogin, token, s.scheme(), s.ln.Addr(), token, s.cfg.DataDir)
 }
 
 // Addr is the address the HTTP listener is bound to.
