@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 )
 
 // newFlagSet returns a flag set that reports errors instead of exiting.
@@ -29,10 +30,27 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 
 // parseWithArgs is parseFlags for commands that take arguments: flags may
 // come before or after them.
+//
+// The flag package would print its own error and usage on a bad flag, and
+// then usageError prints ours: it is kept quiet here, so each is printed
+// once. A bad value is reported with the flag's --name and what a good
+// value looks like, not flag's bare "parse error".
 func parseWithArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	out, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	bad := hintValues(fs)
+	defer func() {
+		fs.SetOutput(out)
+		fs.Usage = usage
+		unhintValues(fs)
+	}()
 	var rest []string
 	for {
 		if err := fs.Parse(args); err != nil {
+			if *bad != nil {
+				return nil, *bad
+			}
 			return nil, err
 		}
 		if fs.NArg() == 0 {
@@ -42,6 +60,72 @@ func parseWithArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 		args = fs.Args()[1:]
 	}
 	return rest, applyEnv(fs)
+}
+
+// hintedValue stands in for a flag's value while the command line and the
+// environment are parsed: it says what a good value looks like, and
+// remembers the first bad command-line value in *bad.
+type hintedValue struct {
+	flag.Value
+	name string
+	bad  *error
+}
+
+func (v *hintedValue) Set(s string) error {
+	err := v.Value.Set(s)
+	if err == nil {
+		return nil
+	}
+	err = valueHint(v.Value, err)
+	if *v.bad == nil {
+		*v.bad = fmt.Errorf("invalid value %q for flag --%s: %w", s, v.name, err)
+	}
+	return err
+}
+
+// valueHint replaces the flag package's "parse error" with what the flag
+// takes.
+func valueHint(v flag.Value, err error) error {
+	g, ok := v.(flag.Getter)
+	if !ok {
+		return err
+	}
+	switch g.Get().(type) {
+	case time.Duration:
+		return errors.New("use a duration like 30s, 5m or 1h")
+	case int, int64, uint, uint64:
+		if strings.Contains(err.Error(), "range") {
+			return err // a number, too large
+		}
+		return errors.New("use a whole number")
+	case float64:
+		return errors.New("use a number")
+	}
+	return err
+}
+
+// hintValues wraps every non-boolean flag's value (a boolean's must stay
+// recognisable as one, or --json would need an argument) and returns
+// where the first bad value is reported.
+func hintValues(fs *flag.FlagSet) *error {
+	bad := new(error)
+	fs.VisitAll(func(f *flag.Flag) {
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			return
+		}
+		f.Value = &hintedValue{Value: f.Value, name: f.Name, bad: bad}
+	})
+	return bad
+}
+
+// unhintValues puts the flags' own values back: PrintDefaults names a
+// flag's type ("duration") from it.
+func unhintValues(fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		if h, ok := f.Value.(*hintedValue); ok {
+			f.Value = h.Value
+		}
+	})
 }
 
 // alternatives are flags that say the same thing two ways: one given on
@@ -59,7 +143,7 @@ func applyEnv(fs *flag.FlagSet) error {
 			return
 		}
 		if err := fs.Set(f.Name, v); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", envName(f.Name), err))
+			errs = append(errs, fmt.Errorf("invalid value %q in %s: %w", v, envName(f.Name), err))
 		}
 	})
 	return errors.Join(errs...)
@@ -72,10 +156,11 @@ func envName(flagName string) string {
 // usageError prints a one-line reason and the command's flags, and returns
 // the usage exit code.
 func usageError(fs *flag.FlagSet, err error) int {
-	if !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintf(fs.Output(), "%s: %v\n", fs.Name(), err)
+	if errors.Is(err, flag.ErrHelp) { // -h: the help only, and success
 		fs.Usage()
-		return exitUsage
+		return 0
 	}
-	return 0
+	fmt.Fprintf(fs.Output(), "%s: %v\n", fs.Name(), err)
+	fs.Usage()
+	return exitUsage
 }

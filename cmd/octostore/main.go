@@ -24,6 +24,7 @@ Usage:
   octostore webhook add|list|delete  register endpoints for lock events
   octostore login             sign in with GitHub and keep the token
   octostore token list|revoke list or revoke bearer tokens
+  octostore token issue-admin --data-dir DIR   a lost admin token: a new one (server stopped)
   octostore cluster status|remove   see or change the cluster's members
   octostore snapshot save|restore   back up a cluster, or seed a new one from a backup
   octostore health [--ready]  exit 0 if a node is alive (or ready); no token needed
@@ -40,15 +41,18 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// writesDataDir reports whether the command writes a data dir: serve and
-// snapshot restore. Their process gets umask 077, so any file a
+// writesDataDir reports whether the command writes a data dir: serve,
+// snapshot restore and token issue-admin. Their process gets umask 077, so any file a
 // dependency creates there with a default mode is private, not just the
 // ones internal/cluster knows to tighten. It is set here, in the real
 // process only, because the umask is process-wide and inherited: `lock
 // hold` must not pass it to the command it runs, and in-process tests
 // create files with deliberate modes.
 func writesDataDir(args []string) bool {
-	return len(args) > 0 && (args[0] == "serve" || len(args) > 1 && args[0] == "snapshot" && args[1] == "restore")
+	if len(args) > 1 && (args[0] == "snapshot" && args[1] == "restore" || args[0] == "token" && args[1] == "issue-admin") {
+		return true
+	}
+	return len(args) > 0 && args[0] == "serve"
 }
 
 func run(args []string, stdout, stderr io.Writer) int {

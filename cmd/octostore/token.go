@@ -15,9 +15,14 @@ import (
 var tokenCommands = map[string]subcommand{
 	"list":   {nargs: [2]int{0, 0}, help: "your tokens (--all: everyone's; administrators only)", setup: setupTokenList},
 	"revoke": {args: "ID", nargs: [2]int{1, 1}, help: "revoke a token by the ID that list shows", setup: setupTokenRevoke},
+	"issue-admin": {args: "--data-dir DIR", help: "on a stopped single node: a new token for the first-start admin (see -h)",
+		setup: func(*flag.FlagSet) runner { return nil }},
 }
 
 func runToken(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "issue-admin" { // offline: no server, no token
+		return runIssueAdmin(args[1:], stdout, stderr)
+	}
 	return group("token", tokenCommands, args, stdout, stderr)
 }
 

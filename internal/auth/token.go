@@ -25,6 +25,14 @@ func NewAdmin() (state.BootstrapAdmin, string) {
 	return state.BootstrapAdmin{ID: adminID, Login: AdminLogin, Hash: state.HashToken(token)}, token
 }
 
+// ReissueAdmin returns the command that gives the existing first-start
+// admin a fresh token, and that token: the recovery of a lost admin token
+// (octostore token issue-admin).
+func ReissueAdmin() (state.ReissueAdmin, string) {
+	token := NewToken()
+	return state.ReissueAdmin{ID: adminID, Hash: state.HashToken(token)}, token
+}
+
 // BearerToken extracts the token from an Authorization header value. The
 // scheme is case-insensitive (RFC 7235); anything malformed yields false.
 func BearerToken(header string) (string, bool) {

@@ -16,6 +16,12 @@ var (
 	ErrOutcomeUnknown = errors.New("outcome unknown: leadership was lost while committing")
 	// ErrShutdown means the node is closing; nothing was proposed.
 	ErrShutdown = errors.New("node is shutting down")
+	// ErrDataDirInUse: another process (a running server) holds the data
+	// dir's Raft log open.
+	ErrDataDirInUse = errors.New("data dir is in use by another process")
+	// ErrNotSoleVoter: an Offline node was opened on a data dir that
+	// belongs to a cluster of more than this one voter.
+	ErrNotSoleVoter = errors.New("this data dir belongs to a cluster member, not a single node")
 )
 
 // proposeError classifies an error from a raft future of a proposed entry.

@@ -165,6 +165,9 @@ func nodeID(cfg Config) (string, error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return "", fmt.Errorf("read node id: %w", err)
 	}
+	if cfg.Offline { // a maintenance command must not give the node a new identity
+		return "", fmt.Errorf("%s stores no node ID: give the --node-id its server runs with", cfg.DataDir)
+	}
 	var b [4]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", err

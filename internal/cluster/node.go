@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,6 +47,12 @@ type Config struct {
 	// Join: an empty data dir waits to be added to an existing cluster
 	// instead of bootstrapping a new one.
 	Join bool
+	// Offline opens an existing data dir for a maintenance command while
+	// no server runs on it (octostore token issue-admin). It refuses a dir
+	// with no Raft state, and one whose configuration is not this node as
+	// its only voter: a cluster member cannot commit alone, and campaigning
+	// would raise the term its peers then have to catch up with.
+	Offline bool
 	// SnapshotThreshold is the number of log entries between snapshots
 	// (0 means raft's default).
 	SnapshotThreshold uint64
@@ -129,7 +136,7 @@ func (n *Node) startRaft() error {
 	})
 	if err != nil {
 		if errors.Is(err, bbolt.ErrTimeout) {
-			return fmt.Errorf("data dir %s is in use by another process", n.cfg.DataDir)
+			return fmt.Errorf("%w: %s", ErrDataDirInUse, n.cfg.DataDir)
 		}
 		return fmt.Errorf("open raft log: %w", err)
 	}
@@ -241,6 +248,9 @@ func (n *Node) prepareConfiguration(conf *raft.Config, logs raft.LogStore, snaps
 		return err
 	}
 	self := raft.Configuration{Servers: []raft.Server{{ID: conf.LocalID, Address: trans.LocalAddr()}}}
+	if n.cfg.Offline {
+		return n.checkSoleVoter(exists, conf, logs, snaps, trans)
+	}
 	if !exists {
 		if n.cfg.Join {
 			n.log.Info("waiting to be joined to a cluster", "node_id", n.id, "raft_addr", trans.LocalAddr())
@@ -262,6 +272,28 @@ func (n *Node) prepareConfiguration(conf *raft.Config, logs raft.LogStore, snaps
 		return raft.RecoverCluster(conf, newFSM(n.log, nopObserver{}), logs, n.store, snaps, trans, self)
 	}
 	return nil
+}
+
+// checkSoleVoter refuses to open an Offline node unless the data dir
+// holds Raft state whose configuration is this node alone, as a voter.
+func (n *Node) checkSoleVoter(exists bool, conf *raft.Config, logs raft.LogStore, snaps raft.SnapshotStore, trans raft.Transport) error {
+	if !exists {
+		return fmt.Errorf("%s holds no OctoStore data", n.cfg.DataDir)
+	}
+	probe := *conf // GetConfiguration marks the config it is given as not to start
+	current, err := raft.GetConfiguration(&probe, discardFSM{}, logs, n.store, snaps, trans)
+	if err != nil {
+		return err
+	}
+	s := current.Servers
+	if len(s) == 1 && s[0].ID == conf.LocalID && s[0].Suffrage == raft.Voter {
+		return nil
+	}
+	ids := make([]string, len(s))
+	for i, srv := range s {
+		ids[i] = string(srv.ID)
+	}
+	return fmt.Errorf("%w: node %s is one of %d members (%s)", ErrNotSoleVoter, n.id, len(s), strings.Join(ids, ", "))
 }
 
 // Changed returns a channel closed at the next change of state: wait on

@@ -264,7 +264,19 @@ Try it:
     curl -X POST %s://%s/locks/my-lock/acquire \
       -H "Authorization: Bearer %s" -d '{"ttl_seconds": 30}'
 
-`, auth.AdminLogin, token, s.scheme(), s.ln.Addr(), token)
+%s
+`, auth.AdminLogin, token, s.scheme(), s.ln.Addr(), token, s.recoveryHint())
+}
+
+// recoveryHint says how a lost admin token is replaced: offline on a
+// single node; a node that may gain members cannot do it alone.
+func (s *Server) recoveryHint() string {
+	cmd := "octostore token issue-admin --data-dir " + s.cfg.DataDir
+	if s.cfg.Cluster.RaftAddr == "" {
+		return "Lost it? Stop the server and run: " + cmd + "\n"
+	}
+	return "Lost it? While this node is the only member: stop it and run " + cmd + " --node-id " + s.node.ID() +
+		".\nOnce others have joined, restart the nodes with OCTOSTORE_TOKENS and --admin-users.\n"
 }
 
 // Addr is the address the HTTP listener is bound to.

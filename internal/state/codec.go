@@ -136,6 +136,9 @@ func encodeCommand(e *encoder, cmd Command) {
 		e.id(c.UserID)
 		e.str(c.Login)
 		e.hash(c.Hash)
+	case ReissueAdmin:
+		e.id(c.ID)
+		e.hash(c.Hash)
 	case RotateToken:
 		e.hash(c.Old)
 		e.hash(c.New)
@@ -222,6 +225,8 @@ func decodeCommand(d *decoder) Command {
 		return BootstrapAdmin{ID: d.id(), Login: d.str(MaxLoginLen), Hash: d.hash()}
 	case kindIssueToken:
 		return IssueToken{UserID: d.id(), Login: d.str(MaxLoginLen), Hash: d.hash()}
+	case kindReissueAdmin:
+		return ReissueAdmin{ID: d.id(), Hash: d.hash()}
 	case kindRotateToken:
 		return RotateToken{Old: d.hash(), New: d.hash()}
 	case kindRevokeToken:
@@ -312,6 +317,8 @@ func validateCommand(cmd Command) error {
 		return firstErr(idErr(c.ID), loginErr(c.Login))
 	case IssueToken:
 		return firstErr(idErr(c.UserID), loginErr(c.Login))
+	case ReissueAdmin:
+		return idErr(c.ID)
 	case RotateToken:
 		return check(c.Old != c.New, errToken)
 	case CreateWebhook:

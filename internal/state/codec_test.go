@@ -24,6 +24,7 @@ func everyCommand() []Command {
 		SyncStaticUsers{Users: []StaticUser{{ID: alice, Login: "alice", Hashes: []TokenHash{HashToken("x")}}}},
 		BootstrapAdmin{ID: alice, Login: "admin", Hash: HashToken("y")},
 		IssueToken{UserID: alice, Login: "octocat", Hash: HashToken("z")},
+		ReissueAdmin{ID: alice, Hash: HashToken("w")},
 		RotateToken{Old: HashToken("y"), New: HashToken("z")},
 		RevokeToken{Hash: HashToken("y"), UserID: bob},
 		CreateWebhook{ID: id, UserID: alice, URL: "https://example.com/h", Secret: "s", Events: EventExpired, Pattern: "svc/**"},

@@ -47,6 +47,7 @@ const (
 	kindRemoveNode
 	kindCancelWait
 	kindCancelAllWaiters
+	kindReissueAdmin
 )
 
 // Acquire grants Name to (HolderID, SessionID), or extends it when that
@@ -134,6 +135,15 @@ type BootstrapAdmin struct {
 	Hash  TokenHash
 }
 
+// ReissueAdmin gives the existing first-start admin (user ID) one more
+// token, with the same source as its first. It is how an operator whose
+// admin token is lost gets a working one (octostore token issue-admin, run
+// on the stopped node); the user's other tokens keep working.
+type ReissueAdmin struct {
+	ID   uuid.UUID
+	Hash TokenHash
+}
+
 // IssueToken records a signed-in user, creating it or updating its login,
 // and gives it a new token.
 type IssueToken struct {
@@ -177,6 +187,7 @@ func (ExpireDue) kind() kind       { return kindExpireDue }
 func (SyncStaticUsers) kind() kind { return kindSyncStaticUsers }
 func (BootstrapAdmin) kind() kind  { return kindBootstrapAdmin }
 func (IssueToken) kind() kind      { return kindIssueToken }
+func (ReissueAdmin) kind() kind    { return kindReissueAdmin }
 func (RotateToken) kind() kind     { return kindRotateToken }
 func (RevokeToken) kind() kind     { return kindRevokeToken }
 func (CreateWebhook) kind() kind   { return kindCreateWebhook }

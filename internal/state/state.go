@@ -104,6 +104,8 @@ func (s *State) apply(now int64, skew time.Duration, cmd Command) Result {
 		return s.bootstrapAdmin(now, c)
 	case IssueToken:
 		return s.issueToken(now, c)
+	case ReissueAdmin:
+		return s.reissueAdmin(now, c)
 	case RotateToken:
 		return s.rotateToken(now, c)
 	case RevokeToken:

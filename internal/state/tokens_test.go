@@ -35,6 +35,26 @@ func TestState_Tokens(t *testing.T) {
 			t.Fatal("oldest token survived")
 		}
 	})
+	t.Run("ReissueAdminAddsABootstrapToken", func(t *testing.T) {
+		s := New()
+		admin := uuid.MustParse("00000000-0000-4000-8000-0000000000ad")
+		if r := applyAt(s, t0, ReissueAdmin{ID: admin, Hash: HashToken("new")}); !errors.Is(r.Err, ErrUnknownUser) {
+			t.Fatalf("reissue with no admin: %+v", r)
+		}
+		mustApply(t, s, t0, BootstrapAdmin{ID: admin, Login: "admin", Hash: HashToken("lost")})
+		mustApply(t, s, at(time.Second), ReissueAdmin{ID: admin, Hash: HashToken("new")})
+		for _, tok := range []string{"lost", "new"} {
+			if u, ok := s.UserByToken(HashToken(tok)); !ok || u.ID != admin || u.Login != "admin" {
+				t.Fatalf("%s: %+v %v", tok, u, ok)
+			}
+		}
+		if got := s.Tokens(admin); len(got) != 2 || got[1].Source != SourceBootstrap {
+			t.Fatalf("tokens %+v", got)
+		}
+		if r := applyAt(s, t0, ReissueAdmin{ID: admin, Hash: HashToken("new")}); !errors.Is(r.Err, ErrInvalidCommand) {
+			t.Fatalf("reissuing a taken hash: %+v", r)
+		}
+	})
 	t.Run("RotateReplacesAtOnce", func(t *testing.T) {
 		s := newState(t)
 		mustApply(t, s, t0, RotateToken{Old: HashToken("A"), New: HashToken("A2")})

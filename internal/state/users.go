@@ -47,13 +47,34 @@ func (s *State) issueToken(now int64, c IssueToken) Result {
 	}
 	s.putUser(now, c.UserID, c.Login)
 	s.tokens[c.Hash] = Token{Hash: c.Hash, UserID: c.UserID, Source: SourceSignIn, CreatedAt: now}
-	mine := s.tokensOf(c.UserID)
+	s.trimTokens(c.UserID)
+	return Result{}
+}
+
+// reissueAdmin adds a token for the first-start admin, which must exist:
+// a data dir whose users all come from an identity source has none, and
+// its operator configures a token instead.
+func (s *State) reissueAdmin(now int64, c ReissueAdmin) Result {
+	if _, ok := s.users[c.ID]; !ok {
+		return Result{Err: ErrUnknownUser}
+	}
+	if _, taken := s.tokens[c.Hash]; taken {
+		return Result{Err: ErrInvalidCommand} // random tokens never collide
+	}
+	s.tokens[c.Hash] = Token{Hash: c.Hash, UserID: c.ID, Source: SourceBootstrap, CreatedAt: now}
+	s.trimTokens(c.ID)
+	return Result{}
+}
+
+// trimTokens revokes a user's oldest runtime tokens beyond
+// MaxTokensPerUser, so that no user's tokens grow without bound.
+func (s *State) trimTokens(user uuid.UUID) {
+	mine := s.tokensOf(user)
 	for i := 0; len(mine)-i > MaxTokensPerUser; i++ {
 		if mine[i].Source != SourceStatic {
 			s.dropToken(mine[i])
 		}
 	}
-	return Result{}
 }
 
 // rotateToken replaces Old with New for the same user, at once.
