@@ -126,8 +126,8 @@ func (n *Node) Remove(ctx context.Context, id, by string) error {
 	if id == n.id {
 		return nil // the leader removed itself and steps down; the new leader tidies up
 	}
-	res, err := n.Apply(ctx, state.RemoveNode{ID: id})
-	return errors.Join(err, res.Err)
+	_, err := state.Outcome(n.Apply(ctx, state.RemoveNode{ID: id}))
+	return err
 }
 
 func (n *Node) member(id raft.ServerID) (raft.Server, bool) {
@@ -150,8 +150,8 @@ func (n *Node) setNode(ctx context.Context, id, httpAddr string) error {
 	if cur == httpAddr {
 		return nil
 	}
-	res, err := n.Apply(ctx, state.SetNode{ID: id, HTTPAddr: httpAddr})
-	return errors.Join(err, res.Err)
+	_, err := state.Outcome(n.Apply(ctx, state.SetNode{ID: id, HTTPAddr: httpAddr}))
+	return err
 }
 
 // registerSelf is a leader task: the leader records its own HTTP address,

@@ -219,8 +219,8 @@ func routeName(rt *route) string {
 // apply proposes cmd and answers its failure, if any; ok says whether the
 // caller should write the success response.
 func (a *API) apply(w http.ResponseWriter, r *request, cmd state.Command) (res state.Result, ok bool) {
-	res, err := a.store.Apply(r.Context(), cmd)
-	if err = firstError(err, res.Err); err != nil {
+	res, err := state.Outcome(a.store.Apply(r.Context(), cmd))
+	if err != nil {
 		a.writeError(w, r.Request, err)
 		return res, false
 	}

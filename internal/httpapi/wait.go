@@ -17,8 +17,8 @@ import (
 func (a *API) acquireWaiting(w http.ResponseWriter, r *request, cmd state.Acquire) {
 	granted, forget := a.store.ExpectGrant(cmd.LeaseID)
 	defer forget()
-	res, err := a.store.Apply(r.Context(), cmd)
-	if err != nil || res.Err != nil || res.Status != state.Queued {
+	res, err := state.Outcome(a.store.Apply(r.Context(), cmd))
+	if err != nil || res.Status != state.Queued {
 		a.writeLockResult(w, r, res, err)
 		return
 	}
@@ -59,8 +59,7 @@ func (a *API) stopWaiting(w http.ResponseWriter, r *request, cmd state.Acquire, 
 	case err == nil && res.Status == state.Granted:
 		a.writeLockResult(w, r, res, nil)
 	case err == nil && res.Lock.Name != "": // someone else holds it
-		res.Err = state.ErrLockHeld
-		a.writeLockResult(w, r, res, nil)
+		a.writeLockResult(w, r, res, state.ErrLockHeld)
 	default:
 		// The lock is free again (its queue emptied as this request timed
 		// out): answer as a try-lock made now would.

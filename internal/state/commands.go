@@ -207,3 +207,15 @@ type Result struct {
 	Webhook Webhook     // CreateWebhook
 	Count   int         // ExpireDue: records ended; BootstrapAdmin: users created
 }
+
+// Outcome folds the two ways a command fails into one error: err when the
+// command never reached the state machine (or its outcome is unknown),
+// else the state machine's own Result.Err. res passes through, so a caller
+// writes res, err := state.Outcome(store.Apply(ctx, cmd)) and checks one
+// error instead of two.
+func Outcome(res Result, err error) (Result, error) {
+	if err != nil {
+		return res, err
+	}
+	return res, res.Err
+}
