@@ -33,6 +33,9 @@ func everyCommand() []Command {
 		DeactivateWebhook{ID: id, Reason: "r"},
 		SetNode{ID: "n1", HTTPAddr: "10.0.0.1:3000"},
 		RemoveNode{ID: "n1"},
+		Acquire{Name: "q", LeaseID: id, HolderID: bob, TTL: time.Minute, Wait: 30 * time.Second},
+		CancelWait{Name: "q", LeaseID: id, HolderID: bob},
+		CancelAllWaiters{},
 	}
 }
 
