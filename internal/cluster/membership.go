@@ -146,7 +146,7 @@ func (n *Node) member(id raft.ServerID) (raft.Server, bool) {
 // setNode records a member's HTTP address unless it is already current.
 func (n *Node) setNode(ctx context.Context, id, httpAddr string) error {
 	var cur string
-	n.Read(ctx, true, func(s *state.State, _ int64) { cur, _ = s.NodeHTTP(id) })
+	n.Read(ctx, true, func(s state.View, _ int64) { cur, _ = s.NodeHTTP(id) })
 	if cur == httpAddr {
 		return nil
 	}
@@ -228,7 +228,7 @@ func (n *Node) Status() Status {
 	if cf.Error() != nil {
 		return st // no member list while the configuration cannot be read
 	}
-	n.Read(context.Background(), true, func(s *state.State, _ int64) {
+	n.Read(context.Background(), true, func(s state.View, _ int64) {
 		for _, srv := range cf.Configuration().Servers {
 			m := Member{ID: string(srv.ID), RaftAddr: string(srv.Address), Voter: srv.Suffrage == raft.Voter,
 				Role: n.roleOf(srv.ID, leader)}
@@ -258,7 +258,7 @@ func (n *Node) roleOf(id, leader raft.ServerID) string {
 // ready leader after confirming leadership (linearizable), in the format
 // snapshot restore reads.
 func (n *Node) WriteSnapshot(ctx context.Context, w io.Writer) error {
-	if err := n.Read(ctx, false, func(*state.State, int64) {}); err != nil {
+	if err := n.Read(ctx, false, func(state.View, int64) {}); err != nil {
 		return err
 	}
 	sn, _ := n.fsm.snapshot()

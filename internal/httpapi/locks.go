@@ -149,7 +149,7 @@ func (a *API) handleGetLock(w http.ResponseWriter, r *request) {
 	var holder string
 	var waiters int
 	var last uint64
-	err = a.store.Read(r.Context(), stale, func(s *state.State, now int64) {
+	err = a.store.Read(r.Context(), stale, func(s state.View, now int64) {
 		if l, held = s.GetLock(r.name, now); held {
 			holder, waiters = s.Login(l.HolderID), s.Waiting(r.name)
 		}
@@ -200,7 +200,7 @@ func (a *API) handleListLocks(w http.ResponseWriter, r *request) {
 		return
 	}
 	resp := listResponse{Locks: []listedLock{}}
-	err = a.store.Read(r.Context(), stale, func(s *state.State, now int64) {
+	err = a.store.Read(r.Context(), stale, func(s state.View, now int64) {
 		locks, more := s.ListLocks(prefix, after, limit, now)
 		for _, l := range locks {
 			resp.Locks = append(resp.Locks, listed(l, s.Login(l.HolderID)))

@@ -122,7 +122,7 @@ func (a *API) waitForChange(w http.ResponseWriter, r *request, index uint64, wai
 	for cursor := index; ; {
 		changed := a.store.Changed()
 		var found bool
-		err := a.store.Read(r.Context(), true, func(s *state.State, _ int64) { cursor, found = scanFor(s, r.name, cursor) })
+		err := a.store.Read(r.Context(), true, func(s state.View, _ int64) { cursor, found = scanFor(s, r.name, cursor) })
 		if err != nil || found { // an error: the client left; the caller answers it
 			return
 		}
@@ -140,7 +140,7 @@ func (a *API) waitForChange(w http.ResponseWriter, r *request, index uint64, wai
 
 // scanFor looks through the events after cursor for one on name; a gap
 // counts as found (the caller must re-read). It returns the new cursor.
-func scanFor(s *state.State, name string, cursor uint64) (uint64, bool) {
+func scanFor(s state.View, name string, cursor uint64) (uint64, bool) {
 	for {
 		events, gap := s.EventsAfter(cursor, 1024)
 		if gap {

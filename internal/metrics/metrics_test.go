@@ -146,8 +146,8 @@ type source struct {
 	ready bool
 }
 
-func (s source) Read(_ context.Context, _ bool, fn func(*state.State, int64)) error {
-	fn(s.st, s.st.LastNow())
+func (s source) Read(_ context.Context, _ bool, fn func(state.View, int64)) error {
+	fn(s.st.View(), s.st.LastNow())
 	return nil
 }
 func (s source) RaftStats() cluster.RaftStats { return s.stats }

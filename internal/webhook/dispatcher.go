@@ -19,7 +19,7 @@ import (
 // Store is what delivery needs from the replicated state.
 type Store interface {
 	Apply(ctx context.Context, cmd state.Command) (state.Result, error)
-	Read(ctx context.Context, stale bool, fn func(s *state.State, now int64)) error
+	Read(ctx context.Context, stale bool, fn func(s state.View, now int64)) error
 	Changed() <-chan struct{}
 }
 
@@ -130,7 +130,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 // those whose webhook was deleted or deactivated.
 func (d *Dispatcher) reconcile(ctx context.Context, wg *sync.WaitGroup, workers map[uuid.UUID]context.CancelFunc) {
 	active := map[uuid.UUID]state.Webhook{}
-	d.store.Read(ctx, true, func(s *state.State, _ int64) {
+	d.store.Read(ctx, true, func(s state.View, _ int64) {
 		for _, w := range s.WebhooksOf(uuid.Nil) {
 			if w.Active {
 				active[w.ID] = w
@@ -181,7 +181,7 @@ func (d *Dispatcher) work(ctx context.Context, hook state.Webhook) {
 
 func (d *Dispatcher) stillActive(ctx context.Context, id uuid.UUID) bool {
 	active := false
-	d.store.Read(ctx, true, func(s *state.State, _ int64) {
+	d.store.Read(ctx, true, func(s state.View, _ int64) {
 		w, ok := s.GetWebhook(id)
 		active = ok && w.Active
 	})
@@ -189,7 +189,7 @@ func (d *Dispatcher) stillActive(ctx context.Context, id uuid.UUID) bool {
 }
 
 func (d *Dispatcher) eventsAfter(ctx context.Context, cursor uint64) (events []state.Event, gap bool) {
-	d.store.Read(ctx, true, func(s *state.State, _ int64) {
+	d.store.Read(ctx, true, func(s state.View, _ int64) {
 		var evs []state.Event
 		evs, gap = s.EventsAfter(cursor, 256)
 		events = append(events, evs...) // copy: the outbox may move on
