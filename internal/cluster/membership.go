@@ -129,8 +129,8 @@ func (n *Node) Remove(ctx context.Context, id, by string) error {
 	if id == n.id {
 		return nil // the leader removed itself and steps down; the new leader tidies up
 	}
-	res, err := n.Apply(ctx, state.RemoveNode{ID: id})
-	return errors.Join(err, res.Err)
+	_, err := state.Outcome(n.Apply(ctx, state.RemoveNode{ID: id}))
+	return err
 }
 
 func (n *Node) member(id raft.ServerID) (raft.Server, bool) {
@@ -149,12 +149,12 @@ func (n *Node) member(id raft.ServerID) (raft.Server, bool) {
 // setNode records a member's HTTP address unless it is already current.
 func (n *Node) setNode(ctx context.Context, id, httpAddr string) error {
 	var cur string
-	n.Read(ctx, true, func(s *state.State, _ int64) { cur, _ = s.NodeHTTP(id) })
+	n.Read(ctx, true, func(s state.View, _ int64) { cur, _ = s.NodeHTTP(id) })
 	if cur == httpAddr {
 		return nil
 	}
-	res, err := n.Apply(ctx, state.SetNode{ID: id, HTTPAddr: httpAddr})
-	return errors.Join(err, res.Err)
+	_, err := state.Outcome(n.Apply(ctx, state.SetNode{ID: id, HTTPAddr: httpAddr}))
+	return err
 }
 
 // registerSelf is a leader task: the leader records its own HTTP address,
@@ -231,7 +231,7 @@ func (n *Node) Status() Status {
 	if cf.Error() != nil {
 		return st // no member list while the configuration cannot be read
 	}
-	n.Read(context.Background(), true, func(s *state.State, _ int64) {
+	n.Read(context.Background(), true, func(s state.View, _ int64) {
 		for _, srv := range cf.Configuration().Servers {
 			m := Member{ID: string(srv.ID), RaftAddr: string(srv.Address), Voter: srv.Suffrage == raft.Voter,
 				Role: n.roleOf(srv.ID, leader)}
@@ -261,7 +261,7 @@ func (n *Node) roleOf(id, leader raft.ServerID) string {
 // ready leader after confirming leadership (linearizable), in the format
 // snapshot restore reads.
 func (n *Node) WriteSnapshot(ctx context.Context, w io.Writer) error {
-	if err := n.Read(ctx, false, func(*state.State, int64) {}); err != nil {
+	if err := n.Read(ctx, false, func(state.View, int64) {}); err != nil {
 		return err
 	}
 	sn, _ := n.fsm.snapshot()

@@ -366,7 +366,7 @@ func (n *Node) failQueued() {
 // every acknowledged write has been applied here, and no other leader can
 // have acknowledged one since. now is the local clock clamped to the
 // state's last time.
-func (n *Node) Read(ctx context.Context, stale bool, fn func(s *state.State, now int64)) error {
+func (n *Node) Read(ctx context.Context, stale bool, fn func(s state.View, now int64)) error {
 	if !stale {
 		if !n.ready.Load() {
 			return ErrNotLeader
@@ -380,6 +380,6 @@ func (n *Node) Read(ctx context.Context, stale bool, fn func(s *state.State, now
 	}
 	n.fsm.mu.RLock()
 	defer n.fsm.mu.RUnlock()
-	fn(n.fsm.st, max(time.Now().UnixNano(), n.fsm.st.LastNow()))
+	fn(n.fsm.st.View(), max(time.Now().UnixNano(), n.fsm.st.LastNow()))
 	return nil
 }

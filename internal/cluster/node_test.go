@@ -64,7 +64,7 @@ func addUser(t *testing.T, n *Node) {
 
 func getLock(t *testing.T, n *Node, name string) (l state.Lock, held bool) {
 	t.Helper()
-	err := n.Read(context.Background(), false, func(s *state.State, now int64) { l, held = s.GetLock(name, now) })
+	err := n.Read(context.Background(), false, func(s state.View, now int64) { l, held = s.GetLock(name, now) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestNode_SnapshotRestore(t *testing.T) {
 	n = openNode(t, dir)
 	defer n.Close()
 	var count int
-	n.Read(context.Background(), false, func(s *state.State, now int64) { count = s.LockCount() })
+	n.Read(context.Background(), false, func(s state.View, now int64) { count = s.LockCount() })
 	if count != 51 {
 		t.Fatalf("%d locks after snapshot+log replay, want 51", count)
 	}
@@ -132,7 +132,7 @@ func waitNoLocks(t *testing.T, n *Node, within time.Duration) {
 	t.Helper()
 	poll.Until(t, within, "every lock expired away", func() bool {
 		var stored int
-		n.Read(context.Background(), true, func(s *state.State, now int64) { stored = s.LockCount() })
+		n.Read(context.Background(), true, func(s state.View, now int64) { stored = s.LockCount() })
 		return stored == 0
 	})
 }
@@ -166,7 +166,7 @@ func TestNode_ConcurrentApplies(t *testing.T) {
 	}
 	var count int
 	var next uint64
-	n.Read(context.Background(), false, func(s *state.State, now int64) { count, next = s.LockCount(), s.NextToken() })
+	n.Read(context.Background(), false, func(s state.View, now int64) { count, next = s.LockCount(), s.NextToken() })
 	if count != workers*each || next != workers*each+1 {
 		t.Fatalf("count %d next token %d", count, next)
 	}

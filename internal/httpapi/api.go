@@ -22,9 +22,10 @@ import (
 type Store interface {
 	// Apply proposes cmd and waits for it to be committed and applied.
 	Apply(ctx context.Context, cmd state.Command) (state.Result, error)
-	// Read runs fn on the state, linearizably unless stale. fn must only
-	// call the state's read methods.
-	Read(ctx context.Context, stale bool, fn func(s *state.State, now int64)) error
+	// Read runs fn on a read-only view of the state, linearizably unless
+	// stale. fn must not keep the view, or slices it returns, after it
+	// returns: the state moves on.
+	Read(ctx context.Context, stale bool, fn func(s state.View, now int64)) error
 	// ExpectGrant announces a waiting acquire's lease; the channel gets
 	// the lock when it is handed over, and is closed if the waiter is
 	// dropped (a leader change empties the queues). The function stops the
@@ -219,8 +220,8 @@ func routeName(rt *route) string {
 // apply proposes cmd and answers its failure, if any; ok says whether the
 // caller should write the success response.
 func (a *API) apply(w http.ResponseWriter, r *request, cmd state.Command) (res state.Result, ok bool) {
-	res, err := a.store.Apply(r.Context(), cmd)
-	if err = firstError(err, res.Err); err != nil {
+	res, err := state.Outcome(a.store.Apply(r.Context(), cmd))
+	if err != nil {
 		a.writeError(w, r.Request, err)
 		return res, false
 	}
@@ -237,7 +238,7 @@ func (a *API) authenticate(r *http.Request) (state.User, state.TokenHash, error)
 	var found bool
 	// Token lookups read local state: a follower forwards to the leader
 	// before it gets here, and rotation is applied on the leader first.
-	err := a.store.Read(r.Context(), true, func(s *state.State, _ int64) { u, found = s.UserByToken(h) })
+	err := a.store.Read(r.Context(), true, func(s state.View, _ int64) { u, found = s.UserByToken(h) })
 	if err != nil {
 		return state.User{}, h, err
 	}

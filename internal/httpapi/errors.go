@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"time"
 
 	"github.com/octostore/octostore/internal/auth"
 	"github.com/octostore/octostore/internal/cluster"
@@ -21,7 +23,15 @@ var (
 	ErrMethodNotAllowed = errors.New("method not allowed")
 	ErrForbidden        = errors.New("forbidden")
 	ErrNoSignIn         = errors.New("GitHub sign-in is not configured")
+	// ErrClientGone marks a context error caused by the client leaving
+	// (closing the connection or cancelling): not a server failure.
+	ErrClientGone = errors.New("client closed request")
 )
+
+// StatusClientClosedRequest is nginx's 499: no client reads it, but the
+// request log and the metrics record it, apart from the server's own
+// failures (5xx).
+const StatusClientClosedRequest = 499
 
 // inputError says exactly what is wrong with a request; it is an
 // ErrInvalidInput.
@@ -35,13 +45,11 @@ func invalid(format string, args ...any) error { return inputError{fmt.Sprintf(f
 // errorStatus is the one table from errors to HTTP answers. msg replaces
 // the error's own text where the seed fixes the wording; empty keeps it.
 // With details, the error's own text goes to the details field.
-var errorStatus = []struct {
-	err     error
-	status  int
-	code    string
-	msg     string
-	details bool
-}{
+var errorStatus = []errorRow{
+	// Before context.DeadlineExceeded: a deadline the client's own context
+	// ran into is the client's doing, not a server timeout.
+	{ErrClientGone, StatusClientClosedRequest, "client_closed_request", "Client closed request", false},
+	{context.Canceled, StatusClientClosedRequest, "client_closed_request", "Client closed request", false},
 	{ErrInvalidInput, http.StatusUnprocessableEntity, "validation_error", "", false},
 	{ErrBodyTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large", "Request body is larger than 64 KiB", false},
 	{ErrBodyTimeout, http.StatusRequestTimeout, "request_timeout", "The request body did not arrive in time", false},
@@ -80,6 +88,15 @@ var errorStatus = []struct {
 	{ErrTooManyStreams, http.StatusTooManyRequests, "too_many_streams", "Too many event streams are open; close one or retry later", false},
 }
 
+// errorRow maps one sentinel error to its answer.
+type errorRow struct {
+	err     error
+	status  int
+	code    string
+	msg     string
+	details bool
+}
+
 // errorBody is the seed's Error schema plus the code addition.
 type errorBody struct {
 	Error   string `json:"error"`
@@ -90,23 +107,82 @@ type errorBody struct {
 // writeError answers err with its status from the table. An error missing
 // from the table is a bug: it is logged and answered 500 without detail.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	for _, e := range errorStatus {
-		if errors.Is(err, e.err) {
-			msg := e.msg
-			if msg == "" {
-				msg = err.Error()
-			}
-			if e.status == http.StatusServiceUnavailable || e.status == http.StatusTooManyRequests {
-				w.Header().Set("Retry-After", retryAfter(err))
-			}
-			body := errorBody{Error: msg, Code: e.code}
-			if e.details {
-				body.Details = err.Error()
-			}
-			writeJSON(w, e.status, body)
-			return
-		}
+	err = clientGone(r, err)
+	i := slices.IndexFunc(errorStatus, func(e errorRow) bool { return errors.Is(err, e.err) })
+	if i < 0 {
+		a.log.Error("unmapped error", "err", err, "request_id", w.Header().Get("X-Request-Id"), "path", r.URL.Path)
+		writeJSON(w, http.StatusInternalServerError, errorBody{Error: "Internal error", Code: "internal"})
+		return
 	}
-	a.log.Error("unmapped error", "err", err, "request_id", w.Header().Get("X-Request-Id"), "path", r.URL.Path)
-	writeJSON(w, http.StatusInternalServerError, errorBody{Error: "Internal error", Code: "internal"})
+	e := errorStatus[i]
+	if e.status == StatusClientClosedRequest {
+		a.log.Debug("client closed request", "err", err, "request_id", w.Header().Get("X-Request-Id"), "path", r.URL.Path)
+	}
+	if e.status == http.StatusServiceUnavailable || e.status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", retryAfter(err))
+	}
+	writeJSON(w, e.status, e.body(err))
+}
+
+// body is the JSON answer for err, which matched row e.
+func (e errorRow) body(err error) any {
+	b := errorBody{Error: e.msg, Code: e.code}
+	if b.Error == "" {
+		b.Error = err.Error()
+	}
+	if e.details {
+		b.Details = err.Error()
+	}
+	var h heldError
+	if errors.As(err, &h) {
+		return conflictBody{Error: b.Error, Code: b.Code, Lock: h.lock}
+	}
+	return b
+}
+
+// clientGone marks a context error as the client's when the request's own
+// context has ended: the client closed the connection or gave up, so the
+// server did not fail.
+func clientGone(r *http.Request, err error) error {
+	if r.Context().Err() == nil || errors.Is(err, ErrClientGone) {
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %w", ErrClientGone, err)
+	}
+	return err
+}
+
+// conflictLock is the lock a refused acquire conflicts with.
+type conflictLock struct {
+	Name      string    `json:"name"`
+	Holder    string    `json:"holder"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// conflictBody is the seed's LockConflict, with the error code.
+type conflictBody struct {
+	Error string       `json:"error"`
+	Code  string       `json:"code"`
+	Lock  conflictLock `json:"lock"`
+}
+
+// heldError is state.ErrLockHeld with the lock it conflicts with, which
+// the seed's 409 (LockConflict) shows.
+type heldError struct {
+	err  error
+	lock conflictLock
+}
+
+func (e heldError) Error() string { return e.err.Error() }
+func (e heldError) Unwrap() error { return e.err }
+
+// withConflict attaches res's conflicting lock to a held-lock refusal;
+// other errors pass unchanged.
+func withConflict(err error, res state.Result) error {
+	if !errors.Is(err, state.ErrLockHeld) {
+		return err
+	}
+	return heldError{err: err, lock: conflictLock{Name: res.Lock.Name, Holder: res.Holder,
+		ExpiresAt: unixTime(res.Lock.ExpiresAt)}}
 }

@@ -78,7 +78,7 @@ func (a *API) handleEvents(w http.ResponseWriter, r *request) {
 	defer a.streams.close(r.user.ID)
 	r.adm.leave() // streams have their own limits; they must not hold a short slot
 	if fromNow {
-		a.store.Read(r.Context(), true, func(s *state.State, _ int64) { cursor = s.LastEventSeq() })
+		a.store.Read(r.Context(), true, func(s state.View, _ int64) { cursor = s.LastEventSeq() })
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("X-OctoStore-Index", strconv.FormatUint(cursor, 10))
@@ -154,7 +154,7 @@ type outboxSpan struct {
 }
 
 func (s *eventStream) next(r *request) (events []state.Event, span outboxSpan) {
-	s.a.store.Read(r.Context(), true, func(st *state.State, _ int64) {
+	s.a.store.Read(r.Context(), true, func(st state.View, _ int64) {
 		var evs []state.Event
 		evs, span.gap = st.EventsAfter(s.cursor, 512)
 		events = append(events, evs...) // copied: the outbox moves on

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -35,19 +34,6 @@ func newLockResponse(status string, l state.Lock, holder string) lockResponse {
 }
 
 func unixTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }
-
-type conflictLock struct {
-	Name      string    `json:"name"`
-	Holder    string    `json:"holder"`
-	ExpiresAt time.Time `json:"expires_at"`
-}
-
-// conflictBody is the seed's LockConflict, with the error code.
-type conflictBody struct {
-	Error string       `json:"error"`
-	Code  string       `json:"code"`
-	Lock  conflictLock `json:"lock"`
-}
 
 func (a *API) handleAcquireLock(w http.ResponseWriter, r *request) {
 	var body struct {
@@ -83,16 +69,13 @@ func (a *API) handleAcquireLock(w http.ResponseWriter, r *request) {
 	a.writeLockResult(w, r, res, err)
 }
 
+// writeLockResult answers an acquire or renew. A refusal goes through the
+// error table; a held lock's 409 shows the conflicting lock.
 func (a *API) writeLockResult(w http.ResponseWriter, r *request, res state.Result, err error) {
-	if err == nil {
-		err = res.Err
-	}
+	res, err = state.Outcome(res, err)
 	switch {
-	case errors.Is(err, state.ErrLockHeld):
-		writeJSON(w, http.StatusConflict, conflictBody{Error: "Lock already held", Code: "lock_held",
-			Lock: conflictLock{Name: res.Lock.Name, Holder: res.Holder, ExpiresAt: unixTime(res.Lock.ExpiresAt)}})
 	case err != nil:
-		a.writeError(w, r.Request, err)
+		a.writeError(w, r.Request, withConflict(err, res))
 	case res.Status == state.Granted:
 		writeJSON(w, http.StatusOK, newLockResponse("acquired", res.Lock, res.Holder))
 	default:
@@ -166,7 +149,7 @@ func (a *API) handleGetLock(w http.ResponseWriter, r *request) {
 	var holder string
 	var waiters int
 	var last uint64
-	err = a.store.Read(r.Context(), stale, func(s *state.State, now int64) {
+	err = a.store.Read(r.Context(), stale, func(s state.View, now int64) {
 		if l, held = s.GetLock(r.name, now); held {
 			holder, waiters = s.Login(l.HolderID), s.Waiting(r.name)
 		}
@@ -217,7 +200,7 @@ func (a *API) handleListLocks(w http.ResponseWriter, r *request) {
 		return
 	}
 	resp := listResponse{Locks: []listedLock{}}
-	err = a.store.Read(r.Context(), stale, func(s *state.State, now int64) {
+	err = a.store.Read(r.Context(), stale, func(s state.View, now int64) {
 		locks, more := s.ListLocks(prefix, after, limit, now)
 		for _, l := range locks {
 			resp.Locks = append(resp.Locks, listed(l, s.Login(l.HolderID)))

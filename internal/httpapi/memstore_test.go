@@ -33,10 +33,10 @@ func (s *memStore) Apply(_ context.Context, cmd state.Command) (state.Result, er
 	return r, nil
 }
 
-func (s *memStore) Read(_ context.Context, _ bool, fn func(*state.State, int64)) error {
+func (s *memStore) Read(_ context.Context, _ bool, fn func(state.View, int64)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	fn(s.st, max(time.Now().UnixNano(), s.st.LastNow()))
+	fn(s.st.View(), max(time.Now().UnixNano(), s.st.LastNow()))
 	return nil
 }
 

@@ -69,7 +69,7 @@ func (a *API) handleGetSession(w http.ResponseWriter, r *request) {
 	}
 	var resp sessionStatusResponse
 	found := false
-	err = a.store.Read(r.Context(), stale, func(s *state.State, now int64) {
+	err = a.store.Read(r.Context(), stale, func(s state.View, now int64) {
 		sess, n, ok := s.GetSession(r.id, now)
 		if found = ok && sess.UserID == r.user.ID; found {
 			resp = sessionStatus(sess, n, now)

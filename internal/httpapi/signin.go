@@ -86,8 +86,8 @@ type rotateResponse struct {
 // stops working with this request.
 func (a *API) handleRotateToken(w http.ResponseWriter, r *request) {
 	token := auth.NewToken()
-	res, err := a.store.Apply(r.Context(), state.RotateToken{Old: r.token, New: state.HashToken(token)})
-	if err = firstError(err, res.Err); errors.Is(err, state.ErrTokenNotFound) {
+	_, err := state.Outcome(a.store.Apply(r.Context(), state.RotateToken{Old: r.token, New: state.HashToken(token)}))
+	if errors.Is(err, state.ErrTokenNotFound) {
 		err = ErrUnauthorized // revoked or rotated by a concurrent request
 	}
 	if err != nil {

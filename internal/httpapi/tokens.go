@@ -44,7 +44,7 @@ func (a *API) handleListTokens(w http.ResponseWriter, r *request) {
 		owner = uuid.Nil
 	}
 	resp := tokenList{Tokens: []tokenInfo{}}
-	err := a.store.Read(r.Context(), false, func(s *state.State, _ int64) {
+	err := a.store.Read(r.Context(), false, func(s state.View, _ int64) {
 		for _, t := range s.Tokens(owner) {
 			resp.Tokens = append(resp.Tokens, tokenInfo{ID: t.ID(), UserID: t.UserID, Login: s.Login(t.UserID),
 				Source: tokenSources[t.Source], CreatedAt: unixTime(t.CreatedAt), Current: t.Hash == r.token})
@@ -62,7 +62,7 @@ func (a *API) handleListTokens(w http.ResponseWriter, r *request) {
 func (a *API) handleRevokeToken(w http.ResponseWriter, r *request) {
 	var tok state.Token
 	found := false
-	err := a.store.Read(r.Context(), false, func(s *state.State, _ int64) { tok, found = s.TokenByID(r.tokenID) })
+	err := a.store.Read(r.Context(), false, func(s state.View, _ int64) { tok, found = s.TokenByID(r.tokenID) })
 	if err == nil && (!found || (tok.UserID != r.user.ID && !a.admins[r.user.ID])) {
 		err = state.ErrTokenNotFound
 	}

@@ -17,8 +17,8 @@ import (
 func (a *API) acquireWaiting(w http.ResponseWriter, r *request, cmd state.Acquire) {
 	granted, forget := a.store.ExpectGrant(cmd.LeaseID)
 	defer forget()
-	res, err := a.store.Apply(r.Context(), cmd)
-	if err != nil || res.Err != nil || res.Status != state.Queued {
+	res, err := state.Outcome(a.store.Apply(r.Context(), cmd))
+	if err != nil || res.Status != state.Queued {
 		a.writeLockResult(w, r, res, err)
 		return
 	}
@@ -54,19 +54,33 @@ func (a *API) stopWaiting(w http.ResponseWriter, r *request, cmd state.Acquire, 
 	res, err := a.store.Apply(ctx, state.CancelWait{Name: cmd.Name, LeaseID: cmd.LeaseID, HolderID: cmd.HolderID})
 	switch {
 	case err == nil && res.Status == state.Granted && gone:
-		a.store.Apply(ctx, state.Release{Name: cmd.Name, LeaseID: cmd.LeaseID, HolderID: cmd.HolderID})
+		a.releaseOrphan(ctx, w.Header().Get("X-Request-Id"), cmd)
+	case gone && err != nil:
+		// Still queued: a grant would go to nobody and be held for its TTL.
+		a.log.Warn("leaving the queue for a client that left", "lock", cmd.Name, "err", err,
+			"request_id", w.Header().Get("X-Request-Id"))
 	case gone:
 	case err == nil && res.Status == state.Granted:
 		a.writeLockResult(w, r, res, nil)
 	case err == nil && res.Lock.Name != "": // someone else holds it
-		res.Err = state.ErrLockHeld
-		a.writeLockResult(w, r, res, nil)
+		a.writeLockResult(w, r, res, state.ErrLockHeld)
 	default:
 		// The lock is free again (its queue emptied as this request timed
 		// out): answer as a try-lock made now would.
 		cmd.Wait = 0
 		res, err = a.store.Apply(ctx, cmd)
 		a.writeLockResult(w, r, res, err)
+	}
+}
+
+// releaseOrphan releases a lock granted to a client that has left. If
+// that fails, nobody holds the lock until its TTL runs out: worth a line
+// in the log.
+func (a *API) releaseOrphan(ctx context.Context, requestID string, cmd state.Acquire) {
+	_, err := state.Outcome(a.store.Apply(ctx, state.Release{Name: cmd.Name, LeaseID: cmd.LeaseID, HolderID: cmd.HolderID}))
+	if err != nil {
+		a.log.Warn("releasing a lock granted to a client that left; it is held until its TTL ends",
+			"lock", cmd.Name, "err", err, "request_id", requestID)
 	}
 }
 
@@ -108,8 +122,8 @@ func (a *API) waitForChange(w http.ResponseWriter, r *request, index uint64, wai
 	for cursor := index; ; {
 		changed := a.store.Changed()
 		var found bool
-		a.store.Read(r.Context(), true, func(s *state.State, _ int64) { cursor, found = scanFor(s, r.name, cursor) })
-		if found {
+		err := a.store.Read(r.Context(), true, func(s state.View, _ int64) { cursor, found = scanFor(s, r.name, cursor) })
+		if err != nil || found { // an error: the client left; the caller answers it
 			return
 		}
 		select {
@@ -126,7 +140,7 @@ func (a *API) waitForChange(w http.ResponseWriter, r *request, index uint64, wai
 
 // scanFor looks through the events after cursor for one on name; a gap
 // counts as found (the caller must re-read). It returns the new cursor.
-func scanFor(s *state.State, name string, cursor uint64) (uint64, bool) {
+func scanFor(s state.View, name string, cursor uint64) (uint64, bool) {
 	for {
 		events, gap := s.EventsAfter(cursor, 1024)
 		if gap {

@@ -147,7 +147,7 @@ func parseEvents(names []string) (state.EventKind, error) {
 
 func (a *API) handleListWebhooks(w http.ResponseWriter, r *request) {
 	out := []webhookResponse{}
-	err := a.store.Read(r.Context(), false, func(s *state.State, _ int64) {
+	err := a.store.Read(r.Context(), false, func(s state.View, _ int64) {
 		for _, hook := range s.WebhooksOf(r.user.ID) {
 			out = append(out, newWebhookResponse(hook))
 		}

@@ -12,7 +12,7 @@ import (
 // Source is what the scrape-time gauges read: the node's state (locally,
 // never through Raft) and its Raft counters.
 type Source interface {
-	Read(ctx context.Context, stale bool, fn func(s *state.State, now int64)) error
+	Read(ctx context.Context, stale bool, fn func(s state.View, now int64)) error
 	RaftStats() cluster.RaftStats
 	Readiness() cluster.Readiness
 }
@@ -73,7 +73,7 @@ func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 // Collect reads the gauges now.
 func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	v := &view{r: c.node.RaftStats(), ready: c.node.Readiness().Ready}
-	c.node.Read(context.Background(), true, func(s *state.State, _ int64) { v.n = s.Counts() })
+	c.node.Read(context.Background(), true, func(s state.View, _ int64) { v.n = s.Counts() })
 	for _, g := range gauges {
 		gauge(ch, g.desc, g.value(v))
 	}

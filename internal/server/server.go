@@ -234,8 +234,8 @@ func (s *Server) applyIdentity(ctx context.Context, users []state.StaticUser) er
 		return nil
 	}
 	cmd, token := auth.NewAdmin()
-	res, err := s.node.Apply(ctx, cmd)
-	if err = errors.Join(err, res.Err); err != nil {
+	res, err := state.Outcome(s.node.Apply(ctx, cmd))
+	if err != nil {
 		return fmt.Errorf("create admin user: %w", err)
 	}
 	if res.Count == 1 {
@@ -245,8 +245,8 @@ func (s *Server) applyIdentity(ctx context.Context, users []state.StaticUser) er
 }
 
 func (s *Server) apply(ctx context.Context, cmd state.Command) error {
-	res, err := s.node.Apply(ctx, cmd)
-	return errors.Join(err, res.Err)
+	_, err := state.Outcome(s.node.Apply(ctx, cmd))
+	return err
 }
 
 func (s *Server) showAdminToken(token string) {

@@ -24,7 +24,6 @@ func everyCommand() []Command {
 		SyncStaticUsers{Users: []StaticUser{{ID: alice, Login: "alice", Hashes: []TokenHash{HashToken("x")}}}},
 		BootstrapAdmin{ID: alice, Login: "admin", Hash: HashToken("y")},
 		IssueToken{UserID: alice, Login: "octocat", Hash: HashToken("z")},
-		ReissueAdmin{ID: alice, Hash: HashToken("w")},
 		RotateToken{Old: HashToken("y"), New: HashToken("z")},
 		RevokeToken{Hash: HashToken("y"), UserID: bob},
 		CreateWebhook{ID: id, UserID: alice, URL: "https://example.com/h", Secret: "s", Events: EventExpired, Pattern: "svc/**"},
@@ -34,6 +33,10 @@ func everyCommand() []Command {
 		DeactivateWebhook{ID: id, Reason: "r"},
 		SetNode{ID: "n1", HTTPAddr: "10.0.0.1:3000"},
 		RemoveNode{ID: "n1"},
+		Acquire{Name: "q", LeaseID: id, HolderID: bob, TTL: time.Minute, Wait: 30 * time.Second},
+		CancelWait{Name: "q", LeaseID: id, HolderID: bob},
+		CancelAllWaiters{},
+		ReissueAdmin{ID: alice, Hash: HashToken("w")}, // commands added later go last: the golden lines above stay put
 	}
 }
 

@@ -83,55 +83,10 @@ func (s *State) Apply(b Batch) []Result {
 }
 
 func (s *State) apply(now int64, skew time.Duration, cmd Command) Result {
-	switch c := cmd.(type) {
-	case Acquire:
-		return s.acquire(now, skew, c)
-	case Renew:
-		return s.renew(now, skew, c)
-	case Release:
-		return s.release(now, c)
-	case CreateSession:
-		return s.createSession(now, skew, c)
-	case KeepAlive:
-		return s.keepAlive(now, skew, c)
-	case DeleteSession:
-		return s.deleteSession(now, c)
-	case ExpireDue:
-		return Result{Count: s.expireDue(now, c.Limit)}
-	case SyncStaticUsers:
-		return s.syncStaticUsers(now, c)
-	case BootstrapAdmin:
-		return s.bootstrapAdmin(now, c)
-	case IssueToken:
-		return s.issueToken(now, c)
-	case ReissueAdmin:
-		return s.reissueAdmin(now, c)
-	case RotateToken:
-		return s.rotateToken(now, c)
-	case RevokeToken:
-		return s.revokeToken(c)
-	case CreateWebhook:
-		return s.createWebhook(now, c)
-	case DeleteWebhook:
-		return s.deleteWebhook(c)
-	case AckWebhooks:
-		return s.ackWebhooks(c)
-	case WebhookFailing:
-		return s.webhookFailing(now, c)
-	case DeactivateWebhook:
-		return s.deactivateWebhook(c)
-	case CancelWait:
-		return s.cancelWait(now, c)
-	case CancelAllWaiters:
-		return s.cancelAllWaiters()
-	case SetNode:
-		s.nodes[c.ID] = c.HTTPAddr
-		return Result{}
-	case RemoveNode:
-		delete(s.nodes, c.ID)
-		return Result{}
+	if cmd == nil {
+		return Result{Err: fmt.Errorf("%w: nil command", ErrInvalidCommand)}
 	}
-	return Result{Err: fmt.Errorf("%w: unknown command %T", ErrInvalidCommand, cmd)}
+	return cmd.apply(s, now, skew)
 }
 
 // LastNow is the latest time the state machine has seen (unix nanoseconds).

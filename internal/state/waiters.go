@@ -52,21 +52,6 @@ func (q *waitQueue) remove(lease uuid.UUID) bool {
 	return ok
 }
 
-// CancelWait takes a waiter out of its queue: its request timed out or
-// its client went away.
-type CancelWait struct {
-	Name     string
-	LeaseID  uuid.UUID
-	HolderID uuid.UUID
-}
-
-// CancelAllWaiters empties every queue. A new leader proposes it: waiting
-// requests were connections to the old leader, and they are gone.
-type CancelAllWaiters struct{}
-
-func (CancelWait) kind() kind       { return kindCancelWait }
-func (CancelAllWaiters) kind() kind { return kindCancelAllWaiters }
-
 func (s *State) enqueue(now int64, c Acquire) {
 	q := s.queues[c.Name]
 	if q == nil {

@@ -40,44 +40,6 @@ func (w *Webhook) Wants(e Event) bool {
 	return w.Events&e.Kind != 0 && (w.Pattern == "" || MatchPattern(w.Pattern, e.Lock))
 }
 
-// CreateWebhook registers a webhook for UserID. It receives events
-// committed after it.
-type CreateWebhook struct {
-	ID, UserID uuid.UUID
-	URL        string
-	Secret     string
-	Events     EventKind
-	Pattern    string
-}
-
-// DeleteWebhook removes one of UserID's webhooks; deliveries stop.
-type DeleteWebhook struct {
-	ID, UserID uuid.UUID
-}
-
-// WebhookAck moves a webhook's cursor forward to Seq.
-type WebhookAck struct {
-	ID  uuid.UUID
-	Seq uint64
-}
-
-// AckWebhooks records delivered (or skipped) events and ends each
-// webhook's failure run.
-type AckWebhooks struct {
-	Acks []WebhookAck
-}
-
-// WebhookFailing records that a webhook's deliveries started failing.
-type WebhookFailing struct {
-	ID uuid.UUID
-}
-
-// DeactivateWebhook stops deliveries to a webhook that kept failing.
-type DeactivateWebhook struct {
-	ID     uuid.UUID
-	Reason string
-}
-
 func (s *State) createWebhook(now int64, c CreateWebhook) Result {
 	if _, ok := s.users[c.UserID]; !ok {
 		return Result{Err: ErrUnknownUser}

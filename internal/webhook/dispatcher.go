@@ -3,7 +3,6 @@ package webhook
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -20,7 +19,7 @@ import (
 // Store is what delivery needs from the replicated state.
 type Store interface {
 	Apply(ctx context.Context, cmd state.Command) (state.Result, error)
-	Read(ctx context.Context, stale bool, fn func(s *state.State, now int64)) error
+	Read(ctx context.Context, stale bool, fn func(s state.View, now int64)) error
 	Changed() <-chan struct{}
 }
 
@@ -131,7 +130,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 // those whose webhook was deleted or deactivated.
 func (d *Dispatcher) reconcile(ctx context.Context, wg *sync.WaitGroup, workers map[uuid.UUID]context.CancelFunc) {
 	active := map[uuid.UUID]state.Webhook{}
-	d.store.Read(ctx, true, func(s *state.State, _ int64) {
+	d.store.Read(ctx, true, func(s state.View, _ int64) {
 		for _, w := range s.WebhooksOf(uuid.Nil) {
 			if w.Active {
 				active[w.ID] = w
@@ -182,7 +181,7 @@ func (d *Dispatcher) work(ctx context.Context, hook state.Webhook) {
 
 func (d *Dispatcher) stillActive(ctx context.Context, id uuid.UUID) bool {
 	active := false
-	d.store.Read(ctx, true, func(s *state.State, _ int64) {
+	d.store.Read(ctx, true, func(s state.View, _ int64) {
 		w, ok := s.GetWebhook(id)
 		active = ok && w.Active
 	})
@@ -190,7 +189,7 @@ func (d *Dispatcher) stillActive(ctx context.Context, id uuid.UUID) bool {
 }
 
 func (d *Dispatcher) eventsAfter(ctx context.Context, cursor uint64) (events []state.Event, gap bool) {
-	d.store.Read(ctx, true, func(s *state.State, _ int64) {
+	d.store.Read(ctx, true, func(s state.View, _ int64) {
 		var evs []state.Event
 		evs, gap = s.EventsAfter(cursor, 256)
 		events = append(events, evs...) // copy: the outbox may move on
@@ -227,26 +226,60 @@ func (d *Dispatcher) deliver(ctx context.Context, hook *state.Webhook, e state.E
 }
 
 // noteFailure records the start of a failure run, and deactivates the
-// webhook once the run is longer than the failure window.
+// webhook once the run is longer than the failure window. It reports
+// whether to keep retrying.
 func (d *Dispatcher) noteFailure(ctx context.Context, hook *state.Webhook, err error) bool {
 	now := time.Now()
 	if hook.FailingSince == 0 {
+		// The run's start must be committed, or a restart or a new leader
+		// would begin the window again. Uncommitted, it is retried at the
+		// next failure.
+		if _, err := state.Outcome(d.store.Apply(ctx, state.WebhookFailing{ID: hook.ID})); err != nil {
+			d.logCommitFailure(ctx, "recording a webhook's failure run", hook.ID, err)
+			return ctx.Err() == nil
+		}
 		hook.FailingSince = now.UnixNano()
-		d.store.Apply(ctx, state.WebhookFailing{ID: hook.ID})
 		return true
 	}
 	if now.Sub(time.Unix(0, hook.FailingSince)) < d.cfg.FailureWindow {
 		return true
 	}
 	reason := fmt.Sprintf("deliveries failed for %v; last error: %v", d.cfg.FailureWindow, err)
-	d.store.Apply(ctx, state.DeactivateWebhook{ID: hook.ID, Reason: truncate(reason, 256)})
+	if _, err := state.Outcome(d.store.Apply(ctx, state.DeactivateWebhook{ID: hook.ID, Reason: truncate(reason, 256)})); err != nil {
+		// Still active: keep retrying, and deactivating at each failure.
+		d.logCommitFailure(ctx, "deactivating a failing webhook", hook.ID, err)
+		return ctx.Err() == nil
+	}
 	d.log.Warn("webhook deactivated", "webhook_id", hook.ID, "reason", reason)
 	return false
+}
+
+// logCommitFailure logs a change the dispatcher could not commit, unless
+// the dispatcher is stopping (leadership lost or shutdown), when failing
+// is expected and the next leader carries on.
+func (d *Dispatcher) logCommitFailure(ctx context.Context, what string, id uuid.UUID, err error) {
+	if ctx.Err() == nil {
+		d.log.Warn(what, "webhook_id", id, "err", err)
+	}
 }
 
 func (d *Dispatcher) ack(id uuid.UUID, seq uint64) {
 	d.mu.Lock()
 	d.acks[id] = seq
+	d.mu.Unlock()
+	select {
+	case d.kicks <- struct{}{}:
+	default:
+	}
+}
+
+// requeue puts acks that failed to commit back, unless a worker has
+// delivered further since.
+func (d *Dispatcher) requeue(acks []state.WebhookAck) {
+	d.mu.Lock()
+	for _, a := range acks {
+		d.acks[a.ID] = max(d.acks[a.ID], a.Seq)
+	}
 	d.mu.Unlock()
 	select {
 	case d.kicks <- struct{}{}:
@@ -274,8 +307,9 @@ func (d *Dispatcher) commitAcks(ctx context.Context) {
 		if len(cmd.Acks) == 0 {
 			continue // a kick whose acks an earlier round committed
 		}
-		if _, err := d.store.Apply(ctx, cmd); err != nil && !errors.Is(err, context.Canceled) {
+		if _, err := state.Outcome(d.store.Apply(ctx, cmd)); err != nil && ctx.Err() == nil {
 			d.log.Warn("committing webhook cursors", "err", err)
+			d.requeue(cmd.Acks) // the next round tries them again
 		}
 		sleep(ctx, d.cfg.AckInterval)
 	}

@@ -1,0 +1,193 @@
+package state
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// The lock commands: each type with its log encoding, its decoding, its
+// limits and its apply rule, so a change to one is made in one place.
+
+// Acquire grants Name to (HolderID, SessionID), or extends it when that
+// holder already has it.
+type Acquire struct {
+	Name      string
+	LeaseID   uuid.UUID // used only for a new grant
+	HolderID  uuid.UUID
+	SessionID uuid.UUID // uuid.Nil for none
+	TTL       time.Duration
+	Metadata  string // replaces the lock's metadata when not empty
+	// Wait, when positive, queues the acquire behind another holder for
+	// up to this long instead of failing with ErrLockHeld.
+	Wait time.Duration
+	// MaxLocks, when positive, refuses a new grant or a wait with
+	// ErrTooManyLocks while the holder already holds this many locks.
+	MaxLocks int
+}
+
+func (Acquire) kind() kind { return kindAcquire }
+
+func (c Acquire) encode(e *encoder) {
+	e.str(c.Name)
+	e.id(c.LeaseID)
+	e.id(c.HolderID)
+	e.id(c.SessionID)
+	e.dur(c.TTL)
+	e.str(c.Metadata)
+	e.dur(c.Wait)
+	e.uvarint(uint64(c.MaxLocks))
+}
+
+func (Acquire) decode(d *decoder) Command {
+	c := Acquire{Name: d.str(MaxLockNameLen), LeaseID: d.id(), HolderID: d.id(),
+		SessionID: d.id(), TTL: d.dur(), Metadata: d.str(MaxMetadataLen)}
+	if d.version >= 2 {
+		c.Wait = d.dur()
+	}
+	if d.version >= 3 {
+		c.MaxLocks = d.quota()
+	}
+	return c
+}
+
+func (c Acquire) validate() error {
+	return firstErr(nameErr(c.Name), lockTTLErr(c.TTL), idErr(c.LeaseID, c.HolderID),
+		check(len(c.Metadata) <= MaxMetadataLen, errMetadata), check(c.Wait >= 0 && c.Wait <= MaxWait, errWait),
+		quotaErr(c.MaxLocks))
+}
+
+func (c Acquire) apply(s *State, now int64, skew time.Duration) Result {
+	return s.acquire(now, skew, c)
+}
+
+// Renew sets a held lock's expiry to now+TTL.
+type Renew struct {
+	Name     string
+	LeaseID  uuid.UUID
+	HolderID uuid.UUID
+	TTL      time.Duration
+}
+
+func (Renew) kind() kind { return kindRenew }
+
+func (c Renew) encode(e *encoder) {
+	e.str(c.Name)
+	e.id(c.LeaseID)
+	e.id(c.HolderID)
+	e.dur(c.TTL)
+}
+
+func (Renew) decode(d *decoder) Command {
+	return Renew{Name: d.str(MaxLockNameLen), LeaseID: d.id(), HolderID: d.id(), TTL: d.dur()}
+}
+
+func (c Renew) validate() error {
+	return firstErr(nameErr(c.Name), lockTTLErr(c.TTL), idErr(c.LeaseID, c.HolderID))
+}
+
+func (c Renew) apply(s *State, now int64, skew time.Duration) Result {
+	return s.renew(now, skew, c)
+}
+
+// Release frees a held lock.
+type Release struct {
+	Name     string
+	LeaseID  uuid.UUID
+	HolderID uuid.UUID
+}
+
+func (Release) kind() kind { return kindRelease }
+
+func (c Release) encode(e *encoder) {
+	e.str(c.Name)
+	e.id(c.LeaseID)
+	e.id(c.HolderID)
+}
+
+func (Release) decode(d *decoder) Command {
+	return Release{Name: d.str(MaxLockNameLen), LeaseID: d.id(), HolderID: d.id()}
+}
+
+func (c Release) validate() error {
+	return firstErr(nameErr(c.Name), idErr(c.LeaseID, c.HolderID))
+}
+
+func (c Release) apply(s *State, now int64, skew time.Duration) Result {
+	return s.release(now, c)
+}
+
+// CancelWait takes a waiter out of its queue: its request timed out or
+// its client went away.
+type CancelWait struct {
+	Name     string
+	LeaseID  uuid.UUID
+	HolderID uuid.UUID
+}
+
+func (CancelWait) kind() kind { return kindCancelWait }
+
+func (c CancelWait) encode(e *encoder) {
+	e.str(c.Name)
+	e.id(c.LeaseID)
+	e.id(c.HolderID)
+}
+
+func (CancelWait) decode(d *decoder) Command {
+	return CancelWait{Name: d.str(MaxLockNameLen), LeaseID: d.id(), HolderID: d.id()}
+}
+
+func (c CancelWait) validate() error {
+	return firstErr(nameErr(c.Name), idErr(c.LeaseID, c.HolderID))
+}
+
+func (c CancelWait) apply(s *State, now int64, skew time.Duration) Result {
+	return s.cancelWait(now, c)
+}
+
+// CancelAllWaiters empties every queue. A new leader proposes it: waiting
+// requests were connections to the old leader, and they are gone.
+type CancelAllWaiters struct{}
+
+func (CancelAllWaiters) kind() kind { return kindCancelAllWaiters }
+
+func (c CancelAllWaiters) encode(e *encoder) {
+}
+
+func (CancelAllWaiters) decode(d *decoder) Command {
+	return CancelAllWaiters{}
+}
+
+func (c CancelAllWaiters) validate() error {
+	return nil
+}
+
+func (c CancelAllWaiters) apply(s *State, now int64, skew time.Duration) Result {
+	return s.cancelAllWaiters()
+}
+
+// ExpireDue ends up to Limit locks, sessions and tombstones whose deadline
+// is at or before the batch's Now. The leader proposes it when
+// NextDeadline has passed; the state machine decides what is due, so a
+// renew that raced it simply leaves nothing to do.
+type ExpireDue struct {
+	Limit int
+}
+
+func (ExpireDue) kind() kind { return kindExpireDue }
+
+func (c ExpireDue) encode(e *encoder) {
+	e.uvarint(uint64(c.Limit))
+}
+
+func (ExpireDue) decode(d *decoder) Command {
+	return ExpireDue{Limit: int(min(d.uvarint(), maxExpireLimit+1))}
+}
+
+func (c ExpireDue) validate() error {
+	return check(c.Limit >= 1 && c.Limit <= maxExpireLimit, errLimit)
+}
+
+func (c ExpireDue) apply(s *State, now int64, skew time.Duration) Result {
+	return Result{Count: s.expireDue(now, c.Limit)}
+}
