@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"reflect"
+	"strings"
 )
 
 // maxBody bounds every request body; larger ones are answered 413.
@@ -77,6 +78,8 @@ func describeJSONError(err error) error {
 		return invalid("invalid JSON: %v", err)
 	case errors.As(err, &typ) && typ.Field == "":
 		return invalid("request body must be a JSON object")
+	case typ != nil && typ.Type == wholeType && strings.HasPrefix(typ.Value, "number"):
+		return invalid("%s must be a whole number", typ.Field)
 	case errors.As(err, &typ):
 		return invalid("%s must be %s", typ.Field, jsonType(typ.Type))
 	}
