@@ -53,7 +53,7 @@ func (a *API) handleAcquireLock(w http.ResponseWriter, r *request) {
 	var body struct {
 		TTLSeconds  *wholeNumber `json:"ttl_seconds"`
 		SessionID   *string      `json:"session_id"`
-		Metadata    *string      `json:"metadata"`
+		Metadata    *text        `json:"metadata"`
 		WaitSeconds *wholeNumber `json:"wait_seconds"`
 	}
 	cmd := state.Acquire{Name: r.name, LeaseID: uuid.New(), HolderID: r.user.ID, MaxLocks: a.limits.MaxLocksPerUser}

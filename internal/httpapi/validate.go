@@ -73,14 +73,14 @@ func optionalUUID(field string, s *string) (uuid.UUID, error) {
 	return id, nil
 }
 
-func metadata(s *string) (string, error) {
+func metadata(s *text) (string, error) {
 	if s == nil {
 		return "", nil
 	}
 	if len(*s) > state.MaxMetadataLen {
 		return "", invalid("metadata must be at most %d bytes", state.MaxMetadataLen)
 	}
-	return *s, nil
+	return string(*s), nil
 }
 
 func maxLen(field, v string) error {
