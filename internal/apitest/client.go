@@ -291,7 +291,9 @@ func (c *Client) validationInput(method, path, token string, body []byte) *opena
 func routePath(method, escaped string) (string, map[string]string) {
 	params := map[string]string{}
 	rest, ok := strings.CutPrefix(escaped, "/locks/")
-	if !ok {
+	if !ok || strings.HasSuffix(rest, "/") || rest == "" {
+		// No lock name ends in a slash: the server routes such a path
+		// nowhere, and so must the check.
 		return escaped, params
 	}
 	suffix := ""

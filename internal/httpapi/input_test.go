@@ -53,7 +53,7 @@ func TestBadInput(t *testing.T) {
 		{"NameBadChar", "POST", "/locks/a%20b/acquire", `{"ttl_seconds": 5}`, 422, "letters"},
 		{"NameComponentTooLong", "POST", "/locks/" + long + "/acquire", `{"ttl_seconds": 5}`, 422, "64"},
 		{"NameTooLong", "GET", "/locks/" + strings.Repeat("abcdefgh/", 30) + "x", ``, 422, "256"},
-		{"NameEmpty", "GET", "/locks/", ``, 422, "empty"},
+		{"NameEmpty", "GET", "/locks/%2F", ``, 422, "empty"},
 		{"LeaseNotUUID", "POST", "/locks/held/release", `{"lease_id": "550e8400"}`, 422, "lease_id"},
 		{"LeaseBraced", "POST", "/locks/held/release", `{"lease_id": "{` + held.LeaseID + `}"}`, 422, "lease_id"},
 		{"LeaseMissing", "POST", "/locks/held/renew", `{"ttl_seconds": 5}`, 422, "lease_id"},
