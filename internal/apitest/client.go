@@ -266,7 +266,7 @@ func (c *Client) checkResponse(method, path string, input *openapi3filter.Reques
 func (c *Client) validationInput(method, path, token string, body []byte) *openapi3filter.RequestValidationInput {
 	u, err := url.Parse(c.Base + path)
 	if err != nil {
-		c.t.Fatal(err)
+		return nil // a target that is not a URL (/locks/a%zzb) matches no operation
 	}
 	lookup, params := routePath(method, u.EscapedPath())
 	probe, _ := http.NewRequest(method, c.Base+lookup+"?"+u.RawQuery, nil)

@@ -84,6 +84,11 @@ func (a *API) resolve(r *http.Request) (*route, handler, *request, error) {
 	if err != nil {
 		return rt, nil, nil, err
 	}
+	if _, qerr := url.ParseQuery(r.URL.RawQuery); qerr != nil && req.paramErr == nil {
+		// net/http leaves the query to handlers, and Query() would
+		// silently drop the malformed pair (?limit=%zz as no limit).
+		req.paramErr = invalid("invalid query string: %v", qerr)
+	}
 	h, ok := rt.methods[r.Method]
 	if !ok {
 		return rt, nil, nil, ErrMethodNotAllowed
