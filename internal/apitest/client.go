@@ -266,7 +266,7 @@ func (c *Client) checkResponse(method, path string, input *openapi3filter.Reques
 func (c *Client) validationInput(method, path, token string, body []byte) *openapi3filter.RequestValidationInput {
 	u, err := url.Parse(c.Base + path)
 	if err != nil {
-		c.t.Fatal(err)
+		return nil // a target that is not a URL (/locks/a%zzb) matches no operation
 	}
 	lookup, params := routePath(method, u.EscapedPath())
 	probe, _ := http.NewRequest(method, c.Base+lookup+"?"+u.RawQuery, nil)
@@ -291,7 +291,9 @@ func (c *Client) validationInput(method, path, token string, body []byte) *opena
 func routePath(method, escaped string) (string, map[string]string) {
 	params := map[string]string{}
 	rest, ok := strings.CutPrefix(escaped, "/locks/")
-	if !ok {
+	if !ok || strings.HasSuffix(rest, "/") || rest == "" {
+		// No lock name ends in a slash: the server routes such a path
+		// nowhere, and so must the check.
 		return escaped, params
 	}
 	suffix := ""

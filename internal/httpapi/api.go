@@ -160,6 +160,7 @@ type handler func(w http.ResponseWriter, r *request)
 // debug level.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	handling(r)
 	id := a.requestID(r)
 	w.Header().Set("X-Request-Id", id)
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
@@ -254,8 +255,10 @@ func (a *API) requestID(r *http.Request) string {
 	if id := r.Header.Get("X-Request-Id"); validRequestID(id) {
 		return id
 	}
-	return a.reqPre + strconv.FormatUint(a.reqSeq.Add(1), 36)
+	return a.newRequestID()
 }
+
+func (a *API) newRequestID() string { return a.reqPre + strconv.FormatUint(a.reqSeq.Add(1), 36) }
 
 func validRequestID(id string) bool {
 	if id == "" || len(id) > 64 {

@@ -19,7 +19,7 @@ var (
 	ErrBodyTooLarge     = errors.New("request body too large")
 	ErrBodyTimeout      = errors.New("request body not received in time")
 	ErrUnauthorized     = errors.New("unauthorized")
-	ErrRouteNotFound    = errors.New("route not found")
+	ErrRouteNotFound    = errors.New("No such route")
 	ErrMethodNotAllowed = errors.New("method not allowed")
 	ErrForbidden        = errors.New("forbidden")
 	ErrNoSignIn         = errors.New("GitHub sign-in is not configured")
@@ -54,7 +54,7 @@ var errorStatus = []errorRow{
 	{ErrBodyTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large", "Request body is larger than 64 KiB", false},
 	{ErrBodyTimeout, http.StatusRequestTimeout, "request_timeout", "The request body did not arrive in time", false},
 	{ErrUnauthorized, http.StatusUnauthorized, "unauthorized", "Invalid or missing authorization header", false},
-	{ErrRouteNotFound, http.StatusNotFound, "not_found", "No such route", false},
+	{ErrRouteNotFound, http.StatusNotFound, "not_found", "", false}, // its own text: a hint may follow
 	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, "method_not_allowed", "Method not allowed on this route", false},
 	{state.ErrLockHeld, http.StatusConflict, "lock_held", "Lock already held", false},
 	{state.ErrLockNotFound, http.StatusNotFound, "lock_not_found", "Lock not found or not owned by caller", false},

@@ -250,3 +250,29 @@ func TestEvents_StreamLimit(t *testing.T) {
 		return c.Stream(ctx, "/events", alice).StatusCode == http.StatusOK
 	})
 }
+
+// TestEvents_ReacquireWithinLeaseEmitsNothing: a re-acquire that does not
+// move the expiry changes nothing a watcher sees: no renewed event on the
+// stream, and the lock's index does not move.
+func TestEvents_ReacquireWithinLeaseEmitsNothing(t *testing.T) {
+	_, c := apitest.Start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stream := openStream(t, ctx, c, "?prefix=quiet", "")
+	l := mustAcquire(t, c, "quiet", alice, 600)
+	before := c.Do("GET", "/locks/quiet", alice, nil).Header.Get("X-OctoStore-Index")
+	r, again := acquire(t, c, "quiet", alice, body{"ttl_seconds": 10})
+	wantStatus(t, r, http.StatusOK)
+	if again.Status != "held" || !again.ExpiresAt.Equal(l.ExpiresAt) {
+		t.Fatalf("re-acquire within the lease: %+v, first %+v", again, l)
+	}
+	if after := c.Do("GET", "/locks/quiet", alice, nil).Header.Get("X-OctoStore-Index"); after != before {
+		t.Fatalf("index moved from %s to %s on a re-acquire that changed nothing", before, after)
+	}
+	wantStatus(t, c.Do("POST", "/locks/quiet/release", alice, body{"lease_id": l.LeaseID}), http.StatusOK)
+	for _, want := range []string{"acquired", "released"} {
+		if e := next(t, stream); e.kind != want {
+			t.Fatalf("event %s %s, want %s", e.kind, e.data, want)
+		}
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"os"
 	"reflect"
+	"strings"
+	"unicode/utf8"
 )
 
 // maxBody bounds every request body; larger ones are answered 413.
@@ -66,6 +68,11 @@ func decodeJSON(r *http.Request, v any, required bool) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return invalid("unexpected data after the JSON object")
 	}
+	if !utf8.Valid(body) {
+		// Text fields say which one; this catches the rest (an ID, a
+		// field name) that encoding/json would have repaired silently.
+		return invalid("request body must be valid UTF-8")
+	}
 	return nil
 }
 
@@ -77,6 +84,10 @@ func describeJSONError(err error) error {
 		return invalid("invalid JSON: %v", err)
 	case errors.As(err, &typ) && typ.Field == "":
 		return invalid("request body must be a JSON object")
+	case typ != nil && typ.Type == wholeType && strings.HasPrefix(typ.Value, "number"):
+		return invalid("%s must be a whole number", typ.Field)
+	case typ != nil && typ.Type == textType && typ.Value == badText:
+		return invalid("%s must be valid UTF-8 without control characters", typ.Field)
 	case errors.As(err, &typ):
 		return invalid("%s must be %s", typ.Field, jsonType(typ.Type))
 	}

@@ -37,10 +37,10 @@ func unixTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 
 func (a *API) handleAcquireLock(w http.ResponseWriter, r *request) {
 	var body struct {
-		TTLSeconds  *int64  `json:"ttl_seconds"`
-		SessionID   *string `json:"session_id"`
-		Metadata    *string `json:"metadata"`
-		WaitSeconds *int64  `json:"wait_seconds"`
+		TTLSeconds  *wholeNumber `json:"ttl_seconds"`
+		SessionID   *string      `json:"session_id"`
+		Metadata    *text        `json:"metadata"`
+		WaitSeconds *wholeNumber `json:"wait_seconds"`
 	}
 	cmd := state.Acquire{Name: r.name, LeaseID: uuid.New(), HolderID: r.user.ID, MaxLocks: a.limits.MaxLocksPerUser}
 	err := firstError(validName(r.name), decodeJSON(r.Request, &body, true))
@@ -85,8 +85,8 @@ func (a *API) writeLockResult(w http.ResponseWriter, r *request, res state.Resul
 
 func (a *API) handleRenewLock(w http.ResponseWriter, r *request) {
 	var body struct {
-		LeaseID    *string `json:"lease_id"`
-		TTLSeconds *int64  `json:"ttl_seconds"`
+		LeaseID    *string      `json:"lease_id"`
+		TTLSeconds *wholeNumber `json:"ttl_seconds"`
 	}
 	cmd := state.Renew{Name: r.name, HolderID: r.user.ID}
 	err := firstError(validName(r.name), decodeJSON(r.Request, &body, true))
@@ -229,9 +229,14 @@ func listLimit(s string) (int, error) {
 	if s == "" {
 		return defaultListLimit, nil
 	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > maxListLimit {
+	n, fractional, err := queryWhole(s)
+	switch {
+	case fractional:
+		return 0, invalid("limit must be a whole number")
+	case err != nil:
 		return 0, invalid("limit must be an integer between 1 and %d", maxListLimit)
+	case n < 1 || n > maxListLimit:
+		return 0, invalid("limit must be between 1 and %d", maxListLimit)
 	}
-	return n, nil
+	return int(n), nil
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -76,6 +77,52 @@ func (a *API) buildRoutes() {
 func (a *API) resolve(r *http.Request) (*route, handler, *request, error) {
 	path := r.URL.EscapedPath()
 	req := &request{Request: r}
+	if err := a.trailingSlash(r, path); err != nil {
+		return nil, nil, nil, err
+	}
+	rt, err := a.match(req, path)
+	if err != nil {
+		return rt, nil, nil, err
+	}
+	if _, qerr := url.ParseQuery(r.URL.RawQuery); qerr != nil && req.paramErr == nil {
+		// net/http leaves the query to handlers, and Query() would
+		// silently drop the malformed pair (?limit=%zz as no limit).
+		req.paramErr = invalid("invalid query string: %v", qerr)
+	}
+	h, ok := rt.methods[r.Method]
+	if !ok {
+		return rt, nil, nil, ErrMethodNotAllowed
+	}
+	return rt, h, req, nil
+}
+
+// routeHint is a 404 for a path that is a route plus a trailing slash.
+type routeHint struct{ path string }
+
+func (e routeHint) Error() string { return "No such route; did you mean " + e.path + "?" }
+func (e routeHint) Unwrap() error { return ErrRouteNotFound }
+
+// trailingSlash answers a known route's path with trailing slashes added
+// (POST /locks/x/acquire/, GET /health/) as a 404 naming the route, before
+// routing could take it for something else: a 405 whose Allow lists
+// another route's methods, or, for /locks/a/b/, a lock name. The
+// dashboard under /ui/ routes its own paths, trailing slashes included.
+func (a *API) trailingSlash(r *http.Request, path string) error {
+	trimmed := strings.TrimRight(path, "/")
+	if trimmed == path || trimmed == "" || a.ui != nil && (trimmed == "/ui" || strings.HasPrefix(trimmed, "/ui/")) {
+		return nil
+	}
+	if rt, err := a.match(&request{Request: r}, trimmed); rt == nil || errors.Is(err, ErrRouteNotFound) {
+		return nil // not a route with or without the slash: an ordinary 404
+	}
+	return routeHint{trimmed}
+}
+
+// match finds the route of path, filling req's path parameters. A path
+// that matches nothing is ErrRouteNotFound; a method the route does not
+// support may be ErrMethodNotAllowed, decided here where the method picks
+// the route (lock actions). A malformed parameter is left in req.paramErr.
+func (a *API) match(req *request, path string) (*route, error) {
 	var rt *route
 	var err error
 	switch {
@@ -111,8 +158,9 @@ func (a *API) resolve(r *http.Request) (*route, handler, *request, error) {
 		rt = a.routes.snapshot
 	case strings.HasPrefix(path, "/cluster/nodes/"):
 		rt = a.routes.node
-		req.nodeID, err = url.PathUnescape(path[len("/cluster/nodes/"):])
-		if err != nil || req.nodeID == "" || len(req.nodeID) > state.MaxNodeIDLen {
+		var uerr error // a parameter's error, answered after authentication
+		req.nodeID, uerr = url.PathUnescape(path[len("/cluster/nodes/"):])
+		if uerr != nil || req.nodeID == "" || len(req.nodeID) > state.MaxNodeIDLen {
 			req.paramErr = invalid("invalid node id")
 		}
 	case path == "/webhooks":
@@ -133,16 +181,9 @@ func (a *API) resolve(r *http.Request) (*route, handler, *request, error) {
 			req.paramErr = invalid("invalid token id: 16 hexadecimal digits, as listed by GET /auth/tokens")
 		}
 	default:
-		return nil, nil, nil, ErrRouteNotFound
+		return nil, ErrRouteNotFound
 	}
-	if err != nil {
-		return rt, nil, nil, err
-	}
-	h, ok := rt.methods[r.Method]
-	if !ok {
-		return rt, nil, nil, ErrMethodNotAllowed
-	}
-	return rt, h, req, nil
+	return rt, err
 }
 
 // lockRoute parses "/locks/{name}" (GET) and "/locks/{name}/{action}"

@@ -17,7 +17,7 @@ type createSessionResponse struct {
 
 func (a *API) handleCreateSession(w http.ResponseWriter, r *request) {
 	var body struct {
-		TTLSeconds *int64 `json:"ttl_seconds"`
+		TTLSeconds *wholeNumber `json:"ttl_seconds"`
 	}
 	err := decodeJSON(r.Request, &body, false)
 	cmd := state.CreateSession{ID: uuid.New(), UserID: r.user.ID, MaxSessions: a.limits.MaxSessionsPerUser}

@@ -20,14 +20,14 @@ func validName(name string) error {
 	return nil
 }
 
-func lockTTL(secs *int64) (time.Duration, error) {
+func lockTTL(secs *wholeNumber) (time.Duration, error) {
 	if secs == nil {
 		return 0, invalid("ttl_seconds is required")
 	}
 	return seconds(*secs, state.MinLockTTL, state.MaxLockTTL, "TTL must be between 1 and 3600 seconds")
 }
 
-func sessionTTL(secs *int64) (time.Duration, error) {
+func sessionTTL(secs *wholeNumber) (time.Duration, error) {
 	if secs == nil {
 		return state.DefaultSessionTTL, nil
 	}
@@ -35,15 +35,16 @@ func sessionTTL(secs *int64) (time.Duration, error) {
 }
 
 // seconds converts a whole number of seconds within [lo, hi]. The range is
-// checked before converting, so a huge value cannot overflow into range.
-func seconds(secs int64, lo, hi time.Duration, msg string) (time.Duration, error) {
-	if secs < int64(lo/time.Second) || secs > int64(hi/time.Second) {
+// checked before converting, so a huge value (saturated by wholeNumber)
+// cannot overflow into range.
+func seconds(secs wholeNumber, lo, hi time.Duration, msg string) (time.Duration, error) {
+	if int64(secs) < int64(lo/time.Second) || int64(secs) > int64(hi/time.Second) {
 		return 0, invalid("%s", msg)
 	}
 	return time.Duration(secs) * time.Second, nil
 }
 
-func waitSeconds(secs *int64) (time.Duration, error) {
+func waitSeconds(secs *wholeNumber) (time.Duration, error) {
 	if secs == nil {
 		return 0, nil
 	}
@@ -72,14 +73,14 @@ func optionalUUID(field string, s *string) (uuid.UUID, error) {
 	return id, nil
 }
 
-func metadata(s *string) (string, error) {
+func metadata(s *text) (string, error) {
 	if s == nil {
 		return "", nil
 	}
 	if len(*s) > state.MaxMetadataLen {
 		return "", invalid("metadata must be at most %d bytes", state.MaxMetadataLen)
 	}
-	return *s, nil
+	return string(*s), nil
 }
 
 func maxLen(field, v string) error {

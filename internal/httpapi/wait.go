@@ -94,8 +94,8 @@ func blockingParams(r *http.Request) (time.Duration, uint64, error) {
 	q := r.URL.Query()
 	var wait time.Duration
 	if v := q.Get("wait"); v != "" {
-		secs, err := strconv.ParseUint(v, 10, 32)
-		wait = time.Duration(secs) * time.Second
+		secs, _, err := queryWhole(v)
+		wait = time.Duration(min(max(secs, -1), 1<<32)) * time.Second // clamped: no overflow into range
 		if err != nil {
 			wait, err = time.ParseDuration(v)
 		}

@@ -90,10 +90,10 @@ func (a *API) handleCreateWebhook(w http.ResponseWriter, r *request) {
 
 func (a *API) webhookCommand(r *request) (state.CreateWebhook, error) {
 	var body struct {
-		URL         *string   `json:"url"`
-		Secret      *string   `json:"secret"`
+		URL         *text     `json:"url"`
+		Secret      *text     `json:"secret"`
 		Events      *[]string `json:"events"`
-		LockPattern *string   `json:"lock_pattern"`
+		LockPattern *text     `json:"lock_pattern"`
 	}
 	if err := decodeJSON(r.Request, &body, true); err != nil {
 		return state.CreateWebhook{}, err
@@ -102,15 +102,15 @@ func (a *API) webhookCommand(r *request) (state.CreateWebhook, error) {
 	if body.URL == nil {
 		return cmd, invalid("url is required")
 	}
-	if err := a.targets.CheckURL(r.Context(), *body.URL); err != nil {
+	if err := a.targets.CheckURL(r.Context(), string(*body.URL)); err != nil {
 		return cmd, invalid("%v", err)
 	}
-	cmd.URL = *body.URL
+	cmd.URL = string(*body.URL)
 	if body.Secret != nil && len(*body.Secret) > state.MaxWebhookSecret {
 		return cmd, invalid("secret must be at most %d bytes", state.MaxWebhookSecret)
 	}
 	if body.Secret != nil {
-		cmd.Secret = *body.Secret
+		cmd.Secret = string(*body.Secret)
 	}
 	var err error
 	if body.Events != nil {
@@ -119,10 +119,10 @@ func (a *API) webhookCommand(r *request) (state.CreateWebhook, error) {
 		}
 	}
 	if body.LockPattern != nil {
-		if err := state.ValidPattern(*body.LockPattern); err != nil {
+		if err := state.ValidPattern(string(*body.LockPattern)); err != nil {
 			return cmd, invalid("%v", err)
 		}
-		cmd.Pattern = *body.LockPattern
+		cmd.Pattern = string(*body.LockPattern)
 	}
 	return cmd, nil
 }

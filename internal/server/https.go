@@ -62,6 +62,16 @@ func (s *Server) listenTLS() error {
 	return nil
 }
 
+// serveListener is what the API server serves: over plain HTTP, the
+// listener that makes net/http's own answers JSON (httpapi.JSONErrors);
+// over TLS, net/http needs the TLS connections themselves.
+func (s *Server) serveListener() net.Listener {
+	if s.certs != nil {
+		return s.ln
+	}
+	return s.api.JSONErrors(s.http, s.ln)
+}
+
 // scheme is the scheme of this server's URLs.
 func (s *Server) scheme() string {
 	if s.certs != nil {

@@ -115,7 +115,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	cfg.Logger.Info("octostore serving", "addr", s.scheme()+"://"+ln.Addr().String(), "data_dir", cfg.DataDir,
 		"node_id", s.node.ID(), "raft_addr", s.node.RaftAddr(), "tls", s.tlsSummary())
 	s.warnPlainHTTP()
-	go func() { s.done <- s.http.Serve(s.ln) }()
+	go func() { s.done <- s.http.Serve(s.serveListener()) }()
 	if nodeLn := s.node.ForwardListener(); nodeLn != nil {
 		s.nodeHTTP = newHTTPServer(s.api.NodeHandler(), cfg.Logger)
 		go s.nodeHTTP.Serve(nodeLn)

@@ -12,7 +12,7 @@ const (
 	EventAcquired EventKind = 1 << iota // a new grant
 	EventReleased                       // released, or its session deleted
 	EventExpired                        // its TTL or its session ran out
-	EventRenewed                        // renewed, or re-acquired by its holder
+	EventRenewed                        // renewed, or re-acquired by its holder for longer
 )
 
 // AllEvents is every kind, the "*" of webhook filters.

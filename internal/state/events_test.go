@@ -153,3 +153,29 @@ func TestPattern(t *testing.T) {
 		}
 	}
 }
+
+// TestState_ReacquireWithinLeaseIsQuiet: a re-acquire that does not move
+// the expiry emits no renewed event (no webhook call for nothing); its
+// metadata is still kept. One that moves the expiry emits one.
+func TestState_ReacquireWithinLeaseIsQuiet(t *testing.T) {
+	s := newState(t)
+	l := mustApply(t, s, t0, acquire("a", alice, 30*time.Second)).Lock
+	last := s.LastEventSeq()
+	shorter := acquire("a", alice, 10*time.Second)
+	shorter.Metadata = "note"
+	r := mustApply(t, s, at(time.Second), shorter)
+	if r.Status != Extended || r.Lock.ExpiresAt != l.ExpiresAt || r.Lock.Metadata == nil || *r.Lock.Metadata != "note" {
+		t.Fatalf("re-acquire within the lease: %+v", r)
+	}
+	if got, _ := s.GetLock("a", at(time.Second)); got.Metadata == nil || *got.Metadata != "note" {
+		t.Fatalf("metadata not kept: %+v", got)
+	}
+	if s.LastEventSeq() != last {
+		evs, _ := s.EventsAfter(last, 10)
+		t.Fatalf("events for a re-acquire that changed no expiry: %v", kinds(evs))
+	}
+	mustApply(t, s, at(time.Second), acquire("a", alice, 60*time.Second))
+	if evs, _ := s.EventsAfter(last, 10); !equal(kinds(evs), []string{"renewed a"}) {
+		t.Fatalf("events after an extending re-acquire: %v", kinds(evs))
+	}
+}

@@ -82,6 +82,10 @@ func (s *State) grant(now int64, skew time.Duration, c Acquire) Result {
 	return Result{Status: Granted, Lock: *l, Holder: s.login(l.HolderID)}
 }
 
+// extend is a re-acquire by the holder: it never shortens the lease. A
+// renewed event (and so a webhook call) says the expiry moved, so one is
+// emitted only when it did; a re-acquire within the current lease changes
+// at most the metadata, which events do not carry.
 func (s *State) extend(now int64, skew time.Duration, cur *Lock, c Acquire) Result {
 	l := *cur
 	l.ExpiresAt = max(cur.ExpiresAt, now+int64(c.TTL))
@@ -90,7 +94,9 @@ func (s *State) extend(now int64, skew time.Duration, cur *Lock, c Acquire) Resu
 		l.Metadata = metadata(c.Metadata)
 	}
 	s.putLock(cur, &l)
-	s.emit(now, EventRenewed, &l)
+	if l.ExpiresAt != cur.ExpiresAt {
+		s.emit(now, EventRenewed, &l)
+	}
 	return Result{Status: Extended, Lock: l, Holder: s.login(l.HolderID)}
 }
 
