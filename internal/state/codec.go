@@ -8,7 +8,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// Log entry format (version 3; see batchVersion for what each added):
+// Log entry format (version 4; see batchVersion for what each added):
 //
 //	magic 0xB7 | version | now varint | skew varint | count uvarint | commands
 //
@@ -19,7 +19,12 @@ const (
 	batchMagic = 0xB7
 	// 2 added Acquire.Wait, 3 Acquire.MaxLocks and CreateSession.MaxSessions;
 	// older entries still decode, with zero (no wait, no limit) for them.
-	batchVersion = 3
+	// 4 changed a rule, not a field: a re-acquire that does not move the
+	// expiry emits no renewed event (entries of 1 to 3 still do, see
+	// Batch.Version).
+	batchVersion = 4
+	// quietReacquireVersion is the first version under that rule.
+	quietReacquireVersion = 4
 	// MaxBatchCommands bounds one log entry.
 	MaxBatchCommands = 1 << 16
 	maxStaticUsers   = 1 << 16
@@ -49,7 +54,7 @@ func DecodeBatch(data []byte) (Batch, error) {
 		return Batch{}, fmt.Errorf("%w: not a command batch of version 1 to %d", ErrCorrupt, batchVersion)
 	}
 	d.version = version
-	b := Batch{Now: d.varint(), Skew: d.dur()}
+	b := Batch{Now: d.varint(), Skew: d.dur(), Version: version}
 	n := d.count(1)
 	if n > MaxBatchCommands {
 		d.fail("too many commands")

@@ -46,6 +46,7 @@ func TestCodec_RoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	b.Version = batchVersion // what it was read in
 	if !reflect.DeepEqual(got, b) {
 		t.Fatalf("got %+v\nwant %+v", got, b)
 	}

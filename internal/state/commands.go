@@ -9,6 +9,12 @@ type Batch struct {
 	Now      int64
 	Skew     time.Duration
 	Commands []Command
+	// Version is the log format the batch was read in (0: built in
+	// memory, the current one). Entries are applied under the rules of
+	// the version that wrote them, so replaying an old log after an
+	// upgrade gives the events the old code gave: webhook cursors and
+	// event IDs recorded then still point at the same events.
+	Version uint8
 }
 
 // Command is one mutation. The set is closed: only this package defines

@@ -179,3 +179,30 @@ func TestState_ReacquireWithinLeaseIsQuiet(t *testing.T) {
 		t.Fatalf("events after an extending re-acquire: %v", kinds(evs))
 	}
 }
+
+// Log entries are applied under the rules of the version that wrote them:
+// replaying a version 3 entry after an upgrade gives the renewed event the
+// old code gave, so event IDs and webhook cursors recorded before the
+// upgrade still point at the same events.
+func TestState_ReacquireRuleFollowsTheEntrysVersion(t *testing.T) {
+	for _, tc := range []struct {
+		version uint8
+		want    []string
+	}{{3, []string{"renewed a"}}, {batchVersion, nil}} {
+		s := newState(t)
+		mustApply(t, s, t0, acquire("a", alice, 30*time.Second))
+		last := s.LastEventSeq()
+		entry := EncodeBatch(Batch{Now: at(time.Second), Skew: time.Second, Commands: []Command{acquire("a", alice, 10*time.Second)}})
+		entry[1] = tc.version
+		b, err := DecodeBatch(entry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := s.Apply(b); r[0].Err != nil || r[0].Status != Extended {
+			t.Fatalf("version %d: %+v", tc.version, r[0])
+		}
+		if evs, _ := s.EventsAfter(last, 10); !equal(kinds(evs), tc.want) {
+			t.Fatalf("version %d entry: events %v, want %v", tc.version, kinds(evs), tc.want)
+		}
+	}
+}

@@ -94,7 +94,7 @@ func (s *State) extend(now int64, skew time.Duration, cur *Lock, c Acquire) Resu
 		l.Metadata = metadata(c.Metadata)
 	}
 	s.putLock(cur, &l)
-	if l.ExpiresAt != cur.ExpiresAt {
+	if l.ExpiresAt != cur.ExpiresAt || s.version < quietReacquireVersion {
 		s.emit(now, EventRenewed, &l)
 	}
 	return Result{Status: Extended, Lock: l, Holder: s.login(l.HolderID)}

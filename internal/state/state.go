@@ -35,6 +35,7 @@ type State struct {
 	queues map[string]*waitQueue
 
 	skew     time.Duration // the current batch's, for grants made by handoff
+	version  uint8         // the current batch's log format version: the rules it was written under
 	handoffs []Lock        // grants to waiters not yet taken (derived)
 	dropped  bool          // queues emptied since TakeQueuesDropped (derived)
 
@@ -73,7 +74,10 @@ func sessionLess(a, b *Session) bool { return bytes.Compare(a.ID[:], b.ID[:]) < 
 // Time is clamped so that it never runs backwards across batches.
 func (s *State) Apply(b Batch) []Result {
 	now := max(s.lastNow, b.Now)
-	s.lastNow, s.skew = now, b.Skew
+	s.lastNow, s.skew, s.version = now, b.Skew, b.Version
+	if s.version == 0 {
+		s.version = batchVersion // built in memory, not read from a log
+	}
 	results := make([]Result, len(b.Commands))
 	for i, cmd := range b.Commands {
 		results[i] = s.apply(now, b.Skew, cmd)
