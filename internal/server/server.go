@@ -218,20 +218,19 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 	}
 }
 
-// applyIdentity makes the configured static users current and, when no
-// identity source (static tokens or GitHub) is configured and no token
-// exists, creates the admin and shows its token once. A node configured
-// without static users leaves existing ones alone: in a cluster, a leader
-// lacking the configuration must not erase what another node set.
+// applyIdentity makes the identity configuration current. With static
+// users or GitHub sign-in configured, the configuration is authoritative:
+// the static set becomes exactly the configured one and static users no
+// longer listed lose every token (retireUnlisted). With neither, the node
+// makes sure an admin exists, and leaves existing users alone: in a
+// cluster, a leader lacking the configuration must not erase what another
+// node set.
 func (s *Server) applyIdentity(ctx context.Context, users []state.StaticUser) error {
-	if len(users) > 0 {
+	if len(users) > 0 || s.cfg.SignIn != nil {
 		if err := s.apply(ctx, state.SyncStaticUsers{Users: users}); err != nil {
 			return fmt.Errorf("apply static tokens: %w", err)
 		}
-		return nil
-	}
-	if s.cfg.SignIn != nil {
-		return nil
+		return s.retireUnlisted(ctx, users)
 	}
 	cmd, token := auth.NewAdmin()
 	res, err := state.Outcome(s.node.Apply(ctx, cmd))
