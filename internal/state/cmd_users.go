@@ -41,8 +41,10 @@ func (c SyncStaticUsers) apply(s *State, now int64, skew time.Duration) Result {
 }
 
 // BootstrapAdmin creates (or reuses) a user and gives it a token, only if no
-// token exists at all: on first start, or when the operator removed every
-// static token. Replays and races are therefore harmless.
+// token exists at all, so replays and racing leaders are harmless. The
+// server proposes it only when no identity source is configured and no
+// user exists (a first start); this rule is kept as it was, since older
+// log entries replay under it.
 type BootstrapAdmin struct {
 	ID    uuid.UUID
 	Login string
