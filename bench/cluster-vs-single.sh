@@ -11,7 +11,7 @@ CONCURRENCY="${CONCURRENCY:-64}"
 DURATION="${DURATION:-10s}"
 WORK="$(mktemp -d /tmp/octostore-cluster-bench.XXXXXX)"
 BIN="$WORK/octostore"
-TOKEN="bench-token-$RANDOM$RANDOM"
+TOKEN="bench-token-$RANDOM$RANDOM$RANDOM$RANDOM"
 export OCTOSTORE_TOKENS="bench:$TOKEN"
 # one user drives all the load: lift the per-user limits
 export OCTOSTORE_RATE_LIMIT=0 OCTOSTORE_MAX_LOCKS_PER_USER=0 OCTOSTORE_MAX_SESSIONS_PER_USER=0

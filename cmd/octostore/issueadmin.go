@@ -73,6 +73,9 @@ func issueAdmin(dataDir, nodeID string) (string, error) {
 	cmd, token := auth.ReissueAdmin()
 	err = node.WaitReady(ctx)
 	if err == nil {
+		err = adminRetired(ctx, node)
+	}
+	if err == nil {
 		var res state.Result
 		res, err = node.Apply(ctx, cmd)
 		err = errors.Join(err, res.Err)
@@ -84,4 +87,21 @@ func issueAdmin(dataDir, nodeID string) (string, error) {
 		return "", err
 	}
 	return token, nil
+}
+
+// adminRetired refuses a first-start admin that exists but has no token
+// left: an identity source was configured, which retired it, or its
+// tokens were all revoked. A recovery is for a lost token, not a way back
+// to an administrator the configuration ended. The node is offline and
+// its only voter, so nothing changes between this read and the Apply.
+func adminRetired(ctx context.Context, node *cluster.Node) error {
+	retired := false
+	err := node.Read(ctx, false, func(v state.View, _ int64) {
+		retired = v.Login(auth.AdminID()) == auth.AdminLogin && len(v.Tokens(auth.AdminID())) == 0
+	})
+	if err == nil && retired {
+		err = errors.New("the first-start admin was retired (the node was started with static tokens or GitHub sign-in) " +
+			"or has no token left: configure a token in OCTOSTORE_TOKENS and name its user in --admin-users")
+	}
+	return err
 }

@@ -125,3 +125,47 @@ func TestTokenIssueAdmin_Refused(t *testing.T) {
 		}
 	}
 }
+
+// TestFirstStartAdmin_RetiredByAnIdentitySource: the first-start admin
+// works until the operator configures static tokens; from that start its
+// token is refused and the log says why. issue-admin will not bring it
+// back, and a later start without any configuration creates no new admin
+// (users exist) and leaves the static user working.
+func TestFirstStartAdmin_RetiredByAnIdentitySource(t *testing.T) {
+	dir := t.TempDir()
+	p := startServe(t, nil, "--data-dir", dir)
+	admin := firstStartAdmin(t, p)
+	if r := apitest.New(t, p.Addr).Do("GET", "/auth/tokens?all=true", admin, nil); r.Status != http.StatusOK {
+		t.Fatalf("the admin on its first start: %d %s", r.Status, r.Body)
+	}
+	stop(t, p)
+
+	p = startServe(t, tokensEnv, "--data-dir", dir)
+	c := apitest.New(t, p.Addr)
+	if r := c.Do("GET", "/auth/tokens", admin, nil); r.Status != http.StatusUnauthorized {
+		t.Errorf("the admin once static tokens are configured: %d %s", r.Status, r.Body)
+	}
+	if r := c.Do("GET", "/auth/tokens", token, nil); r.Status != http.StatusOK {
+		t.Errorf("the static user: %d %s", r.Status, r.Body)
+	}
+	if !strings.Contains(p.Log(), "first-start admin is retired") {
+		t.Errorf("no log line says the admin was retired:\n%s", p.Log())
+	}
+	stop(t, p)
+
+	if code, out, errs := runIssueAdminIn(t, dir); code == 0 || out != "" || !strings.Contains(errs, "retired") {
+		t.Errorf("issue-admin for a retired admin: exit %d, stdout %q: %s", code, out, errs)
+	}
+
+	p = startServe(t, nil, "--data-dir", dir)
+	if adminTokenRE.MatchString(p.Log()) {
+		t.Errorf("a start without configuration on a data dir with users created an admin:\n%s", p.Log())
+	}
+	c = apitest.New(t, p.Addr)
+	if r := c.Do("GET", "/auth/tokens", admin, nil); r.Status != http.StatusUnauthorized {
+		t.Errorf("the retired admin after a start without configuration: %d %s", r.Status, r.Body)
+	}
+	if r := c.Do("GET", "/auth/tokens", token, nil); r.Status != http.StatusOK {
+		t.Errorf("the static user after a start without configuration: %d %s", r.Status, r.Body)
+	}
+}

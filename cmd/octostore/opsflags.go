@@ -27,6 +27,10 @@ const (
 	// fill a node.
 	defaultMaxInFlightPerUser = 64
 	defaultMaxInFlightPerAddr = 16
+	// Failed authentications a client address may make a minute: a person
+	// mistyping, or a client with a stale token retrying, stays far below;
+	// a guesser gets 28,800 tries a day per address instead of millions.
+	defaultAuthFailureLimit = 20
 	// A request body is at most 64 KiB: 10 s allow 6.4 KiB/s.
 	defaultBodyTimeout = 10 * time.Second
 	maxBodyTimeout     = 5 * time.Minute
@@ -43,13 +47,14 @@ func addLimitFlags(fs *flag.FlagSet) *httpapi.Limits {
 	fs.IntVar(&l.MaxWaiting, "max-waiting", defaultMaxWaiting, "waiting acquires and blocking reads held at once (0: no limit); beyond it they answer at once")
 	fs.IntVar(&l.MaxInFlightPerUser, "max-in-flight-per-user", defaultMaxInFlightPerUser, "requests one user may have being read or served at once, waits and event streams aside (0: no limit); beyond it 429")
 	fs.IntVar(&l.MaxInFlightPerAddr, "max-in-flight-per-addr", defaultMaxInFlightPerAddr, "requests to public routes one client address (IPv6: /64) may have being read or served at once (0: no limit); beyond it 429")
+	fs.IntVar(&l.AuthFailureLimit, "auth-failure-limit", defaultAuthFailureLimit, "failed authentications one client address (IPv6: /64) may make a minute (0: no limit); beyond it requests without a valid token get 429, valid tokens are still served")
 	fs.DurationVar(&l.BodyTimeout, "body-timeout", defaultBodyTimeout, "how long a request body may take to arrive; beyond it 408 and the connection is closed")
 	return l
 }
 
 func checkLimits(l *httpapi.Limits) error {
 	if l.MaxLocksPerUser < 0 || l.MaxSessionsPerUser < 0 || l.Rate < 0 || l.Burst < 0 || l.MaxInFlight < 0 || l.MaxWaiting < 0 ||
-		l.MaxInFlightPerUser < 0 || l.MaxInFlightPerAddr < 0 {
+		l.MaxInFlightPerUser < 0 || l.MaxInFlightPerAddr < 0 || l.AuthFailureLimit < 0 {
 		return errors.New("limits must not be negative")
 	}
 	if l.BodyTimeout < time.Second || l.BodyTimeout > maxBodyTimeout {

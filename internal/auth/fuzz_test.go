@@ -67,6 +67,7 @@ func specLogin(login string) bool {
 // commented as documented) is among the hashes of its user.
 func FuzzParseTokens(f *testing.F) {
 	f.Add("alice:A1, bob:B1\nalice:A2\n# comment\n\n  carol : C1 ")
+	f.Add("alice:alice-token-one-0123, bob:bob-token-one-012345\n# comment\n  carol : carol-token-one-0123 ")
 	f.Fuzz(func(t *testing.T, text string) {
 		users, err := ParseTokens(text)
 		if err != nil {

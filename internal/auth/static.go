@@ -29,10 +29,18 @@ var adminID = uuid.NewSHA1(namespace, []byte("bootstrap:"+AdminLogin))
 // AdminID is the ID of the first-start admin.
 func AdminID() uuid.UUID { return adminID }
 
+// MinStaticTokenLen is the shortest static token accepted. A bearer token
+// is a password that is tried over the network; below 16 characters an
+// operator's placeholder ("changeme", "test") is guessable, and the
+// failure limit per address only slows guessing down.
+const MinStaticTokenLen = 16
+
 // ParseTokens parses "user:token" entries separated by commas or newlines,
 // as in OCTOSTORE_TOKENS and --tokens-file. Blank lines and lines starting
 // with # are ignored. A user may have several tokens; a token may not
-// belong to two users.
+// belong to two users. User names are 1-64 letters, digits, '.', '_' or
+// '-'; tokens are MinStaticTokenLen to 512 printable characters without
+// spaces.
 func ParseTokens(text string) ([]state.StaticUser, error) {
 	byLogin := map[string]*state.StaticUser{}
 	owner := map[state.TokenHash]string{}
@@ -77,7 +85,10 @@ func parseEntry(entry string) (login, token string, err error) {
 	case !validLogin(login):
 		return "", "", fmt.Errorf("invalid user name %q: use 1-64 letters, digits, '.', '_' or '-'", login)
 	case !validToken(token):
-		return "", "", fmt.Errorf("invalid token for user %q: 1-512 printable characters without spaces", login)
+		return "", "", fmt.Errorf("invalid token for user %q: %d-%d printable characters without spaces", login, MinStaticTokenLen, maxTokenLen)
+	case len(token) < MinStaticTokenLen:
+		// The message names the user, never the token: it ends up in logs.
+		return "", "", fmt.Errorf("the token for user %q is too short: static tokens need at least %d characters (try: openssl rand -hex 32)", login, MinStaticTokenLen)
 	}
 	return login, token, nil
 }

@@ -97,9 +97,10 @@ type API struct {
 	routes    routes
 	limits    Limits
 	limiter   *rateLimiter
-	inFlight  *semaphore   // short requests being served
-	waiting   *semaphore   // long waits being held
-	clients   *clientSlots // each client's requests being read or served
+	authFails *authFailures // failed authentications per client address
+	inFlight  *semaphore    // short requests being served
+	waiting   *semaphore    // long waits being held
+	clients   *clientSlots  // each client's requests being read or served
 	metrics   Metrics
 	// metricsToken is the digest of the token /metrics requires; nil when
 	// it is public.
@@ -120,7 +121,7 @@ func New(cfg Config) *API {
 		cluster: cfg.Cluster, admins: map[uuid.UUID]bool{}, reqPre: hex.EncodeToString(b[:]) + "-",
 		draining: make(chan struct{}), limits: cfg.Limits, limiter: newRateLimiter(cfg.Limits.Rate, cfg.Limits.Burst),
 		inFlight: newSemaphore(cfg.Limits.MaxInFlight), waiting: newSemaphore(cfg.Limits.MaxWaiting),
-		clients: &clientSlots{}}
+		clients: &clientSlots{}, authFails: newAuthFailures(cfg.Limits.AuthFailureLimit)}
 	if a.cluster != nil {
 		a.forwarder = a.newForwarder()
 	}

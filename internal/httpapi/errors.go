@@ -82,6 +82,7 @@ var errorStatus = []errorRow{
 	{state.ErrTooManyLocks, http.StatusTooManyRequests, "too_many_locks", "You hold as many locks as you may; release some first", false},
 	{state.ErrTooManySessions, http.StatusTooManyRequests, "too_many_sessions", "You have as many live sessions as you may; end some first", false},
 	{ErrRateLimited, http.StatusTooManyRequests, "rate_limited", "Too many requests; retry after the time in Retry-After", false},
+	{ErrTooManyFailedAuth, http.StatusTooManyRequests, "too_many_failed_authentications", "Too many failed authentications from your address; retry after the time in Retry-After", false},
 	{ErrTooManyInFlight, http.StatusTooManyRequests, "too_many_in_flight", "Too many of your requests are in progress on this node; retry after the time in Retry-After", false},
 	{ErrOverloaded, http.StatusServiceUnavailable, "overloaded", "Server is at its limit of concurrent requests, retry shortly", false},
 	{ErrNotReady, http.StatusServiceUnavailable, "not_ready", "This node cannot serve linearizable requests now", true},

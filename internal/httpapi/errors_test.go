@@ -49,6 +49,7 @@ var wantErrors = []struct {
 	{"httpapi.ErrBadRequest", ErrBadRequest, 400, "bad_request"},
 	{"httpapi.ErrRateLimited", ErrRateLimited, 429, "rate_limited"},
 	{"httpapi.ErrTooManyInFlight", ErrTooManyInFlight, 429, "too_many_in_flight"},
+	{"httpapi.ErrTooManyFailedAuth", retryError{ErrTooManyFailedAuth, time.Minute}, 429, "too_many_failed_authentications"},
 	{"httpapi.ErrOverloaded", ErrOverloaded, 503, "overloaded"},
 	{"httpapi.ErrNotReady", ErrNotReady, 503, "not_ready"},
 	{"httpapi.ErrTooManyStreams", ErrTooManyStreams, 429, "too_many_streams"},

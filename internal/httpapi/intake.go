@@ -47,12 +47,13 @@ func (a *API) intake(w http.ResponseWriter, rt *route, req *request, forward boo
 	return req.adm.admit()
 }
 
-// identify authenticates req and charges it to its user's rate.
+// identify authenticates req and charges it to its user's rate; a
+// failure counts against its address (authFailed).
 func (a *API) identify(req *request) (err error) {
-	if req.user, req.token, err = a.authenticate(req.Request); err == nil {
-		err = a.rateLimit(req.user.ID)
+	if req.user, req.token, err = a.authenticate(req.Request); err != nil {
+		return a.authFailed(req, err)
 	}
-	return err
+	return a.rateLimit(req.user.ID)
 }
 
 // hasBody says whether r comes with a body still to read.

@@ -37,6 +37,12 @@ type Limits struct {
 	// event streams, which have their own limits, do not count.
 	MaxInFlightPerUser int
 	MaxInFlightPerAddr int
+	// AuthFailureLimit is how many failed authentications (a missing or
+	// unknown token) one client address (an IPv6 /64) may make a minute;
+	// beyond it its requests without a valid token are answered 429
+	// until the minute ends. Requests with a valid token are never
+	// refused by it.
+	AuthFailureLimit int
 	// BodyTimeout is how long a request body may take to arrive once the
 	// server starts reading it; a slower one is answered 408 and its
 	// connection closed.

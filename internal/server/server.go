@@ -12,8 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/octostore/octostore/api"
 	"github.com/octostore/octostore/internal/auth"
 	"github.com/octostore/octostore/internal/cluster"
@@ -150,7 +148,7 @@ func (s *Server) open(ctx context.Context, users []state.StaticUser) error {
 	s.webhooks = webhook.New(node, s.cfg.Webhooks)
 	node.OnLeader(s.webhooks.Run)
 	node.OnLeader(func(ctx context.Context) { s.identityTask(ctx, users) })
-	s.api = httpapi.New(s.apiConfig())
+	s.api = httpapi.New(s.apiConfig(users))
 	s.metrics.WatchLoad(s.api.Load)
 	s.http = newHTTPServer(s.withHSTS(s.api), s.cfg.Logger)
 	if !node.SoleVoter() {
@@ -192,10 +190,17 @@ func (s *Server) identityTask(ctx context.Context, users []state.StaticUser) {
 	}
 }
 
-func (s *Server) apiConfig() httpapi.Config {
-	cfg := httpapi.Config{Store: s.node, Spec: api.Spec, Logger: s.cfg.Logger, Admins: []uuid.UUID{auth.AdminID()},
+// apiConfig is the HTTP API's configuration. The first-start admin is an
+// administrator only while no identity source is configured; after that,
+// only the --admin-users are (its tokens are retired too: this is the
+// second lock on that door).
+func (s *Server) apiConfig(users []state.StaticUser) httpapi.Config {
+	cfg := httpapi.Config{Store: s.node, Spec: api.Spec, Logger: s.cfg.Logger,
 		WebhookTargets: s.webhooks, Cluster: s.node, Limits: s.cfg.Limits,
 		Metrics: s.metrics, MetricsToken: s.cfg.MetricsToken}
+	if !s.hasIdentitySource(users) {
+		cfg.Admins = append(cfg.Admins, auth.AdminID())
+	}
 	if s.cfg.SignIn != nil {
 		cfg.SignIn = s.cfg.SignIn // a nil *auth.GitHub must stay a nil interface
 	}
@@ -218,30 +223,22 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 	}
 }
 
-// applyIdentity makes the configured static users current and, when no
-// identity source (static tokens or GitHub) is configured and no token
-// exists, creates the admin and shows its token once. A node configured
-// without static users leaves existing ones alone: in a cluster, a leader
-// lacking the configuration must not erase what another node set.
+// applyIdentity makes the identity configuration current. With static
+// users or GitHub sign-in configured, the configuration is authoritative:
+// the static set becomes exactly the configured one and static users no
+// longer listed and the first-start admin lose every token
+// (retireUnlisted). With neither, the node creates the first-start admin
+// if no user exists, and leaves existing users alone: in a
+// cluster, a leader lacking the configuration must not erase what another
+// node set.
 func (s *Server) applyIdentity(ctx context.Context, users []state.StaticUser) error {
-	if len(users) > 0 {
-		if err := s.apply(ctx, state.SyncStaticUsers{Users: users}); err != nil {
-			return fmt.Errorf("apply static tokens: %w", err)
-		}
-		return nil
+	if !s.hasIdentitySource(users) {
+		return s.bootstrapAdmin(ctx)
 	}
-	if s.cfg.SignIn != nil {
-		return nil
+	if err := s.apply(ctx, state.SyncStaticUsers{Users: users}); err != nil {
+		return fmt.Errorf("apply static tokens: %w", err)
 	}
-	cmd, token := auth.NewAdmin()
-	res, err := state.Outcome(s.node.Apply(ctx, cmd))
-	if err != nil {
-		return fmt.Errorf("create admin user: %w", err)
-	}
-	if res.Count == 1 {
-		s.showAdminToken(token)
-	}
-	return nil
+	return s.retireUnlisted(ctx, users)
 }
 
 func (s *Server) apply(ctx context.Context, cmd state.Command) error {

@@ -41,8 +41,10 @@ func (c SyncStaticUsers) apply(s *State, now int64, skew time.Duration) Result {
 }
 
 // BootstrapAdmin creates (or reuses) a user and gives it a token, only if no
-// token exists at all: on first start, or when the operator removed every
-// static token. Replays and races are therefore harmless.
+// token exists at all, so replays and racing leaders are harmless. The
+// server proposes it only when no identity source is configured and no
+// user exists (a first start); this rule is kept as it was, since older
+// log entries replay under it.
 type BootstrapAdmin struct {
 	ID    uuid.UUID
 	Login string
@@ -170,6 +172,43 @@ func (c RevokeToken) validate() error {
 
 func (c RevokeToken) apply(s *State, now int64, skew time.Duration) Result {
 	return s.revokeToken(c)
+}
+
+// RetireUsers takes every token of the listed users, whatever issued it
+// (static, rotated, bootstrap, sign-in): the identity configuration no
+// longer names them. The users themselves stay, because their locks,
+// sessions and webhooks refer to them; those end as they would anyway
+// (locks and sessions expire, as nobody can renew them). The leader picks
+// the IDs (static users no longer configured, the first-start admin once
+// an identity source exists), so replay needs no configuration.
+type RetireUsers struct {
+	IDs []uuid.UUID
+}
+
+func (RetireUsers) kind() kind { return kindRetireUsers }
+
+func (c RetireUsers) encode(e *encoder) {
+	e.uvarint(uint64(len(c.IDs)))
+	for _, id := range c.IDs {
+		e.id(id)
+	}
+}
+
+func (RetireUsers) decode(d *decoder) Command {
+	n := d.count(len(uuid.UUID{}))
+	ids := make([]uuid.UUID, 0, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		ids = append(ids, d.id())
+	}
+	return RetireUsers{IDs: ids}
+}
+
+func (c RetireUsers) validate() error {
+	return firstErr(check(len(c.IDs) <= maxStaticUsers+1, errLogin), idErr(c.IDs...))
+}
+
+func (c RetireUsers) apply(s *State, _ int64, _ time.Duration) Result {
+	return s.retireUsers(c)
 }
 
 func encodeStaticUsers(e *encoder, users []StaticUser) {

@@ -37,6 +37,7 @@ func everyCommand() []Command {
 		CancelWait{Name: "q", LeaseID: id, HolderID: bob},
 		CancelAllWaiters{},
 		ReissueAdmin{ID: alice, Hash: HashToken("w")}, // commands added later go last: the golden lines above stay put
+		RetireUsers{IDs: []uuid.UUID{alice, bob}},
 	}
 }
 

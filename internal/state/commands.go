@@ -62,6 +62,7 @@ const (
 	kindCancelWait
 	kindCancelAllWaiters
 	kindReissueAdmin
+	kindRetireUsers
 )
 
 // registry maps each wire tag to the command type it decodes to: adding a
@@ -89,6 +90,7 @@ var registry = map[kind]Command{
 	kindCancelWait:        CancelWait{},
 	kindCancelAllWaiters:  CancelAllWaiters{},
 	kindReissueAdmin:      ReissueAdmin{},
+	kindRetireUsers:       RetireUsers{},
 }
 
 // GrantStatus says how an Acquire succeeded.
@@ -109,7 +111,7 @@ type Result struct {
 	Holder  string      // login of Lock's holder
 	Session Session     // CreateSession, KeepAlive
 	Webhook Webhook     // CreateWebhook
-	Count   int         // ExpireDue: records ended; BootstrapAdmin: users created
+	Count   int         // ExpireDue: records ended; BootstrapAdmin: users created; RetireUsers: tokens deleted
 }
 
 // Outcome folds the two ways a command fails into one error: err when the

@@ -119,3 +119,12 @@ func (s *State) Login(id uuid.UUID) string { return s.login(id) }
 
 // UserCount is the number of users.
 func (s *State) UserCount() int { return len(s.users) }
+
+// Users returns every user, in no particular order.
+func (s *State) Users() []User {
+	out := make([]User, 0, len(s.users))
+	for _, u := range s.users {
+		out = append(out, *u)
+	}
+	return out
+}

@@ -93,3 +93,34 @@ func TestState_Tokens(t *testing.T) {
 		}
 	})
 }
+
+// TestState_RetireUsers: retiring a user takes every token it has,
+// whatever issued it (a static token and the runtime token its rotation
+// created), keeps the user (its locks refer to it), leaves others alone,
+// and does not revoke the static token: configuring it again works.
+func TestState_RetireUsers(t *testing.T) {
+	s := New()
+	mustApply(t, s, t0, SyncStaticUsers{Users: []StaticUser{
+		{ID: alice, Login: "alice", Hashes: []TokenHash{HashToken("A")}},
+		{ID: bob, Login: "bob", Hashes: []TokenHash{HashToken("B"), HashToken("B2")}},
+	}})
+	mustApply(t, s, at(time.Second), RotateToken{Old: HashToken("B"), New: HashToken("B-rotated")})
+	if r := mustApply(t, s, at(2*time.Second), RetireUsers{IDs: []uuid.UUID{bob}}); r.Count != 2 {
+		t.Fatalf("retired %d tokens, want 2 (B2 and the rotated one)", r.Count)
+	}
+	for _, tok := range []string{"B", "B2", "B-rotated"} {
+		if _, ok := s.UserByToken(HashToken(tok)); ok {
+			t.Errorf("bob's token %s survived", tok)
+		}
+	}
+	if _, ok := s.UserByToken(HashToken("A")); !ok {
+		t.Error("alice lost her token")
+	}
+	if s.Login(bob) != "bob" {
+		t.Error("the retired user record is gone")
+	}
+	mustApply(t, s, at(3*time.Second), SyncStaticUsers{Users: []StaticUser{{ID: bob, Login: "bob", Hashes: []TokenHash{HashToken("B2")}}}})
+	if _, ok := s.UserByToken(HashToken("B2")); !ok {
+		t.Error("configuring bob's token again did not bring it back")
+	}
+}

@@ -39,6 +39,24 @@ func (s *State) bootstrapAdmin(now int64, c BootstrapAdmin) Result {
 	return Result{Count: 1}
 }
 
+// retireUsers deletes every token of the listed users and counts them.
+// A static token is deleted, not revoked: configuring the user again
+// with the same token is the operator's decision and must work.
+func (s *State) retireUsers(c RetireUsers) Result {
+	gone := make(map[uuid.UUID]bool, len(c.IDs))
+	for _, id := range c.IDs {
+		gone[id] = true
+	}
+	n := 0
+	for h, t := range s.tokens {
+		if gone[t.UserID] {
+			delete(s.tokens, h)
+			n++
+		}
+	}
+	return Result{Count: n}
+}
+
 // issueToken records a signed-in user (creating or renaming it) and its
 // new token, revoking its oldest tokens beyond MaxTokensPerUser.
 func (s *State) issueToken(now int64, c IssueToken) Result {

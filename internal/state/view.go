@@ -50,6 +50,9 @@ func (v View) Login(id uuid.UUID) string { return v.s.Login(id) }
 // UserCount is the number of users.
 func (v View) UserCount() int { return v.s.UserCount() }
 
+// Users returns every user, in no particular order.
+func (v View) Users() []User { return v.s.Users() }
+
 // NodeHTTP returns the HTTP address cluster member id advertises.
 func (v View) NodeHTTP(id string) (string, bool) { return v.s.NodeHTTP(id) }
 
