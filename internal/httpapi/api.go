@@ -143,6 +143,7 @@ type request struct {
 	*http.Request
 	user  state.User
 	token state.TokenHash // the digest of the bearer token used
+	tok   state.Token     // its record: scope, expiry
 	name  string          // lock name, for lock routes
 	id    uuid.UUID       // session ID, for session routes
 	// tokenID is a token's public ID, for /auth/tokens/{id}.
@@ -229,24 +230,28 @@ func (a *API) apply(w http.ResponseWriter, r *request, cmd state.Command) (res s
 	return res, true
 }
 
-func (a *API) authenticate(r *http.Request) (state.User, state.TokenHash, error) {
+// authenticate finds the bearer token's user and record. An expired
+// token is refused like an unknown one, against the later of the request
+// time and the state's clock.
+func (a *API) authenticate(r *http.Request) (state.User, state.Token, error) {
 	token, ok := auth.BearerToken(r.Header.Get("Authorization"))
 	if !ok {
-		return state.User{}, state.TokenHash{}, ErrUnauthorized
+		return state.User{}, state.Token{}, ErrUnauthorized
 	}
 	h := state.HashToken(token)
 	var u state.User
+	var t state.Token
 	var found bool
 	// Token lookups read local state: a follower forwards to the leader
 	// before it gets here, and rotation is applied on the leader first.
-	err := a.store.Read(r.Context(), true, func(s state.View, _ int64) { u, found = s.UserByToken(h) })
+	err := a.store.Read(r.Context(), true, func(s state.View, now int64) { t, u, found = s.TokenFor(h, now) })
 	if err != nil {
-		return state.User{}, h, err
+		return state.User{}, state.Token{}, err
 	}
 	if !found {
-		return state.User{}, h, ErrUnauthorized
+		return state.User{}, state.Token{}, ErrUnauthorized
 	}
-	return u, h, nil
+	return u, t, nil
 }
 
 // requestID keeps a sane caller-supplied X-Request-Id, so one ID follows a

@@ -37,6 +37,9 @@ func everyCommand() []Command {
 		CancelWait{Name: "q", LeaseID: id, HolderID: bob},
 		CancelAllWaiters{},
 		ReissueAdmin{ID: alice, Hash: HashToken("w")}, // commands added later go last: the golden lines above stay put
+		CreateToken{Hash: HashToken("v"), UserID: alice, Source: SourceCreated, Name: "ci", Access: AccessRead,
+			Prefixes: []string{"acme/deploy/", "b"}, TTL: time.Hour},
+		TouchTokens{Hashes: []TokenHash{HashToken("v"), HashToken("w")}},
 	}
 }
 

@@ -62,6 +62,8 @@ const (
 	kindCancelWait
 	kindCancelAllWaiters
 	kindReissueAdmin
+	kindCreateToken
+	kindTouchTokens
 )
 
 // registry maps each wire tag to the command type it decodes to: adding a
@@ -89,6 +91,8 @@ var registry = map[kind]Command{
 	kindCancelWait:        CancelWait{},
 	kindCancelAllWaiters:  CancelAllWaiters{},
 	kindReissueAdmin:      ReissueAdmin{},
+	kindCreateToken:       CreateToken{},
+	kindTouchTokens:       TouchTokens{},
 }
 
 // GrantStatus says how an Acquire succeeded.
@@ -109,6 +113,7 @@ type Result struct {
 	Holder  string      // login of Lock's holder
 	Session Session     // CreateSession, KeepAlive
 	Webhook Webhook     // CreateWebhook
+	Token   Token       // CreateToken
 	Count   int         // ExpireDue: records ended; BootstrapAdmin: users created
 }
 

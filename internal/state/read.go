@@ -83,6 +83,20 @@ func (s *State) UserByToken(h TokenHash) (User, bool) {
 	return *u, true
 }
 
+// TokenFor returns the token with digest h and its user, unless it
+// expired at now: what a request authenticates with.
+func (s *State) TokenFor(h TokenHash, now int64) (Token, User, bool) {
+	u, ok := s.UserByToken(h)
+	if !ok {
+		return Token{}, User{}, false
+	}
+	t := s.tokens[h]
+	if t.ExpiredAt(now) {
+		return Token{}, User{}, false
+	}
+	return t, u, true
+}
+
 // Tokens returns user's tokens, oldest first; every token when user is
 // uuid.Nil.
 func (s *State) Tokens(user uuid.UUID) []Token {

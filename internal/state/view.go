@@ -36,6 +36,10 @@ func (v View) GetSession(id uuid.UUID, now int64) (Session, int, bool) {
 // UserByToken returns the user owning the token with digest h.
 func (v View) UserByToken(h TokenHash) (User, bool) { return v.s.UserByToken(h) }
 
+// TokenFor returns the token with digest h and its user, unless it
+// expired at now.
+func (v View) TokenFor(h TokenHash, now int64) (Token, User, bool) { return v.s.TokenFor(h, now) }
+
 // Tokens returns user's tokens, oldest first; every token when user is
 // uuid.Nil.
 func (v View) Tokens(user uuid.UUID) []Token { return v.s.Tokens(user) }
