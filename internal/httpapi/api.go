@@ -69,6 +69,10 @@ type Config struct {
 	Metrics Metrics
 	// MetricsToken, when set, is the bearer token /metrics requires.
 	MetricsToken string
+	// TokenTTL is how long a sign-in token lasts unused: each recorded
+	// use (see usage) moves its expiry to that use plus TokenTTL. 0:
+	// sign-in tokens never expire.
+	TokenTTL time.Duration
 }
 
 // Metrics is the instrumentation the API feeds and serves.
@@ -101,6 +105,8 @@ type API struct {
 	waiting   *semaphore   // long waits being held
 	clients   *clientSlots // each client's requests being read or served
 	metrics   Metrics
+	tokenTTL  time.Duration
+	usage     usage
 	// metricsToken is the digest of the token /metrics requires; nil when
 	// it is public.
 	metricsToken *state.TokenHash
@@ -126,6 +132,7 @@ func New(cfg Config) *API {
 	}
 	a.ui = cfg.UI
 	a.metrics = cfg.Metrics
+	a.tokenTTL = cfg.TokenTTL
 	if cfg.MetricsToken != "" {
 		h := state.HashToken(cfg.MetricsToken)
 		a.metricsToken = &h

@@ -54,6 +54,7 @@ func (a *API) intake(w http.ResponseWriter, rt *route, req *request, forward boo
 func (a *API) identify(req *request) (err error) {
 	if req.user, req.tok, err = a.authenticate(req.Request); err == nil {
 		req.token = req.tok.Hash
+		a.noteUse(req.tok)
 		err = a.rateLimit(req.user.ID)
 	}
 	return err

@@ -38,6 +38,9 @@ type Config struct {
 	Skew       time.Duration
 	// SignIn is GitHub sign-in, nil when not configured.
 	SignIn *auth.GitHub
+	// TokenTTL is how long a sign-in token lasts unused (each recorded
+	// use moves its expiry); 0: forever.
+	TokenTTL time.Duration
 	// AdminUsers names static users who may list and revoke every user's
 	// tokens; the first-start admin always may.
 	AdminUsers []string
@@ -195,7 +198,7 @@ func (s *Server) identityTask(ctx context.Context, users []state.StaticUser) {
 func (s *Server) apiConfig() httpapi.Config {
 	cfg := httpapi.Config{Store: s.node, Spec: api.Spec, Logger: s.cfg.Logger, Admins: []uuid.UUID{auth.AdminID()},
 		WebhookTargets: s.webhooks, Cluster: s.node, Limits: s.cfg.Limits,
-		Metrics: s.metrics, MetricsToken: s.cfg.MetricsToken}
+		Metrics: s.metrics, MetricsToken: s.cfg.MetricsToken, TokenTTL: s.cfg.TokenTTL}
 	if s.cfg.SignIn != nil {
 		cfg.SignIn = s.cfg.SignIn // a nil *auth.GitHub must stay a nil interface
 	}
