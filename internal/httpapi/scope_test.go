@@ -128,6 +128,16 @@ func TestScopedTokens_RefusedOutsideScope(t *testing.T) {
 	refused("end a session with read", "DELETE", "/sessions/"+sess.SessionID, r, nil)
 	wantStatus(t, c.Do("POST", "/locks/acme/deploy/a/release", w, body{"lease_id": l.LeaseID}), http.StatusOK)
 	wantStatus(t, c.Do("DELETE", "/sessions/"+sess.SessionID, w, nil), http.StatusNoContent)
+
+	// A session is the user's: one holding a lock outside the prefixes
+	// cannot be ended (releasing that lock) with the scoped token.
+	other := newSession(t, c, alice, 30)
+	_, prod := acquire(t, c, "prod/db", alice, body{"ttl_seconds": 60, "session_id": other.SessionID})
+	refused("end a session holding a lock outside", "DELETE", "/sessions/"+other.SessionID, w, nil)
+	c.Do("GET", "/locks/prod/db", alice, nil).JSON(t, &st)
+	if st.Status != "held" || st.LeaseID != prod.LeaseID {
+		t.Fatalf("the refused delete released prod/db: %+v", st)
+	}
 }
 
 // TestScopedTokens_EventsFiltered: a scoped token's stream carries only

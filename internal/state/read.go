@@ -50,6 +50,16 @@ func (s *State) ListLocks(prefix, after string, limit int, now int64) ([]Lock, b
 // ExpireDue has not removed yet.
 func (s *State) LockCount() int { return s.locks.Len() }
 
+// SessionLockNames returns the names of the locks stored under session
+// id, in no order.
+func (s *State) SessionLockNames(id uuid.UUID) []string {
+	names := make([]string, 0, len(s.sessionLocks[id]))
+	for name := range s.sessionLocks[id] {
+		names = append(names, name)
+	}
+	return names
+}
+
 // GetSession returns the session and how many locks it holds at now.
 func (s *State) GetSession(id uuid.UUID, now int64) (Session, int, bool) {
 	sess, ok := s.sessions.Get(&Session{ID: id})

@@ -33,6 +33,10 @@ func (v View) GetSession(id uuid.UUID, now int64) (Session, int, bool) {
 	return v.s.GetSession(id, now)
 }
 
+// SessionLockNames returns the names of the locks stored under session
+// id, in no order.
+func (v View) SessionLockNames(id uuid.UUID) []string { return v.s.SessionLockNames(id) }
+
 // UserByToken returns the user owning the token with digest h.
 func (v View) UserByToken(h TokenHash) (User, bool) { return v.s.UserByToken(h) }
 
