@@ -119,3 +119,21 @@ func TestTokenCLI_Create(t *testing.T) {
 		t.Fatalf("--expires soon: exit %d", code)
 	}
 }
+
+// TestServe_TokenTTLFlag: --token-ttl takes days or a duration, and is
+// refused beyond ten years or unparsable, before anything starts.
+func TestServe_TokenTTLFlag(t *testing.T) {
+	for _, v := range []string{"soon", "-1h", "4000d", "100000h"} {
+		var errb bytes.Buffer
+		if code := run([]string{"serve", "--data-dir", t.TempDir(), "--token-ttl", v}, &bytes.Buffer{}, &errb); code != exitUsage ||
+			!strings.Contains(errb.String(), "token-ttl") {
+			t.Errorf("--token-ttl %s: exit %d: %s", v, code, errb.String())
+		}
+	}
+	var l lifetime
+	for in, want := range map[string]time.Duration{"30d": 30 * 24 * time.Hour, "12h": 12 * time.Hour, "0": 0, "never": 0} {
+		if err := l.Set(in); err != nil || time.Duration(l) != want {
+			t.Errorf("%s: %v %v", in, time.Duration(l), err)
+		}
+	}
+}
