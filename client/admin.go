@@ -55,9 +55,53 @@ type TokenInfo struct {
 	ID        string    `json:"id"`
 	UserID    string    `json:"user_id"`
 	Login     string    `json:"login"`
-	Source    string    `json:"source"` // static, bootstrap, github or rotated
+	Source    string    `json:"source"` // static, bootstrap, github, rotated or created
 	CreatedAt time.Time `json:"created_at"`
 	Current   bool      `json:"current"` // the token of this client
+	// Name, Access (full, write or read) and Prefixes describe a scoped
+	// token (CreateToken); other tokens are "full" with no prefixes.
+	Name     string   `json:"name"`
+	Access   string   `json:"access"`
+	Prefixes []string `json:"prefixes"`
+	// ExpiresAt is nil for a token that never expires. LastUsedAt is the
+	// last recorded use, nil before the first; the server records uses at
+	// most about hourly, so it may be up to an hour old.
+	ExpiresAt  *time.Time `json:"expires_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+}
+
+// TokenOptions describe a scoped token.
+type TokenOptions struct {
+	Name     string   // a label for listing, 1 to 64 bytes
+	Prefixes []string // the lock-name prefixes it covers (1 to 16); "acme/deploy/"
+	ReadOnly bool     // status, lists and events only; else also acquire/renew/release/sessions
+	// TTL is its lifetime, rounded up to whole seconds; 0 for a token
+	// that never expires.
+	TTL time.Duration
+}
+
+// NewToken is a token just created: Token is its value, shown only this
+// once.
+type NewToken struct {
+	Token string `json:"token"`
+	TokenInfo
+}
+
+// CreateToken issues the caller a token limited to o's prefixes and
+// access. Used outside them it gets ErrTokenScope. Only a token that is
+// not itself scoped may create one (else ErrTokenScope). It is not
+// retried once sent: a repeat would create a second token.
+func (c *Client) CreateToken(ctx context.Context, o TokenOptions) (*NewToken, error) {
+	body := map[string]any{"name": o.Name, "prefixes": o.Prefixes, "access": "write"}
+	if o.ReadOnly {
+		body["access"] = "read"
+	}
+	if o.TTL > 0 {
+		body["ttl_seconds"] = int64((o.TTL + time.Second - 1) / time.Second)
+	}
+	var t NewToken
+	err := c.do(ctx, &call{method: http.MethodPost, path: "/auth/tokens", body: body, out: &t})
+	return result(&t, err)
 }
 
 // ListTokens returns the caller's tokens; with all, every user's

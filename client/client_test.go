@@ -314,3 +314,23 @@ func drain(ch chan client.Event) {
 		}
 	}
 }
+
+func TestCreateToken_Scoped(t *testing.T) {
+	srv, alice, _ := start(t)
+	c := ctx(t)
+	tok, err := alice.CreateToken(c, client.TokenOptions{Name: "ci", Prefixes: []string{"ci/"}, TTL: 90 * time.Minute})
+	if err != nil || tok.Token == "" || tok.Access != "write" || tok.ExpiresAt == nil || tok.Prefixes[0] != "ci/" {
+		t.Fatalf("create: %+v %v", tok, err)
+	}
+	ci := newClient(t, srv.Addr(), tok.Token)
+	if _, err := ci.Acquire(c, "ci/build", client.AcquireOptions{TTL: 10 * time.Second}); err != nil {
+		t.Fatalf("inside: %v", err)
+	}
+	_, err = ci.Acquire(c, "prod/db", client.AcquireOptions{TTL: 10 * time.Second})
+	if !errors.Is(err, client.ErrTokenScope) || !errors.Is(err, client.ErrForbidden) {
+		t.Fatalf("outside: %v", err)
+	}
+	if _, err := ci.CreateToken(c, client.TokenOptions{Name: "wider", Prefixes: []string{"prod/"}}); !errors.Is(err, client.ErrTokenScope) {
+		t.Fatalf("a scoped token created a token: %v", err)
+	}
+}

@@ -19,8 +19,12 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrUnauthorized: the token is missing, wrong or revoked (401).
 	ErrUnauthorized = errors.New("unauthorized")
-	// ErrForbidden: only an administrator may do this (403).
+	// ErrForbidden: only an administrator may do this, or the token's
+	// scope does not cover it (403).
 	ErrForbidden = errors.New("forbidden")
+	// ErrTokenScope: a scoped token used outside its prefixes or access
+	// (403 token_scope); it is also an ErrForbidden.
+	ErrTokenScope = errors.New("token scope does not cover this request")
 	// ErrSessionExpired: the session has ended (410).
 	ErrSessionExpired = errors.New("session expired")
 	// ErrInvalid: the server refused the request's input (400, 413, 422).
@@ -90,6 +94,8 @@ func (e *APIError) Is(target error) bool {
 		return e.StatusCode == http.StatusUnauthorized
 	case ErrForbidden:
 		return e.StatusCode == http.StatusForbidden
+	case ErrTokenScope:
+		return e.StatusCode == http.StatusForbidden && e.Code == "token_scope"
 	case ErrSessionExpired:
 		return e.StatusCode == http.StatusGone
 	case ErrInvalid:

@@ -2,10 +2,13 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/octostore/octostore/internal/auth"
+	"github.com/octostore/octostore/internal/state"
 )
 
 // gitHubFlags are serve's GitHub sign-in settings.
@@ -13,6 +16,8 @@ type gitHubFlags struct {
 	clientID, secret, secretFile, baseURL, apiURL, publicURL string
 	orgs, users                                              string
 	allowAny                                                 bool
+	// tokenTTL is --token-ttl: how long a sign-in token lasts unused.
+	tokenTTL lifetime
 }
 
 func addGitHubFlags(fs *flag.FlagSet) *gitHubFlags {
@@ -26,6 +31,8 @@ func addGitHubFlags(fs *flag.FlagSet) *gitHubFlags {
 	fs.StringVar(&g.orgs, "github-allowed-orgs", "", "comma list: members of these organizations may sign in")
 	fs.StringVar(&g.users, "github-allowed-users", "", "comma list: these GitHub users may sign in")
 	fs.BoolVar(&g.allowAny, "github-allow-any-user", false, "let every GitHub account sign in (a public service only)")
+	g.tokenTTL = lifetime(90 * 24 * time.Hour)
+	fs.Var(&g.tokenTTL, "token-ttl", "a GitHub sign-in token expires after this long unused (90d, 12h); 0 never")
 	return g
 }
 
@@ -34,6 +41,9 @@ func addGitHubFlags(fs *flag.FlagSet) *gitHubFlags {
 // overTLS says the server itself serves HTTPS, which the default public
 // URL then uses.
 func (g *gitHubFlags) signIn(listen string, overTLS bool) (*auth.GitHub, error) {
+	if time.Duration(g.tokenTTL) > state.MaxTokenTTL {
+		return nil, fmt.Errorf("--token-ttl must be at most %v", state.MaxTokenTTL)
+	}
 	if g.clientID == "" {
 		return nil, nil
 	}

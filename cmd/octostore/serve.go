@@ -43,6 +43,7 @@ func runServe(args []string, stderr io.Writer) int {
 	}
 	if err == nil {
 		cfg.SignIn, err = gh.signIn(cfg.Listen, tlsCfg.CertFile != "")
+		cfg.TokenTTL = time.Duration(gh.tokenTTL)
 	}
 	if err == nil {
 		cfg.Webhooks, err = hooks.config()

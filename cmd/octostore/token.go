@@ -13,7 +13,9 @@ import (
 
 // tokenCommands are `octostore token ...`.
 var tokenCommands = map[string]subcommand{
-	"list":   {nargs: [2]int{0, 0}, help: "your tokens (--all: everyone's; administrators only)", setup: setupTokenList},
+	"list": {nargs: [2]int{0, 0}, help: "your tokens (--all: everyone's; administrators only)", setup: setupTokenList},
+	"create": {args: "--name NAME --prefix P [--prefix P2] [--read-only] [--expires 30d]", nargs: [2]int{0, 0},
+		help: "a token limited to lock-name prefixes, printed once", setup: setupTokenCreate},
 	"revoke": {args: "ID", nargs: [2]int{1, 1}, help: "revoke a token by the ID that list shows", setup: setupTokenRevoke},
 	"issue-admin": {args: "--data-dir DIR", help: "on a stopped single node: a new token for the first-start admin (see -h)",
 		setup: func(*flag.FlagSet) runner { return nil }},
@@ -29,13 +31,14 @@ func runToken(args []string, stdout, stderr io.Writer) int {
 type tokensView []client.TokenInfo
 
 func (v tokensView) table(w io.Writer) {
-	row(w, "ID", "USER", "SOURCE", "CREATED", "CURRENT")
+	row(w, "ID", "USER", "SOURCE", "NAME", "ACCESS", "PREFIXES", "CREATED", "EXPIRES", "LAST USED", "CURRENT")
 	for _, t := range v {
 		current := ""
 		if t.Current {
 			current = "yes"
 		}
-		row(w, t.ID, t.Login, t.Source, stamp(t.CreatedAt), current)
+		row(w, t.ID, t.Login, t.Source, orDash(t.Name), t.Access, orDash(strings.Join(t.Prefixes, ",")), stamp(t.CreatedAt),
+			optionalStamp(t.ExpiresAt, "never"), optionalStamp(t.LastUsedAt, "-"), current)
 	}
 }
 

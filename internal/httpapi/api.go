@@ -69,6 +69,10 @@ type Config struct {
 	Metrics Metrics
 	// MetricsToken, when set, is the bearer token /metrics requires.
 	MetricsToken string
+	// TokenTTL is how long a sign-in token lasts unused: each recorded
+	// use (see usage) moves its expiry to that use plus TokenTTL. 0:
+	// sign-in tokens never expire.
+	TokenTTL time.Duration
 }
 
 // Metrics is the instrumentation the API feeds and serves.
@@ -102,6 +106,8 @@ type API struct {
 	waiting   *semaphore    // long waits being held
 	clients   *clientSlots  // each client's requests being read or served
 	metrics   Metrics
+	tokenTTL  time.Duration
+	usage     usage
 	// metricsToken is the digest of the token /metrics requires; nil when
 	// it is public.
 	metricsToken *state.TokenHash
@@ -127,6 +133,7 @@ func New(cfg Config) *API {
 	}
 	a.ui = cfg.UI
 	a.metrics = cfg.Metrics
+	a.tokenTTL = cfg.TokenTTL
 	if cfg.MetricsToken != "" {
 		h := state.HashToken(cfg.MetricsToken)
 		a.metricsToken = &h
@@ -144,6 +151,7 @@ type request struct {
 	*http.Request
 	user  state.User
 	token state.TokenHash // the digest of the bearer token used
+	tok   state.Token     // its record: scope, expiry
 	name  string          // lock name, for lock routes
 	id    uuid.UUID       // session ID, for session routes
 	// tokenID is a token's public ID, for /auth/tokens/{id}.
@@ -230,24 +238,28 @@ func (a *API) apply(w http.ResponseWriter, r *request, cmd state.Command) (res s
 	return res, true
 }
 
-func (a *API) authenticate(r *http.Request) (state.User, state.TokenHash, error) {
+// authenticate finds the bearer token's user and record. An expired
+// token is refused like an unknown one, against the later of the request
+// time and the state's clock.
+func (a *API) authenticate(r *http.Request) (state.User, state.Token, error) {
 	token, ok := auth.BearerToken(r.Header.Get("Authorization"))
 	if !ok {
-		return state.User{}, state.TokenHash{}, ErrUnauthorized
+		return state.User{}, state.Token{}, ErrUnauthorized
 	}
 	h := state.HashToken(token)
 	var u state.User
+	var t state.Token
 	var found bool
 	// Token lookups read local state: a follower forwards to the leader
 	// before it gets here, and rotation is applied on the leader first.
-	err := a.store.Read(r.Context(), true, func(s state.View, _ int64) { u, found = s.UserByToken(h) })
+	err := a.store.Read(r.Context(), true, func(s state.View, now int64) { t, u, found = s.TokenFor(h, now) })
 	if err != nil {
-		return state.User{}, h, err
+		return state.User{}, state.Token{}, err
 	}
 	if !found {
-		return state.User{}, h, ErrUnauthorized
+		return state.User{}, state.Token{}, ErrUnauthorized
 	}
-	return u, h, nil
+	return u, t, nil
 }
 
 // requestID keeps a sane caller-supplied X-Request-Id, so one ID follows a

@@ -68,6 +68,8 @@ var errorStatus = []errorRow{
 	{cluster.ErrShutdown, http.StatusServiceUnavailable, "shutting_down", "Server is shutting down, retry on another node", false},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "timeout", "Request timed out", false},
 	{ErrForbidden, http.StatusForbidden, "forbidden", "Only an administrator may do this", false},
+	{ErrTokenScope, http.StatusForbidden, "token_scope", "This token's scope does not cover this request", false},
+	{state.ErrTooManyTokens, http.StatusTooManyRequests, "too_many_tokens", "You have as many tokens as you may; revoke some first", false},
 	{ErrNoSignIn, http.StatusNotFound, "github_not_configured", "GitHub sign-in is not configured on this server", false},
 	{auth.ErrBadState, http.StatusUnauthorized, "sign_in_failed", "GitHub sign-in failed", true},
 	{auth.ErrNotAllowed, http.StatusUnauthorized, "not_allowed", "This GitHub account may not sign in here", true},

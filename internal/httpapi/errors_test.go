@@ -45,6 +45,8 @@ var wantErrors = []struct {
 	{"httpapi.ErrRouteNotFound", ErrRouteNotFound, 404, "not_found"},
 	{"httpapi.ErrMethodNotAllowed", ErrMethodNotAllowed, 405, "method_not_allowed"},
 	{"httpapi.ErrForbidden", ErrForbidden, 403, "forbidden"},
+	{"httpapi.ErrTokenScope", ErrTokenScope, 403, "token_scope"},
+	{"state.ErrTooManyTokens", state.ErrTooManyTokens, 429, "too_many_tokens"},
 	{"httpapi.ErrNoSignIn", ErrNoSignIn, 404, "github_not_configured"},
 	{"httpapi.ErrBadRequest", ErrBadRequest, 400, "bad_request"},
 	{"httpapi.ErrRateLimited", ErrRateLimited, 429, "rate_limited"},

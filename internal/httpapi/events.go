@@ -85,7 +85,7 @@ func (a *API) handleEvents(w http.ResponseWriter, r *request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no") // proxies must not hold events back
 	w.WriteHeader(http.StatusOK)
-	stream := &eventStream{a: a, w: w, rc: http.NewResponseController(w), prefix: prefix, cursor: cursor}
+	stream := &eventStream{a: a, w: w, rc: http.NewResponseController(w), prefix: prefix, cursor: cursor, tok: r.tok}
 	// Headers go out now, not with the first event: a client must know
 	// its stream is open before anything happens on it.
 	reason := "flush failed"
@@ -116,6 +116,7 @@ type eventStream struct {
 	w      http.ResponseWriter
 	rc     *http.ResponseController
 	prefix string
+	tok    state.Token // a scoped token sees only events within its prefixes
 	cursor uint64
 }
 
@@ -176,7 +177,7 @@ func (s *eventStream) send(events []state.Event, span outboxSpan) error {
 	var b strings.Builder
 	for _, e := range events {
 		s.cursor = e.Seq
-		if strings.HasPrefix(e.Lock, s.prefix) {
+		if strings.HasPrefix(e.Lock, s.prefix) && s.tok.Allows(e.Lock, false) {
 			// Streams carry what webhooks deliver: never a lease or session ID.
 			data, _ := json.Marshal(webhook.NewPayload(e))
 			fmt.Fprintf(&b, "id: %d\nevent: %s\ndata: %s\n\n", e.Seq, e.Kind, data)

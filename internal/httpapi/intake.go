@@ -38,6 +38,9 @@ func (a *API) intake(w http.ResponseWriter, rt *route, req *request, forward boo
 	if err == nil && !forward {
 		err = req.paramErr
 	}
+	if err == nil && !forward && !rt.public {
+		err = a.checkScope(rt, req)
+	}
 	if err == nil && rt.body && req.Method == http.MethodPost {
 		err = a.readBodyFirst(w, req.Request)
 	}
@@ -50,9 +53,11 @@ func (a *API) intake(w http.ResponseWriter, rt *route, req *request, forward boo
 // identify authenticates req and charges it to its user's rate; a
 // failure counts against its address (authFailed).
 func (a *API) identify(req *request) (err error) {
-	if req.user, req.token, err = a.authenticate(req.Request); err != nil {
+	if req.user, req.tok, err = a.authenticate(req.Request); err != nil {
 		return a.authFailed(req, err)
 	}
+	req.token = req.tok.Hash
+	a.noteUse(req.tok)
 	return a.rateLimit(req.user.ID)
 }
 

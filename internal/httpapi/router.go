@@ -24,6 +24,8 @@ type route struct {
 	// body: its POST handler reads a JSON body, which is read before the
 	// request is admitted.
 	body bool
+	// scope is what a scoped token may do here (none unless set).
+	scope scopeRule
 }
 
 // routes are built once; resolving a request allocates nothing but the
@@ -45,26 +47,26 @@ func (a *API) buildRoutes() {
 		metrics:   &route{name: "/metrics", methods: map[string]handler{"GET": a.handleMetrics}, public: true, local: true, probe: true},
 		spec:      &route{name: "/openapi.yaml", methods: map[string]handler{"GET": a.handleSpec}, public: true, local: true},
 		cluster:   &route{name: "/cluster", methods: map[string]handler{"GET": a.handleClusterStatus}, local: true},
-		events:    &route{name: "/events", methods: map[string]handler{"GET": a.handleEvents}, local: true},
+		events:    &route{name: "/events", methods: map[string]handler{"GET": a.handleEvents}, local: true, scope: scopeRead},
 		ui:        &route{name: "/ui/", methods: map[string]handler{"GET": a.handleUI, "HEAD": a.handleUI}, public: true, local: true},
 		node:      &route{name: "/cluster/nodes/{id}", methods: map[string]handler{"DELETE": a.handleRemoveNode}},
 		snapshot:  &route{name: "/cluster/snapshot", methods: map[string]handler{"GET": a.handleSnapshot}},
-		list:      &route{name: "/locks", methods: map[string]handler{"GET": a.handleListLocks}},
-		status:    &route{name: "/locks/{name}", methods: map[string]handler{"GET": a.handleGetLock}},
-		create:    &route{name: "/sessions", methods: map[string]handler{"POST": a.handleCreateSession}, body: true},
-		session:   &route{name: "/sessions/{id}", methods: map[string]handler{"GET": a.handleGetSession, "DELETE": a.handleDeleteSession}},
-		keepalive: &route{name: "/sessions/{id}/keepalive", methods: map[string]handler{"POST": a.handleKeepAlive}, body: true},
+		list:      &route{name: "/locks", methods: map[string]handler{"GET": a.handleListLocks}, scope: scopeRead},
+		status:    &route{name: "/locks/{name}", methods: map[string]handler{"GET": a.handleGetLock}, scope: scopeRead},
+		create:    &route{name: "/sessions", methods: map[string]handler{"POST": a.handleCreateSession}, body: true, scope: scopeWrite},
+		session:   &route{name: "/sessions/{id}", methods: map[string]handler{"GET": a.handleGetSession, "DELETE": a.handleDeleteSession}, scope: scopeRead},
+		keepalive: &route{name: "/sessions/{id}/keepalive", methods: map[string]handler{"POST": a.handleKeepAlive}, body: true, scope: scopeWrite},
 		github:    &route{name: "/auth/github", methods: map[string]handler{"GET": a.handleGitHubLogin}, public: true},
 		callback:  &route{name: "/auth/github/callback", methods: map[string]handler{"GET": a.handleGitHubCallback}, public: true},
 		rotate:    &route{name: "/auth/token/rotate", methods: map[string]handler{"POST": a.handleRotateToken}},
-		tokens:    &route{name: "/auth/tokens", methods: map[string]handler{"GET": a.handleListTokens}},
+		tokens:    &route{name: "/auth/tokens", methods: map[string]handler{"GET": a.handleListTokens, "POST": a.handleCreateToken}, body: true},
 		token:     &route{name: "/auth/tokens/{id}", methods: map[string]handler{"DELETE": a.handleRevokeToken}},
 		webhooks:  &route{name: "/webhooks", methods: map[string]handler{"POST": a.handleCreateWebhook, "GET": a.handleListWebhooks}, body: true},
 		webhook:   &route{name: "/webhooks/{id}", methods: map[string]handler{"DELETE": a.handleDeleteWebhook}},
 		actions: map[string]*route{
-			"acquire": {name: "/locks/{name}/acquire", methods: map[string]handler{"POST": a.handleAcquireLock}, body: true},
-			"renew":   {name: "/locks/{name}/renew", methods: map[string]handler{"POST": a.handleRenewLock}, body: true},
-			"release": {name: "/locks/{name}/release", methods: map[string]handler{"POST": a.handleReleaseLock}, body: true},
+			"acquire": {name: "/locks/{name}/acquire", methods: map[string]handler{"POST": a.handleAcquireLock}, body: true, scope: scopeWrite},
+			"renew":   {name: "/locks/{name}/renew", methods: map[string]handler{"POST": a.handleRenewLock}, body: true, scope: scopeWrite},
+			"release": {name: "/locks/{name}/release", methods: map[string]handler{"POST": a.handleReleaseLock}, body: true, scope: scopeWrite},
 		},
 	}
 }

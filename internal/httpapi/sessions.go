@@ -96,6 +96,10 @@ func sessionStatus(sess state.Session, locks int, now int64) sessionStatusRespon
 }
 
 func (a *API) handleDeleteSession(w http.ResponseWriter, r *request) {
+	if err := a.mayEndSession(r); err != nil {
+		a.writeError(w, r.Request, err)
+		return
+	}
 	if _, ok := a.apply(w, r, state.DeleteSession{ID: r.id, UserID: r.user.ID}); ok {
 		w.WriteHeader(http.StatusNoContent)
 	}

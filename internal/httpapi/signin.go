@@ -71,7 +71,9 @@ func (a *API) handleGitHubCallback(w http.ResponseWriter, r *request) {
 		return
 	}
 	token := auth.NewToken()
-	if _, ok := a.apply(w, r, state.IssueToken{UserID: id.UserID(), Login: id.Login, Hash: state.HashToken(token)}); !ok {
+	cmd := state.CreateToken{Hash: state.HashToken(token), UserID: id.UserID(), Login: id.Login, Source: state.SourceSignIn,
+		TTL: a.tokenTTL, Slide: a.tokenTTL > 0}
+	if _, ok := a.apply(w, r, cmd); !ok {
 		return
 	}
 	a.log.Info("signed in with GitHub", "login", id.Login, "user_id", id.UserID())

@@ -11,8 +11,10 @@ import (
 
 var tokenSources = map[state.TokenSource]string{
 	state.SourceStatic: "static", state.SourceBootstrap: "bootstrap",
-	state.SourceSignIn: "github", state.SourceRotated: "rotated",
+	state.SourceSignIn: "github", state.SourceRotated: "rotated", state.SourceCreated: "created",
 }
+
+var accessNames = map[state.Access]string{state.AccessFull: "full", state.AccessWrite: "write", state.AccessRead: "read"}
 
 type tokenInfo struct {
 	ID        string    `json:"id"`
@@ -21,6 +23,36 @@ type tokenInfo struct {
 	Source    string    `json:"source"`
 	CreatedAt time.Time `json:"created_at"`
 	Current   bool      `json:"current"`
+	// Scope and expiry (additions); a token from the other sources is
+	// "full" with no prefixes.
+	Name     string   `json:"name"`
+	Access   string   `json:"access"`
+	Prefixes []string `json:"prefixes"`
+	// ExpiresAt is null for a token that never expires; LastUsedAt is the
+	// last recorded use, null before the first (see usage: at most an
+	// hour old).
+	ExpiresAt  *time.Time `json:"expires_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+}
+
+// newTokenInfo describes t; current says whether the request used it.
+func newTokenInfo(t state.Token, login string, current bool) tokenInfo {
+	info := tokenInfo{ID: t.ID(), UserID: t.UserID, Login: login, Source: tokenSources[t.Source],
+		CreatedAt: unixTime(t.CreatedAt), Current: current, Name: t.Name, Access: accessNames[t.Access],
+		Prefixes: t.Prefixes, ExpiresAt: optionalTime(t.ExpiresAt), LastUsedAt: optionalTime(t.LastUsed)}
+	if info.Prefixes == nil {
+		info.Prefixes = []string{}
+	}
+	return info
+}
+
+// optionalTime is nil for 0, "never" or "not yet".
+func optionalTime(ns int64) *time.Time {
+	if ns == 0 {
+		return nil
+	}
+	t := unixTime(ns)
+	return &t
 }
 
 type tokenList struct {
@@ -44,10 +76,11 @@ func (a *API) handleListTokens(w http.ResponseWriter, r *request) {
 		owner = uuid.Nil
 	}
 	resp := tokenList{Tokens: []tokenInfo{}}
-	err := a.store.Read(r.Context(), false, func(s state.View, _ int64) {
+	err := a.store.Read(r.Context(), false, func(s state.View, now int64) {
 		for _, t := range s.Tokens(owner) {
-			resp.Tokens = append(resp.Tokens, tokenInfo{ID: t.ID(), UserID: t.UserID, Login: s.Login(t.UserID),
-				Source: tokenSources[t.Source], CreatedAt: unixTime(t.CreatedAt), Current: t.Hash == r.token})
+			if !t.ExpiredAt(now) { // expired ones wait for the next sweep
+				resp.Tokens = append(resp.Tokens, newTokenInfo(t, s.Login(t.UserID), t.Hash == r.token))
+			}
 		}
 	})
 	if err != nil {

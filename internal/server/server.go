@@ -36,6 +36,9 @@ type Config struct {
 	Skew       time.Duration
 	// SignIn is GitHub sign-in, nil when not configured.
 	SignIn *auth.GitHub
+	// TokenTTL is how long a sign-in token lasts unused (each recorded
+	// use moves its expiry); 0: forever.
+	TokenTTL time.Duration
 	// AdminUsers names static users who may list and revoke every user's
 	// tokens; the first-start admin always may.
 	AdminUsers []string
@@ -197,7 +200,7 @@ func (s *Server) identityTask(ctx context.Context, users []state.StaticUser) {
 func (s *Server) apiConfig(users []state.StaticUser) httpapi.Config {
 	cfg := httpapi.Config{Store: s.node, Spec: api.Spec, Logger: s.cfg.Logger,
 		WebhookTargets: s.webhooks, Cluster: s.node, Limits: s.cfg.Limits,
-		Metrics: s.metrics, MetricsToken: s.cfg.MetricsToken}
+		Metrics: s.metrics, MetricsToken: s.cfg.MetricsToken, TokenTTL: s.cfg.TokenTTL}
 	if !s.hasIdentitySource(users) {
 		cfg.Admins = append(cfg.Admins, auth.AdminID())
 	}

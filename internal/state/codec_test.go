@@ -38,6 +38,9 @@ func everyCommand() []Command {
 		CancelAllWaiters{},
 		ReissueAdmin{ID: alice, Hash: HashToken("w")}, // commands added later go last: the golden lines above stay put
 		RetireUsers{IDs: []uuid.UUID{alice, bob}},
+		CreateToken{Hash: HashToken("v"), UserID: alice, Source: SourceCreated, Name: "ci", Access: AccessRead,
+			Prefixes: []string{"acme/deploy/", "b"}, TTL: time.Hour},
+		TouchTokens{Hashes: []TokenHash{HashToken("v"), HashToken("w")}},
 	}
 }
 

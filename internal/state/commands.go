@@ -63,6 +63,8 @@ const (
 	kindCancelAllWaiters
 	kindReissueAdmin
 	kindRetireUsers
+	kindCreateToken
+	kindTouchTokens
 )
 
 // registry maps each wire tag to the command type it decodes to: adding a
@@ -91,6 +93,8 @@ var registry = map[kind]Command{
 	kindCancelAllWaiters:  CancelAllWaiters{},
 	kindReissueAdmin:      ReissueAdmin{},
 	kindRetireUsers:       RetireUsers{},
+	kindCreateToken:       CreateToken{},
+	kindTouchTokens:       TouchTokens{},
 }
 
 // GrantStatus says how an Acquire succeeded.
@@ -111,6 +115,7 @@ type Result struct {
 	Holder  string      // login of Lock's holder
 	Session Session     // CreateSession, KeepAlive
 	Webhook Webhook     // CreateWebhook
+	Token   Token       // CreateToken
 	Count   int         // ExpireDue: records ended; BootstrapAdmin: users created; RetireUsers: tokens deleted
 }
 

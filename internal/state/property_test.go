@@ -20,6 +20,7 @@ type world struct {
 	sessions []uuid.UUID
 	leases   []uuid.UUID
 	hooks    []uuid.UUID
+	tokens   []TokenHash
 }
 
 func (w *world) draw(t *rapid.T) Command {
@@ -45,6 +46,16 @@ func (w *world) draw(t *rapid.T) Command {
 		return KeepAlive{ID: w.session(t), UserID: user}
 	case 6:
 		return DeleteSession{ID: w.session(t), UserID: user}
+	case 7:
+		// Drawn from what was drawn already, so recorded failure files
+		// keep replaying the same draws.
+		if ttl%(2*time.Second) != 0 {
+			h := HashToken(uuid.NewString())
+			w.tokens = append(w.tokens, h)
+			return CreateToken{Hash: h, UserID: user, Source: SourceCreated, Name: name, Access: AccessRead,
+				Prefixes: []string{name}, TTL: ttl, Slide: ttl > 4*time.Second}
+		}
+		return TouchTokens{Hashes: append([]TokenHash{HashToken("A"), HashToken("B")}, w.tokens...)}
 	case 8:
 		return IssueToken{UserID: user, Login: rapid.SampledFrom([]string{"a", "b"}).Draw(t, "login"), Hash: HashToken(uuid.NewString())}
 	case 9:

@@ -50,6 +50,16 @@ func (s *State) ListLocks(prefix, after string, limit int, now int64) ([]Lock, b
 // ExpireDue has not removed yet.
 func (s *State) LockCount() int { return s.locks.Len() }
 
+// SessionLockNames returns the names of the locks stored under session
+// id, in no order.
+func (s *State) SessionLockNames(id uuid.UUID) []string {
+	names := make([]string, 0, len(s.sessionLocks[id]))
+	for name := range s.sessionLocks[id] {
+		names = append(names, name)
+	}
+	return names
+}
+
 // GetSession returns the session and how many locks it holds at now.
 func (s *State) GetSession(id uuid.UUID, now int64) (Session, int, bool) {
 	sess, ok := s.sessions.Get(&Session{ID: id})
@@ -81,6 +91,20 @@ func (s *State) UserByToken(h TokenHash) (User, bool) {
 		return User{}, false
 	}
 	return *u, true
+}
+
+// TokenFor returns the token with digest h and its user, unless it
+// expired at now: what a request authenticates with.
+func (s *State) TokenFor(h TokenHash, now int64) (Token, User, bool) {
+	u, ok := s.UserByToken(h)
+	if !ok {
+		return Token{}, User{}, false
+	}
+	t := s.tokens[h]
+	if t.ExpiredAt(now) {
+		return Token{}, User{}, false
+	}
+	return t, u, true
 }
 
 // Tokens returns user's tokens, oldest first; every token when user is

@@ -23,13 +23,22 @@ func (s *State) readUsers(d *decoder) {
 	}
 }
 
-func (s *State) readTokens(d *decoder) {
+// readTokens reads the tokens of a snapshot of version v: before
+// scopedTokensVersion a record ends at its creation time.
+func (s *State) readTokens(d *decoder, v uint64) {
 	n := d.count(len(TokenHash{}) + 18)
 	var prev TokenHash
 	for i := 0; i < n && d.err == nil; i++ {
 		t := Token{Hash: d.hash(), UserID: d.id(), Source: TokenSource(d.u8()), CreatedAt: d.varint()}
+		if v >= scopedTokensVersion {
+			t.Name, t.Access = d.str(MaxTokenNameLen), Access(d.u8())
+			t.Prefixes = decodePrefixes(d)
+			t.ExpiresAt, t.Slide, t.LastUsed = d.varint(), d.dur(), d.varint()
+		}
 		_, userOK := s.users[t.UserID]
-		if !userOK || t.Source < SourceStatic || t.Source > SourceRotated || bytes.Compare(t.Hash[:], prev[:]) <= 0 {
+		if d.err == nil && (!userOK || t.Source < SourceStatic || t.Source > SourceCreated ||
+			bytes.Compare(t.Hash[:], prev[:]) <= 0 || scopeErr(t.Name, t.Access, t.Prefixes) != nil ||
+			t.ExpiresAt < 0 || t.Slide < 0 || t.Slide > MaxTokenTTL) {
 			d.fail("bad token record")
 		}
 		prev = t.Hash

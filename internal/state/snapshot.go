@@ -13,18 +13,25 @@ import (
 	"github.com/google/btree"
 )
 
-// Snapshot format, version 5:
+// Snapshot format, version 6:
 //
 //	"OCTOSNAP" | version uvarint | lastNow varint | nextToken uvarint
 //	| users | tokens | revoked | sessions | locks | webhooks | outbox | nodes
 //	| queues | CRC-32 (IEEE, big endian) of all before
 //
+// Version 6 added each token's scope, expiry and last use after its
+// creation time; version 5 snapshots still restore, their tokens unscoped
+// and never expiring (what every token was then).
+//
 // Each section is a count followed by records in key order, so equal
 // states always produce identical bytes.
 const (
 	snapshotMagic   = "OCTOSNAP"
-	snapshotVersion = 5
-	flushAt         = 32 << 10
+	snapshotVersion = 6
+	// scopedTokensVersion is the first version with token scopes.
+	scopedTokensVersion = 6
+	oldestSnapshot      = 5
+	flushAt             = 32 << 10
 )
 
 // Snapshot is a point-in-time view of a State. Taking it is O(users) —
@@ -158,6 +165,15 @@ func (sn *Snapshot) writeTokens(sw *snapWriter) {
 		sw.e.id(t.UserID)
 		sw.e.u8(byte(t.Source))
 		sw.e.varint(t.CreatedAt)
+		sw.e.str(t.Name)
+		sw.e.u8(byte(t.Access))
+		sw.e.uvarint(uint64(len(t.Prefixes)))
+		for _, p := range t.Prefixes {
+			sw.e.str(p)
+		}
+		sw.e.varint(t.ExpiresAt)
+		sw.e.dur(t.Slide)
+		sw.e.varint(t.LastUsed)
 		sw.maybeFlush()
 	}
 }
@@ -281,13 +297,15 @@ func Restore(r io.Reader) (*State, error) {
 		return nil, fmt.Errorf("%w: snapshot checksum mismatch", ErrCorrupt)
 	}
 	d := &decoder{b: body[len(snapshotMagic):]}
-	if v := d.uvarint(); v != snapshotVersion {
+	v := d.uvarint()
+	if v < oldestSnapshot || v > snapshotVersion {
 		return nil, fmt.Errorf("%w: unsupported snapshot version %d", ErrCorrupt, v)
 	}
 	s := New()
 	s.lastNow = d.varint()
 	s.nextToken = d.uvarint()
-	for _, section := range []func(*decoder){s.readUsers, s.readTokens, s.readRevoked, s.readSessions,
+	readTokens := func(d *decoder) { s.readTokens(d, v) }
+	for _, section := range []func(*decoder){s.readUsers, readTokens, s.readRevoked, s.readSessions,
 		s.readLocks, s.readWebhooks, s.readOutbox, s.readNodes, s.readQueues} {
 		section(d)
 	}

@@ -104,14 +104,24 @@ const (
 	SourceBootstrap                        // the first-start admin
 	SourceSignIn                           // a GitHub sign-in
 	SourceRotated                          // POST /auth/token/rotate
+	SourceCreated                          // POST /auth/tokens: a scoped token
 )
 
-// Token is a bearer token's record: only its digest is kept.
+// Token is a bearer token's record: only its digest is kept. The fields
+// after CreatedAt are zero for an unscoped token that never expires.
 type Token struct {
 	Hash      TokenHash
 	UserID    uuid.UUID
 	Source    TokenSource
 	CreatedAt int64
+	Name      string   // given at creation; "" for the other sources
+	Access    Access   // AccessFull: unscoped, Prefixes is nil
+	Prefixes  []string // the lock names a scoped token covers; never modified in place
+	ExpiresAt int64    // unix nanoseconds; 0: never
+	// Slide, when set, moves ExpiresAt to each recorded use plus Slide
+	// (sign-in tokens under --token-ttl).
+	Slide    time.Duration
+	LastUsed int64 // the last recorded use (TouchTokens); 0: none yet
 }
 
 // ID is the token's public name: the first 8 bytes of its digest, in hex.

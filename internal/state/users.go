@@ -95,14 +95,18 @@ func (s *State) trimTokens(user uuid.UUID) {
 	}
 }
 
-// rotateToken replaces Old with New for the same user, at once.
+// rotateToken replaces Old with New for the same user, at once. The new
+// token keeps the old one's scope and expiry: rotating must never widen
+// or prolong what a token may do.
 func (s *State) rotateToken(now int64, c RotateToken) Result {
 	old, ok := s.tokens[c.Old]
 	if _, taken := s.tokens[c.New]; !ok || taken {
 		return Result{Err: ErrTokenNotFound}
 	}
 	s.dropToken(old)
-	s.tokens[c.New] = Token{Hash: c.New, UserID: old.UserID, Source: SourceRotated, CreatedAt: now}
+	nt := old
+	nt.Hash, nt.Source, nt.CreatedAt = c.New, SourceRotated, now
+	s.tokens[c.New] = nt
 	return Result{}
 }
 

@@ -33,8 +33,16 @@ func (v View) GetSession(id uuid.UUID, now int64) (Session, int, bool) {
 	return v.s.GetSession(id, now)
 }
 
+// SessionLockNames returns the names of the locks stored under session
+// id, in no order.
+func (v View) SessionLockNames(id uuid.UUID) []string { return v.s.SessionLockNames(id) }
+
 // UserByToken returns the user owning the token with digest h.
 func (v View) UserByToken(h TokenHash) (User, bool) { return v.s.UserByToken(h) }
+
+// TokenFor returns the token with digest h and its user, unless it
+// expired at now.
+func (v View) TokenFor(h TokenHash, now int64) (Token, User, bool) { return v.s.TokenFor(h, now) }
 
 // Tokens returns user's tokens, oldest first; every token when user is
 // uuid.Nil.
