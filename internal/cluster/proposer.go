@@ -32,7 +32,8 @@ type inflightEntry struct {
 	proposals []*proposal
 }
 
-// Apply proposes cmd and waits until it is committed and applied. A
+// Apply proposes cmd and waits until it is committed and applied, unless
+// it is a refusal the state can answer without a write (refuse). A
 // command's own failure (a held lock, say) is in Result.Err; the error
 // return is for the ones of this package and ctx's.
 func (n *Node) Apply(ctx context.Context, cmd state.Command) (state.Result, error) {
@@ -41,6 +42,10 @@ func (n *Node) Apply(ctx context.Context, cmd state.Command) (state.Result, erro
 	}
 	if !n.ready.Load() {
 		return state.Result{}, ErrNotLeader
+	}
+	if res, ok := n.refuse(ctx, cmd); ok {
+		n.fsm.obs.Refused()
+		return res, nil
 	}
 	p := &proposal{cmd: cmd, done: make(chan struct{})}
 	select {
