@@ -40,9 +40,12 @@ type SignIn interface {
 	// Begin returns where to send the browser and the cookie value that
 	// binds the sign-in to it.
 	Begin(now time.Time) (authorizeURL, binding string)
-	// Finish checks the state and its binding, exchanges the code and
-	// applies the allow-lists.
+	// Finish checks the state and its binding, exchanges the code, reads
+	// the account and its organizations and applies the allow-lists.
 	Finish(ctx context.Context, now time.Time, code, state, binding string) (auth.Identity, error)
+	// Account reads the account a grant acts for, and its organizations,
+	// again; a grant GitHub refuses is an auth.ErrGrantRevoked.
+	Account(ctx context.Context, grant auth.Grant) (auth.Identity, error)
 	// Secure reports whether the server is reached over HTTPS.
 	Secure() bool
 }
