@@ -7,15 +7,14 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+
+	"github.com/octostore/octostore/internal/state"
 )
 
-// Org is a GitHub organization. Its numeric ID never changes; its login
+// Org is a GitHub organization: its numeric ID never changes; its login
 // can be renamed and then taken by another organization, which is why
-// namespaces are bound to IDs.
-type Org struct {
-	ID    int64
-	Login string
-}
+// namespaces are bound to IDs. It is the state's type, recorded as is.
+type Org = state.Org
 
 // Grant is a GitHub OAuth access token: it acts on GitHub as its user
 // (read:user, read:org), so it is a secret. Formatted with fmt or slog it

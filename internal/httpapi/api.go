@@ -76,6 +76,8 @@ type Config struct {
 	// use (see usage) moves its expiry to that use plus TokenTTL. 0:
 	// sign-in tokens never expire.
 	TokenTTL time.Duration
+	// Accounts tunes the re-checks of GitHub accounts (accounts.go).
+	Accounts AccountChecks
 }
 
 // Metrics is the instrumentation the API feeds and serves.
@@ -110,7 +112,8 @@ type API struct {
 	clients   *clientSlots  // each client's requests being read or served
 	metrics   Metrics
 	tokenTTL  time.Duration
-	usage     usage
+	usage     inFlight[state.TokenHash] // tokens whose use is being recorded
+	accounts  *accounts                 // GitHub accounts being re-checked
 	// metricsToken is the digest of the token /metrics requires; nil when
 	// it is public.
 	metricsToken *state.TokenHash
@@ -137,6 +140,7 @@ func New(cfg Config) *API {
 	a.ui = cfg.UI
 	a.metrics = cfg.Metrics
 	a.tokenTTL = cfg.TokenTTL
+	a.accounts = newAccounts(cfg.Accounts)
 	if cfg.MetricsToken != "" {
 		h := state.HashToken(cfg.MetricsToken)
 		a.metricsToken = &h

@@ -31,7 +31,8 @@ import (
 // served spec documents for it. Sentinels that never reach it:
 // state.ErrCorrupt (log and snapshot decoding), state.ErrWaiterNotFound
 // (handled by the wait code), cluster.ErrNoNodeAuth, ErrBothNodeAuth,
-// ErrHandshake, ErrTransportClosed (startup and the node channel).
+// ErrHandshake, ErrTransportClosed (startup and the node channel),
+// auth.ErrGrantRevoked (always wrapped with auth.ErrGitHub).
 var wantErrors = []struct {
 	name   string
 	err    error

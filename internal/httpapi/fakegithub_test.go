@@ -27,7 +27,8 @@ type fakeGitHub struct {
 	fail     int           // answer every request with this status when set
 	delay    time.Duration // answer every request this late
 	gate     chan struct{} // when set, every request waits until it is closed
-	calls    int           // requests to /user
+	calls    int           // requests to /user, answered or failed
+	ever     []string      // every access token issued, revoked ones too
 }
 
 type ghUser struct {
@@ -79,6 +80,9 @@ func (f *fakeGitHub) faults(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		fail, delay, gate := f.fail, f.delay, f.gate
+		if r.URL.Path == "/user" {
+			f.calls++
+		}
 		f.mu.Unlock()
 		if delay > 0 {
 			select {
@@ -127,6 +131,7 @@ func (f *fakeGitHub) exchange(w http.ResponseWriter, r *http.Request) {
 		f.seq++
 		tok := "gho_grant-" + strconv.Itoa(f.seq)
 		f.tokens[tok] = id
+		f.ever = append(f.ever, tok)
 		f.mu.Unlock()
 		json.NewEncoder(w).Encode(map[string]string{"access_token": tok, "token_type": "bearer"})
 		return
@@ -165,6 +170,13 @@ func (f *fakeGitHub) grants() []string {
 	return slices.Collect(maps.Keys(f.tokens))
 }
 
+// issued are the access tokens issued so far, revoked ones too.
+func (f *fakeGitHub) issued() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.ever)
+}
+
 // userCalls is how many times /user was asked.
 func (f *fakeGitHub) userCalls() int {
 	f.mu.Lock()
@@ -173,7 +185,6 @@ func (f *fakeGitHub) userCalls() int {
 }
 
 func (f *fakeGitHub) user(w http.ResponseWriter, r *http.Request) {
-	f.set(func(f *fakeGitHub) { f.calls++ })
 	u, ok := f.account(r)
 	if !ok {
 		http.Error(w, `{"message":"Bad credentials"}`, http.StatusUnauthorized)
