@@ -266,7 +266,7 @@ func (a *answers) String() string {
 }
 
 // TestGitHub_GrantNeverShown: the GitHub grant kept for re-checks is in
-// no API answer (sign-in, token lists, /cluster, locks,
+// no API answer (sign-in, token lists, /cluster, namespaces, locks,
 // errors) and in no log line, debug level included, through a sign-in, a
 // re-check, a GitHub failure and a revocation. (The admin-only
 // /cluster/snapshot carries it, as it carries webhook secrets: it is a
@@ -280,7 +280,7 @@ func TestGitHub_GrantNeverShown(t *testing.T) {
 	e.callback(t, q, cookie, "text/html") // the browser's page
 	mustAcquire(t, e.c, "octocat/x", s.Token, 30)
 	for _, tok := range []string{s.Token, bob} {
-		for _, path := range []string{"/auth/tokens", "/auth/tokens?all=true", "/cluster", "/locks", "/locks/octocat/x"} {
+		for _, path := range []string{"/auth/tokens", "/auth/tokens?all=true", "/cluster", "/namespaces", "/locks", "/locks/octocat/x"} {
 			e.c.Do("GET", path, tok, nil)
 		}
 	}

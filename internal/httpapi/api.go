@@ -163,8 +163,10 @@ type request struct {
 	id    uuid.UUID       // session ID, for session routes
 	// tokenID is a token's public ID, for /auth/tokens/{id}.
 	tokenID string
-	nodeID  string    // for /cluster/nodes/{id}
-	adm     admission // empty for routes outside admission control
+	nodeID  string // for /cluster/nodes/{id}
+	// namespace is {name} of /namespaces/{name}, as given.
+	namespace string
+	adm       admission // empty for routes outside admission control
 	// paramErr is a malformed path parameter, answered 422 once the
 	// caller is authenticated.
 	paramErr error

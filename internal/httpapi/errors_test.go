@@ -67,6 +67,7 @@ var wantErrors = []struct {
 	{"state.ErrUnknownUser", state.ErrUnknownUser, 401, "unauthorized"},
 	{"state.ErrInvalidCommand", state.ErrInvalidCommand, 422, "validation_error"},
 	{"state.ErrTokenNotFound", state.ErrTokenNotFound, 404, "token_not_found"},
+	{"state.ErrNamespaceNotBound", state.ErrNamespaceNotBound, 404, "namespace_not_found"},
 	{"state.ErrTooManyWebhooks", state.ErrTooManyWebhooks, 400, "too_many_webhooks"},
 	{"state.ErrWebhookNotFound", state.ErrWebhookNotFound, 404, "webhook_not_found"},
 	{"state.ErrTooManyLocks", state.ErrTooManyLocks, 429, "too_many_locks"},
