@@ -151,16 +151,30 @@ func (a *API) recheck(ctx context.Context, id uuid.UUID, now time.Time) {
 	}
 	got, err := a.signIn.Account(ctx, auth.Grant(grant))
 	switch {
-	case errors.Is(err, auth.ErrGrantRevoked):
+	case err != nil && !errors.Is(err, auth.ErrGrantRevoked):
+		a.githubFailed(u, now, err)
+	case !a.unchanged(ctx, u, grant):
+		// A sign-in recorded a newer answer (and maybe a new grant) while
+		// GitHub was asked: this one must not undo it.
+		a.log.Debug("GitHub account re-check overtaken by a sign-in: not recorded", "login", u.Login, "user_id", u.ID)
+	case err != nil:
 		a.dropGrant(ctx, u, "GitHub refused the user's grant (revoked, or expired): its organizations are dropped; "+
 			"it keeps its own namespace, and signing in again restores them", err)
-	case err != nil:
-		a.githubFailed(u, now, err)
 	case got.GitHubID != u.GitHubID:
 		a.dropGrant(ctx, u, "GitHub answered the user's grant with another account: its grant and organizations are dropped", nil)
 	default:
 		a.recordRecheck(ctx, u, got)
 	}
+}
+
+// unchanged says whether u's record and grant are still those the
+// re-check started from. What it records is decided on that basis; the
+// window between this read and the proposal is the only one left.
+func (a *API) unchanged(ctx context.Context, u state.User, grant string) bool {
+	var now state.User
+	var nowGrant string
+	err := a.store.Read(ctx, false, func(s state.View, _ int64) { now, _ = s.User(u.ID); nowGrant = s.GitHubGrant(u.ID) })
+	return err == nil && now.OrgsCheckedAt == u.OrgsCheckedAt && nowGrant == grant
 }
 
 // recordRecheck records GitHub's fresh answer. The grant is not sent
@@ -207,8 +221,8 @@ func (a *API) noGrant(ctx context.Context, u state.User, now time.Time) {
 }
 
 // githubFailed keeps u's last answer (GitHub may be down or slow) and
-// tries again a little later; the warning says until when that answer
-// counts, at most once per user per Every.
+// tries again a little later (Every/12: 5 minutes); the warning says
+// until when that answer counts, at most once per user per Every.
 func (a *API) githubFailed(u state.User, now time.Time, err error) {
 	if !a.accounts.hold(u, now, now.Add(a.accounts.every/12)) {
 		return

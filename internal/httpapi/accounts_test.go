@@ -208,6 +208,33 @@ func TestGitHub_RecheckRevokedGrantDropsOrgs(t *testing.T) {
 	wantStatus(t, e.c.Do("GET", "/locks", s.Token, nil), http.StatusOK)
 }
 
+// TestGitHub_RecheckOvertakenBySignIn: a re-check whose grant GitHub
+// refuses, answered only after the user signed in again, does not drop
+// the new sign-in's grant and organizations.
+func TestGitHub_RecheckOvertakenBySignIn(t *testing.T) {
+	// The held request must outlast a sign-in, however loaded the machine.
+	e, clk, logs := startRechecking(t, func(c *auth.GitHubConfig) { c.Timeout = 10 * time.Second })
+	s := e.signIn(t, octocat)
+	_, old := e.account(t, octocat)
+	release := e.gh.holdGrant(old)
+	defer release()
+	e.gh.revoke(octocat.ID)
+	clk.advance(61 * time.Minute)
+	calls := e.gh.userCalls()
+	e.useUntil(t, s.Token, "the re-check asking GitHub", func() bool { return e.gh.userCalls() > calls })
+	joined := octocat
+	joined.Orgs = append(slices.Clone(octocat.Orgs), ghOrg{ID: 77, Login: "newco"})
+	e.signIn(t, joined)
+	release() // GitHub now refuses the old grant
+	poll.Until(t, 10*time.Second, "the re-check ending", func() bool {
+		return strings.Contains(logs.String(), "overtaken by a sign-in") || strings.Contains(logs.String(), "refused the user's grant")
+	})
+	u, grant := e.account(t, octocat)
+	if grant == "" || grant == old || !slices.Equal(u.Orgs, orgsOf(joined)) {
+		t.Fatalf("a late re-check undid the sign-in: %+v", u)
+	}
+}
+
 // TestGitHub_RecheckPicksUpRename: an account renamed at GitHub is
 // renamed here by the next re-check: same user, same locks, new login.
 func TestGitHub_RecheckPicksUpRename(t *testing.T) {

@@ -27,6 +27,7 @@ type fakeGitHub struct {
 	fail     int           // answer every request with this status when set
 	delay    time.Duration // answer every request this late
 	gate     chan struct{} // when set, every request waits until it is closed
+	held     string        // with gate: only requests with this access token wait
 	calls    int           // requests to /user, answered or failed
 	ever     []string      // every access token issued, revoked ones too
 }
@@ -67,11 +68,15 @@ func (f *fakeGitHub) set(fn func(f *fakeGitHub)) {
 
 // hold makes GitHub stop answering until release is called: requests
 // wait, as they would for a GitHub that hangs.
-func (f *fakeGitHub) hold() (release func()) {
+func (f *fakeGitHub) hold() (release func()) { return f.holdGrant("") }
+
+// holdGrant is hold for the requests made with one access token only
+// ("": all).
+func (f *fakeGitHub) holdGrant(grant string) (release func()) {
 	gate := make(chan struct{})
-	f.set(func(f *fakeGitHub) { f.gate = gate })
+	f.set(func(f *fakeGitHub) { f.gate, f.held = gate, grant })
 	return sync.OnceFunc(func() {
-		f.set(func(f *fakeGitHub) { f.gate = nil })
+		f.set(func(f *fakeGitHub) { f.gate, f.held = nil, "" })
 		close(gate)
 	})
 }
@@ -80,6 +85,9 @@ func (f *fakeGitHub) faults(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		fail, delay, gate := f.fail, f.delay, f.gate
+		if f.held != "" && r.Header.Get("Authorization") != "Bearer "+f.held {
+			gate = nil
+		}
 		if r.URL.Path == "/user" {
 			f.calls++
 		}
