@@ -26,6 +26,7 @@ Usage:
   octostore token list|revoke list or revoke bearer tokens
   octostore token issue-admin --data-dir DIR   a lost admin token: a new one (server stopped)
   octostore cluster status|remove   see or change the cluster's members
+  octostore namespace list|release  owner namespaces bound to GitHub accounts (administrators)
   octostore snapshot save|restore   back up a cluster, or seed a new one from a backup
   octostore health [--ready]  exit 0 if a node is alive (or ready); no token needed
   octostore version           print the version
@@ -77,6 +78,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runLogin(args[1:], stdout, stderr)
 	case "cluster":
 		return runCluster(args[1:], stdout, stderr)
+	case "namespace":
+		return runNamespace(args[1:], stdout, stderr)
 	case "snapshot":
 		return runSnapshot(args[1:], stdout, stderr)
 	case "health":

@@ -123,6 +123,7 @@ func hostileServer(t *testing.T) string {
 		"/cluster": `{"leader":E,"term":1,"commit_index":2,"applied_index":2,"self":E,
 			"nodes":[{"id":E,"raft_addr":E,"http_addr":E,"role":E,"voter":true}]}`,
 		"/sessions/s": `{"session_id":E,"user_id":E,"expires_at":T,"lock_count":1,"active":true}`,
+		"/namespaces": `{"namespaces":[{"name":E,"account":E,"bound_at":T}],"next_after":null}`,
 	}
 	refusal := `{"error":E,"details":E,"code":"lock_held","lock":{"name":E,"holder":E,"expires_at":T}}`
 	fill := strings.NewReplacer("E", string(e), "T", `"2030-01-01T00:00:00Z"`)
@@ -146,7 +147,7 @@ func TestCLI_HostileServerTextIsInert(t *testing.T) {
 	url := hostileServer(t)
 	for _, args := range [][]string{
 		{"lock", "list", "--limit", "5"}, {"lock", "status", "x"}, {"webhook", "list"}, {"token", "list"},
-		{"cluster", "status"}, {"session", "status", "s"},
+		{"cluster", "status"}, {"session", "status", "s"}, {"namespace", "list"},
 	} {
 		for _, format := range [][]string{nil, {"--json"}} {
 			code, out, errs := cli(t, url, append(args, format...)...)

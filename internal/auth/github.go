@@ -21,6 +21,10 @@ var (
 	ErrBadState   = errors.New("sign-in state is unknown, used, expired or not this browser's")
 	ErrNotAllowed = errors.New("GitHub account is not allowed on this server")
 	ErrGitHub     = errors.New("GitHub sign-in failed")
+	// ErrGrantRevoked is GitHub refusing an access token (401): the user
+	// revoked the app's authorization, or GitHub expired the token. It
+	// always comes wrapped together with ErrGitHub.
+	ErrGrantRevoked = errors.New("GitHub access token revoked or expired")
 )
 
 const (
@@ -55,11 +59,18 @@ type GitHub struct {
 	states *pendingStates
 }
 
-// Identity is a GitHub account that completed sign-in.
+// Identity is a GitHub account that completed sign-in, or that was
+// re-checked with its grant.
 type Identity struct {
 	GitHubID  int64
 	Login     string
 	AvatarURL string
+	// Orgs are the organizations the account belongs to (as far as the
+	// app may see them), sorted by ID.
+	Orgs []Org
+	// Grant is the OAuth access token GitHub issued at sign-in, kept to
+	// re-check Orgs later. It is a secret; it never prints.
+	Grant Grant
 }
 
 // UserID is the account's stable OctoStore ID. It derives from GitHub's
@@ -114,17 +125,16 @@ func (g *GitHub) Secure() bool { return strings.HasPrefix(g.cfg.PublicURL, "http
 // of the cookie that binds the new state to this browser.
 func (g *GitHub) Begin(now time.Time) (authorizeURL, binding string) {
 	state, binding := g.states.add(now)
-	scope := "read:user"
-	if len(g.cfg.AllowedOrgs) > 0 {
-		scope += " read:org"
-	}
-	q := url.Values{"client_id": {g.cfg.ClientID}, "redirect_uri": {g.CallbackURL()}, "scope": {scope}, "state": {state}}
+	// read:org always: every sign-in records the account's organizations,
+	// which own namespaces, not only when an allow-list names some.
+	q := url.Values{"client_id": {g.cfg.ClientID}, "redirect_uri": {g.CallbackURL()}, "scope": {"read:user read:org"}, "state": {state}}
 	return g.cfg.BaseURL + "/login/oauth/authorize?" + q.Encode(), binding
 }
 
 // Finish completes a sign-in: the state must be pending, fresh and bound
-// to binding (the browser's cookie); then the code is exchanged and the
-// account checked against the allow-lists.
+// to binding (the browser's cookie); then the code is exchanged, the
+// account and its organizations read, and the account checked against
+// the allow-lists. The Identity carries the access token as its Grant.
 func (g *GitHub) Finish(ctx context.Context, now time.Time, code, state, binding string) (Identity, error) {
 	if !g.states.take(now, state, binding) {
 		return Identity{}, ErrBadState
@@ -133,11 +143,11 @@ func (g *GitHub) Finish(ctx context.Context, now time.Time, code, state, binding
 	if err != nil {
 		return Identity{}, err
 	}
-	id, err := g.user(ctx, token)
+	id, err := g.Account(ctx, Grant(token))
 	if err != nil {
 		return Identity{}, err
 	}
-	return id, g.admit(ctx, token, id)
+	return id, g.admit(id)
 }
 
 func (g *GitHub) exchange(ctx context.Context, code string) (string, error) {
@@ -162,24 +172,9 @@ func (g *GitHub) exchange(ctx context.Context, code string) (string, error) {
 	return out.AccessToken, nil
 }
 
-func (g *GitHub) user(ctx context.Context, token string) (Identity, error) {
-	var u struct {
-		ID        int64  `json:"id"`
-		Login     string `json:"login"`
-		AvatarURL string `json:"avatar_url"`
-	}
-	if err := g.get(ctx, token, "/user", &u); err != nil {
-		return Identity{}, err
-	}
-	if u.ID <= 0 || !validLogin(u.Login) {
-		return Identity{}, fmt.Errorf("%w: GitHub returned no usable account (id %d, login %q)", ErrGitHub, u.ID, u.Login)
-	}
-	return Identity{GitHubID: u.ID, Login: u.Login, AvatarURL: u.AvatarURL}, nil
-}
-
 // admit applies the allow-lists: a listed user, or a member of a listed
 // organization; anyone only when no list is set and that was asked for.
-func (g *GitHub) admit(ctx context.Context, token string, id Identity) error {
+func (g *GitHub) admit(id Identity) error {
 	if containsFold(g.cfg.AllowedUsers, id.Login) {
 		return nil
 	}
@@ -189,46 +184,41 @@ func (g *GitHub) admit(ctx context.Context, token string, id Identity) error {
 		}
 		return fmt.Errorf("%w: %s is not in --github-allowed-users", ErrNotAllowed, id.Login)
 	}
-	orgs, err := g.orgs(ctx, token)
-	if err != nil {
-		return err
-	}
-	for _, o := range orgs {
-		if containsFold(g.cfg.AllowedOrgs, o) {
+	for _, o := range id.Orgs {
+		if containsFold(g.cfg.AllowedOrgs, o.Login) {
 			return nil
 		}
 	}
 	return fmt.Errorf("%w: %s is not a member of an allowed organization", ErrNotAllowed, id.Login)
 }
 
-func (g *GitHub) orgs(ctx context.Context, token string) ([]string, error) {
-	var all []string
-	for page := 1; page <= maxOrgPages; page++ {
-		var orgs []struct {
-			Login string `json:"login"`
-		}
-		if err := g.get(ctx, token, "/user/orgs?per_page=100&page="+strconv.Itoa(page), &orgs); err != nil {
-			return nil, err
-		}
-		for _, o := range orgs {
-			all = append(all, o.Login)
-		}
-		if len(orgs) < 100 {
-			break
-		}
-	}
-	return all, nil
-}
-
-func (g *GitHub) get(ctx context.Context, token, path string, out any) error {
+func (g *GitHub) get(ctx context.Context, token Grant, path string, out any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.cfg.APIURL+path, nil)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrGitHub, err)
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Authorization", "Bearer "+string(token))
 	req.Header.Set("X-GitHub-Api-Version", "2022-11-28")
-	return g.do(req, out)
+	err = g.do(req, out)
+	if se := (*statusError)(nil); errors.As(err, &se) && se.code == http.StatusUnauthorized {
+		// With a token, 401 says the token is no good; other failures
+		// (5xx, rate limits) say nothing about it.
+		return fmt.Errorf("%w: %w", ErrGrantRevoked, err)
+	}
+	return err
 }
+
+// statusError is a non-2xx answer from GitHub; it is an ErrGitHub.
+type statusError struct {
+	method, path, status string
+	code                 int
+}
+
+func (e *statusError) Error() string {
+	return fmt.Sprintf("%v: %s %s answered %s", ErrGitHub, e.method, e.path, e.status)
+}
+
+func (e *statusError) Unwrap() error { return ErrGitHub }
 
 // do sends req with a bounded time and body and decodes a 2xx JSON answer.
 func (g *GitHub) do(req *http.Request, out any) error {
@@ -244,7 +234,7 @@ func (g *GitHub) do(req *http.Request, out any) error {
 		return fmt.Errorf("%w: %s %s: %v", ErrGitHub, req.Method, req.URL.Path, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%w: %s %s answered %s", ErrGitHub, req.Method, req.URL.Path, resp.Status)
+		return &statusError{method: req.Method, path: req.URL.Path, status: resp.Status, code: resp.StatusCode}
 	}
 	if err := json.Unmarshal(body, out); err != nil {
 		return fmt.Errorf("%w: %s %s: unreadable answer: %v", ErrGitHub, req.Method, req.URL.Path, err)

@@ -40,9 +40,12 @@ type SignIn interface {
 	// Begin returns where to send the browser and the cookie value that
 	// binds the sign-in to it.
 	Begin(now time.Time) (authorizeURL, binding string)
-	// Finish checks the state and its binding, exchanges the code and
-	// applies the allow-lists.
+	// Finish checks the state and its binding, exchanges the code, reads
+	// the account and its organizations and applies the allow-lists.
 	Finish(ctx context.Context, now time.Time, code, state, binding string) (auth.Identity, error)
+	// Account reads the account a grant acts for, and its organizations,
+	// again; a grant GitHub refuses is an auth.ErrGrantRevoked.
+	Account(ctx context.Context, grant auth.Grant) (auth.Identity, error)
 	// Secure reports whether the server is reached over HTTPS.
 	Secure() bool
 }
@@ -73,6 +76,8 @@ type Config struct {
 	// use (see usage) moves its expiry to that use plus TokenTTL. 0:
 	// sign-in tokens never expire.
 	TokenTTL time.Duration
+	// Accounts tunes the re-checks of GitHub accounts (accounts.go).
+	Accounts AccountChecks
 }
 
 // Metrics is the instrumentation the API feeds and serves.
@@ -107,7 +112,8 @@ type API struct {
 	clients   *clientSlots  // each client's requests being read or served
 	metrics   Metrics
 	tokenTTL  time.Duration
-	usage     usage
+	usage     inFlight[state.TokenHash] // tokens whose use is being recorded
+	accounts  *accounts                 // GitHub accounts being re-checked
 	// metricsToken is the digest of the token /metrics requires; nil when
 	// it is public.
 	metricsToken *state.TokenHash
@@ -134,6 +140,7 @@ func New(cfg Config) *API {
 	a.ui = cfg.UI
 	a.metrics = cfg.Metrics
 	a.tokenTTL = cfg.TokenTTL
+	a.accounts = newAccounts(cfg.Accounts)
 	if cfg.MetricsToken != "" {
 		h := state.HashToken(cfg.MetricsToken)
 		a.metricsToken = &h
@@ -156,8 +163,10 @@ type request struct {
 	id    uuid.UUID       // session ID, for session routes
 	// tokenID is a token's public ID, for /auth/tokens/{id}.
 	tokenID string
-	nodeID  string    // for /cluster/nodes/{id}
-	adm     admission // empty for routes outside admission control
+	nodeID  string // for /cluster/nodes/{id}
+	// namespace is {name} of /namespaces/{name}, as given.
+	namespace string
+	adm       admission // empty for routes outside admission control
 	// paramErr is a malformed path parameter, answered 422 once the
 	// caller is authenticated.
 	paramErr error

@@ -75,6 +75,7 @@ var errorStatus = []errorRow{
 	{auth.ErrNotAllowed, http.StatusUnauthorized, "not_allowed", "This GitHub account may not sign in here", true},
 	{auth.ErrGitHub, http.StatusUnauthorized, "sign_in_failed", "GitHub sign-in failed", true},
 	{state.ErrTokenNotFound, http.StatusNotFound, "token_not_found", "Token not found", false},
+	{state.ErrNamespaceNotBound, http.StatusNotFound, "namespace_not_found", "Namespace is not bound", false},
 	{ErrBadRequest, http.StatusBadRequest, "bad_request", "", false},
 	{state.ErrTooManyWebhooks, http.StatusBadRequest, "too_many_webhooks", "At most 10 webhooks per user", false},
 	{state.ErrWebhookNotFound, http.StatusNotFound, "webhook_not_found", "Webhook not found", false},

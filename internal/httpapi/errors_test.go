@@ -31,7 +31,8 @@ import (
 // served spec documents for it. Sentinels that never reach it:
 // state.ErrCorrupt (log and snapshot decoding), state.ErrWaiterNotFound
 // (handled by the wait code), cluster.ErrNoNodeAuth, ErrBothNodeAuth,
-// ErrHandshake, ErrTransportClosed (startup and the node channel).
+// ErrHandshake, ErrTransportClosed (startup and the node channel),
+// auth.ErrGrantRevoked (always wrapped with auth.ErrGitHub).
 var wantErrors = []struct {
 	name   string
 	err    error
@@ -66,6 +67,7 @@ var wantErrors = []struct {
 	{"state.ErrUnknownUser", state.ErrUnknownUser, 401, "unauthorized"},
 	{"state.ErrInvalidCommand", state.ErrInvalidCommand, 422, "validation_error"},
 	{"state.ErrTokenNotFound", state.ErrTokenNotFound, 404, "token_not_found"},
+	{"state.ErrNamespaceNotBound", state.ErrNamespaceNotBound, 404, "namespace_not_found"},
 	{"state.ErrTooManyWebhooks", state.ErrTooManyWebhooks, 400, "too_many_webhooks"},
 	{"state.ErrWebhookNotFound", state.ErrWebhookNotFound, 404, "webhook_not_found"},
 	{"state.ErrTooManyLocks", state.ErrTooManyLocks, 429, "too_many_locks"},

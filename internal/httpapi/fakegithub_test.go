@@ -2,9 +2,11 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -16,20 +18,29 @@ import (
 // exchange, /user and /user/orgs. Nothing reaches the internet.
 type fakeGitHub struct {
 	*httptest.Server
-	mu     sync.Mutex
-	next   ghUser            // who approves the next authorize request
-	codes  map[string]ghUser // code → account
-	tokens map[string]ghUser // access token → account
-	seq    int
-	fail   int           // answer every request with this status when set
-	delay  time.Duration // answer every request this late
-	gate   chan struct{} // when set, every request waits until it is closed
+	mu       sync.Mutex
+	next     ghUser           // who approves the next authorize request
+	accounts map[int64]ghUser // GitHub ID → the account as GitHub has it now
+	codes    map[string]int64 // code → account
+	tokens   map[string]int64 // access token (grant) → account
+	seq      int
+	fail     int           // answer every request with this status when set
+	delay    time.Duration // answer every request this late
+	gate     chan struct{} // when set, every request waits until it is closed
+	held     string        // with gate: only requests with this access token wait
+	calls    int           // requests to /user, answered or failed
+	ever     []string      // every access token issued, revoked ones too
 }
 
 type ghUser struct {
 	ID    int64
 	Login string
-	Orgs  []string
+	Orgs  []ghOrg
+}
+
+type ghOrg struct {
+	ID    int64
+	Login string
 }
 
 const (
@@ -38,7 +49,7 @@ const (
 )
 
 func newFakeGitHub(t *testing.T) *fakeGitHub {
-	f := &fakeGitHub{codes: map[string]ghUser{}, tokens: map[string]ghUser{}}
+	f := &fakeGitHub{accounts: map[int64]ghUser{}, codes: map[string]int64{}, tokens: map[string]int64{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /login/oauth/authorize", f.authorize)
 	mux.HandleFunc("POST /login/oauth/access_token", f.exchange)
@@ -57,11 +68,15 @@ func (f *fakeGitHub) set(fn func(f *fakeGitHub)) {
 
 // hold makes GitHub stop answering until release is called: requests
 // wait, as they would for a GitHub that hangs.
-func (f *fakeGitHub) hold() (release func()) {
+func (f *fakeGitHub) hold() (release func()) { return f.holdGrant("") }
+
+// holdGrant is hold for the requests made with one access token only
+// ("": all).
+func (f *fakeGitHub) holdGrant(grant string) (release func()) {
 	gate := make(chan struct{})
-	f.set(func(f *fakeGitHub) { f.gate = gate })
+	f.set(func(f *fakeGitHub) { f.gate, f.held = gate, grant })
 	return sync.OnceFunc(func() {
-		f.set(func(f *fakeGitHub) { f.gate = nil })
+		f.set(func(f *fakeGitHub) { f.gate, f.held = nil, "" })
 		close(gate)
 	})
 }
@@ -70,6 +85,12 @@ func (f *fakeGitHub) faults(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		fail, delay, gate := f.fail, f.delay, f.gate
+		if f.held != "" && r.Header.Get("Authorization") != "Bearer "+f.held {
+			gate = nil
+		}
+		if r.URL.Path == "/user" {
+			f.calls++
+		}
 		f.mu.Unlock()
 		if delay > 0 {
 			select {
@@ -102,7 +123,8 @@ func (f *fakeGitHub) authorize(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.seq++
 	code := "code-" + strconv.Itoa(f.seq)
-	f.codes[code] = f.next
+	f.codes[code] = f.next.ID
+	f.accounts[f.next.ID] = f.next
 	f.mu.Unlock()
 	back := q.Get("redirect_uri") + "?" + url.Values{"code": {code}, "state": {q.Get("state")}}.Encode()
 	http.Redirect(w, r, back, http.StatusFound)
@@ -111,12 +133,13 @@ func (f *fakeGitHub) authorize(w http.ResponseWriter, r *http.Request) {
 func (f *fakeGitHub) exchange(w http.ResponseWriter, r *http.Request) {
 	r.ParseForm()
 	f.mu.Lock()
-	u, ok := f.codes[r.Form.Get("code")]
+	id, ok := f.codes[r.Form.Get("code")]
 	delete(f.codes, r.Form.Get("code"))
 	if ok && r.Form.Get("client_secret") == ghClientSecret {
 		f.seq++
-		tok := "gho_" + strconv.Itoa(f.seq)
-		f.tokens[tok] = u
+		tok := "gho_grant-" + strconv.Itoa(f.seq)
+		f.tokens[tok] = id
+		f.ever = append(f.ever, tok)
 		f.mu.Unlock()
 		json.NewEncoder(w).Encode(map[string]string{"access_token": tok, "token_type": "bearer"})
 		return
@@ -129,8 +152,44 @@ func (f *fakeGitHub) exchange(w http.ResponseWriter, r *http.Request) {
 func (f *fakeGitHub) account(r *http.Request) (ghUser, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	u, ok := f.tokens[r.Header.Get("Authorization")[len("Bearer "):]]
-	return u, ok
+	id, ok := f.tokens[r.Header.Get("Authorization")[len("Bearer "):]]
+	return f.accounts[id], ok
+}
+
+// change changes account id as GitHub has it (a rename, a membership).
+func (f *fakeGitHub) change(id int64, fn func(u *ghUser)) {
+	f.set(func(f *fakeGitHub) {
+		u := f.accounts[id]
+		fn(&u)
+		f.accounts[id] = u
+	})
+}
+
+// revoke makes GitHub refuse every grant of account id, as when its user
+// revokes the app's authorization.
+func (f *fakeGitHub) revoke(id int64) {
+	f.set(func(f *fakeGitHub) { maps.DeleteFunc(f.tokens, func(_ string, of int64) bool { return of == id }) })
+}
+
+// grants are the access tokens issued so far, which must never show.
+func (f *fakeGitHub) grants() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Collect(maps.Keys(f.tokens))
+}
+
+// issued are the access tokens issued so far, revoked ones too.
+func (f *fakeGitHub) issued() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.ever)
+}
+
+// userCalls is how many times /user was asked.
+func (f *fakeGitHub) userCalls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls
 }
 
 func (f *fakeGitHub) user(w http.ResponseWriter, r *http.Request) {
@@ -148,9 +207,9 @@ func (f *fakeGitHub) orgs(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"message":"Bad credentials"}`, http.StatusUnauthorized)
 		return
 	}
-	orgs := []map[string]string{}
+	orgs := []map[string]any{}
 	for _, o := range u.Orgs {
-		orgs = append(orgs, map[string]string{"login": o})
+		orgs = append(orgs, map[string]any{"id": o.ID, "login": o.Login})
 	}
 	json.NewEncoder(w).Encode(orgs)
 }

@@ -58,6 +58,7 @@ func (a *API) identify(req *request) (err error) {
 	}
 	req.token = req.tok.Hash
 	a.noteUse(req.tok)
+	a.noteAccount(req.user)
 	return a.rateLimit(req.user.ID)
 }
 

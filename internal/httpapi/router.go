@@ -35,6 +35,7 @@ type routes struct {
 	actions                                                                map[string]*route // acquire, renew, release
 	github, callback, rotate, tokens, token                                *route
 	webhooks, webhook                                                      *route
+	namespaces, namespace                                                  *route
 	cluster, node, snapshot                                                *route
 	events                                                                 *route
 	ui                                                                     *route
@@ -63,6 +64,9 @@ func (a *API) buildRoutes() {
 		token:     &route{name: "/auth/tokens/{id}", methods: map[string]handler{"DELETE": a.handleRevokeToken}},
 		webhooks:  &route{name: "/webhooks", methods: map[string]handler{"POST": a.handleCreateWebhook, "GET": a.handleListWebhooks}, body: true},
 		webhook:   &route{name: "/webhooks/{id}", methods: map[string]handler{"DELETE": a.handleDeleteWebhook}},
+		// Administrators only; closed to scoped tokens (scope none).
+		namespaces: &route{name: "/namespaces", methods: map[string]handler{"GET": a.handleListNamespaces}},
+		namespace:  &route{name: "/namespaces/{name}", methods: map[string]handler{"DELETE": a.handleReleaseNamespace}},
 		actions: map[string]*route{
 			"acquire": {name: "/locks/{name}/acquire", methods: map[string]handler{"POST": a.handleAcquireLock}, body: true, scope: scopeWrite},
 			"renew":   {name: "/locks/{name}/renew", methods: map[string]handler{"POST": a.handleRenewLock}, body: true, scope: scopeWrite},
@@ -174,6 +178,11 @@ func (a *API) match(req *request, path string) (*route, error) {
 			req.paramErr = invalid("invalid webhook id: must be a UUID like 550e8400-e29b-41d4-a716-446655440000")
 		}
 		req.id = id
+	case path == "/namespaces":
+		rt = a.routes.namespaces
+	case strings.HasPrefix(path, "/namespaces/"):
+		rt = a.routes.namespace
+		parseNamespace(req, path[len("/namespaces/"):])
 	case path == "/auth/tokens":
 		rt = a.routes.tokens
 	case strings.HasPrefix(path, "/auth/tokens/"):

@@ -70,6 +70,12 @@ func (a *API) handleGitHubCallback(w http.ResponseWriter, r *request) {
 		a.writeError(w, r.Request, err)
 		return
 	}
+	// The account (its GitHub ID, organizations and grant) is recorded
+	// before the token exists: the new token never works with the
+	// organizations of an earlier sign-in.
+	if _, ok := a.apply(w, r, recordAccount(id)); !ok {
+		return
+	}
 	token := auth.NewToken()
 	cmd := state.CreateToken{Hash: state.HashToken(token), UserID: id.UserID(), Login: id.Login, Source: state.SourceSignIn,
 		TTL: a.tokenTTL, Slide: a.tokenTTL > 0}
@@ -78,6 +84,13 @@ func (a *API) handleGitHubCallback(w http.ResponseWriter, r *request) {
 	}
 	a.log.Info("signed in with GitHub", "login", id.Login, "user_id", id.UserID())
 	a.writeNewToken(w, r, signInResponse{Token: token, User: signInUser{Login: id.Login, AvatarURL: id.AvatarURL}})
+}
+
+// recordAccount is what GitHub said about id, grant included, as a
+// command: at sign-in and at each re-check (accounts.go).
+func recordAccount(id auth.Identity) state.RecordGitHubAccount {
+	return state.RecordGitHubAccount{UserID: id.UserID(), Login: id.Login, GitHubID: id.GitHubID, Orgs: id.Orgs,
+		Grant: string(id.Grant)}
 }
 
 type rotateResponse struct {

@@ -13,8 +13,8 @@ import (
 )
 
 var (
-	octocat = ghUser{ID: 583231, Login: "octocat", Orgs: []string{"acme"}}
-	mallory = ghUser{ID: 666, Login: "mallory", Orgs: []string{"evil"}}
+	octocat = ghUser{ID: 583231, Login: "octocat", Orgs: []ghOrg{{ID: 9919, Login: "acme"}}}
+	mallory = ghUser{ID: 666, Login: "mallory", Orgs: []ghOrg{{ID: 6660, Login: "evil"}}}
 )
 
 // ghEnv is a server with GitHub sign-in against a fake GitHub.
@@ -242,8 +242,9 @@ func TestGitHub_AllowLists(t *testing.T) {
 	e.signIn(t, octocat)
 	q, cookie := e.begin(t, mallory)
 	wantError(t, e.callback(t, q, cookie, ""), http.StatusUnauthorized, "not_allowed")
-	if r := e.c.Get("/auth/github", "", nil); !strings.Contains(r.Header.Get("Location"), "scope=read%3Auser&") {
-		t.Fatalf("without org restriction the scope must not ask for read:org: %s", r.Header.Get("Location"))
+	// Organizations own namespaces, so they are read at every sign-in.
+	if r := e.c.Get("/auth/github", "", nil); !strings.Contains(r.Header.Get("Location"), "scope=read%3Auser+read%3Aorg&") {
+		t.Fatalf("the scope must ask for read:org: %s", r.Header.Get("Location"))
 	}
 }
 

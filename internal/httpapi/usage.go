@@ -22,10 +22,13 @@ const touchEvery = time.Hour
 // follower serving /events) is tried again at the token's next use.
 const touchTimeout = 10 * time.Second
 
-// usage is the set of tokens whose use is being recorded.
-type usage struct {
-	mu       sync.Mutex
-	inFlight map[state.TokenHash]bool
+// inFlight is a set of keys with background work in progress: a task
+// for a key starts only when none runs, so however many requests find
+// the same work due, at most one does it. Token touches (here) and
+// account re-checks (accounts.go) use it.
+type inFlight[K comparable] struct {
+	mu   sync.Mutex
+	keys map[K]bool
 }
 
 // touchDue says whether t's recorded use is stale enough to record again
@@ -53,21 +56,23 @@ func (a *API) noteUse(t state.Token) {
 	}()
 }
 
-func (u *usage) start(h state.TokenHash) bool {
+// start claims k; false when a task for k is already running.
+func (u *inFlight[K]) start(k K) bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if u.inFlight[h] {
+	if u.keys[k] {
 		return false
 	}
-	if u.inFlight == nil {
-		u.inFlight = map[state.TokenHash]bool{}
+	if u.keys == nil {
+		u.keys = map[K]bool{}
 	}
-	u.inFlight[h] = true
+	u.keys[k] = true
 	return true
 }
 
-func (u *usage) finish(h state.TokenHash) {
+// finish ends k's task.
+func (u *inFlight[K]) finish(k K) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	delete(u.inFlight, h)
+	delete(u.keys, k)
 }

@@ -39,6 +39,10 @@ type Config struct {
 	// TokenTTL is how long a sign-in token lasts unused (each recorded
 	// use moves its expiry); 0: forever.
 	TokenTTL time.Duration
+	// Accounts tunes the re-checks of signed-in GitHub accounts; the zero
+	// value is the defaults (hourly, an answer counting 24 h while GitHub
+	// fails).
+	Accounts httpapi.AccountChecks
 	// AdminUsers names static users who may list and revoke every user's
 	// tokens; the first-start admin always may.
 	AdminUsers []string
@@ -200,7 +204,8 @@ func (s *Server) identityTask(ctx context.Context, users []state.StaticUser) {
 func (s *Server) apiConfig(users []state.StaticUser) httpapi.Config {
 	cfg := httpapi.Config{Store: s.node, Spec: api.Spec, Logger: s.cfg.Logger,
 		WebhookTargets: s.webhooks, Cluster: s.node, Limits: s.cfg.Limits,
-		Metrics: s.metrics, MetricsToken: s.cfg.MetricsToken, TokenTTL: s.cfg.TokenTTL}
+		Metrics: s.metrics, MetricsToken: s.cfg.MetricsToken, TokenTTL: s.cfg.TokenTTL,
+		Accounts: s.cfg.Accounts}
 	if !s.hasIdentitySource(users) {
 		cfg.Admins = append(cfg.Admins, auth.AdminID())
 	}
