@@ -342,6 +342,9 @@ func (n *Node) Close() error {
 		n.wg.Wait()
 		err = n.raft.Shutdown().Error()
 		closeTransport(n.trans)
+		if t, ok := n.trans.(nodeTransport); ok {
+			t.quiesce() // before the store closes under a late heartbeat
+		}
 		<-n.completerDone
 		n.failQueued()
 		if cerr := n.store.Close(); err == nil {

@@ -86,7 +86,7 @@ func NewTransport(cfg TransportConfig) (raft.Transport, *StreamLayer, error) {
 		Timeout: 10 * time.Second,
 		Logger:  cfg.Logger,
 	})
-	return nodeTransport{trans}, layer, nil
+	return nodeTransport{NetworkTransport: trans, heartbeats: &heartbeatGate{}}, layer, nil
 }
 
 // newIdentity builds the node's identity from whichever source is set.
@@ -403,7 +403,46 @@ func (l *connListener) Addr() net.Addr { return l.addr }
 // nodeTransport is raft's network transport with the target's node ID
 // bound into every address it dials: raft knows whom it means to reach,
 // and the stream layer then accepts only that node's certificate there.
-type nodeTransport struct{ *raft.NetworkTransport }
+type nodeTransport struct {
+	*raft.NetworkTransport
+	heartbeats *heartbeatGate
+}
+
+// heartbeatGate lets Close wait for heartbeats in progress. Raft handles a
+// heartbeat on the transport's connection goroutine, outside its own, so
+// one that began just before raft.Shutdown can still persist a term after
+// it; closing the log store under it makes raft panic ("failed to save
+// current term: database not open").
+type heartbeatGate struct {
+	mu     sync.RWMutex
+	closed bool
+}
+
+// SetHeartbeatHandler passes heartbeats to cb until quiesce.
+func (t nodeTransport) SetHeartbeatHandler(cb func(raft.RPC)) {
+	t.NetworkTransport.SetHeartbeatHandler(t.heartbeats.wrap(cb))
+}
+
+// quiesce waits for the heartbeats in progress and refuses later ones.
+func (t nodeTransport) quiesce() { t.heartbeats.close() }
+
+func (g *heartbeatGate) wrap(cb func(raft.RPC)) func(raft.RPC) {
+	return func(rpc raft.RPC) {
+		g.mu.RLock()
+		defer g.mu.RUnlock()
+		if g.closed {
+			rpc.Respond(nil, raft.ErrRaftShutdown)
+			return
+		}
+		cb(rpc)
+	}
+}
+
+func (g *heartbeatGate) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+}
 
 // peerTarget is the dial address for node id at addr. Node IDs cannot
 // hold '@' (ValidNodeID), so the split is unambiguous.

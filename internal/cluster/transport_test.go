@@ -547,3 +547,32 @@ func TestIdentity_KeyDerivation(t *testing.T) {
 		t.Fatal("an aging leaf was not reissued")
 	}
 }
+
+// TestHeartbeatGate: closing waits for a heartbeat in progress, and a
+// later one is refused without reaching raft, so the log store can close.
+func TestHeartbeatGate(t *testing.T) {
+	g := &heartbeatGate{}
+	entered, release := make(chan struct{}), make(chan struct{})
+	calls := 0
+	handler := g.wrap(func(raft.RPC) {
+		calls++
+		close(entered)
+		<-release
+	})
+	go handler(raft.RPC{RespChan: make(chan raft.RPCResponse, 1)})
+	<-entered
+	closed := make(chan struct{})
+	go func() { g.close(); close(closed) }()
+	select {
+	case <-closed:
+		t.Fatal("close returned while a heartbeat was being handled")
+	default:
+	}
+	close(release)
+	<-closed
+	resp := make(chan raft.RPCResponse, 1)
+	handler(raft.RPC{RespChan: resp})
+	if r := <-resp; !errors.Is(r.Error, raft.ErrRaftShutdown) || calls != 1 {
+		t.Fatalf("after close: %v, %d calls reached raft", r.Error, calls)
+	}
+}
