@@ -16,6 +16,7 @@ import (
 
 	"github.com/octostore/octostore/internal/auth"
 	"github.com/octostore/octostore/internal/state"
+	"github.com/octostore/octostore/internal/tenancy"
 )
 
 // Store is what the API needs from the replicated state.
@@ -73,6 +74,9 @@ type Config struct {
 	// use (see usage) moves its expiry to that use plus TokenTTL. 0:
 	// sign-in tokens never expire.
 	TokenTTL time.Duration
+	// Tenancy decides which lock names each user may touch; nil is
+	// shared (one trust domain).
+	Tenancy *tenancy.Policy
 }
 
 // Metrics is the instrumentation the API feeds and serves.
@@ -107,6 +111,7 @@ type API struct {
 	clients   *clientSlots  // each client's requests being read or served
 	metrics   Metrics
 	tokenTTL  time.Duration
+	tenancy   *tenancy.Policy
 	usage     usage
 	// metricsToken is the digest of the token /metrics requires; nil when
 	// it is public.
@@ -134,6 +139,7 @@ func New(cfg Config) *API {
 	a.ui = cfg.UI
 	a.metrics = cfg.Metrics
 	a.tokenTTL = cfg.TokenTTL
+	a.tenancy = cfg.Tenancy
 	if cfg.MetricsToken != "" {
 		h := state.HashToken(cfg.MetricsToken)
 		a.metricsToken = &h
@@ -161,6 +167,11 @@ type request struct {
 	// paramErr is a malformed path parameter, answered 422 once the
 	// caller is authenticated.
 	paramErr error
+	// Isolated tenancy (checkNamespace): the binding an acquire proposes
+	// first, and what a confined list reads.
+	bind     tenancy.Binding
+	spans    []tenancy.Span
+	confined bool
 }
 
 type handler func(w http.ResponseWriter, r *request)

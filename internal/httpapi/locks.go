@@ -61,10 +61,15 @@ func (a *API) handleAcquireLock(w http.ResponseWriter, r *request) {
 		return
 	}
 	if cmd.Wait > 0 && r.adm.park(w, cmd.Wait) {
-		a.acquireWaiting(w, r, cmd)
+		if a.bindNamespace(w, r) {
+			a.acquireWaiting(w, r, cmd)
+		}
 		return
 	}
 	cmd.Wait = 0 // no waiting slot free: a try-lock
+	if !a.bindNamespace(w, r) {
+		return
+	}
 	res, err := a.store.Apply(r.Context(), cmd)
 	a.writeLockResult(w, r, res, err)
 }
@@ -202,6 +207,9 @@ func (a *API) handleListLocks(w http.ResponseWriter, r *request) {
 	resp := listResponse{Locks: []listedLock{}}
 	err = a.store.Read(r.Context(), stale, func(s state.View, now int64) {
 		locks, more := s.ListLocks(prefix, after, limit, now)
+		if r.confined {
+			locks, more = listSpans(s, r.spans, after, limit, now)
+		}
 		for _, l := range locks {
 			resp.Locks = append(resp.Locks, listed(l, s.Login(l.HolderID)))
 		}
