@@ -41,6 +41,9 @@ func everyCommand() []Command {
 		CreateToken{Hash: HashToken("v"), UserID: alice, Source: SourceCreated, Name: "ci", Access: AccessRead,
 			Prefixes: []string{"acme/deploy/", "b"}, TTL: time.Hour},
 		TouchTokens{Hashes: []TokenHash{HashToken("v"), HashToken("w")}},
+		RecordGitHubAccount{UserID: alice, Login: "octocat", GitHubID: 583231, Orgs: []Org{{ID: 9919, Login: "github"}}, Grant: "gho_x"},
+		BindNamespace{Namespace: "octocat", Account: AccountGitHubUser(583231)},
+		ReleaseNamespace{Namespace: "octocat"},
 	}
 }
 

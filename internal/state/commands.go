@@ -65,36 +65,42 @@ const (
 	kindRetireUsers
 	kindCreateToken
 	kindTouchTokens
+	kindRecordGitHubAccount
+	kindBindNamespace
+	kindReleaseNamespace
 )
 
 // registry maps each wire tag to the command type it decodes to: adding a
 // command is its type with its methods, a kind constant, and a line here.
 var registry = map[kind]Command{
-	kindAcquire:           Acquire{},
-	kindRenew:             Renew{},
-	kindRelease:           Release{},
-	kindCreateSession:     CreateSession{},
-	kindKeepAlive:         KeepAlive{},
-	kindDeleteSession:     DeleteSession{},
-	kindExpireDue:         ExpireDue{},
-	kindSyncStaticUsers:   SyncStaticUsers{},
-	kindBootstrapAdmin:    BootstrapAdmin{},
-	kindIssueToken:        IssueToken{},
-	kindRotateToken:       RotateToken{},
-	kindRevokeToken:       RevokeToken{},
-	kindCreateWebhook:     CreateWebhook{},
-	kindDeleteWebhook:     DeleteWebhook{},
-	kindAckWebhooks:       AckWebhooks{},
-	kindWebhookFailing:    WebhookFailing{},
-	kindDeactivateWebhook: DeactivateWebhook{},
-	kindSetNode:           SetNode{},
-	kindRemoveNode:        RemoveNode{},
-	kindCancelWait:        CancelWait{},
-	kindCancelAllWaiters:  CancelAllWaiters{},
-	kindReissueAdmin:      ReissueAdmin{},
-	kindRetireUsers:       RetireUsers{},
-	kindCreateToken:       CreateToken{},
-	kindTouchTokens:       TouchTokens{},
+	kindAcquire:             Acquire{},
+	kindRenew:               Renew{},
+	kindRelease:             Release{},
+	kindCreateSession:       CreateSession{},
+	kindKeepAlive:           KeepAlive{},
+	kindDeleteSession:       DeleteSession{},
+	kindExpireDue:           ExpireDue{},
+	kindSyncStaticUsers:     SyncStaticUsers{},
+	kindBootstrapAdmin:      BootstrapAdmin{},
+	kindIssueToken:          IssueToken{},
+	kindRotateToken:         RotateToken{},
+	kindRevokeToken:         RevokeToken{},
+	kindCreateWebhook:       CreateWebhook{},
+	kindDeleteWebhook:       DeleteWebhook{},
+	kindAckWebhooks:         AckWebhooks{},
+	kindWebhookFailing:      WebhookFailing{},
+	kindDeactivateWebhook:   DeactivateWebhook{},
+	kindSetNode:             SetNode{},
+	kindRemoveNode:          RemoveNode{},
+	kindCancelWait:          CancelWait{},
+	kindCancelAllWaiters:    CancelAllWaiters{},
+	kindReissueAdmin:        ReissueAdmin{},
+	kindRetireUsers:         RetireUsers{},
+	kindCreateToken:         CreateToken{},
+	kindTouchTokens:         TouchTokens{},
+	kindRecordGitHubAccount: RecordGitHubAccount{},
+	kindBindNamespace:       BindNamespace{},
+	kindReleaseNamespace:    ReleaseNamespace{},
 }
 
 // GrantStatus says how an Acquire succeeded.

@@ -57,7 +57,24 @@ func (w *world) draw(t *rapid.T) Command {
 		}
 		return TouchTokens{Hashes: append([]TokenHash{HashToken("A"), HashToken("B")}, w.tokens...)}
 	case 8:
-		return IssueToken{UserID: user, Login: rapid.SampledFrom([]string{"a", "b"}).Draw(t, "login"), Hash: HashToken(uuid.NewString())}
+		login := rapid.SampledFrom([]string{"a", "b"}).Draw(t, "login")
+		// Accounts and namespaces come from what was drawn already, so
+		// recorded failure files keep replaying the same draws.
+		switch ttl {
+		case 6 * time.Second:
+			r := RecordGitHubAccount{UserID: user, Login: login, GitHubID: int64(user[0]%2 + 1), Orgs: []Org{{ID: 9, Login: "acme"}, {ID: 3, Login: "org-" + login}}}
+			if login == "a" {
+				r.Grant = "grant-" + name
+			} else {
+				r.ClearGrant = true
+			}
+			return r
+		case 7 * time.Second:
+			return BindNamespace{Namespace: login, Account: AccountGitHubUser(int64(user[0]%2 + 1))}
+		case 8 * time.Second:
+			return ReleaseNamespace{Namespace: login}
+		}
+		return IssueToken{UserID: user, Login: login, Hash: HashToken(uuid.NewString())}
 	case 9:
 		old := rapid.SampledFrom([]string{"A", "B", "A2"}).Draw(t, "old")
 		return RotateToken{Old: HashToken(old), New: HashToken(old + "2")}

@@ -2,6 +2,8 @@ package state
 
 import (
 	"bytes"
+	"cmp"
+	"slices"
 
 	"github.com/google/uuid"
 )
@@ -10,16 +12,49 @@ import (
 // that are out of order or inconsistent with what came before; the derived
 // indexes are rebuilt as records are stored.
 
-func (s *State) readUsers(d *decoder) {
+// readUsers reads the users of a snapshot of version v: before
+// accountsVersion a record ends at its creation time.
+func (s *State) readUsers(d *decoder, v uint64) {
 	n := d.count(18)
 	var prev uuid.UUID
 	for i := 0; i < n && d.err == nil; i++ {
 		u := &User{ID: d.id(), Login: d.str(MaxLoginLen), CreatedAt: d.varint()}
-		if bytes.Compare(u.ID[:], prev[:]) <= 0 || loginErr(u.Login) != nil {
+		var grant string
+		if v >= accountsVersion {
+			u.GitHubID, u.Orgs, u.OrgsCheckedAt, grant = d.varint(), decodeOrgs(d), d.varint(), d.str(MaxGrantLen)
+		}
+		if d.err == nil && (bytes.Compare(u.ID[:], prev[:]) <= 0 || loginErr(u.Login) != nil || !validAccountRecord(u, grant)) {
 			d.fail("bad user record")
 		}
 		prev = u.ID
 		s.users[u.ID] = u
+		if grant != "" {
+			s.grants[u.ID] = grant
+		}
+	}
+}
+
+// validAccountRecord: a user's GitHub fields are what RecordGitHubAccount
+// leaves (orgs sorted by ID without repeats), or none at all.
+func validAccountRecord(u *User, grant string) bool {
+	if u.GitHubID == 0 {
+		return len(u.Orgs) == 0 && u.OrgsCheckedAt == 0 && grant == ""
+	}
+	sorted := slices.IsSortedFunc(u.Orgs, func(a, b Org) int { return cmp.Compare(a.ID, b.ID) }) &&
+		len(slices.CompactFunc(slices.Clone(u.Orgs), func(a, b Org) bool { return a.ID == b.ID })) == len(u.Orgs)
+	return u.GitHubID > 0 && sorted && orgsErr(u.Orgs) == nil && len(grant) <= MaxGrantLen && printableASCII(grant)
+}
+
+func (s *State) readNamespaces(d *decoder) {
+	n := d.count(4)
+	prev := ""
+	for i := 0; i < n && d.err == nil; i++ {
+		b := NamespaceBinding{Namespace: d.str(MaxLockComponentLen), Account: d.str(MaxAccountLen), BoundAt: d.varint()}
+		if d.err == nil && (validateCommand(BindNamespace{Namespace: b.Namespace, Account: b.Account}) != nil || b.Namespace <= prev) {
+			d.fail("bad namespace record")
+		}
+		prev = b.Namespace
+		s.putBinding(b)
 	}
 }
 

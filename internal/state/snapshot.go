@@ -11,17 +11,21 @@ import (
 	"strings"
 
 	"github.com/google/btree"
+	"github.com/google/uuid"
 )
 
 // Snapshot format, version 6:
 //
 //	"OCTOSNAP" | version uvarint | lastNow varint | nextToken uvarint
 //	| users | tokens | revoked | sessions | locks | webhooks | outbox | nodes
-//	| queues | CRC-32 (IEEE, big endian) of all before
+//	| queues | namespaces | CRC-32 (IEEE, big endian) of all before
 //
 // Version 6 added each token's scope, expiry and last use after its
-// creation time; version 5 snapshots still restore, their tokens unscoped
-// and never expiring (what every token was then).
+// creation time, each user's GitHub account (ID, organizations, when they
+// were checked, the stored grant) after its creation time, and the
+// namespaces section; version 5 snapshots still restore, their tokens
+// unscoped and never expiring (what every token was then), without
+// GitHub accounts or bindings.
 //
 // Each section is a count followed by records in key order, so equal
 // states always produce identical bytes.
@@ -30,8 +34,11 @@ const (
 	snapshotVersion = 6
 	// scopedTokensVersion is the first version with token scopes.
 	scopedTokensVersion = 6
-	oldestSnapshot      = 5
-	flushAt             = 32 << 10
+	// accountsVersion is the first version with GitHub accounts and
+	// namespace bindings.
+	accountsVersion = 6
+	oldestSnapshot  = 5
+	flushAt         = 32 << 10
 )
 
 // Snapshot is a point-in-time view of a State. Taking it is O(users) —
@@ -48,6 +55,8 @@ type Snapshot struct {
 	outbox             outbox
 	nodes              [][2]string // id, http address; sorted by id
 	queues             []queueCopy // sorted by lock name
+	grants             map[uuid.UUID]string
+	namespaces         []NamespaceBinding
 }
 
 type queueCopy struct {
@@ -78,6 +87,11 @@ func (s *State) Snapshot() *Snapshot {
 		sn.webhooks = append(sn.webhooks, *s.webhooks[id])
 	}
 	sn.outbox = s.outbox
+	sn.grants = make(map[uuid.UUID]string, len(s.grants))
+	for id, g := range s.grants {
+		sn.grants[id] = g
+	}
+	sn.namespaces = s.Namespaces("", 0)
 	for id, addr := range s.nodes {
 		sn.nodes = append(sn.nodes, [2]string{id, addr})
 	}
@@ -135,6 +149,7 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	sn.writeOutbox(sw)
 	sn.writeNodes(sw)
 	sn.writeQueues(sw)
+	sn.writeNamespaces(sw)
 	sw.flush()
 	if sw.err == nil {
 		sw.err = binary.Write(bw, binary.BigEndian, sw.crc)
@@ -153,6 +168,20 @@ func (sn *Snapshot) writeUsers(sw *snapWriter) {
 		sw.e.id(u.ID)
 		sw.e.str(u.Login)
 		sw.e.varint(u.CreatedAt)
+		sw.e.varint(u.GitHubID)
+		encodeOrgs(&sw.e, u.Orgs)
+		sw.e.varint(u.OrgsCheckedAt)
+		sw.e.str(sn.grants[u.ID])
+		sw.maybeFlush()
+	}
+}
+
+func (sn *Snapshot) writeNamespaces(sw *snapWriter) {
+	sw.e.uvarint(uint64(len(sn.namespaces)))
+	for _, b := range sn.namespaces {
+		sw.e.str(b.Namespace)
+		sw.e.str(b.Account)
+		sw.e.varint(b.BoundAt)
 		sw.maybeFlush()
 	}
 }
@@ -304,9 +333,14 @@ func Restore(r io.Reader) (*State, error) {
 	s := New()
 	s.lastNow = d.varint()
 	s.nextToken = d.uvarint()
+	readUsers := func(d *decoder) { s.readUsers(d, v) }
 	readTokens := func(d *decoder) { s.readTokens(d, v) }
-	for _, section := range []func(*decoder){s.readUsers, readTokens, s.readRevoked, s.readSessions,
-		s.readLocks, s.readWebhooks, s.readOutbox, s.readNodes, s.readQueues} {
+	sections := []func(*decoder){readUsers, readTokens, s.readRevoked, s.readSessions,
+		s.readLocks, s.readWebhooks, s.readOutbox, s.readNodes, s.readQueues}
+	if v >= accountsVersion {
+		sections = append(sections, s.readNamespaces)
+	}
+	for _, section := range sections {
 		section(d)
 	}
 	if d.err == nil && len(d.b) != 0 {

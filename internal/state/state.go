@@ -33,6 +33,12 @@ type State struct {
 	nodes map[string]string
 	// queues holds the acquires waiting for each lock, in arrival order.
 	queues map[string]*waitQueue
+	// grants holds GitHub users' access tokens, for asking GitHub again
+	// (organization membership); kept apart from User so that no reader
+	// of a User carries it.
+	grants map[uuid.UUID]string
+	// namespaces binds owner namespaces to accounts (isolated tenancy).
+	namespaces map[string]NamespaceBinding
 
 	skew     time.Duration // the current batch's, for grants made by handoff
 	version  uint8         // the current batch's log format version: the rules it was written under
@@ -43,6 +49,7 @@ type State struct {
 	lockDeadlines    *btree.BTreeG[*Lock]    // by (FreeAt, Name)
 	sessionDeadlines *btree.BTreeG[*Session] // by (deadline, ID)
 	sessionLocks     map[uuid.UUID]map[string]struct{}
+	nsByAccount      map[string]map[string]struct{} // account → its namespaces
 	counts           counts
 }
 
@@ -59,6 +66,9 @@ func New() *State {
 		outbox:           outbox{nextSeq: 1},
 		nodes:            make(map[string]string),
 		queues:           make(map[string]*waitQueue),
+		grants:           make(map[uuid.UUID]string),
+		namespaces:       make(map[string]NamespaceBinding),
+		nsByAccount:      make(map[string]map[string]struct{}),
 		lockDeadlines:    btree.NewG(btreeDegree, lockDeadlineLess),
 		sessionDeadlines: btree.NewG(btreeDegree, sessionDeadlineLess),
 		sessionLocks:     make(map[uuid.UUID]map[string]struct{}),

@@ -137,6 +137,21 @@ type User struct {
 	ID        uuid.UUID
 	Login     string
 	CreatedAt int64
+	// GitHubID is the GitHub account's numeric ID (RecordGitHubAccount);
+	// 0 for a user that is not a GitHub account.
+	GitHubID int64
+	// Orgs are the GitHub organizations the user belongs to, sorted by
+	// ID, as GitHub last answered at OrgsCheckedAt (unix nanoseconds; 0:
+	// never asked). How long that answer counts is the reader's policy.
+	Orgs          []Org
+	OrgsCheckedAt int64
+}
+
+// Org is a GitHub organization: its numeric ID, which never changes, and
+// its login, which can.
+type Org struct {
+	ID    int64
+	Login string
 }
 
 // ValidLockName reports why name is not a valid lock name, or nil: the

@@ -100,3 +100,20 @@ func (v View) NextDeadline() (int64, bool) { return v.s.NextDeadline() }
 
 // HasWaiters reports whether any acquire is queued.
 func (v View) HasWaiters() bool { return v.s.HasWaiters() }
+
+// User is State.User.
+func (v View) User(id uuid.UUID) (User, bool) { return v.s.User(id) }
+
+// GitHubGrant is State.GitHubGrant.
+func (v View) GitHubGrant(id uuid.UUID) string { return v.s.GitHubGrant(id) }
+
+// NamespaceAccount is State.NamespaceAccount.
+func (v View) NamespaceAccount(ns string) (string, bool) { return v.s.NamespaceAccount(ns) }
+
+// NamespacesOf is State.NamespacesOf.
+func (v View) NamespacesOf(account string) []string { return v.s.NamespacesOf(account) }
+
+// Namespaces is State.Namespaces.
+func (v View) Namespaces(after string, limit int) []NamespaceBinding {
+	return v.s.Namespaces(after, limit)
+}
