@@ -48,7 +48,7 @@ var wantErrors = []struct {
 	{"httpapi.ErrForbidden", ErrForbidden, 403, "forbidden"},
 	{"httpapi.ErrTokenScope", ErrTokenScope, 403, "token_scope"},
 	{"tenancy.ErrForbiddenNamespace", tenancy.ErrForbiddenNamespace, 403, "forbidden_namespace"},
-	{"tenancy.ErrNamespaceOwnedByOther", tenancy.ErrNamespaceOwnedByOther, 403, "namespace_owned_by_other_account"},
+	{"state.ErrNamespaceOwnedByOther", state.ErrNamespaceOwnedByOther, 403, "namespace_owned_by_other_account"},
 	{"state.ErrTooManyTokens", state.ErrTooManyTokens, 429, "too_many_tokens"},
 	{"httpapi.ErrNoSignIn", ErrNoSignIn, 404, "github_not_configured"},
 	{"httpapi.ErrBadRequest", ErrBadRequest, 400, "bad_request"},

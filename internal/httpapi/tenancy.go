@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -45,7 +46,11 @@ func (a *API) bindNamespace(w http.ResponseWriter, r *request) (ok bool) {
 	if r.bind == (tenancy.Binding{}) {
 		return true
 	}
-	// TODO(merge): propose state.BindNamespace{Namespace: r.bind.Namespace, Account: r.bind.Account}.
+	cmd := state.BindNamespace{Namespace: r.bind.Namespace, Account: r.bind.Account}
+	if _, err := state.Outcome(a.store.Apply(r.Context(), cmd)); err != nil {
+		a.writeError(w, r.Request, fmt.Errorf("%w: %s", err, r.bind.Namespace))
+		return false
+	}
 	return true
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/octostore/octostore/internal/apitest"
 	"github.com/octostore/octostore/internal/server"
+	"github.com/octostore/octostore/internal/state"
 	"github.com/octostore/octostore/internal/tenancy"
 	"github.com/octostore/octostore/internal/webhook"
 )
@@ -291,5 +292,56 @@ func TestShared_ClusterAndMetricsUnchanged(t *testing.T) {
 	names, _ := listNames(t, c, bob, "?prefix=alice/")
 	if mustAcquire(t, c, "alice/x", bob, 30); len(names) != 0 {
 		t.Fatal(names)
+	}
+}
+
+// TestIsolated_FirstBindingWins: when two accounts may claim one owner
+// (here the user bob and a group the operator also named bob, with eve
+// in it), the first write binds it and the other account is refused from
+// then on, even when both race for it.
+func TestIsolated_FirstBindingWins(t *testing.T) {
+	groups := filepath.Join(t.TempDir(), "groups")
+	if err := os.WriteFile(groups, []byte("bob: eve\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv, c := startIsolated(t, func(c *server.Config) { c.GroupsFile = groups })
+	results := make(chan struct {
+		token  string
+		status int
+		code   string
+	}, 2)
+	for _, token := range []string{bob, eve} {
+		go func() {
+			r := c.Do("POST", "/locks/bob/"+token[:3]+"/acquire", token, body{"ttl_seconds": 30})
+			var e errResp
+			if r.Status != http.StatusOK {
+				r.JSON(t, &e)
+			}
+			results <- struct {
+				token  string
+				status int
+				code   string
+			}{token, r.Status, e.Code}
+		}()
+	}
+	got := []struct {
+		token  string
+		status int
+		code   string
+	}{<-results, <-results}
+	var account string
+	srvRead(t, srv, func(v state.View) { account, _ = v.NamespaceAccount("bob") })
+	for _, r := range got {
+		winner := account == "user:bob" && r.token == bob || account == "group:bob" && r.token == eve
+		if winner && r.status != http.StatusOK || !winner && (r.status != http.StatusForbidden || r.code != "namespace_owned_by_other_account") {
+			t.Errorf("bound to %s, %s got %d %s", account, r.token[:3], r.status, r.code)
+		}
+	}
+}
+
+func srvRead(t *testing.T, srv *server.Server, fn func(v state.View)) {
+	t.Helper()
+	if err := srv.Node().Read(context.Background(), false, func(v state.View, _ int64) { fn(v) }); err != nil {
+		t.Fatal(err)
 	}
 }

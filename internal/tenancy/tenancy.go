@@ -109,9 +109,9 @@ type claim struct{ key, account string }
 func (p *Policy) claims(b Bindings, u state.User, now int64) []claim {
 	var cs []claim
 	if u.ID == auth.StaticUserID(u.Login) {
-		cs = append(cs, claim{NamespaceKey(u.Login), AccountStaticUser(u.Login)})
+		cs = append(cs, claim{NamespaceKey(u.Login), state.AccountStaticUser(u.Login)})
 		for _, g := range p.groups.Of(u.Login) {
-			cs = append(cs, claim{NamespaceKey(g), AccountGroup(g)})
+			cs = append(cs, claim{NamespaceKey(g), state.AccountGroup(g)})
 		}
 	}
 	cs = append(cs, gitHubClaims(u, now)...)

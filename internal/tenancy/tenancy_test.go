@@ -161,3 +161,61 @@ func TestParseMode(t *testing.T) {
 		t.Error("Isolated accepted")
 	}
 }
+
+const hour = int64(3600e9)
+
+func gitHubUser(id int64, login string, checkedAt int64, orgs ...state.Org) state.User {
+	return state.User{ID: uuid.New(), Login: login, GitHubID: id, Orgs: orgs, OrgsCheckedAt: checkedAt}
+}
+
+var acme = state.Org{ID: 42, Login: "Acme"}
+
+// TestOwners_GitHub: a GitHub user owns its login and its organizations,
+// the latter only while GitHub's answer is at most a day old.
+func TestOwners_GitHub(t *testing.T) {
+	now := 100 * hour
+	fresh := isolated().Owners(fakeBindings{}, gitHubUser(7, "Octocat", now-23*hour, acme), now)
+	if got := fresh.Mine(); !reflect.DeepEqual(got, []string{"acme", "octocat"}) {
+		t.Fatalf("mine %v", got)
+	}
+	if b, err := fresh.Check("acme/deploy"); err != nil || b != (Binding{"acme", "github-org:42"}) {
+		t.Fatalf("acme: %v %v", b, err)
+	}
+	if b, err := fresh.Check("octocat/x"); err != nil || b != (Binding{"octocat", "github-user:7"}) {
+		t.Fatalf("octocat: %v %v", b, err)
+	}
+	for _, checked := range []int64{now - 25*hour, 0} {
+		stale := isolated().Owners(fakeBindings{}, gitHubUser(7, "octocat", checked, acme), now)
+		if _, err := stale.Check("acme/deploy"); !errors.Is(err, ErrForbiddenNamespace) {
+			t.Errorf("orgs checked at %d: %v", checked, err)
+		}
+	}
+}
+
+// TestOwners_RenamedAccounts: owners follow account IDs, not logins. A
+// renamed user keeps the namespace it bound; whoever takes its old login
+// gets namespace_owned_by_other_account there; a renamed organization
+// keeps its old name's namespace.
+func TestOwners_RenamedAccounts(t *testing.T) {
+	now := 100 * hour
+	b := fakeBindings{"octocat": "github-user:7", "acme": "github-org:42"}
+	renamed := isolated().Owners(b, gitHubUser(7, "octo-renamed", now, state.Org{ID: 42, Login: "acme-inc"}), now)
+	if got := renamed.Mine(); !reflect.DeepEqual(got, []string{"acme", "acme-inc", "octo-renamed", "octocat"}) {
+		t.Fatalf("mine %v", got)
+	}
+	if bind, err := renamed.Check("octocat/x"); err != nil || bind != (Binding{}) {
+		t.Fatalf("old login: %v %v", bind, err)
+	}
+	squatter := isolated().Owners(b, gitHubUser(8, "octocat", now, state.Org{ID: 99, Login: "acme"}), now)
+	for _, name := range []string{"octocat/x", "acme/deploy"} {
+		if _, err := squatter.Check(name); !errors.Is(err, ErrNamespaceOwnedByOther) {
+			t.Errorf("%s: %v", name, err)
+		}
+		if squatter.Reads(name) {
+			t.Errorf("%s readable", name)
+		}
+	}
+	if spans, _ := squatter.Spans(""); len(spans) != 0 {
+		t.Fatalf("the squatter lists %v", spans)
+	}
+}
