@@ -154,16 +154,24 @@ func (a *API) handleGetLock(w http.ResponseWriter, r *request) {
 	var holder string
 	var waiters int
 	var last uint64
+	var nerr error
 	err = a.store.Read(r.Context(), stale, func(s state.View, now int64) {
+		if wait > 0 { // the caller may have lost the namespace while it waited
+			if _, nerr = a.tenancy.OwnersOf(s, r.user.ID, now).Check(r.name); nerr != nil {
+				return
+			}
+		}
 		if l, held = s.GetLock(r.name, now); held {
 			holder, waiters = s.Login(l.HolderID), s.Waiting(r.name)
 		}
 		last = s.LastEventSeq()
 	})
-	w.Header().Set("X-OctoStore-Index", strconv.FormatUint(last, 10))
+	if nerr == nil {
+		w.Header().Set("X-OctoStore-Index", strconv.FormatUint(last, 10))
+	}
 	switch {
-	case err != nil:
-		a.writeError(w, r.Request, err)
+	case err != nil || nerr != nil:
+		a.writeError(w, r.Request, firstError(err, nerr))
 	case held:
 		resp := newLockResponse("held", l, holder)
 		resp.Waiters = &waiters

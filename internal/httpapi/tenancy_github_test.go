@@ -3,10 +3,13 @@ package httpapi_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/octostore/octostore/internal/apitest"
 	"github.com/octostore/octostore/internal/auth"
+	"github.com/octostore/octostore/internal/poll"
 	"github.com/octostore/octostore/internal/server"
 	"github.com/octostore/octostore/internal/state"
 	"github.com/octostore/octostore/internal/tenancy"
@@ -126,5 +129,30 @@ func TestIsolatedGitHub_RenamedLoginIsNotInherited(t *testing.T) {
 	mustAcquire(t, e.c, "octocat/more", octo, 30)
 	if names, _ := listNames(t, e.c, octo, ""); len(names) != 3 {
 		t.Fatalf("the renamed account lists %v", names)
+	}
+}
+
+// TestIsolatedGitHub_BlockingReadEndsWithTheNamespace: a blocking read
+// that outlives its caller's membership answers 403 when it wakes, not
+// the lock it may no longer see.
+func TestIsolatedGitHub_BlockingReadEndsWithTheNamespace(t *testing.T) {
+	e := startIsolatedGitHub(t)
+	octo, hu := e.signInIsolated(t, octocat), e.signInIsolated(t, hubot)
+	l := mustAcquire(t, e.c, "acme/deploy", octo, 30)
+	first := e.c.Do("GET", "/locks/acme/deploy", hu, nil)
+	wantStatus(t, first, http.StatusOK)
+	index := first.Header.Get("X-OctoStore-Index")
+	answer := make(chan *apitest.Response, 1)
+	go func() { answer <- e.c.Do("GET", "/locks/acme/deploy?wait=30s&index="+index, hu, nil) }()
+	poll.Until(t, 5*time.Second, "the read to wait", func() bool { // bob administers: he reads the metrics
+		return strings.Contains(string(e.c.Do("GET", "/metrics", bob, nil).Body), "octostore_http_requests_waiting 1")
+	})
+	e.record(t, ghUser{ID: hubot.ID, Login: hubot.Login}) // hubot leaves acme
+	wantStatus(t, e.c.Do("POST", "/locks/acme/deploy/renew", octo, body{"lease_id": l.LeaseID, "ttl_seconds": 30}), http.StatusOK)
+	select {
+	case r := <-answer:
+		wantError(t, r, http.StatusForbidden, "forbidden_namespace")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the blocking read did not wake")
 	}
 }
