@@ -128,7 +128,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	cfg.Logger.Info("octostore serving", "addr", s.scheme()+"://"+ln.Addr().String(), "data_dir", cfg.DataDir,
-		"node_id", s.node.ID(), "raft_addr", s.node.RaftAddr(), "tls", s.tlsSummary())
+		"node_id", s.node.ID(), "raft_addr", s.node.RaftAddr(), "tls", s.tlsSummary(), "tenancy", cfg.Tenancy.String())
+	warnUnknownMembers(cfg.Logger, groups, users)
 	s.warnPlainHTTP()
 	go func() { s.done <- s.http.Serve(s.serveListener()) }()
 	if nodeLn := s.node.ForwardListener(); nodeLn != nil {
