@@ -16,14 +16,14 @@ var (
 )
 
 // gitHubClaims are a GitHub account's claims: its login, and its
-// organizations while GitHub's last answer about them is at most
-// MaxOrgStaleness old at now.
+// organizations while GitHub's last answer about them is younger than
+// MaxOrgStaleness at now.
 func gitHubClaims(u state.User, now int64) []claim {
 	if u.GitHubID == 0 {
 		return nil
 	}
 	cs := []claim{{NamespaceKey(u.Login), state.AccountGitHubUser(u.GitHubID)}}
-	if u.OrgsCheckedAt == 0 || now-u.OrgsCheckedAt > int64(MaxOrgStaleness) {
+	if u.OrgsCheckedAt == 0 || now-u.OrgsCheckedAt >= int64(MaxOrgStaleness) {
 		return cs
 	}
 	for _, o := range u.Orgs {

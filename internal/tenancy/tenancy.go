@@ -44,7 +44,7 @@ func (m Mode) String() string {
 }
 
 // MaxOrgStaleness is how old GitHub's last answer about a user's
-// organizations may be for them to count: beyond it (GitHub unreachable
+// organizations may get and still count: from then on (GitHub unreachable
 // for a day, or a token unused since) org namespaces are not granted
 // until a fresh answer comes.
 const MaxOrgStaleness = 24 * time.Hour

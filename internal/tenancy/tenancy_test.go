@@ -184,7 +184,7 @@ func TestOwners_GitHub(t *testing.T) {
 	if b, err := fresh.Check("octocat/x"); err != nil || b != (Binding{"octocat", "github-user:7"}) {
 		t.Fatalf("octocat: %v %v", b, err)
 	}
-	for _, checked := range []int64{now - 25*hour, 0} {
+	for _, checked := range []int64{now - 24*hour, now - 25*hour, 0} {
 		stale := isolated().Owners(fakeBindings{}, gitHubUser(7, "octocat", checked, acme), now)
 		if _, err := stale.Check("acme/deploy"); !errors.Is(err, ErrForbiddenNamespace) {
 			t.Errorf("orgs checked at %d: %v", checked, err)
