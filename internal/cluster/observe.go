@@ -19,6 +19,9 @@ type Observer interface {
 	Applied(entries int, d time.Duration, events EventTally)
 	// SnapshotPersisted times one snapshot written to disk.
 	SnapshotPersisted(bytes int64, d time.Duration)
+	// Refused counts one command answered from the state without a log
+	// write (a refusal; see Node.refuse).
+	Refused()
 }
 
 // EventTally counts lock events by kind.
@@ -43,6 +46,7 @@ type nopObserver struct{}
 func (nopObserver) LogStored(int, time.Duration)           {}
 func (nopObserver) Applied(int, time.Duration, EventTally) {}
 func (nopObserver) SnapshotPersisted(int64, time.Duration) {}
+func (nopObserver) Refused()                               {}
 
 // timedLogStore measures the log writes raft waits on.
 type timedLogStore struct {

@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +18,13 @@ type recorder struct {
 	stored, applied         int
 	events                  EventTally
 	snapshots, snapshotSize int64
+	refused                 int
+}
+
+func (r *recorder) Refused() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.refused++
 }
 
 func (r *recorder) LogStored(entries int, _ time.Duration) {
@@ -66,5 +75,49 @@ func TestNode_Observer(t *testing.T) {
 	}
 	if s := n.RaftStats(); s.State != "leader" || !s.ReadyLeader || s.Applied < 4 || s.Term == 0 {
 		t.Errorf("raft stats %+v", s)
+	}
+}
+
+// TestNode_RefusalsWriteNothing: a try-lock on a held lock and a renew or
+// release of a stale lease are answered from the state, exactly as the
+// log would have answered, and write no log entry; a grant still does.
+func TestNode_RefusalsWriteNothing(t *testing.T) {
+	rec := &recorder{}
+	n := openNodeWith(t, Config{DataDir: t.TempDir(), Observer: rec})
+	defer n.Close()
+	addUser(t, n)
+	other := uuid.New()
+	mustApply(t, n, state.IssueToken{UserID: other, Login: "other", Hash: state.HashToken("o")})
+	held := mustApply(t, n, state.Acquire{Name: "a", LeaseID: uuid.New(), HolderID: user, TTL: time.Minute}).Lock
+	last := n.raft.LastIndex()
+	stale := uuid.New()
+	for _, c := range []struct {
+		cmd  state.Command
+		want error
+	}{
+		{state.Acquire{Name: "a", LeaseID: uuid.New(), HolderID: other, TTL: time.Minute}, state.ErrLockHeld},
+		{state.Renew{Name: "a", LeaseID: stale, HolderID: user, TTL: time.Minute}, state.ErrLockNotFound},
+		{state.Release{Name: "a", LeaseID: held.LeaseID, HolderID: other}, state.ErrLockNotFound},
+		{state.Release{Name: "nothing", LeaseID: stale, HolderID: user}, state.ErrLockNotFound},
+	} {
+		r, err := n.Apply(context.Background(), c.cmd)
+		if err != nil || !errors.Is(r.Err, c.want) {
+			t.Fatalf("%T: %+v, %v; want %v", c.cmd, r, err, c.want)
+		}
+		if c.want == state.ErrLockHeld && (r.Lock.LeaseID != held.LeaseID || r.Holder != "admin") {
+			t.Fatalf("409 shows %+v held by %q, want the holder's lock", r.Lock, r.Holder)
+		}
+	}
+	if got := n.raft.LastIndex(); got != last {
+		t.Fatalf("refusals wrote %d log entries", got-last)
+	}
+	mustApply(t, n, state.Acquire{Name: "b", LeaseID: uuid.New(), HolderID: other, TTL: time.Minute})
+	if n.raft.LastIndex() == last {
+		t.Fatal("a grant wrote no log entry")
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.refused != 4 {
+		t.Fatalf("observer counted %d refusals, want 4", rec.refused)
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/octostore/octostore/internal/poll"
 	"github.com/octostore/octostore/internal/state"
 )
 
@@ -19,7 +20,8 @@ func TestDrain_PatientBatches(t *testing.T) {
 	release := state.Release{Name: "l", LeaseID: uuid.New(), HolderID: uuid.New()}
 	tryLock := state.Acquire{Name: "l", LeaseID: uuid.New(), HolderID: uuid.New(), TTL: time.Minute}
 	newNode := func() *Node {
-		return &Node{queue: make(chan *proposal, 8), shutdownCh: make(chan struct{}), linger: patientLinger}
+		return &Node{queue: make(chan *proposal, 8), shutdownCh: make(chan struct{}), linger: patientLinger,
+			heldByOther: func(state.Acquire) bool { return true }}
 	}
 
 	t.Run("ReleaseGoesAtOnce", func(t *testing.T) {
@@ -61,4 +63,52 @@ func TestDrain_PatientBatches(t *testing.T) {
 			t.Fatalf("batch of %d", len(b))
 		}
 	})
+	t.Run("AnotherWaitingAcquireIsNoReasonToStop", func(t *testing.T) {
+		n := newNode()
+		n.linger = time.Hour
+		second := propose(waiting)
+		go func() {
+			n.queue <- second
+			// Only once drain has taken the second waiting acquire does
+			// the release come: drain must still be waiting for it.
+			poll.Wait(time.Minute, func() bool { return len(n.queue) == 0 })
+			n.queue <- propose(release)
+		}()
+		b := n.drain(propose(waiting))
+		if len(b) != 3 || b[1] != second {
+			t.Fatalf("batch of %d, want both waiting acquires and the release", len(b))
+		}
+	})
+	t.Run("WaitingAcquireOfAFreeLockGoesAtOnce", func(t *testing.T) {
+		n := newNode()
+		n.linger = time.Minute
+		n.heldByOther = func(state.Acquire) bool { return false }
+		start := time.Now()
+		if b := n.drain(propose(waiting)); len(b) != 1 || time.Since(start) > n.linger/2 {
+			t.Fatalf("batch of %d after %v", len(b), time.Since(start))
+		}
+	})
+}
+
+// TestNode_LockHeldByOther: the lingering hint reads the local state: a
+// lock held by someone else, not a free one or the caller's own.
+func TestNode_LockHeldByOther(t *testing.T) {
+	n := openNode(t, t.TempDir())
+	defer n.Close()
+	addUser(t, n)
+	other := uuid.New()
+	held := mustApply(t, n, state.Acquire{Name: "a", LeaseID: uuid.New(), HolderID: user, TTL: time.Minute}).Lock
+	for _, c := range []struct {
+		a    state.Acquire
+		want bool
+	}{
+		{state.Acquire{Name: "a", HolderID: other}, true},
+		{state.Acquire{Name: "a", HolderID: user}, false},
+		{state.Acquire{Name: "a", HolderID: user, SessionID: uuid.New()}, true},
+		{state.Acquire{Name: "free", HolderID: other}, false},
+	} {
+		if got := n.lockHeldByOther(c.a); got != c.want {
+			t.Errorf("%+v with %s held: %v, want %v", c.a, held.Name, got, c.want)
+		}
+	}
 }

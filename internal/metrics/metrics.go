@@ -23,6 +23,7 @@ type Metrics struct {
 
 	logStore, apply prometheus.Histogram
 	applyEntries    prometheus.Counter
+	refusals        prometheus.Counter
 	events          *prometheus.CounterVec
 	// The four children of events, by kind.
 	acquired, renewed, released, expired prometheus.Counter
@@ -48,6 +49,8 @@ func New(version string) *Metrics {
 	m.apply = histogram("fsm_apply_seconds", "Time to apply a group of committed entries to the state machine.")
 	m.applyEntries = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "fsm_applied_entries_total",
 		Help: "Raft entries applied to the state machine."})
+	m.refusals = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "refusals_without_write_total",
+		Help: "Commands refused from a linearizable read on the leader, without a log write (a held lock's try-lock, a stale lease)."})
 	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "lock_events_total",
 		Help: "Lock events applied: acquired, renewed, released, expired."}, []string{"event"})
 	m.snapshotSeconds = histogram("snapshot_persist_seconds", "Time to write a state snapshot to disk.")
@@ -65,7 +68,7 @@ func New(version string) *Metrics {
 	m.acquired, m.renewed = m.events.WithLabelValues("acquired"), m.events.WithLabelValues("renewed")
 	m.released, m.expired = m.events.WithLabelValues("released"), m.events.WithLabelValues("expired")
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.latency, m.logStore, m.apply, m.applyEntries, m.events, m.snapshotSeconds, m.snapshotBytes,
+		m.requests, m.latency, m.logStore, m.apply, m.applyEntries, m.refusals, m.events, m.snapshotSeconds, m.snapshotBytes,
 		m.webhookOK, m.webhookFailed, m.webhookSeconds, buildInfo)
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 	return m
@@ -122,6 +125,9 @@ func (m *Metrics) Applied(entries int, d time.Duration, t cluster.EventTally) {
 	m.released.Add(float64(t.Released))
 	m.expired.Add(float64(t.Expired))
 }
+
+// Refused implements cluster.Observer.
+func (m *Metrics) Refused() { m.refusals.Inc() }
 
 // SnapshotPersisted implements cluster.Observer.
 func (m *Metrics) SnapshotPersisted(bytes int64, d time.Duration) {

@@ -110,6 +110,8 @@ func TestObservers_UpdateTheirSeries(t *testing.T) {
 	m.Applied(2, time.Millisecond, cluster.EventTally{Acquired: 3, Renewed: 1, Released: 2})
 	m.Applied(1, time.Millisecond, cluster.EventTally{Expired: 4})
 	m.SnapshotPersisted(4096, time.Millisecond)
+	m.Refused()
+	m.Refused()
 	m.Delivered(time.Millisecond)
 	m.Delivered(time.Millisecond)
 	m.DeliveryFailed()
@@ -119,6 +121,7 @@ func TestObservers_UpdateTheirSeries(t *testing.T) {
 		"octostore_raft_log_store_seconds":          1,
 		"octostore_fsm_apply_seconds":               2,
 		"octostore_fsm_applied_entries_total":       3,
+		"octostore_refusals_without_write_total":    2,
 		"octostore_snapshot_persist_seconds":        1,
 		"octostore_snapshot_last_size_bytes":        4096,
 		"octostore_webhook_deliveries_total":        2,

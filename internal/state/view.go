@@ -117,3 +117,6 @@ func (v View) NamespacesOf(account string) []string { return v.s.NamespacesOf(ac
 func (v View) Namespaces(after string, limit int) []NamespaceBinding {
 	return v.s.Namespaces(after, limit)
 }
+
+// Refusal is State.Refusal.
+func (v View) Refusal(cmd Command, now int64) (Result, bool) { return v.s.Refusal(cmd, now) }

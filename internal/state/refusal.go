@@ -1,0 +1,57 @@
+package state
+
+import "github.com/google/uuid"
+
+// Refusal answers a command from the state as it is, without applying it,
+// when the answer is a refusal that applying it at now would give while
+// changing nothing: a try-lock on a lock someone else holds (ErrLockHeld,
+// with the lock), and a renew or release of a lease that is not the
+// current one (ErrLockNotFound). ok is false whenever only applying the
+// command can tell, including every case where applying it would change
+// the state (a lock past FreeAt, which applying frees first). The caller
+// must read at a now no earlier than LastNow.
+//
+// It is what lets the leader refuse without a log write; the property
+// test holds it to exactly the answer of Apply.
+func (s *State) Refusal(cmd Command, now int64) (res Result, ok bool) {
+	switch c := cmd.(type) {
+	case Acquire:
+		return s.acquireRefusal(now, c)
+	case Renew:
+		return s.leaseRefusal(now, c.Name, c.LeaseID, c.HolderID)
+	case Release:
+		return s.leaseRefusal(now, c.Name, c.LeaseID, c.HolderID)
+	}
+	return Result{}, false
+}
+
+func (s *State) acquireRefusal(now int64, c Acquire) (Result, bool) {
+	if c.Wait > 0 {
+		return Result{}, false // it would queue
+	}
+	if _, ok := s.users[c.HolderID]; !ok {
+		return Result{}, false
+	}
+	cur, ok := s.locks.Get(&Lock{Name: c.Name})
+	if !ok || now >= cur.FreeAt || sameHolder(cur, c.HolderID, c.SessionID) {
+		return Result{}, false
+	}
+	if c.SessionID != uuid.Nil && !s.sessionUsable(now, c.SessionID, c.HolderID) {
+		return Result{Err: ErrSessionInvalid}, true
+	}
+	return Result{Err: ErrLockHeld, Lock: *cur, Holder: s.login(cur.HolderID)}, true
+}
+
+// leaseRefusal: the lease is not the live, unexpired lease of holder.
+func (s *State) leaseRefusal(now int64, name string, lease, holder uuid.UUID) (Result, bool) {
+	cur, ok := s.locks.Get(&Lock{Name: name})
+	switch {
+	case !ok:
+		return Result{Err: ErrLockNotFound}, true
+	case now >= cur.FreeAt:
+		return Result{}, false // applying it would free the lock first
+	case cur.LeaseID != lease || cur.HolderID != holder || now >= cur.ExpiresAt:
+		return Result{Err: ErrLockNotFound}, true
+	}
+	return Result{}, false
+}
