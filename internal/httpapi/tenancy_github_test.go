@@ -13,6 +13,7 @@ import (
 	"github.com/octostore/octostore/internal/server"
 	"github.com/octostore/octostore/internal/state"
 	"github.com/octostore/octostore/internal/tenancy"
+	"github.com/octostore/octostore/internal/webhook"
 )
 
 // GitHub organizations of the isolated tests, by login.
@@ -155,4 +156,48 @@ func TestIsolatedGitHub_BlockingReadEndsWithTheNamespace(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the blocking read did not wake")
 	}
+}
+
+// TestIsolatedGitHub_StrangerSeesNothing: a GitHub stranger on a public
+// service sees none of acme's or octocat's names through any door: the
+// list, an event stream, a webhook on "**", /cluster or /metrics. Events
+// and deliveries come in order, so a first one that is the stranger's
+// own proves nothing earlier leaked.
+func TestIsolatedGitHub_StrangerSeesNothing(t *testing.T) {
+	pool := apitest.NewReceiver(t).Roots()
+	e := startWithGitHub(t, func(c *auth.GitHubConfig) { c.AllowedOrgs, c.AllowAnyUser = nil, true },
+		func(c *server.Config) {
+			c.Tenancy = tenancy.Isolated
+			c.Webhooks = webhook.Config{AllowPrivate: true, RootCAs: pool}
+			fastRetries(&c.Webhooks)
+		})
+	octo, hu, mal := e.signInIsolated(t, octocat), e.signInIsolated(t, hubot), e.signInIsolated(t, mallory)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stream := streamAs(t, ctx, e.c, mal, "")
+	malHook, huHook := apitest.NewReceiver(t), apitest.NewReceiver(t)
+	addHook(t, e.c, mal, body{"url": malHook.URL, "lock_pattern": "**", "events": []string{"acquired"}})
+	addHook(t, e.c, hu, body{"url": huHook.URL, "lock_pattern": "**", "events": []string{"acquired"}})
+	mustAcquire(t, e.c, "octocat/private", octo, 30)
+	mustAcquire(t, e.c, "acme/deploy", octo, 30)
+	mustAcquire(t, e.c, "evil/plan", mal, 30)
+	if ev := next(t, stream); !strings.Contains(ev.data, `"lock":"evil/plan"`) {
+		t.Fatalf("mallory's first event: %+v", ev)
+	}
+	if got := malHook.WaitFor(t, 1, 5*time.Second); got[0].Payload.Lock != "evil/plan" {
+		t.Fatalf("mallory's webhook got %s first", got[0].Payload.Lock)
+	}
+	if got := huHook.WaitFor(t, 1, 5*time.Second); got[0].Payload.Lock != "acme/deploy" {
+		t.Fatalf("hubot's webhook got %s first", got[0].Payload.Lock)
+	}
+	if names, _ := listNames(t, e.c, mal, ""); len(names) != 1 {
+		t.Fatalf("mallory lists %v", names)
+	}
+	var cl clusterResp
+	e.c.Do("GET", "/cluster", mal, nil).JSON(t, &cl)
+	if len(cl.Nodes) != 1 || cl.Nodes[0].HTTPAddr != "" || cl.Nodes[0].RaftAddr != "" {
+		t.Fatalf("mallory sees %+v", cl)
+	}
+	wantError(t, e.c.Do("GET", "/metrics", mal, nil), http.StatusForbidden, "forbidden")
+	wantStatus(t, e.c.Do("GET", "/metrics", bob, nil), http.StatusOK) // bob administers
 }
