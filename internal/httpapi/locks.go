@@ -214,9 +214,12 @@ func (a *API) handleListLocks(w http.ResponseWriter, r *request) {
 	}
 	resp := listResponse{Locks: []listedLock{}}
 	err = a.store.Read(r.Context(), stale, func(s state.View, now int64) {
-		locks, more := s.ListLocks(prefix, after, limit, now)
+		var locks []state.Lock
+		var more bool
 		if r.confined {
 			locks, more = listSpans(s, r.spans, after, limit, now)
+		} else {
+			locks, more = s.ListLocks(prefix, after, limit, now)
 		}
 		for _, l := range locks {
 			resp.Locks = append(resp.Locks, listed(l, s.Login(l.HolderID)))
