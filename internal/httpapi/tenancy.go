@@ -26,7 +26,7 @@ func (a *API) checkNamespace(rt *route, req *request) error {
 	}
 	var err error
 	rerr := a.store.Read(req.Context(), true, func(v state.View, now int64) {
-		owners := a.tenancy.OwnersIn(v, req.user, now)
+		owners := a.tenancy.Owners(v, req.user, now)
 		if lockRoute {
 			req.bind, err = owners.Check(req.name)
 			return

@@ -32,10 +32,7 @@ func gitHubClaims(u state.User, now int64) []claim {
 	return cs
 }
 
-// OwnersIn is Owners over the bindings of the replicated state.
-func (p *Policy) OwnersIn(v state.View, u state.User, now int64) Owners { return p.Owners(v, u, now) }
-
-// OwnersOf is OwnersIn for the user with id as v knows it now (a
+// OwnersOf is Owners for the user with id as v knows it now (a
 // webhook's owner; a stream's user, whose organizations may change while
 // it lasts). An unknown user owns nothing.
 func (p *Policy) OwnersOf(v state.View, id uuid.UUID, now int64) Owners {
@@ -46,5 +43,5 @@ func (p *Policy) OwnersOf(v state.View, id uuid.UUID, now int64) Owners {
 	if !ok {
 		return Owners{keys: map[string]verdict{}}
 	}
-	return p.OwnersIn(v, u, now)
+	return p.Owners(v, u, now)
 }
