@@ -31,6 +31,7 @@ func runServe(args []string, stderr io.Writer) int {
 	clusterCfg := addClusterFlags(fs)
 	limits := addLimitFlags(fs)
 	tlsCfg := addServeTLSFlags(fs)
+	ten := addTenancyFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return usageError(fs, err)
 	}
@@ -44,6 +45,10 @@ func runServe(args []string, stderr io.Writer) int {
 	if err == nil {
 		cfg.SignIn, err = gh.signIn(cfg.Listen, tlsCfg.CertFile != "")
 		cfg.TokenTTL = time.Duration(gh.tokenTTL)
+	}
+	if err == nil {
+		cfg.Tenancy, err = ten.resolve(gh.allowAny)
+		cfg.GroupsFile = ten.groupsFile
 	}
 	if err == nil {
 		cfg.Webhooks, err = hooks.config()

@@ -89,7 +89,8 @@ func runRound(t *testing.T, cl *chaosCluster, rng *rand.Rand, round int, length 
 	faults := cl.nemesis(ctx, rng)
 	wg.Wait()
 	cl.healAll()
-	finalReads(t, rec, cl.waitLeader())
+	finalReads(t, rec, cl)
+	rec.checkSquats(t, cl.isolated)
 	ops := rec.operations()
 	t.Logf("round %d: %d operations (%d with unknown outcome) under %d faults: %s",
 		round, len(ops), rec.unknownCount(), len(faults), summarize(faults))

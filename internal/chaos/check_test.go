@@ -20,8 +20,9 @@ import (
 // finalReads reads every lock through the leader after all faults healed,
 // so the history ends with what survived: an acknowledged write that was
 // lost makes it non-linearizable.
-func finalReads(t *testing.T, rec *recorder, leader *chaosNode) {
-	c := &client{rec: rec, http: &http.Client{Timeout: 10 * time.Second}}
+func finalReads(t *testing.T, rec *recorder, cl *chaosCluster) {
+	leader := cl.waitLeader()
+	c := &client{rec: rec, http: &http.Client{Timeout: 10 * time.Second}, token: cl.readerToken()}
 	for _, name := range rec.lockNames() {
 		in := Input{Op: OpGet, Name: name}
 		poll.Until(t, 5*time.Second, "final read of "+name, func() bool {

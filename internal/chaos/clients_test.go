@@ -23,6 +23,7 @@ type recorder struct {
 	ops     []porcupine.Operation
 	names   map[string]bool
 	unknown int
+	squats  squats // isolated tenancy: attempts on others' namespaces
 }
 
 func newRecorder() *recorder { return &recorder{start: time.Now(), names: map[string]bool{}} }
@@ -75,6 +76,7 @@ type client struct {
 	rec     *recorder
 	cl      *chaosCluster
 	http    *http.Client
+	token   string
 	leases  map[string]string // lock → lease this client believes it holds
 	session string
 	sNo     int // sessions created, for session-lock names
@@ -82,13 +84,13 @@ type client struct {
 
 func newClient(id, round int, rng *rand.Rand, rec *recorder, cl *chaosCluster) *client {
 	return &client{id: id, round: round, rng: rng, rec: rec, cl: cl, leases: map[string]string{},
-		http: &http.Client{Timeout: 3 * time.Second}}
+		http: &http.Client{Timeout: 3 * time.Second}, token: tokenOf(id)}
 }
 
 // sharedLock is one of eight names every client contends for. Names are
 // per round and TTLs an hour, so nothing expires while it is used.
 func (c *client) sharedLock() string {
-	return fmt.Sprintf("lk/%d/%d", c.round, c.rng.IntN(8))
+	return fmt.Sprintf("%slk/%d/%d", c.cl.owner(teamGroup), c.round, c.rng.IntN(8))
 }
 
 func (c *client) run(ctx context.Context) {
@@ -98,6 +100,10 @@ func (c *client) run(ctx context.Context) {
 }
 
 func (c *client) step() {
+	if c.cl.isolated && c.rng.IntN(20) == 0 {
+		c.squat()
+		return
+	}
 	switch r := c.rng.IntN(100); {
 	case r < 30:
 		c.acquire(c.sharedLock(), "")
@@ -144,7 +150,7 @@ func (c *client) sessionStep() {
 	case c.rng.IntN(3) == 0:
 		c.do(Input{Op: OpKeepAlive, Session: c.session})
 	default:
-		c.acquire(fmt.Sprintf("sl/%d/%d/%d", c.round, c.id, c.sNo), c.session)
+		c.acquire(fmt.Sprintf("%ssl/%d/%d/%d", c.cl.owner(user(c.id)), c.round, c.id, c.sNo), c.session)
 	}
 }
 
@@ -170,7 +176,7 @@ func (c *client) send(base string, in Input) Output {
 		rd = bytes.NewReader(b)
 	}
 	req, _ := http.NewRequest(method, base+path, rd)
-	req.Header.Set("Authorization", "Bearer "+tokenOf(c.id))
+	req.Header.Set("Authorization", "Bearer "+c.token)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return noAnswer(in)

@@ -23,6 +23,9 @@ type chaosCluster struct {
 	t     *testing.T
 	mu    sync.Mutex
 	nodes []*chaosNode
+	// isolated runs the nodes in isolated tenancy (startIsolatedCluster).
+	isolated bool
+	env      []string // the nodes' environment
 }
 
 type chaosNode struct {
@@ -44,7 +47,11 @@ func clusterEnv() []string {
 }
 
 func startCluster(t *testing.T) *chaosCluster {
-	cl := &chaosCluster{t: t}
+	return startClusterWith(&chaosCluster{t: t, env: clusterEnv()})
+}
+
+func startClusterWith(cl *chaosCluster) *chaosCluster {
+	t := cl.t
 	for i := range 3 {
 		p, err := NewProxy()
 		if err != nil {
@@ -78,7 +85,7 @@ func (cl *chaosCluster) start(n *chaosNode) {
 	if n != cl.nodes[0] {
 		args = append(args, "--join", cl.nodes[0].proxy.Addr())
 	}
-	p := proctest.Start(cl.t, binary, clusterEnv(), args...)
+	p := proctest.Start(cl.t, binary, cl.env, args...)
 	cl.mu.Lock()
 	n.proc, n.paused = p, false
 	n.listen = strings.TrimPrefix(p.Addr, "http://")

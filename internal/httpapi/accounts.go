@@ -11,6 +11,7 @@ import (
 
 	"github.com/octostore/octostore/internal/auth"
 	"github.com/octostore/octostore/internal/state"
+	"github.com/octostore/octostore/internal/tenancy"
 )
 
 // GitHub accounts are re-checked while they are used. A signed-in user's
@@ -24,10 +25,6 @@ const (
 	// removed from an organization loses it within about this long of
 	// its next request.
 	recheckEvery = time.Hour
-	// staleAfter is how long the last answer counts while GitHub cannot
-	// be asked (down, slow, rate limiting): then its organizations no
-	// longer count (currentOrgs) until GitHub answers again.
-	staleAfter = 24 * time.Hour
 	// recheckTimeout bounds one re-check: GitHub's answers (each call has
 	// its own 10 s timeout) and the proposal.
 	recheckTimeout = 30 * time.Second
@@ -37,7 +34,6 @@ const (
 // means the defaults.
 type AccountChecks struct {
 	Every time.Duration // how old GitHub's last answer may get; default 1 h
-	Stale time.Duration // how long it counts when GitHub fails; default 24 h
 	// Now is the clock deciding when a re-check is due; default
 	// time.Now. Tests move it forward instead of waiting an hour.
 	Now func() time.Time
@@ -46,11 +42,11 @@ type AccountChecks struct {
 // accounts is the leader's memory of re-checks: which run, and which got
 // no fresh answer (a GitHub failure, no grant) and when to try again.
 type accounts struct {
-	every, stale time.Duration
-	now          func() time.Time
-	running      inFlight[uuid.UUID]
-	mu           sync.Mutex
-	notes        map[uuid.UUID]accountNote
+	every   time.Duration
+	now     func() time.Time
+	running inFlight[uuid.UUID]
+	mu      sync.Mutex
+	notes   map[uuid.UUID]accountNote
 }
 
 // accountNote is about the answer of checkedAt: a newer one voids it.
@@ -61,12 +57,9 @@ type accountNote struct {
 }
 
 func newAccounts(c AccountChecks) *accounts {
-	ac := &accounts{every: c.Every, stale: c.Stale, now: c.Now, notes: map[uuid.UUID]accountNote{}}
+	ac := &accounts{every: c.Every, now: c.Now, notes: map[uuid.UUID]accountNote{}}
 	if ac.every <= 0 {
 		ac.every = recheckEvery
-	}
-	if ac.stale <= 0 {
-		ac.stale = staleAfter
 	}
 	if ac.now == nil {
 		ac.now = time.Now
@@ -104,16 +97,6 @@ func (c *accounts) forget(id uuid.UUID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.notes, id)
-}
-
-// currentOrgs are the organizations that count for u now: GitHub's last
-// answer, unless it is older than Stale (GitHub has failed that long).
-// Namespace checks must use this, never u.Orgs directly.
-func (a *API) currentOrgs(u state.User) []state.Org {
-	if a.accounts.now().Sub(time.Unix(0, u.OrgsCheckedAt)) >= a.accounts.stale {
-		return nil
-	}
-	return u.Orgs
 }
 
 // noteAccount re-checks u with GitHub in the background when that is due
@@ -229,7 +212,7 @@ func (a *API) githubFailed(u state.User, now time.Time, err error) {
 	}
 	last := time.Unix(0, u.OrgsCheckedAt).UTC()
 	a.log.Warn("GitHub account not re-checked: its last answer is kept, and becomes stale at stale_at",
-		"login", u.Login, "user_id", u.ID, "last_answer", last, "stale_at", last.Add(a.accounts.stale),
+		"login", u.Login, "user_id", u.ID, "last_answer", last, "stale_at", last.Add(tenancy.MaxOrgStaleness),
 		"orgs", orgLogins(u.Orgs), "err", err)
 }
 

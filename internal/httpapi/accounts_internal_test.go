@@ -65,20 +65,3 @@ func TestAccounts_WarnsHourly(t *testing.T) {
 		t.Fatalf("warned at %v", warned)
 	}
 }
-
-// TestAccounts_StaleOrgsDoNotCount: GitHub's last answer about a user's
-// organizations counts for 24 hours; older, they count for nothing.
-func TestAccounts_StaleOrgsDoNotCount(t *testing.T) {
-	now := time.Unix(1_700_000_000, 0)
-	a := New(Config{Accounts: AccountChecks{Now: func() time.Time { return now }}})
-	u := state.User{GitHubID: 7, Orgs: []state.Org{{ID: 1, Login: "acme"}}}
-	for _, tc := range []struct {
-		age  time.Duration
-		want int
-	}{{time.Hour, 1}, {24*time.Hour - time.Second, 1}, {24 * time.Hour, 0}, {30 * 24 * time.Hour, 0}} {
-		u.OrgsCheckedAt = now.Add(-tc.age).UnixNano()
-		if got := len(a.currentOrgs(u)); got != tc.want {
-			t.Errorf("answer %v old: %d orgs count", tc.age, got)
-		}
-	}
-}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/octostore/octostore/internal/auth"
 	"github.com/octostore/octostore/internal/state"
+	"github.com/octostore/octostore/internal/tenancy"
 )
 
 // Store is what the API needs from the replicated state.
@@ -78,6 +79,9 @@ type Config struct {
 	TokenTTL time.Duration
 	// Accounts tunes the re-checks of GitHub accounts (accounts.go).
 	Accounts AccountChecks
+	// Tenancy decides which lock names each user may touch; nil is
+	// shared (one trust domain).
+	Tenancy *tenancy.Policy
 }
 
 // Metrics is the instrumentation the API feeds and serves.
@@ -112,6 +116,7 @@ type API struct {
 	clients   *clientSlots  // each client's requests being read or served
 	metrics   Metrics
 	tokenTTL  time.Duration
+	tenancy   *tenancy.Policy
 	usage     inFlight[state.TokenHash] // tokens whose use is being recorded
 	accounts  *accounts                 // GitHub accounts being re-checked
 	// metricsToken is the digest of the token /metrics requires; nil when
@@ -141,6 +146,7 @@ func New(cfg Config) *API {
 	a.metrics = cfg.Metrics
 	a.tokenTTL = cfg.TokenTTL
 	a.accounts = newAccounts(cfg.Accounts)
+	a.tenancy = cfg.Tenancy
 	if cfg.MetricsToken != "" {
 		h := state.HashToken(cfg.MetricsToken)
 		a.metricsToken = &h
@@ -170,6 +176,11 @@ type request struct {
 	// paramErr is a malformed path parameter, answered 422 once the
 	// caller is authenticated.
 	paramErr error
+	// Isolated tenancy (checkNamespace): the binding an acquire proposes
+	// first, and what a confined list reads.
+	bind     tenancy.Binding
+	spans    []tenancy.Span
+	confined bool
 }
 
 type handler func(w http.ResponseWriter, r *request)

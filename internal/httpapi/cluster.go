@@ -172,10 +172,18 @@ func (a *API) handleClusterStatus(w http.ResponseWriter, r *request) {
 	st := a.cluster.Status()
 	resp := clusterStatus{Leader: st.Leader, Term: st.Term, CommitIndex: st.Commit, AppliedIndex: st.Applied,
 		Nodes: []clusterNode{}, Self: st.Self}
+	details := a.clusterDetails(r)
 	for _, m := range st.Members {
-		resp.Nodes = append(resp.Nodes, clusterNode{ID: m.ID, RaftAddr: m.RaftAddr, HTTPAddr: m.HTTPAddr, Role: m.Role, Voter: m.Voter})
+		n := clusterNode{ID: m.ID, RaftAddr: m.RaftAddr, HTTPAddr: m.HTTPAddr, Role: m.Role, Voter: m.Voter}
+		if !details {
+			n.RaftAddr, n.HTTPAddr = "", "" // where the nodes are is the operator's business
+		}
+		resp.Nodes = append(resp.Nodes, n)
 	}
-	if d := r.URL.Query().Get("digest"); d == "true" {
+	if d := r.URL.Query().Get("digest"); d == "true" && !details {
+		a.writeError(w, r.Request, ErrForbidden) // a digest of everyone's state
+		return
+	} else if d == "true" {
 		index, digest := a.cluster.Digest()
 		resp.StateIndex, resp.StateDigest = &index, &digest
 	} else if d != "" && d != "false" {

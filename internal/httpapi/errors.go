@@ -11,6 +11,7 @@ import (
 	"github.com/octostore/octostore/internal/auth"
 	"github.com/octostore/octostore/internal/cluster"
 	"github.com/octostore/octostore/internal/state"
+	"github.com/octostore/octostore/internal/tenancy"
 )
 
 // Errors of this layer; the state and cluster layers contribute theirs.
@@ -69,6 +70,8 @@ var errorStatus = []errorRow{
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "timeout", "Request timed out", false},
 	{ErrForbidden, http.StatusForbidden, "forbidden", "Only an administrator may do this", false},
 	{ErrTokenScope, http.StatusForbidden, "token_scope", "This token's scope does not cover this request", false},
+	{tenancy.ErrForbiddenNamespace, http.StatusForbidden, "forbidden_namespace", "This lock name is outside your namespaces", true},
+	{state.ErrNamespaceOwnedByOther, http.StatusForbidden, "namespace_owned_by_other_account", "This namespace is bound to another account", true},
 	{state.ErrTooManyTokens, http.StatusTooManyRequests, "too_many_tokens", "You have as many tokens as you may; revoke some first", false},
 	{ErrNoSignIn, http.StatusNotFound, "github_not_configured", "GitHub sign-in is not configured on this server", false},
 	{auth.ErrBadState, http.StatusUnauthorized, "sign_in_failed", "GitHub sign-in failed", true},

@@ -23,6 +23,7 @@ import (
 	"github.com/octostore/octostore/internal/cluster"
 	"github.com/octostore/octostore/internal/poll"
 	"github.com/octostore/octostore/internal/state"
+	"github.com/octostore/octostore/internal/tenancy"
 	"github.com/octostore/octostore/internal/webhook"
 )
 
@@ -47,6 +48,8 @@ var wantErrors = []struct {
 	{"httpapi.ErrMethodNotAllowed", ErrMethodNotAllowed, 405, "method_not_allowed"},
 	{"httpapi.ErrForbidden", ErrForbidden, 403, "forbidden"},
 	{"httpapi.ErrTokenScope", ErrTokenScope, 403, "token_scope"},
+	{"tenancy.ErrForbiddenNamespace", tenancy.ErrForbiddenNamespace, 403, "forbidden_namespace"},
+	{"state.ErrNamespaceOwnedByOther", state.ErrNamespaceOwnedByOther, 403, "namespace_owned_by_other_account"},
 	{"state.ErrTooManyTokens", state.ErrTooManyTokens, 429, "too_many_tokens"},
 	{"httpapi.ErrNoSignIn", ErrNoSignIn, 404, "github_not_configured"},
 	{"httpapi.ErrBadRequest", ErrBadRequest, 400, "bad_request"},

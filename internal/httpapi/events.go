@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/octostore/octostore/internal/state"
+	"github.com/octostore/octostore/internal/tenancy"
 	"github.com/octostore/octostore/internal/webhook"
 )
 
@@ -117,6 +118,10 @@ type eventStream struct {
 	rc     *http.ResponseController
 	prefix string
 	tok    state.Token // a scoped token sees only events within its prefixes
+	// owners are the namespaces the user may read (isolated tenancy),
+	// set by each read (next) before its events are sent: organizations
+	// and bindings change while a stream lasts.
+	owners tenancy.Owners
 	cursor uint64
 }
 
@@ -155,7 +160,8 @@ type outboxSpan struct {
 }
 
 func (s *eventStream) next(r *request) (events []state.Event, span outboxSpan) {
-	s.a.store.Read(r.Context(), true, func(st state.View, _ int64) {
+	s.a.store.Read(r.Context(), true, func(st state.View, now int64) {
+		s.owners = s.a.tenancy.OwnersOf(st, r.user.ID, now)
 		var evs []state.Event
 		evs, span.gap = st.EventsAfter(s.cursor, 512)
 		events = append(events, evs...) // copied: the outbox moves on
@@ -177,7 +183,7 @@ func (s *eventStream) send(events []state.Event, span outboxSpan) error {
 	var b strings.Builder
 	for _, e := range events {
 		s.cursor = e.Seq
-		if strings.HasPrefix(e.Lock, s.prefix) && s.tok.Allows(e.Lock, false) {
+		if strings.HasPrefix(e.Lock, s.prefix) && s.tok.Allows(e.Lock, false) && s.owners.Reads(e.Lock) {
 			// Streams carry what webhooks deliver: never a lease or session ID.
 			data, _ := json.Marshal(webhook.NewPayload(e))
 			fmt.Fprintf(&b, "id: %d\nevent: %s\ndata: %s\n\n", e.Seq, e.Kind, data)

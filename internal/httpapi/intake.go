@@ -41,6 +41,9 @@ func (a *API) intake(w http.ResponseWriter, rt *route, req *request, forward boo
 	if err == nil && !forward && !rt.public {
 		err = a.checkScope(rt, req)
 	}
+	if err == nil && !forward && !rt.public {
+		err = a.checkNamespace(rt, req)
+	}
 	if err == nil && rt.body && req.Method == http.MethodPost {
 		err = a.readBodyFirst(w, req.Request)
 	}

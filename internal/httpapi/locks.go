@@ -61,10 +61,15 @@ func (a *API) handleAcquireLock(w http.ResponseWriter, r *request) {
 		return
 	}
 	if cmd.Wait > 0 && r.adm.park(w, cmd.Wait) {
-		a.acquireWaiting(w, r, cmd)
+		if a.bindNamespace(w, r) {
+			a.acquireWaiting(w, r, cmd)
+		}
 		return
 	}
 	cmd.Wait = 0 // no waiting slot free: a try-lock
+	if !a.bindNamespace(w, r) {
+		return
+	}
 	res, err := a.store.Apply(r.Context(), cmd)
 	a.writeLockResult(w, r, res, err)
 }
@@ -149,16 +154,24 @@ func (a *API) handleGetLock(w http.ResponseWriter, r *request) {
 	var holder string
 	var waiters int
 	var last uint64
+	var nerr error
 	err = a.store.Read(r.Context(), stale, func(s state.View, now int64) {
+		if wait > 0 { // the caller may have lost the namespace while it waited
+			if _, nerr = a.tenancy.OwnersOf(s, r.user.ID, now).Check(r.name); nerr != nil {
+				return
+			}
+		}
 		if l, held = s.GetLock(r.name, now); held {
 			holder, waiters = s.Login(l.HolderID), s.Waiting(r.name)
 		}
 		last = s.LastEventSeq()
 	})
-	w.Header().Set("X-OctoStore-Index", strconv.FormatUint(last, 10))
+	if nerr == nil {
+		w.Header().Set("X-OctoStore-Index", strconv.FormatUint(last, 10))
+	}
 	switch {
-	case err != nil:
-		a.writeError(w, r.Request, err)
+	case err != nil || nerr != nil:
+		a.writeError(w, r.Request, firstError(err, nerr))
 	case held:
 		resp := newLockResponse("held", l, holder)
 		resp.Waiters = &waiters
@@ -201,7 +214,13 @@ func (a *API) handleListLocks(w http.ResponseWriter, r *request) {
 	}
 	resp := listResponse{Locks: []listedLock{}}
 	err = a.store.Read(r.Context(), stale, func(s state.View, now int64) {
-		locks, more := s.ListLocks(prefix, after, limit, now)
+		var locks []state.Lock
+		var more bool
+		if r.confined {
+			locks, more = listSpans(s, r.spans, after, limit, now)
+		} else {
+			locks, more = s.ListLocks(prefix, after, limit, now)
+		}
 		for _, l := range locks {
 			resp.Locks = append(resp.Locks, listed(l, s.Login(l.HolderID)))
 		}

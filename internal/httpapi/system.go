@@ -56,19 +56,44 @@ func (a *API) handleReady(w http.ResponseWriter, r *request) {
 
 // handleMetrics serves the Prometheus exposition; with a metrics token
 // configured, only to callers presenting it (compared as digests, in
-// constant time).
+// constant time). In isolated tenancy the figures describe every tenant's
+// activity, so they are for the metrics token or an administrator's
+// token only.
 func (a *API) handleMetrics(w http.ResponseWriter, r *request) {
 	if a.metrics == nil {
 		a.writeError(w, r.Request, ErrRouteNotFound)
 		return
 	}
-	if a.metricsToken != nil {
-		token, _ := auth.BearerToken(r.Header.Get("Authorization"))
-		h := state.HashToken(token)
-		if token == "" || subtle.ConstantTimeCompare(h[:], a.metricsToken[:]) != 1 {
-			a.writeError(w, r.Request, ErrUnauthorized)
+	token, _ := auth.BearerToken(r.Header.Get("Authorization"))
+	switch {
+	case a.metricsToken != nil && token != "" && a.isMetricsToken(token):
+	case a.tenancy.Isolated():
+		if err := a.metricsAdmin(r); err != nil {
+			a.writeError(w, r.Request, err)
 			return
 		}
+	case a.metricsToken != nil:
+		a.writeError(w, r.Request, ErrUnauthorized)
+		return
 	}
 	a.metrics.ServeHTTP(w, r.Request)
+}
+
+func (a *API) isMetricsToken(token string) bool {
+	h := state.HashToken(token)
+	return subtle.ConstantTimeCompare(h[:], a.metricsToken[:]) == 1
+}
+
+// metricsAdmin lets an administrator's token read the metrics. A failed
+// authentication counts against the address like any other, so /metrics
+// is no faster way to guess tokens.
+func (a *API) metricsAdmin(r *request) error {
+	u, _, err := a.authenticate(r.Request)
+	switch {
+	case err != nil:
+		return a.authFailed(r, err)
+	case !a.admins[u.ID]:
+		return ErrForbidden
+	}
+	return nil
 }

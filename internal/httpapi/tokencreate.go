@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 
@@ -25,14 +26,17 @@ type createTokenResponse struct {
 // handleCreateToken issues the caller a token limited to lock-name
 // prefixes and an access level, optionally expiring. Only an unscoped
 // token may create one (route scope none), so a scoped token can never
-// mint a broader one; within that, any prefix is allowed until
-// namespaces say who owns which.
+// mint a broader one; in isolated tenancy each prefix must also reach
+// into the caller's own namespaces (creatorCovers).
 func (a *API) handleCreateToken(w http.ResponseWriter, r *request) {
 	var body createTokenRequest
 	err := decodeJSON(r.Request, &body, true)
 	var cmd state.CreateToken
 	if err == nil {
 		cmd, err = tokenCommand(body)
+	}
+	if err == nil {
+		err = a.creatorCovers(r, cmd.Prefixes)
 	}
 	if err != nil {
 		a.writeError(w, r.Request, err)
@@ -46,6 +50,28 @@ func (a *API) handleCreateToken(w http.ResponseWriter, r *request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusCreated, createTokenResponse{Token: token, tokenInfo: newTokenInfo(res.Token, r.user.Login, false)})
+}
+
+// creatorCovers refuses, in isolated tenancy, a prefix under which the
+// creator may read nothing (403 forbidden_namespace), by the rule GET
+// /locks?prefix= follows: a token is never scoped to what its creator
+// may not use. (The creator's owners are checked again at every use, so a
+// token also loses what its creator loses later.)
+func (a *API) creatorCovers(r *request, prefixes []string) error {
+	if !a.tenancy.Isolated() {
+		return nil
+	}
+	var err error
+	rerr := a.store.Read(r.Context(), true, func(v state.View, now int64) {
+		owners := a.tenancy.Owners(v, r.user, now)
+		for _, p := range prefixes {
+			if _, err = owners.Spans(p); err != nil {
+				err = fmt.Errorf("prefix %q: %w", p, err)
+				return
+			}
+		}
+	})
+	return firstError(rerr, err)
 }
 
 // tokenCommand validates the request into the command, less the token.

@@ -3,12 +3,14 @@ package server
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 
 	"github.com/google/uuid"
 
 	"github.com/octostore/octostore/internal/auth"
 	"github.com/octostore/octostore/internal/state"
+	"github.com/octostore/octostore/internal/tenancy"
 )
 
 // retireUnlisted takes every token (rotated and runtime ones included) of
@@ -91,4 +93,21 @@ func isStatic(u state.User) bool { return u.ID == auth.StaticUserID(u.Login) }
 
 func configured(users []state.StaticUser, id uuid.UUID) bool {
 	return slices.ContainsFunc(users, func(u state.StaticUser) bool { return u.ID == id })
+}
+
+// warnUnknownMembers names the group members that are not configured
+// static users: a typo there silently keeps someone out of a namespace.
+func warnUnknownMembers(log *slog.Logger, groups tenancy.Groups, users []state.StaticUser) {
+	var unknown []string
+	for _, members := range groups {
+		for _, m := range members {
+			if !configured(users, auth.StaticUserID(m)) && !slices.Contains(unknown, m) {
+				unknown = append(unknown, m)
+			}
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		log.Warn("the groups file names users that are not configured static users; they own nothing through it", "users", unknown)
+	}
 }

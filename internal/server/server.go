@@ -12,12 +12,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/octostore/octostore/api"
 	"github.com/octostore/octostore/internal/auth"
 	"github.com/octostore/octostore/internal/cluster"
 	"github.com/octostore/octostore/internal/httpapi"
 	"github.com/octostore/octostore/internal/metrics"
 	"github.com/octostore/octostore/internal/state"
+	"github.com/octostore/octostore/internal/tenancy"
 	"github.com/octostore/octostore/internal/tlsconfig"
 	"github.com/octostore/octostore/internal/ui"
 	"github.com/octostore/octostore/internal/version"
@@ -46,6 +49,11 @@ type Config struct {
 	// AdminUsers names static users who may list and revoke every user's
 	// tokens; the first-start admin always may.
 	AdminUsers []string
+	// Tenancy is shared (one trust domain) or isolated (owner
+	// namespaces); GroupsFile holds the static groups, owners in isolated
+	// mode.
+	Tenancy    tenancy.Mode
+	GroupsFile string
 	// Webhooks tunes webhook delivery; its logger and user agent are set
 	// here.
 	Webhooks webhook.Config
@@ -90,6 +98,7 @@ type Server struct {
 	done     chan error
 	stop     context.CancelFunc // ends background work (the join loop)
 
+	tenancy      *tenancy.Policy // who may touch which lock names
 	identityOnce sync.Once
 	identityDone chan struct{} // closed once the leader has applied the identity config
 }
@@ -104,11 +113,16 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	groups, err := tenancy.LoadGroups(cfg.GroupsFile)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, ln: ln, done: make(chan error, 1), identityDone: make(chan struct{})}
+	s.tenancy = tenancy.NewPolicy(cfg.Tenancy, groups, s.admins(users))
 	if err := s.listenTLS(); err != nil {
 		ln.Close()
 		return nil, err
@@ -118,7 +132,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	cfg.Logger.Info("octostore serving", "addr", s.scheme()+"://"+ln.Addr().String(), "data_dir", cfg.DataDir,
-		"node_id", s.node.ID(), "raft_addr", s.node.RaftAddr(), "tls", s.tlsSummary())
+		"node_id", s.node.ID(), "raft_addr", s.node.RaftAddr(), "tls", s.tlsSummary(), "tenancy", cfg.Tenancy.String())
+	warnUnknownMembers(cfg.Logger, groups, users)
 	s.warnPlainHTTP()
 	go func() { s.done <- s.http.Serve(s.serveListener()) }()
 	if nodeLn := s.node.ForwardListener(); nodeLn != nil {
@@ -152,6 +167,7 @@ func (s *Server) open(ctx context.Context, users []state.StaticUser) error {
 	s.cfg.Webhooks.Logger = s.cfg.Logger
 	s.cfg.Webhooks.Observer = s.metrics
 	s.cfg.Webhooks.UserAgent = "OctoStore-Webhook/" + version.String()
+	s.cfg.Webhooks.Tenancy = s.tenancy
 	s.webhooks = webhook.New(node, s.cfg.Webhooks)
 	node.OnLeader(s.webhooks.Run)
 	node.OnLeader(func(ctx context.Context) { s.identityTask(ctx, users) })
@@ -205,18 +221,25 @@ func (s *Server) apiConfig(users []state.StaticUser) httpapi.Config {
 	cfg := httpapi.Config{Store: s.node, Spec: api.Spec, Logger: s.cfg.Logger,
 		WebhookTargets: s.webhooks, Cluster: s.node, Limits: s.cfg.Limits,
 		Metrics: s.metrics, MetricsToken: s.cfg.MetricsToken, TokenTTL: s.cfg.TokenTTL,
-		Accounts: s.cfg.Accounts}
-	if !s.hasIdentitySource(users) {
-		cfg.Admins = append(cfg.Admins, auth.AdminID())
-	}
+		Accounts: s.cfg.Accounts, Admins: s.admins(users), Tenancy: s.tenancy}
 	if s.cfg.SignIn != nil {
 		cfg.SignIn = s.cfg.SignIn // a nil *auth.GitHub must stay a nil interface
 	}
-	for _, name := range s.cfg.AdminUsers {
-		cfg.Admins = append(cfg.Admins, auth.StaticUserID(name))
-	}
 	cfg.UI = ui.Handler(ui.Options{GitHubSignIn: s.cfg.SignIn != nil})
 	return cfg
+}
+
+// admins are the administrators: the --admin-users, and the first-start
+// admin while no identity source is configured.
+func (s *Server) admins(users []state.StaticUser) []uuid.UUID {
+	var ids []uuid.UUID
+	if !s.hasIdentitySource(users) {
+		ids = append(ids, auth.AdminID())
+	}
+	for _, name := range s.cfg.AdminUsers {
+		ids = append(ids, auth.StaticUserID(name))
+	}
+	return ids
 }
 
 func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/octostore/octostore/internal/apitest"
 	"github.com/octostore/octostore/internal/server"
+	"github.com/octostore/octostore/internal/tenancy"
 )
 
 // chromiumPath is the Debian package's browser; the test drives it and
@@ -343,4 +344,33 @@ func checkRendering(t *testing.T, ctx context.Context) {
 	if got := evaluate[string](t, ctx, row+`.cells[1].textContent`); got != "alice (you)" {
 		t.Errorf("holder cell shows %q, want %q", got, "alice (you)")
 	}
+}
+
+// TestUI_BrowserIsolated: in isolated tenancy the dashboard shows only
+// the signed-in user's namespaces, live, and the cluster without its
+// addresses.
+func TestUI_BrowserIsolated(t *testing.T) {
+	requireChromium(t)
+	srv := apitest.StartServerWith(t, "", func(cfg *server.Config) { cfg.Tenancy = tenancy.Isolated })
+	base := "http://" + srv.Addr()
+	c := apitest.New(t, base)
+	acquire(t, c, "alice/secret", apitest.AliceToken, "")
+	acquire(t, c, "bob/mine", apitest.BobToken, "")
+	ctx := browser(t)
+	console := watchConsole(ctx)
+	signIn(t, ctx, base, apitest.BobToken)
+	waitFor(t, ctx, "the event stream is open", liveBadge, stepTimeout)
+	waitFor(t, ctx, "bob's lock shows", rowFor("bob/mine"), stepTimeout)
+	acquire(t, c, "alice/later", apitest.AliceToken, "")
+	acquire(t, c, "bob/after", apitest.BobToken, "")
+	waitFor(t, ctx, "bob's new lock shows", rowFor("bob/after"), stepTimeout)
+	requireLive(t, ctx)
+	if n := evaluate[int](t, ctx, `document.querySelectorAll('#locks tr[data-lock^="alice"]').length`); n != 0 {
+		t.Errorf("bob's dashboard shows %d of alice's locks", n)
+	}
+	waitFor(t, ctx, "the cluster shows its leader", `document.querySelector('#nodes .pill.ok')?.textContent === 'leader'`, stepTimeout)
+	if got := evaluate[string](t, ctx, `document.getElementById('nodes').textContent`); strings.Contains(got, "127.0.0.1") {
+		t.Errorf("the cluster table shows an address: %q", got)
+	}
+	console.check(t)
 }

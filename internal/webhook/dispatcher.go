@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/octostore/octostore/internal/state"
+	"github.com/octostore/octostore/internal/tenancy"
 )
 
 // Store is what delivery needs from the replicated state.
@@ -36,6 +37,9 @@ type Config struct {
 	UserAgent     string
 	Logger        *slog.Logger
 	Observer      Observer // counts deliveries; nil for none
+	// Tenancy confines each webhook to the names its owner may read; nil
+	// is shared (every webhook sees every matching lock).
+	Tenancy *tenancy.Policy
 }
 
 // Observer counts delivery attempts (internal/metrics implements it).
@@ -158,7 +162,7 @@ func (d *Dispatcher) work(ctx context.Context, hook state.Webhook) {
 	cursor := hook.Cursor
 	for ctx.Err() == nil {
 		changed := d.store.Changed()
-		events, gap := d.eventsAfter(ctx, cursor)
+		events, readable, gap := d.eventsAfter(ctx, hook.UserID, cursor)
 		if gap {
 			return // the state machine deactivates a webhook it dropped events for
 		}
@@ -169,8 +173,8 @@ func (d *Dispatcher) work(ctx context.Context, hook state.Webhook) {
 			}
 			continue
 		}
-		for _, e := range events {
-			if hook.Wants(e) && !d.deliver(ctx, &hook, e) {
+		for i, e := range events {
+			if readable[i] && hook.Wants(e) && !d.deliver(ctx, &hook, e) {
 				return
 			}
 			cursor = e.Seq
@@ -188,13 +192,20 @@ func (d *Dispatcher) stillActive(ctx context.Context, id uuid.UUID) bool {
 	return active
 }
 
-func (d *Dispatcher) eventsAfter(ctx context.Context, cursor uint64) (events []state.Event, gap bool) {
-	d.store.Read(ctx, true, func(s state.View, _ int64) {
+// eventsAfter reads the events after cursor, and which of them the
+// webhook's owner may read (isolated tenancy: only its namespaces, as
+// they are now). Its pattern is matched within those only.
+func (d *Dispatcher) eventsAfter(ctx context.Context, owner uuid.UUID, cursor uint64) (events []state.Event, readable []bool, gap bool) {
+	d.store.Read(ctx, true, func(s state.View, now int64) {
 		var evs []state.Event
 		evs, gap = s.EventsAfter(cursor, 256)
 		events = append(events, evs...) // copy: the outbox may move on
+		owners := d.cfg.Tenancy.OwnersOf(s, owner, now)
+		for _, e := range evs {
+			readable = append(readable, owners.Reads(e.Lock))
+		}
 	})
-	return events, gap
+	return events, readable, gap
 }
 
 // deliver retries one event until it is accepted, the webhook is stopped,
