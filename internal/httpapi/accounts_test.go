@@ -29,13 +29,13 @@ func (c *clockShift) advance(d time.Duration) { c.by.Add(int64(d)) }
 
 // startRechecking is startWithGitHub with a clock the test moves and a
 // debug-level log it reads.
-func startRechecking(t *testing.T, tweak func(*auth.GitHubConfig)) (*ghEnv, *clockShift, *apitest.LogBuffer) {
+func startRechecking(t *testing.T, tweak func(*auth.GitHubConfig), configure ...func(*server.Config)) (*ghEnv, *clockShift, *apitest.LogBuffer) {
 	t.Helper()
 	clk, logs := &clockShift{}, &apitest.LogBuffer{}
-	e := startWithGitHub(t, tweak, func(c *server.Config) {
+	e := startWithGitHub(t, tweak, append([]func(*server.Config){func(c *server.Config) {
 		c.Accounts = httpapi.AccountChecks{Now: clk.now}
 		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	})
+	}}, configure...)...)
 	return e, clk, logs
 }
 

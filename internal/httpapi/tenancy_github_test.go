@@ -198,3 +198,24 @@ func TestIsolatedGitHub_StrangerSeesNothing(t *testing.T) {
 	wantError(t, e.c.Do("GET", "/metrics", mal, nil), http.StatusForbidden, "forbidden")
 	wantStatus(t, e.c.Do("GET", "/metrics", bob, nil), http.StatusOK) // bob administers
 }
+
+// TestIsolatedGitHub_RemovedMemberLosesTheOrgNamespace: a member GitHub
+// removes from acme keeps acme/… until its last answer is an hour old,
+// and loses it (403) after the re-check its next request starts; the
+// members left keep it.
+func TestIsolatedGitHub_RemovedMemberLosesTheOrgNamespace(t *testing.T) {
+	e, clk, _ := startRechecking(t, func(c *auth.GitHubConfig) { c.AllowedOrgs, c.AllowAnyUser = nil, true },
+		func(c *server.Config) { c.Tenancy = tenancy.Isolated })
+	octo, hu := e.signInIsolated(t, octocat), e.signInIsolated(t, hubot)
+	mustAcquire(t, e.c, "acme/deploy", octo, 30)
+	e.gh.change(hubot.ID, func(u *ghUser) { u.Orgs = nil })
+	wantStatus(t, e.c.Do("GET", "/locks/acme/deploy", hu, nil), http.StatusOK) // GitHub's last answer stands
+
+	clk.advance(61 * time.Minute)
+	poll.Until(t, 10*time.Second, "hubot refused acme/ after the re-check", func() bool {
+		return e.c.Do("GET", "/locks/acme/deploy", hu, nil).Status == http.StatusForbidden
+	})
+	wantError(t, e.c.Do("POST", "/locks/acme/deploy/acquire", hu, body{"ttl_seconds": 30}), http.StatusForbidden, "forbidden_namespace")
+	wantStatus(t, e.c.Do("GET", "/locks/acme/deploy", octo, nil), http.StatusOK)
+	mustAcquire(t, e.c, "hubot/own", hu, 30) // its own namespace stays
+}
