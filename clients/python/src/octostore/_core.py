@@ -279,6 +279,8 @@ def encode_body(call: Call[Any]) -> Optional[bytes]:
 
 def decode_answer(call: Call[T], data: bytes, headers: Mapping[str, str]) -> T:
     doc: Any = None
+    if call.parse is _none:
+        return call.parse(None, headers)  # the answer's body says nothing more ("OK")
     if data.strip():
         try:
             doc = json.loads(data)
@@ -442,6 +444,16 @@ def cluster() -> Call[ClusterStatus]:
 
 def remove_node(node_id: str) -> Call[None]:
     return Call("DELETE", _id_path("/cluster/nodes/", node_id), _none)
+
+
+def snapshot() -> Call[None]:
+    return Call("GET", "/cluster/snapshot", _none, kind=Kind.READ, stream=True)
+
+
+def http_limits() -> httpx.Limits:
+    """Idle connections are dropped before the server's 2-minute idle
+    timeout could close one under a request."""
+    return httpx.Limits(keepalive_expiry=60)
 
 
 def events(prefix: Optional[str], after: Optional[int]) -> Call[int]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from types import TracebackType
-from typing import Any, AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, List, Optional, Tuple, Type, TypeVar, Union
+from typing import Any, AsyncGenerator, BinaryIO, AsyncIterator, Awaitable, Callable, Generator, List, Optional, Tuple, Type, TypeVar, Union
 
 import httpx
 
@@ -63,7 +63,9 @@ class AsyncClient:
         self.timeout = timeout
         self.retry = retry if retry.attempts >= 1 else Retry(1, retry.min, retry.max)
         verify = _core.tls_context(ca_file, cert_file, key_file)
-        self._http = httpx.AsyncClient(verify=verify, transport=transport, timeout=timeout)
+        self._http = httpx.AsyncClient(
+            verify=verify, transport=transport, timeout=timeout, limits=_core.http_limits()
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -225,6 +227,21 @@ class AsyncClient:
 
     async def remove_node(self, node_id: str) -> None:
         await self._do(_core.remove_node(node_id))
+
+    async def snapshot(self, out: BinaryIO) -> int:
+        """As Client.snapshot (out is written synchronously)."""
+        _, resp = await self._send(_core.snapshot())
+        assert resp is not None
+        n = 0
+        try:
+            async for chunk in resp.aiter_bytes():
+                out.write(chunk)
+                n += len(chunk)
+        except httpx.HTTPError as e:
+            raise Unavailable(f"snapshot cut off after {n} bytes: {e}", method="GET", path="/cluster/snapshot") from e
+        finally:
+            await resp.aclose()
+        return n
 
     # --- helpers ---
 
