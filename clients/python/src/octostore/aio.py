@@ -396,7 +396,7 @@ class _AsyncKeeper:
             sent = time.monotonic()
             try:
                 await self._refresh(self.deadline)
-            except OctoStoreError as e:
+            except Exception as e:  # anything but a refusal may pass: try again
                 if _core.definitive(e):
                     lost = self._lost_cls(f"{self._what} lost: {e}")
                     lost.__cause__ = e
@@ -531,12 +531,17 @@ class AsyncSession:
 
 
 class AsyncEventStream:
-    """``async for`` over lock events, reconnecting by itself."""
+    """``async for`` over lock events, reconnecting by itself; see
+    Client.events. ``aclose()`` it (or leave ``async with``) to stop, also
+    from another task."""
 
     def __init__(self, client: AsyncClient, prefix: Optional[str], last_event_id: Optional[int]) -> None:
         self._client = client
         self._prefix = prefix
+        #: The ID of the last event yielded (or where "now" was).
         self.last_event_id = last_event_id
+        self._closed = False
+        self._resp: Optional[httpx.Response] = None
         self._gen = self._run()
 
     def __aiter__(self) -> AsyncIterator[Event]:
@@ -546,7 +551,12 @@ class AsyncEventStream:
         return await self._gen.__anext__()
 
     async def aclose(self) -> None:
-        await self._gen.aclose()
+        self._closed = True
+        resp = self._resp
+        if resp is not None:
+            await resp.aclose()  # ends an iteration waiting in another task
+        if not self._gen.ag_running:
+            await self._gen.aclose()
 
     async def __aenter__(self) -> "AsyncEventStream":
         return self
@@ -556,11 +566,12 @@ class AsyncEventStream:
 
     async def _run(self) -> AsyncGenerator[Event, None]:
         attempt = 1
-        while True:
+        while not self._closed:
             err: Optional[Failure] = None
             try:
                 index, resp = await self._client._send(_core.events(self._prefix, self.last_event_id))
                 assert resp is not None
+                self._resp = resp
                 attempt = 1
                 if self.last_event_id is None:
                     self.last_event_id = index
@@ -574,15 +585,26 @@ class AsyncEventStream:
                             self.last_event_id = ev.id
                         yield ev
                 finally:
+                    self._resp = None
                     await resp.aclose()
             except OctoStoreError as e:
+                if self._closed:
+                    return
                 if _core.stream_fatal(e):
                     raise
                 if isinstance(e, StreamEnded):
+                    # Too far behind: resuming would be cut off again. Go
+                    # on from now and say what was missed.
                     self.last_event_id = None
                     yield Event(type="reset", reason=str(e))
                 err = e
             except httpx.HTTPError as e:
                 err = TransportFailure(e, sent=True)
+            except Exception:
+                if self._closed:  # the response was closed under it
+                    return
+                raise
+            if self._closed:
+                return
             await asyncio.sleep(_core.backoff(self._client.retry, attempt, err))
             attempt += 1

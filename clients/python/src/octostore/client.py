@@ -410,7 +410,7 @@ class _Keeper:
             sent = time.monotonic()
             try:
                 self._refresh(self.deadline)
-            except OctoStoreError as e:
+            except Exception as e:  # anything but a refusal may pass: try again
                 if _core.definitive(e):
                     lost = self._lost_cls(f"{self._what} lost: {e}")
                     lost.__cause__ = e
