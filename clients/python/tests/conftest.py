@@ -12,7 +12,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import threading
 import time
 import urllib.request
@@ -37,12 +36,15 @@ def _go() -> str:
 
 
 @pytest.fixture(scope="session")
-def octostore_bin() -> Iterator[str]:
-    d = tempfile.mkdtemp(prefix="octostore-pybin-")
-    out = os.path.join(d, "octostore")
+def octostore_bin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    # Under pytest's temp root, which pytest prunes itself should this run
+    # be killed before the finally below.
+    d = tmp_path_factory.mktemp("octostore-bin")
+    out = str(d / "octostore")
     try:
         r = subprocess.run(
-            [_go(), "build", "-o", out, "./cmd/octostore"], cwd=REPO, capture_output=True, text=True
+            [_go(), "build", "-o", out, "./cmd/octostore"], cwd=REPO, capture_output=True, text=True,
+            preexec_fn=_die_with_parent,
         )
         if r.returncode != 0:
             pytest.fail(f"go build failed:\n{r.stdout}{r.stderr}")
