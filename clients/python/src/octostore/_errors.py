@@ -10,6 +10,8 @@ import datetime as _dt
 import json
 from typing import Any, Mapping, Optional, Type
 
+from ._models import parse_time
+
 
 class OctoStoreError(Exception):
     """Base of every error of this package."""
@@ -193,8 +195,6 @@ def from_answer(
         retry_after=_retry_after(headers.get("retry-after")),
     )
     if isinstance(err, LockHeld) and isinstance(lock, dict):
-        from ._models import parse_time  # avoid an import cycle
-
         err.name = str(lock.get("name") or "")
         err.holder = str(lock.get("holder") or "")
         err.expires_at = parse_time(lock.get("expires_at"))
