@@ -17,6 +17,7 @@ type Proxy struct {
 
 	mu      sync.Mutex
 	holed   bool
+	drop    bool       // drop the next answer (DropNextAnswer)
 	conns   []net.Conn // to the target
 	clients []net.Conn // from clients
 }
@@ -54,6 +55,17 @@ func (p *Proxy) Cut() {
 		c.Close()
 	}
 	p.conns, p.clients = nil, nil
+}
+
+// DropNextAnswer makes the proxy discard the next answer the server
+// sends, on whichever connection it comes, and close that connection
+// both ways instead: the request reached the server and was served, the
+// client sees the connection end after sending it (an unknown outcome).
+// Later answers go through.
+func (p *Proxy) DropNextAnswer() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.drop = true
 }
 
 // Close stops the proxy and closes every connection.
@@ -111,7 +123,7 @@ func (p *Proxy) serve(c net.Conn) {
 		io.Copy(up, c)
 		up.Close()
 	}()
-	io.Copy(c, up)
+	p.answers(c, up)
 	// up closed: by the server (close c too) or by BlackHole (keep c open
 	// and silent).
 	p.mu.Lock()
@@ -119,5 +131,31 @@ func (p *Proxy) serve(c net.Conn) {
 	p.mu.Unlock()
 	if holed {
 		io.Copy(io.Discard, c)
+	}
+}
+
+// answers copies the server's answers from up to c until up closes or an
+// answer is to be dropped (then it closes both).
+func (p *Proxy) answers(c, up net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := up.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			drop := p.drop
+			p.drop = false
+			p.mu.Unlock()
+			if drop {
+				up.Close()
+				c.Close()
+				return
+			}
+			if _, werr := c.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
 	}
 }

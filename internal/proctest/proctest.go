@@ -64,6 +64,7 @@ func Start(t testing.TB, bin string, env []string, args ...string) *Proc {
 	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json"}, args...)
 	p := &Proc{t: t, cmd: exec.Command(bin, args...), exited: make(chan error, 1)}
 	p.cmd.Env = append(CleanEnv(), env...)
+	dieWithParent(p.cmd)
 	pipe, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

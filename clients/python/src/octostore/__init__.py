@@ -1,0 +1,89 @@
+"""OctoStore's Python client: typed calls for every route, typed errors,
+safe retries, self-renewing leases and sessions, and resuming event
+streams; ``octostore.aio`` has the asyncio twin.
+
+    from octostore import Client
+
+    client = Client("http://127.0.0.1:3000", token)
+    with client.lock("jobs/nightly", ttl=30, wait=60) as lease:
+        lease.check()
+        run(fencing_token=lease.fencing_token)
+"""
+
+from ._core import Retry
+from ._errors import (
+    APIError,
+    Forbidden,
+    Invalid,
+    LeaseLost,
+    LockHeld,
+    NotFound,
+    OctoStoreError,
+    OutcomeUnknown,
+    RateLimited,
+    SessionExpired,
+    SessionLost,
+    StreamEnded,
+    TokenScope,
+    Unauthorized,
+    Unavailable,
+)
+from ._models import (
+    ClusterNode,
+    ClusterStatus,
+    Event,
+    KeepAliveResult,
+    ListedLock,
+    Lock,
+    LockList,
+    LockStatus,
+    NewToken,
+    SessionGrant,
+    SessionStatus,
+    TokenInfo,
+    Webhook,
+)
+from .aio import AsyncClient, AsyncEventStream, AsyncLease, AsyncSession
+from .client import Client, EventStream, Lease, Session
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "APIError",
+    "AsyncClient",
+    "AsyncEventStream",
+    "AsyncLease",
+    "AsyncSession",
+    "Client",
+    "ClusterNode",
+    "ClusterStatus",
+    "Event",
+    "EventStream",
+    "Forbidden",
+    "Invalid",
+    "KeepAliveResult",
+    "Lease",
+    "LeaseLost",
+    "ListedLock",
+    "Lock",
+    "LockHeld",
+    "LockList",
+    "LockStatus",
+    "NewToken",
+    "NotFound",
+    "OctoStoreError",
+    "OutcomeUnknown",
+    "RateLimited",
+    "Retry",
+    "Session",
+    "SessionExpired",
+    "SessionGrant",
+    "SessionLost",
+    "SessionStatus",
+    "StreamEnded",
+    "TokenInfo",
+    "TokenScope",
+    "Unauthorized",
+    "Unavailable",
+    "Webhook",
+]

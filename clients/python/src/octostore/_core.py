@@ -1,0 +1,525 @@
+"""What the sync and async clients share: configuration, the requests of
+every route and the parsing of their answers, the retry rules, the
+keep-alive arithmetic and the event-stream parser. Only sending differs."""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import os
+import random
+import ssl
+import stat
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Generic, List, Mapping, Optional, Tuple, TypeVar, Union
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from ._errors import (
+    Forbidden,
+    Invalid,
+    LockHeld,
+    NotFound,
+    OctoStoreError,
+    OutcomeUnknown,
+    SessionExpired,
+    StreamEnded,
+    Unauthorized,
+    Unavailable,
+    not_applied,
+    unknown_outcome,
+)
+from ._models import (
+    ClusterStatus,
+    Event,
+    KeepAliveResult,
+    Lock,
+    LockList,
+    LockStatus,
+    NewToken,
+    SessionGrant,
+    SessionStatus,
+    TokenInfo,
+    Webhook,
+)
+
+T = TypeVar("T")
+
+DEFAULT_URL = "http://127.0.0.1:3000"
+USER_AGENT = "octostore-client-python"
+#: How long an event stream may stay silent before it is reopened (the
+#: server sends a heartbeat every 15 s).
+STREAM_IDLE_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class Retry:
+    """How a request that is safe to repeat is repeated: ``attempts`` in
+    all, backing off exponentially from ``min`` to ``max`` seconds with full
+    jitter, and never less than the server's ``Retry-After`` (up to
+    ``max``). The Go client's ``DefaultRetry``."""
+
+    attempts: int = 5
+    min: float = 0.05
+    max: float = 2.0
+
+
+class Kind(enum.Enum):
+    """When a request may be repeated."""
+
+    WRITE = 0  #: only if never sent or not applied
+    IDEMPOTENT = 1  #: also when the outcome is unknown
+    READ = 2  #: on any failure to get an answer
+
+
+@dataclass
+class Call(Generic[T]):
+    """One API request and how to read its answer. A fresh one per call:
+    ``uncertain`` records that an attempt that may have been applied was
+    repeated."""
+
+    method: str
+    path: str
+    parse: Callable[[Any, Mapping[str, str]], T]
+    kind: Kind = Kind.WRITE
+    query: Dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    stream: bool = False
+    #: Seconds the server may legitimately take (a wait), on top of the
+    #: client's timeout.
+    extra_time: float = 0.0
+    uncertain: bool = False
+
+
+class TransportFailure(Exception):
+    """No answer: ``sent`` says whether the request may have reached the
+    server, ``refused`` that a TLS handshake failed (nothing reached it,
+    and repeating would fail the same way)."""
+
+    def __init__(self, cause: BaseException, sent: bool, refused: bool = False) -> None:
+        super().__init__(str(cause) or type(cause).__name__)
+        self.cause = cause
+        self.sent = sent
+        self.refused = refused
+
+
+def transport_failure(exc: httpx.HTTPError) -> TransportFailure:
+    """Classifies httpx's exception: a connection that could not be made
+    (or no pooled one became free) means the request never left."""
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+        cause: Optional[BaseException] = exc
+        while cause is not None:
+            if isinstance(cause, ssl.SSLError):
+                return TransportFailure(exc, sent=False, refused=True)
+            cause = cause.__cause__ or cause.__context__
+        return TransportFailure(exc, sent=False)
+    if isinstance(exc, (httpx.PoolTimeout, httpx.UnsupportedProtocol, httpx.LocalProtocolError)):
+        return TransportFailure(exc, sent=False, refused=isinstance(exc, httpx.UnsupportedProtocol))
+    return TransportFailure(exc, sent=True)
+
+
+Failure = Union[OctoStoreError, TransportFailure]
+
+
+def retryable(call: Call[Any], err: Failure) -> bool:
+    """Whether err allows sending call again (noting in call when an
+    attempt that may have been applied is being repeated). The Go
+    client's rules."""
+    if isinstance(err, OctoStoreError):
+        status = err.status
+        if status is None:
+            return False
+        if not_applied(status, err.code):
+            return True
+        if call.kind is Kind.READ:
+            return status in (503, 429)
+        if call.kind is Kind.IDEMPOTENT and unknown_outcome(call.method, status, err.code):
+            call.uncertain = True
+            return True
+        return False
+    if err.refused:
+        return False
+    if not err.sent or call.kind is Kind.READ:
+        return True
+    if call.kind is Kind.IDEMPOTENT:
+        call.uncertain = True
+        return True
+    return False
+
+
+def classify(call: Call[Any], err: Failure) -> OctoStoreError:
+    """The error to raise: a failure to get an answer is Unavailable, or
+    OutcomeUnknown when a write may have been applied."""
+    if isinstance(err, OctoStoreError):
+        return err
+    if (err.sent and call.kind is not Kind.READ) or call.uncertain:
+        e: OctoStoreError = OutcomeUnknown(
+            f"no answer, the request may or may not have been applied: {err}", method=call.method, path=call.path
+        )
+    else:
+        e = Unavailable(f"server unavailable: {err}", method=call.method, path=call.path)
+    e.__cause__ = err.cause
+    return e
+
+
+def backoff(retry: Retry, attempt: int, err: Optional[Failure]) -> float:
+    """Exponential with full jitter, and at least the server's Retry-After
+    (up to max)."""
+    ceiling = min(retry.max, retry.min * (2 ** min(attempt - 1, 20)))
+    d = random.uniform(0, ceiling) if ceiling > 0 else 0.0
+    if isinstance(err, OctoStoreError) and err.retry_after:
+        d = max(d, min(err.retry_after, retry.max))
+    return d
+
+
+def seconds(d: float) -> int:
+    """d in whole seconds, rounded up."""
+    return int(math.ceil(d - 1e-9)) if d > 0 else 0
+
+
+def kept_ttl(ttl: Optional[float], default: float, margin: Optional[float]) -> Tuple[float, float]:
+    """The TTL to keep (default when unset) in the whole seconds the server
+    counts, and the safety margin for it: margin, or by default
+    max(ttl/10, min(1 s, ttl/3)), as in the Go client."""
+    t = float(seconds(ttl if ttl and ttl > 0 else default))
+    m = margin if margin is not None and margin > 0 else max(t / 10, min(1.0, t / 3))
+    if m >= t:
+        raise Invalid(f"safety margin {m}s must be shorter than the TTL {t}s")
+    return t, m
+
+
+def retry_delay(failures: int, every: float) -> float:
+    """A failed refresh is tried again after a backoff from 100 ms, never
+    longer than every."""
+    ceiling = min(every, 0.1 * (2 ** min(failures - 1, 10)))
+    return float(ceiling / 2 + random.uniform(0, ceiling / 2))
+
+
+def definitive(err: BaseException) -> bool:
+    """A refresh failure that means the lease or session is gone for sure."""
+    return isinstance(err, (NotFound, LockHeld, SessionExpired, Unauthorized, Forbidden, Invalid))
+
+
+# --- configuration ----------------------------------------------------
+
+
+def default_token_file() -> str:
+    """Where ``octostore login`` keeps the token."""
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(base, "octostore", "token")
+
+
+def resolve_url(url: Optional[str]) -> str:
+    u = url or os.environ.get("OCTOSTORE_URL") or DEFAULT_URL
+    parts = urlsplit(u)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise Invalid(f"base URL {u!r}: want http(s)://host[:port]")
+    return u.rstrip("/")
+
+
+def resolve_token(token: Optional[str], token_file: Optional[str]) -> str:
+    """The token as the CLI finds it: the argument, OCTOSTORE_TOKEN, the
+    file (argument or OCTOSTORE_TOKEN_FILE, which must exist), else the
+    file ``octostore login`` wrote, when there is one. A file others may
+    read is refused."""
+    tok = token or os.environ.get("OCTOSTORE_TOKEN")
+    if tok:
+        return tok
+    path = token_file or os.environ.get("OCTOSTORE_TOKEN_FILE")
+    explicit = bool(path)
+    if not path:
+        path = default_token_file()
+    try:
+        st = os.stat(path)
+    except OSError:
+        if explicit:
+            raise
+        return ""
+    if stat.S_IMODE(st.st_mode) & 0o077:
+        raise Unauthorized(f"token file {path} has mode {stat.S_IMODE(st.st_mode):o}: chmod 600 it")
+    with open(path, encoding="utf-8") as f:
+        return f.read().strip()
+
+
+def tls_context(
+    ca_file: Optional[str], cert_file: Optional[str], key_file: Optional[str]
+) -> Union[ssl.SSLContext, bool]:
+    """The system's roots plus ca_file's certificates, and a client
+    certificate (OCTOSTORE_CA_FILE, OCTOSTORE_CERT_FILE, OCTOSTORE_KEY_FILE
+    when not given)."""
+    ca = ca_file or os.environ.get("OCTOSTORE_CA_FILE")
+    cert = cert_file or os.environ.get("OCTOSTORE_CERT_FILE")
+    key = key_file or os.environ.get("OCTOSTORE_KEY_FILE")
+    if not (ca or cert):
+        return True
+    ctx = ssl.create_default_context()
+    if ca:
+        ctx.load_verify_locations(cafile=ca)
+    if cert:
+        ctx.load_cert_chain(cert, key or None)
+    return ctx
+
+
+def request_headers(token: str, has_body: bool) -> Dict[str, str]:
+    h = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+    if token:
+        h["Authorization"] = "Bearer " + token
+    if has_body:
+        h["Content-Type"] = "application/json"
+    return h
+
+
+def encode_body(call: Call[Any]) -> Optional[bytes]:
+    if call.body is None:
+        return None
+    return json.dumps(call.body, separators=(",", ":")).encode()
+
+
+def decode_answer(call: Call[T], data: bytes, headers: Mapping[str, str]) -> T:
+    doc: Any = None
+    if call.parse is _none:
+        return call.parse(None, headers)  # the answer's body says nothing more ("OK")
+    if data.strip():
+        try:
+            doc = json.loads(data)
+        except ValueError as e:
+            raise OctoStoreError(f"undecodable answer: {e}", method=call.method, path=call.path) from e
+    try:
+        return call.parse(doc, headers)
+    except (ValueError, TypeError, AttributeError) as e:
+        raise OctoStoreError(f"unexpected answer: {e}", method=call.method, path=call.path) from e
+
+
+# --- the routes -------------------------------------------------------
+
+
+def lock_path(name: str, action: str = "") -> str:
+    """The escaped path of a lock name, '/' kept as separator."""
+    p = "/locks/" + "/".join(quote(part, safe="") for part in name.split("/"))
+    return p + "/" + action if action else p
+
+
+def _id_path(prefix: str, id_: str) -> str:
+    return prefix + quote(id_, safe="")
+
+
+def _none(doc: Any, headers: Mapping[str, str]) -> None:
+    return None
+
+
+def _header_int(headers: Mapping[str, str], key: str) -> int:
+    try:
+        return int(headers.get(key, "0"))
+    except ValueError:
+        return 0
+
+
+def _lock(doc: Any, headers: Mapping[str, str]) -> Lock:
+    return Lock.from_json(doc)
+
+
+def acquire(
+    name: str, ttl: float, wait: float = 0, session_id: Optional[str] = None, metadata: Optional[str] = None
+) -> Call[Lock]:
+    body: Dict[str, Any] = {"ttl_seconds": seconds(ttl)}
+    if session_id:
+        body["session_id"] = session_id
+    if metadata:
+        body["metadata"] = metadata
+    if wait > 0:
+        body["wait_seconds"] = seconds(wait)
+    return Call("POST", lock_path(name, "acquire"), _lock, body=body, extra_time=seconds(wait))
+
+
+def renew(name: str, lease_id: str, ttl: float) -> Call[Lock]:
+    return Call("POST", lock_path(name, "renew"), _lock, body={"lease_id": lease_id, "ttl_seconds": seconds(ttl)})
+
+
+def release(name: str, lease_id: str) -> Call[None]:
+    return Call("POST", lock_path(name, "release"), _none, kind=Kind.IDEMPOTENT, body={"lease_id": lease_id})
+
+
+def get(name: str, wait: float = 0, index: int = 0, stale: bool = False) -> Call[LockStatus]:
+    q: Dict[str, str] = {}
+    if wait > 0:
+        q["wait"] = f"{seconds(wait)}s"
+        q["index"] = str(index)
+    if stale:
+        q["stale"] = "true"
+    return Call(
+        "GET",
+        lock_path(name),
+        lambda doc, h: LockStatus.from_json(doc, _header_int(h, "x-octostore-index")),
+        kind=Kind.READ,
+        query=q,
+        extra_time=seconds(wait),
+    )
+
+
+def list_locks(prefix: Optional[str], after: Optional[str], limit: Optional[int], stale: bool) -> Call[LockList]:
+    q: Dict[str, str] = {}
+    if prefix:
+        q["prefix"] = prefix
+    if after:
+        q["after"] = after
+    if limit:
+        q["limit"] = str(limit)
+    if stale:
+        q["stale"] = "true"
+    return Call("GET", "/locks", lambda doc, h: LockList.from_json(doc), kind=Kind.READ, query=q)
+
+
+def create_session(ttl: Optional[float]) -> Call[SessionGrant]:
+    body = {"ttl_seconds": seconds(ttl)} if ttl else {}
+    return Call("POST", "/sessions", lambda doc, h: SessionGrant.from_json(doc), body=body)
+
+
+def keepalive(session_id: str) -> Call[KeepAliveResult]:
+    return Call("POST", _id_path("/sessions/", session_id) + "/keepalive", lambda doc, h: KeepAliveResult.from_json(doc))
+
+
+def get_session(session_id: str) -> Call[SessionStatus]:
+    return Call("GET", _id_path("/sessions/", session_id), lambda doc, h: SessionStatus.from_json(doc), kind=Kind.READ)
+
+
+def delete_session(session_id: str) -> Call[None]:
+    return Call("DELETE", _id_path("/sessions/", session_id), _none, kind=Kind.IDEMPOTENT)
+
+
+def add_webhook(
+    url: str, secret: Optional[str], events: Optional[List[str]], lock_pattern: Optional[str]
+) -> Call[Webhook]:
+    body: Dict[str, Any] = {"url": url}
+    if secret:
+        body["secret"] = secret
+    if events:
+        body["events"] = list(events)
+    if lock_pattern:
+        body["lock_pattern"] = lock_pattern
+    return Call("POST", "/webhooks", lambda doc, h: Webhook.from_json(doc), body=body)
+
+
+def list_webhooks() -> Call[List[Webhook]]:
+    return Call("GET", "/webhooks", lambda doc, h: [Webhook.from_json(w) for w in doc or []], kind=Kind.READ)
+
+
+def delete_webhook(webhook_id: str) -> Call[None]:
+    return Call("DELETE", _id_path("/webhooks/", webhook_id), _none)
+
+
+def create_token(name: str, prefixes: List[str], read_only: bool, ttl: Optional[float]) -> Call[NewToken]:
+    body: Dict[str, Any] = {"name": name, "prefixes": list(prefixes), "access": "read" if read_only else "write"}
+    if ttl:
+        body["ttl_seconds"] = seconds(ttl)
+    return Call("POST", "/auth/tokens", lambda doc, h: NewToken.from_json(doc), body=body)
+
+
+def list_tokens(all_users: bool) -> Call[List[TokenInfo]]:
+    return Call(
+        "GET",
+        "/auth/tokens",
+        lambda doc, h: [TokenInfo.from_json(t) for t in (doc or {}).get("tokens") or []],
+        kind=Kind.READ,
+        query={"all": "true"} if all_users else {},
+    )
+
+
+def revoke_token(token_id: str) -> Call[None]:
+    return Call("DELETE", _id_path("/auth/tokens/", token_id), _none)
+
+
+def rotate_token() -> Call[str]:
+    return Call("POST", "/auth/token/rotate", lambda doc, h: str(doc["token"]))
+
+
+def health() -> Call[None]:
+    return Call("GET", "/health", _none, kind=Kind.READ)
+
+
+def cluster() -> Call[ClusterStatus]:
+    return Call("GET", "/cluster", lambda doc, h: ClusterStatus.from_json(doc), kind=Kind.READ)
+
+
+def remove_node(node_id: str) -> Call[None]:
+    return Call("DELETE", _id_path("/cluster/nodes/", node_id), _none)
+
+
+def snapshot() -> Call[None]:
+    return Call("GET", "/cluster/snapshot", _none, kind=Kind.READ, stream=True)
+
+
+def http_limits() -> httpx.Limits:
+    """Idle connections are dropped before the server's 2-minute idle
+    timeout could close one under a request."""
+    return httpx.Limits(keepalive_expiry=60)
+
+
+def events(prefix: Optional[str], after: Optional[int]) -> Call[int]:
+    """Opens the stream; its value is X-OctoStore-Index ("now")."""
+    q: Dict[str, str] = {}
+    if prefix:
+        q["prefix"] = prefix
+    if after is not None:
+        q["after"] = str(after)
+    return Call(
+        "GET", "/events", lambda doc, h: _header_int(h, "x-octostore-index"), kind=Kind.READ, query=q, stream=True
+    )
+
+
+def lock_from_status(st: LockStatus) -> Lock:
+    """The lease a status read shows, as acquire would have answered."""
+    assert st.lease_id is not None and st.expires_at is not None
+    return Lock(
+        status="held",
+        name=st.name,
+        lease_id=st.lease_id,
+        fencing_token=st.fencing_token or 0,
+        expires_at=st.expires_at,
+        holder=st.holder or "",
+        session_id=st.session_id,
+        metadata=st.metadata,
+    )
+
+
+# --- Server-Sent Events -------------------------------------------------
+
+
+class SSEParser:
+    """Turns the stream's lines into events, skipping heartbeats."""
+
+    def __init__(self) -> None:
+        self._fields: Dict[str, str] = {}
+
+    def feed(self, line: str) -> Optional[Event]:
+        """The event a blank line completes, if any. Raises StreamEnded for
+        the server's error event."""
+        line = line.rstrip("\r\n")
+        if line:
+            if not line.startswith(":"):
+                k, _, v = line.partition(":")
+                self._fields[k] = v[1:] if v.startswith(" ") else v
+            return None
+        fields, self._fields = self._fields, {}
+        data = fields.get("data", "")
+        if not data:
+            return None
+        try:
+            doc = json.loads(data)
+        except ValueError as e:
+            raise OctoStoreError(f"undecodable event {data!r}: {e}") from e
+        typ = fields.get("event", "message")
+        if typ == "error":
+            reason = doc.get("reason", "") if isinstance(doc, dict) else ""
+            raise StreamEnded(f"event stream ended by the server: {reason}")
+        try:
+            id_: Optional[int] = int(fields["id"])
+        except (KeyError, ValueError):
+            id_ = None
+        return Event.from_json(typ, id_, doc if isinstance(doc, dict) else {})
+
+
+def stream_fatal(err: BaseException) -> bool:
+    """An error no reconnect can fix."""
+    return isinstance(err, (Unauthorized, Forbidden, Invalid))

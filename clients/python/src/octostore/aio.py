@@ -1,0 +1,610 @@
+"""The asyncio client: the same requests, answers, errors and retry rules
+as the synchronous one (both are built on octostore._core)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from types import TracebackType
+from typing import Any, AsyncGenerator, BinaryIO, AsyncIterator, Awaitable, Callable, Generator, List, Optional, Tuple, Type, TypeVar, Union
+
+import httpx
+
+from . import _core
+from ._core import Call, Failure, Retry, TransportFailure
+from ._errors import (
+    LeaseLost,
+    NotFound,
+    OctoStoreError,
+    OutcomeUnknown,
+    SessionLost,
+    StreamEnded,
+    Unavailable,
+    from_answer,
+)
+from ._models import (
+    ClusterStatus,
+    Event,
+    KeepAliveResult,
+    ListedLock,
+    Lock,
+    LockList,
+    LockStatus,
+    NewToken,
+    SessionGrant,
+    SessionStatus,
+    TokenInfo,
+    Webhook,
+)
+
+T = TypeVar("T")
+
+
+class AsyncClient:
+    """The asyncio twin of Client: same arguments, same methods (awaited),
+    ``async with client.lock(...) as lease:`` and ``async for event in
+    client.events(...)``."""
+
+    def __init__(
+        self,
+        url: Optional[str] = None,
+        token: Optional[str] = None,
+        *,
+        token_file: Optional[str] = None,
+        ca_file: Optional[str] = None,
+        cert_file: Optional[str] = None,
+        key_file: Optional[str] = None,
+        timeout: float = 10.0,
+        retry: Retry = Retry(),
+        transport: Optional[httpx.AsyncBaseTransport] = None,
+    ) -> None:
+        self.url = _core.resolve_url(url)
+        self.token = _core.resolve_token(token, token_file)
+        self.timeout = timeout
+        self.retry = retry if retry.attempts >= 1 else Retry(1, retry.min, retry.max)
+        verify = _core.tls_context(ca_file, cert_file, key_file)
+        self._http = httpx.AsyncClient(
+            verify=verify, transport=transport, timeout=timeout, limits=_core.http_limits()
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> "AsyncClient":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+    # --- sending ---
+
+    async def _do(self, call: Call[T], deadline: Optional[float] = None) -> T:
+        return (await self._send(call, deadline))[0]
+
+    async def _send(self, call: Call[T], deadline: Optional[float] = None) -> Tuple[T, Optional[httpx.Response]]:
+        body = _core.encode_body(call)
+        attempt = 1
+        while True:
+            timeout = self.timeout + call.extra_time
+            if deadline is not None:
+                timeout = min(timeout, deadline - time.monotonic())
+                if timeout <= 0:
+                    raise Unavailable("local deadline passed", method=call.method, path=call.path)
+            try:
+                return await self._once(call, body, timeout)
+            except (OctoStoreError, TransportFailure) as e:
+                err: Failure = e
+            if attempt >= self.retry.attempts or not _core.retryable(call, err):
+                raise _core.classify(call, err)
+            pause = _core.backoff(self.retry, attempt, err)
+            if deadline is not None and time.monotonic() + pause >= deadline:
+                raise _core.classify(call, err)
+            await asyncio.sleep(pause)
+            attempt += 1
+
+    async def _once(
+        self, call: Call[T], body: Optional[bytes], timeout: float
+    ) -> Tuple[T, Optional[httpx.Response]]:
+        read = _core.STREAM_IDLE_TIMEOUT if call.stream else timeout
+        req = self._http.build_request(
+            call.method,
+            self.url + call.path,
+            params=call.query or None,
+            content=body,
+            headers=_core.request_headers(self.token, body is not None),
+            timeout=httpx.Timeout(timeout, read=read),
+        )
+        try:
+            resp = await self._http.send(req, stream=True)
+        except httpx.HTTPError as e:
+            raise _core.transport_failure(e) from e
+        if call.stream and resp.is_success:
+            return _core.decode_answer(call, b"", resp.headers), resp
+        try:
+            data = await resp.aread()
+        except httpx.HTTPError as e:
+            raise TransportFailure(e, sent=True) from e
+        finally:
+            await resp.aclose()
+        if not resp.is_success:
+            raise from_answer(call.method, call.path, resp.status_code, resp.headers, data)
+        return _core.decode_answer(call, data, resp.headers), None
+
+    # --- locks ---
+
+    async def acquire(
+        self,
+        name: str,
+        ttl: float = 30,
+        *,
+        wait: float = 0,
+        session_id: Optional[str] = None,
+        metadata: Optional[str] = None,
+    ) -> Lock:
+        return await self._do(_core.acquire(name, ttl, wait, session_id, metadata))
+
+    async def renew(self, name: str, lease_id: str, ttl: float = 30) -> Lock:
+        return await self._do(_core.renew(name, lease_id, ttl))
+
+    async def release(self, name: str, lease_id: str) -> None:
+        call = _core.release(name, lease_id)
+        try:
+            await self._do(call)
+        except NotFound:
+            if not call.uncertain:
+                raise
+
+    async def get(self, name: str, *, wait: float = 0, index: int = 0, stale: bool = False) -> LockStatus:
+        return await self._do(_core.get(name, wait, index, stale))
+
+    async def list(
+        self, prefix: Optional[str] = None, *, after: Optional[str] = None, limit: Optional[int] = None, stale: bool = False
+    ) -> LockList:
+        return await self._do(_core.list_locks(prefix, after, limit, stale))
+
+    async def list_all(self, prefix: Optional[str] = None) -> List[ListedLock]:
+        out: List[ListedLock] = []
+        after: Optional[str] = None
+        while True:
+            page = await self.list(prefix, after=after)
+            out.extend(page.locks)
+            if page.next_after is None:
+                return out
+            after = page.next_after
+
+    # --- sessions ---
+
+    async def create_session(self, ttl: Optional[float] = None) -> SessionGrant:
+        return await self._do(_core.create_session(ttl))
+
+    async def keepalive(self, session_id: str) -> KeepAliveResult:
+        return await self._do(_core.keepalive(session_id))
+
+    async def get_session(self, session_id: str) -> SessionStatus:
+        return await self._do(_core.get_session(session_id))
+
+    async def delete_session(self, session_id: str) -> None:
+        await self._do(_core.delete_session(session_id))
+
+    # --- webhooks, tokens, cluster ---
+
+    async def add_webhook(
+        self,
+        url: str,
+        *,
+        secret: Optional[str] = None,
+        events: Optional[List[str]] = None,
+        lock_pattern: Optional[str] = None,
+    ) -> Webhook:
+        return await self._do(_core.add_webhook(url, secret, events, lock_pattern))
+
+    async def list_webhooks(self) -> List[Webhook]:
+        return await self._do(_core.list_webhooks())
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        await self._do(_core.delete_webhook(webhook_id))
+
+    async def create_token(
+        self, name: str, prefixes: List[str], *, read_only: bool = False, ttl: Optional[float] = None
+    ) -> NewToken:
+        return await self._do(_core.create_token(name, prefixes, read_only, ttl))
+
+    async def list_tokens(self, all_users: bool = False) -> List[TokenInfo]:
+        return await self._do(_core.list_tokens(all_users))
+
+    async def revoke_token(self, token_id: str) -> None:
+        await self._do(_core.revoke_token(token_id))
+
+    async def rotate_token(self) -> str:
+        self.token = await self._do(_core.rotate_token())
+        return self.token
+
+    async def health(self) -> None:
+        await self._do(_core.health())
+
+    async def cluster(self) -> ClusterStatus:
+        return await self._do(_core.cluster())
+
+    async def remove_node(self, node_id: str) -> None:
+        await self._do(_core.remove_node(node_id))
+
+    async def snapshot(self, out: BinaryIO) -> int:
+        """As Client.snapshot (out is written synchronously)."""
+        _, resp = await self._send(_core.snapshot())
+        assert resp is not None
+        n = 0
+        try:
+            async for chunk in resp.aiter_bytes():
+                out.write(chunk)
+                n += len(chunk)
+        except httpx.HTTPError as e:
+            raise Unavailable(f"snapshot cut off after {n} bytes: {e}", method="GET", path="/cluster/snapshot") from e
+        finally:
+            await resp.aclose()
+        return n
+
+    # --- helpers ---
+
+    def lock(
+        self,
+        name: str,
+        ttl: float = 30,
+        wait: float = 0,
+        *,
+        session: "Union[AsyncSession, str, None]" = None,
+        metadata: Optional[str] = None,
+        safety_margin: Optional[float] = None,
+        renew_every: Optional[float] = None,
+    ) -> "_Pending[AsyncLease]":
+        """``async with client.lock(...) as lease:`` (or ``lease = await
+        client.lock(...)``): as Client.lock, renewing in an asyncio task."""
+        ttl, margin = _core.kept_ttl(ttl, 30, safety_margin)
+        every = renew_every if renew_every and renew_every > 0 else ttl / 3
+        session_id = session.session_id if isinstance(session, AsyncSession) else session
+        return _Pending(lambda: self._hold(name, ttl, margin, every, wait, session_id, metadata))
+
+    async def _hold(
+        self,
+        name: str,
+        ttl: float,
+        margin: float,
+        every: float,
+        wait: float,
+        session_id: Optional[str],
+        metadata: Optional[str],
+    ) -> "AsyncLease":
+        sent = time.monotonic()
+        lk = await self._acquire_checked(name, ttl, wait, session_id, metadata)
+        if wait > 0 and time.monotonic() - sent > every:
+            sent = time.monotonic()
+            try:
+                await self.renew(name, lk.lease_id, ttl)
+            except BaseException:
+                try:
+                    await self.release(name, lk.lease_id)
+                except OctoStoreError:
+                    pass
+                raise
+        return AsyncLease(self, lk, sent, ttl, margin, every)
+
+    async def _acquire_checked(
+        self, name: str, ttl: float, wait: float, session_id: Optional[str], metadata: Optional[str]
+    ) -> Lock:
+        start = time.monotonic()
+        try:
+            return await self.acquire(name, ttl, wait=wait, session_id=session_id, metadata=metadata)
+        except OutcomeUnknown:
+            st = await self.get(name)
+        if st.held and session_id and st.session_id == session_id:
+            return _core.lock_from_status(st)
+        left = 0.0 if st.held else max(0.0, wait - (time.monotonic() - start))
+        return await self.acquire(name, ttl, wait=left, session_id=session_id, metadata=metadata)
+
+    def session(
+        self, ttl: float = 60, *, keepalive_every: Optional[float] = None, safety_margin: Optional[float] = None
+    ) -> "_Pending[AsyncSession]":
+        """``async with client.session(ttl=30) as s:``, as Client.session."""
+        ttl, margin = _core.kept_ttl(ttl, 60, safety_margin)
+
+        async def start() -> AsyncSession:
+            sent = time.monotonic()
+            grant = await self.create_session(ttl)
+            every = keepalive_every or float(grant.keepalive_interval_secs)
+            if every <= 0 or every >= ttl - margin:
+                every = ttl / 3
+            return AsyncSession(self, grant, sent, ttl, margin, every)
+
+        return _Pending(start)
+
+    def events(self, prefix: Optional[str] = None, last_event_id: Optional[int] = None) -> "AsyncEventStream":
+        """``async for event in client.events(prefix=...)``, as Client.events."""
+        return AsyncEventStream(self, prefix, last_event_id)
+
+
+C = TypeVar("C", bound="Union[AsyncLease, AsyncSession]")
+
+
+class _Pending(Awaitable[C]):
+    """A lease or session being started: await it, or use it in ``async
+    with`` (which ends it on exit, exceptions included)."""
+
+    def __init__(self, start: Callable[[], Awaitable[C]]) -> None:
+        self._start = start
+        self._value: Optional[C] = None
+
+    def __await__(self) -> Generator[Any, None, C]:
+        return self._start().__await__()
+
+    async def __aenter__(self) -> C:
+        self._value = await self._start()
+        return self._value
+
+    async def __aexit__(
+        self, typ: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
+    ) -> None:
+        assert self._value is not None
+        try:
+            await self._value.aclose()
+        except OctoStoreError:
+            if exc is None:
+                raise
+
+
+class _AsyncKeeper:
+    """_Keeper for asyncio: a task refreshes, a timer handle marks the
+    local deadline."""
+
+    def __init__(
+        self,
+        sent: float,
+        ttl: float,
+        margin: float,
+        every: float,
+        refresh: Callable[[float], Awaitable[Any]],
+        lost_cls: Type[Exception],
+        what: str,
+    ) -> None:
+        self.ttl, self.margin, self.every = ttl, margin, every
+        self._refresh, self._lost_cls, self._what = refresh, lost_cls, what
+        self.lost = asyncio.Event()
+        self.reason: Optional[Exception] = None
+        self._sent = sent
+        self._loop = asyncio.get_running_loop()
+        self._timer = self._start_timer()
+        self._task = self._loop.create_task(self._run())
+
+    @property
+    def deadline(self) -> float:
+        return self._sent + self.ttl - self.margin
+
+    @property
+    def expiry(self) -> float:
+        return self._sent + self.ttl
+
+    def _start_timer(self) -> asyncio.TimerHandle:
+        return self._loop.call_later(max(0.0, self.deadline - time.monotonic()), self._expired)
+
+    def _expired(self) -> None:
+        self._lose(self._lost_cls(f"{self._what} lost: no renewal confirmed before the local deadline"))
+
+    async def _run(self) -> None:
+        wait, failures = self.every, 0
+        while not self.lost.is_set():
+            await asyncio.sleep(wait)
+            if self.lost.is_set():
+                return
+            sent = time.monotonic()
+            try:
+                await self._refresh(self.deadline)
+            except Exception as e:  # anything but a refusal may pass: try again
+                if _core.definitive(e):
+                    lost = self._lost_cls(f"{self._what} lost: {e}")
+                    lost.__cause__ = e
+                    self._lose(lost)
+                    return
+                failures += 1
+                wait = _core.retry_delay(failures, self.every)
+            else:
+                if not self.lost.is_set() and sent > self._sent:
+                    self._sent = sent
+                    self._timer.cancel()
+                    self._timer = self._start_timer()
+                wait, failures = self.every, 0
+
+    def _lose(self, reason: Exception) -> None:
+        if self.lost.is_set():
+            return
+        self.reason = reason
+        self._timer.cancel()
+        self.lost.set()
+
+    def check(self) -> None:
+        if self.reason is not None:
+            raise self.reason
+        if time.monotonic() >= self.deadline:
+            self._expired()
+            raise self._lost_cls(f"{self._what} lost: past its local deadline")
+
+    async def halt(self, reason: Exception) -> None:
+        self._lose(reason)
+        if self._task is not asyncio.current_task():
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+
+class AsyncLease:
+    """Lease for asyncio: ``lost`` is an asyncio.Event; ``check()``,
+    ``fencing_token``, ``deadline`` as for Lease; ``await lease.aclose()``
+    (or leaving ``async with``) releases."""
+
+    def __init__(
+        self, client: AsyncClient, lock: Lock, sent: float, ttl: float, margin: float, every: float
+    ) -> None:
+        self._client = client
+        self.lock = lock
+        self._keeper = _AsyncKeeper(sent, ttl, margin, every, self._renew, LeaseLost, "lease")
+
+    async def _renew(self, deadline: float) -> None:
+        await self._client._do(_core.renew(self.lock.name, self.lock.lease_id, self._keeper.ttl), deadline)
+
+    @property
+    def name(self) -> str:
+        return self.lock.name
+
+    @property
+    def lease_id(self) -> str:
+        return self.lock.lease_id
+
+    @property
+    def fencing_token(self) -> int:
+        return self.lock.fencing_token
+
+    @property
+    def lost(self) -> asyncio.Event:
+        return self._keeper.lost
+
+    @property
+    def reason(self) -> Optional[Exception]:
+        return self._keeper.reason
+
+    @property
+    def deadline(self) -> float:
+        return self._keeper.deadline
+
+    @property
+    def expiry(self) -> float:
+        return self._keeper.expiry
+
+    def check(self) -> None:
+        self._keeper.check()
+
+    async def aclose(self) -> None:
+        """Stops renewing and releases the lock; a lost lease is not an error."""
+        await self._keeper.halt(LeaseLost("lease released"))
+        try:
+            await self._client.release(self.lock.name, self.lock.lease_id)
+        except NotFound:
+            pass
+
+    release = aclose
+
+
+class AsyncSession:
+    """Session for asyncio."""
+
+    def __init__(
+        self, client: AsyncClient, grant: SessionGrant, sent: float, ttl: float, margin: float, every: float
+    ) -> None:
+        self._client = client
+        self.grant = grant
+        self._keeper = _AsyncKeeper(sent, ttl, margin, every, self._keepalive, SessionLost, "session")
+
+    async def _keepalive(self, deadline: float) -> None:
+        await self._client._do(_core.keepalive(self.grant.session_id), deadline)
+
+    @property
+    def session_id(self) -> str:
+        return self.grant.session_id
+
+    @property
+    def lost(self) -> asyncio.Event:
+        return self._keeper.lost
+
+    @property
+    def deadline(self) -> float:
+        return self._keeper.deadline
+
+    def check(self) -> None:
+        self._keeper.check()
+
+    def lock(self, name: str, ttl: float = 30, wait: float = 0, **kw: Any) -> "_Pending[AsyncLease]":
+        return self._client.lock(name, ttl, wait, session=self, **kw)
+
+    async def aclose(self) -> None:
+        await self._keeper.halt(SessionLost("session closed"))
+        await self._client.delete_session(self.grant.session_id)
+
+    close = aclose
+
+
+class AsyncEventStream:
+    """``async for`` over lock events, reconnecting by itself; see
+    Client.events. ``aclose()`` it (or leave ``async with``) to stop, also
+    from another task."""
+
+    def __init__(self, client: AsyncClient, prefix: Optional[str], last_event_id: Optional[int]) -> None:
+        self._client = client
+        self._prefix = prefix
+        #: The ID of the last event yielded (or where "now" was).
+        self.last_event_id = last_event_id
+        self._closed = False
+        self._resp: Optional[httpx.Response] = None
+        self._gen = self._run()
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self
+
+    async def __anext__(self) -> Event:
+        return await self._gen.__anext__()
+
+    async def aclose(self) -> None:
+        self._closed = True
+        resp = self._resp
+        if resp is not None:
+            await resp.aclose()  # ends an iteration waiting in another task
+        if not self._gen.ag_running:
+            await self._gen.aclose()
+
+    async def __aenter__(self) -> "AsyncEventStream":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+    async def _run(self) -> AsyncGenerator[Event, None]:
+        attempt = 1
+        while not self._closed:
+            err: Optional[Failure] = None
+            try:
+                index, resp = await self._client._send(_core.events(self._prefix, self.last_event_id))
+                assert resp is not None
+                self._resp = resp
+                attempt = 1
+                if self.last_event_id is None:
+                    self.last_event_id = index
+                parser = _core.SSEParser()
+                try:
+                    async for line in resp.aiter_lines():
+                        ev = parser.feed(line)
+                        if ev is None:
+                            continue
+                        if ev.id is not None:
+                            self.last_event_id = ev.id
+                        yield ev
+                finally:
+                    self._resp = None
+                    await resp.aclose()
+            except OctoStoreError as e:
+                if self._closed:
+                    return
+                if _core.stream_fatal(e):
+                    raise
+                if isinstance(e, StreamEnded):
+                    # Too far behind: resuming would be cut off again. Go
+                    # on from now and say what was missed.
+                    self.last_event_id = None
+                    yield Event(type="reset", reason=str(e))
+                err = e
+            except httpx.HTTPError as e:
+                err = TransportFailure(e, sent=True)
+            except Exception:
+                if self._closed:  # the response was closed under it
+                    return
+                raise
+            if self._closed:
+                return
+            await asyncio.sleep(_core.backoff(self._client.retry, attempt, err))
+            attempt += 1

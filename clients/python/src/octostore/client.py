@@ -1,0 +1,669 @@
+"""The synchronous client."""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import TracebackType
+from typing import Any, BinaryIO, Callable, Generator, Iterator, List, Optional, Tuple, Type, TypeVar, Union
+
+import httpx
+
+from . import _core
+from ._core import Call, Failure, Retry, TransportFailure
+from ._errors import (
+    LeaseLost,
+    NotFound,
+    OctoStoreError,
+    OutcomeUnknown,
+    SessionLost,
+    StreamEnded,
+    Unavailable,
+    from_answer,
+)
+from ._models import (
+    ClusterStatus,
+    Event,
+    KeepAliveResult,
+    ListedLock,
+    Lock,
+    LockList,
+    LockStatus,
+    NewToken,
+    SessionGrant,
+    SessionStatus,
+    TokenInfo,
+    Webhook,
+)
+
+T = TypeVar("T")
+
+
+class Client:
+    """A client of one OctoStore server (any node of a cluster) as the owner
+    of one bearer token. Safe to share between threads.
+
+    ``url`` defaults to ``OCTOSTORE_URL`` (else ``http://127.0.0.1:3000``);
+    ``token`` to ``OCTOSTORE_TOKEN``, then the file ``token_file`` or
+    ``OCTOSTORE_TOKEN_FILE``, then the file ``octostore login`` wrote, as
+    the CLI reads them. ``ca_file`` (``OCTOSTORE_CA_FILE``) adds CAs to the
+    system's roots for https URLs; ``cert_file``/``key_file`` present a
+    client certificate. ``timeout`` bounds each request (waits get their
+    wait on top).
+    """
+
+    def __init__(
+        self,
+        url: Optional[str] = None,
+        token: Optional[str] = None,
+        *,
+        token_file: Optional[str] = None,
+        ca_file: Optional[str] = None,
+        cert_file: Optional[str] = None,
+        key_file: Optional[str] = None,
+        timeout: float = 10.0,
+        retry: Retry = Retry(),
+        transport: Optional[httpx.BaseTransport] = None,
+    ) -> None:
+        self.url = _core.resolve_url(url)
+        self.token = _core.resolve_token(token, token_file)
+        self.timeout = timeout
+        self.retry = retry if retry.attempts >= 1 else Retry(1, retry.min, retry.max)
+        verify = _core.tls_context(ca_file, cert_file, key_file)
+        self._http = httpx.Client(verify=verify, transport=transport, timeout=timeout, limits=_core.http_limits())
+
+    def close(self) -> None:
+        """Closes the connections."""
+        self._http.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # --- sending ---
+
+    def _do(self, call: Call[T], deadline: Optional[float] = None) -> T:
+        """Sends call, repeating it while that is safe, and raises the final
+        error classified. deadline (time.monotonic) bounds every attempt
+        and backoff."""
+        return self._send(call, deadline)[0]
+
+    def _send(self, call: Call[T], deadline: Optional[float] = None) -> Tuple[T, Optional[httpx.Response]]:
+        """_do, also returning a stream call's open response."""
+        body = _core.encode_body(call)
+        attempt = 1
+        while True:
+            timeout = self.timeout + call.extra_time
+            if deadline is not None:
+                timeout = min(timeout, deadline - time.monotonic())
+                if timeout <= 0:
+                    raise Unavailable("local deadline passed", method=call.method, path=call.path)
+            try:
+                return self._once(call, body, timeout)
+            except (OctoStoreError, TransportFailure) as e:
+                err: Failure = e
+            if attempt >= self.retry.attempts or not _core.retryable(call, err):
+                raise _core.classify(call, err)
+            pause = _core.backoff(self.retry, attempt, err)
+            if deadline is not None and time.monotonic() + pause >= deadline:
+                raise _core.classify(call, err)
+            time.sleep(pause)
+            attempt += 1
+
+    def _once(self, call: Call[T], body: Optional[bytes], timeout: float) -> Tuple[T, Optional[httpx.Response]]:
+        read = _core.STREAM_IDLE_TIMEOUT if call.stream else timeout
+        req = self._http.build_request(
+            call.method,
+            self.url + call.path,
+            params=call.query or None,
+            content=body,
+            headers=_core.request_headers(self.token, body is not None),
+            timeout=httpx.Timeout(timeout, read=read),
+        )
+        try:
+            resp = self._http.send(req, stream=True)
+        except httpx.HTTPError as e:
+            raise _core.transport_failure(e) from e
+        if call.stream and resp.is_success:
+            return _core.decode_answer(call, b"", resp.headers), resp
+        try:
+            data = resp.read()
+        except httpx.HTTPError as e:
+            raise TransportFailure(e, sent=True) from e
+        finally:
+            resp.close()
+        if not resp.is_success:
+            raise from_answer(call.method, call.path, resp.status_code, resp.headers, data)
+        return _core.decode_answer(call, data, resp.headers), None
+
+    # --- locks ---
+
+    def acquire(
+        self,
+        name: str,
+        ttl: float = 30,
+        *,
+        wait: float = 0,
+        session_id: Optional[str] = None,
+        metadata: Optional[str] = None,
+    ) -> Lock:
+        """Takes the lock ``name`` for ``ttl`` seconds (whole, 1 to 3600).
+        With ``wait`` (up to 300 s) the request waits its turn in the
+        lock's FIFO queue. Raises LockHeld (with ``holder`` and
+        ``expires_at``) when someone else holds it, OutcomeUnknown when the
+        answer was lost (never repeated: the lock may be the caller's)."""
+        return self._do(_core.acquire(name, ttl, wait, session_id, metadata))
+
+    def renew(self, name: str, lease_id: str, ttl: float = 30) -> Lock:
+        """Extends the lease to ``ttl`` seconds from now; a lease that is
+        gone raises NotFound."""
+        return self._do(_core.renew(name, lease_id, ttl))
+
+    def release(self, name: str, lease_id: str) -> None:
+        """Frees the lock held with ``lease_id``. Repeated even when the
+        outcome is unknown (releasing twice cannot free anyone else's
+        lock); a 404 after such a repeat means done. A first-attempt 404
+        raises NotFound."""
+        call = _core.release(name, lease_id)
+        try:
+            self._do(call)
+        except NotFound:
+            if not call.uncertain:
+                raise
+
+    def get(self, name: str, *, wait: float = 0, index: int = 0, stale: bool = False) -> LockStatus:
+        """Reads a lock's status (not held is not an error). With ``wait``
+        and ``index`` it blocks until the lock changes after ``index``."""
+        return self._do(_core.get(name, wait, index, stale))
+
+    def list(
+        self, prefix: Optional[str] = None, *, after: Optional[str] = None, limit: Optional[int] = None, stale: bool = False
+    ) -> LockList:
+        """One page of held locks in name order."""
+        return self._do(_core.list_locks(prefix, after, limit, stale))
+
+    def list_all(self, prefix: Optional[str] = None) -> List[ListedLock]:
+        """Every held lock under ``prefix``, through all pages."""
+        out: List[ListedLock] = []
+        after: Optional[str] = None
+        while True:
+            page = self.list(prefix, after=after)
+            out.extend(page.locks)
+            if page.next_after is None:
+                return out
+            after = page.next_after
+
+    # --- sessions ---
+
+    def create_session(self, ttl: Optional[float] = None) -> SessionGrant:
+        """Starts a session (10 to 300 s, server default 60 s)."""
+        return self._do(_core.create_session(ttl))
+
+    def keepalive(self, session_id: str) -> KeepAliveResult:
+        """Extends the session by its TTL; an ended one raises SessionExpired."""
+        return self._do(_core.keepalive(session_id))
+
+    def get_session(self, session_id: str) -> SessionStatus:
+        return self._do(_core.get_session(session_id))
+
+    def delete_session(self, session_id: str) -> None:
+        """Ends the session, releasing its locks (idempotent)."""
+        self._do(_core.delete_session(session_id))
+
+    # --- webhooks, tokens, cluster ---
+
+    def add_webhook(
+        self,
+        url: str,
+        *,
+        secret: Optional[str] = None,
+        events: Optional[List[str]] = None,
+        lock_pattern: Optional[str] = None,
+    ) -> Webhook:
+        return self._do(_core.add_webhook(url, secret, events, lock_pattern))
+
+    def list_webhooks(self) -> List[Webhook]:
+        return self._do(_core.list_webhooks())
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self._do(_core.delete_webhook(webhook_id))
+
+    def create_token(
+        self, name: str, prefixes: List[str], *, read_only: bool = False, ttl: Optional[float] = None
+    ) -> NewToken:
+        """Issues a token limited to ``prefixes`` (write access, or read with
+        ``read_only``), expiring after ``ttl`` seconds (never without).
+        Not repeated once sent: a repeat would create a second token."""
+        return self._do(_core.create_token(name, prefixes, read_only, ttl))
+
+    def list_tokens(self, all_users: bool = False) -> List[TokenInfo]:
+        return self._do(_core.list_tokens(all_users))
+
+    def revoke_token(self, token_id: str) -> None:
+        self._do(_core.revoke_token(token_id))
+
+    def rotate_token(self) -> str:
+        """Replaces this client's token with a new one, used from then on and
+        returned (shown only this once)."""
+        self.token = self._do(_core.rotate_token())
+        return self.token
+
+    def health(self) -> None:
+        self._do(_core.health())
+
+    def cluster(self) -> ClusterStatus:
+        return self._do(_core.cluster())
+
+    def remove_node(self, node_id: str) -> None:
+        """Takes a (dead) member out of the cluster; administrators only."""
+        self._do(_core.remove_node(node_id))
+
+    def snapshot(self, out: BinaryIO) -> int:
+        """Writes a consistent backup of the whole state to out and returns
+        its size; administrators only. It holds token hashes and webhook
+        secrets: keep it private. A copy cut off midway raises Unavailable
+        (discard what was written)."""
+        _, resp = self._send(_core.snapshot())
+        assert resp is not None
+        n = 0
+        try:
+            for chunk in resp.iter_bytes():
+                out.write(chunk)
+                n += len(chunk)
+        except httpx.HTTPError as e:
+            raise Unavailable(f"snapshot cut off after {n} bytes: {e}", method="GET", path="/cluster/snapshot") from e
+        finally:
+            resp.close()
+        return n
+
+    # --- helpers ---
+
+    def lock(
+        self,
+        name: str,
+        ttl: float = 30,
+        wait: float = 0,
+        *,
+        session: "Union[Session, str, None]" = None,
+        metadata: Optional[str] = None,
+        safety_margin: Optional[float] = None,
+        renew_every: Optional[float] = None,
+    ) -> "Lease":
+        """Acquires ``name`` (waiting up to ``wait`` s) and keeps it renewed
+        in a background thread until released; use it as ``with
+        client.lock(...) as lease:``, which releases on exit, exceptions
+        included. See Lease for the safety rules."""
+        ttl, margin = _core.kept_ttl(ttl, 30, safety_margin)
+        every = renew_every if renew_every and renew_every > 0 else ttl / 3
+        session_id = session.session_id if isinstance(session, Session) else session
+        sent = time.monotonic()
+        lk = self._acquire_checked(name, ttl, wait, session_id, metadata)
+        if wait > 0 and time.monotonic() - sent > every:
+            # Granted long after it was sent: restart the deadline from a
+            # fresh reading.
+            sent = time.monotonic()
+            try:
+                self.renew(name, lk.lease_id, ttl)
+            except BaseException:
+                try:
+                    self.release(name, lk.lease_id)
+                except OctoStoreError:
+                    pass
+                raise
+        return Lease(self, lk, sent, ttl, margin, every)
+
+    def _acquire_checked(
+        self, name: str, ttl: float, wait: float, session_id: Optional[str], metadata: Optional[str]
+    ) -> Lock:
+        """acquire, resolving an unknown outcome with a status read instead
+        of repeating it blindly: a lock held by this session is adopted;
+        one held by someone is asked for again as a try-lock (the same
+        holder gets "held" with its lease, anyone else is LockHeld); a free
+        one is asked for again with what is left of the wait."""
+        start = time.monotonic()
+        try:
+            return self.acquire(name, ttl, wait=wait, session_id=session_id, metadata=metadata)
+        except OutcomeUnknown:
+            st = self.get(name)
+        if st.held and session_id and st.session_id == session_id:
+            return _core.lock_from_status(st)
+        left = 0.0 if st.held else max(0.0, wait - (time.monotonic() - start))
+        return self.acquire(name, ttl, wait=left, session_id=session_id, metadata=metadata)
+
+    def session(
+        self, ttl: float = 60, *, keepalive_every: Optional[float] = None, safety_margin: Optional[float] = None
+    ) -> "Session":
+        """Creates a session and keeps it alive in a background thread until
+        closed (``with client.session(ttl=30) as s:`` deletes it on exit,
+        releasing its locks)."""
+        ttl, margin = _core.kept_ttl(ttl, 60, safety_margin)
+        sent = time.monotonic()
+        grant = self.create_session(ttl)
+        every = keepalive_every or float(grant.keepalive_interval_secs)
+        if every <= 0 or every >= ttl - margin:
+            every = ttl / 3
+        return Session(self, grant, sent, ttl, margin, every)
+
+    def events(self, prefix: Optional[str] = None, last_event_id: Optional[int] = None) -> "EventStream":
+        """The lock events under ``prefix``, from now or after
+        ``last_event_id``, as an iterator that reopens the stream by itself
+        when it breaks (network, server restart), resuming after the last
+        event it yielded: nothing is missed or repeated while the server
+        still keeps the events; otherwise a ``reset`` event says to re-read
+        the state. Raises Unauthorized, Forbidden or Invalid, which no
+        retry fixes. ``close()`` it, or use it in a ``with``."""
+        return EventStream(self, prefix, last_event_id)
+
+
+class _Keeper:
+    """Keeps something with a TTL alive by calling refresh every ``every``
+    seconds in a daemon thread, and sets ``lost`` the moment it can no
+    longer prove it alive: a refresh failed definitively, or the local
+    deadline (the monotonic send time of the last confirmed request + ttl
+    - margin) passed."""
+
+    def __init__(
+        self,
+        sent: float,
+        ttl: float,
+        margin: float,
+        every: float,
+        refresh: Callable[[float], Any],
+        lost_cls: Type[Exception],
+        what: str,
+    ) -> None:
+        self.ttl, self.margin, self.every = ttl, margin, every
+        self._refresh, self._lost_cls, self._what = refresh, lost_cls, what
+        self.lost = threading.Event()
+        self.reason: Optional[Exception] = None
+        self._mu = threading.Lock()
+        self._sent = sent
+        self._stop = threading.Event()
+        self._timer = self._start_timer()
+        self._thread = threading.Thread(target=self._run, name=f"octostore-{what}-keeper", daemon=True)
+        self._thread.start()
+
+    @property
+    def deadline(self) -> float:
+        with self._mu:
+            return self._sent + self.ttl - self.margin
+
+    @property
+    def expiry(self) -> float:
+        with self._mu:
+            return self._sent + self.ttl
+
+    def _start_timer(self) -> threading.Timer:
+        t = threading.Timer(max(0.0, self._sent + self.ttl - self.margin - time.monotonic()), self._expired)
+        t.daemon = True
+        t.start()
+        return t
+
+    def _expired(self) -> None:
+        self._lose(self._lost_cls(f"{self._what} lost: no renewal confirmed before the local deadline"))
+
+    def _run(self) -> None:
+        wait, failures = self.every, 0
+        while not self._stop.wait(wait) and not self.lost.is_set():
+            sent = time.monotonic()
+            try:
+                self._refresh(self.deadline)
+            except Exception as e:  # anything but a refusal may pass: try again
+                if _core.definitive(e):
+                    lost = self._lost_cls(f"{self._what} lost: {e}")
+                    lost.__cause__ = e
+                    self._lose(lost)
+                    return
+                failures += 1
+                wait = _core.retry_delay(failures, self.every)
+            else:
+                self._confirm(sent)
+                wait, failures = self.every, 0
+
+    def _confirm(self, sent: float) -> None:
+        with self._mu:
+            if self.lost.is_set() or sent <= self._sent:
+                return
+            self._sent = sent
+            self._timer.cancel()
+            self._timer = self._start_timer()
+
+    def _lose(self, reason: Exception) -> None:
+        with self._mu:
+            if self.lost.is_set():
+                return
+            self.reason = reason
+            self._timer.cancel()
+            self.lost.set()
+
+    def check(self) -> None:
+        with self._mu:
+            reason = self.reason
+            late = time.monotonic() >= self._sent + self.ttl - self.margin
+        if reason is not None:
+            raise reason
+        if late:
+            self._expired()
+            raise self._lost_cls(f"{self._what} lost: past its local deadline")
+
+    def halt(self, reason: Exception, join: float) -> None:
+        """Stops refreshing and marks the thing gone, unless it was lost
+        already; waits for a refresh in flight up to join seconds."""
+        self._stop.set()
+        self._lose(reason)
+        if threading.current_thread() is not self._thread:
+            self._thread.join(join)
+
+
+class Lease:
+    """A held lock that renews itself every ttl/3 until released.
+
+    ``lost`` (a threading.Event) is set the moment the lease can no longer
+    be proven held: a renewal was refused (404, 409, 401, 403, 410, 422),
+    or no renewal was confirmed before the local deadline, ``sent + ttl -
+    margin`` on the monotonic clock, where ``sent`` was read before the
+    confirming request was sent (so it always comes before the server's
+    expiry) and margin is max(ttl/10, min(1 s, ttl/3)) unless given. It is
+    also set by ``release()``. ``check()`` raises LeaseLost then; call it
+    before every protected step, and send ``fencing_token`` with every
+    write to the protected resource.
+    """
+
+    def __init__(self, client: Client, lock: Lock, sent: float, ttl: float, margin: float, every: float) -> None:
+        self._client = client
+        self.lock = lock
+        self._keeper = _Keeper(sent, ttl, margin, every, self._renew, LeaseLost, "lease")
+
+    def _renew(self, deadline: float) -> None:
+        self._client._do(_core.renew(self.lock.name, self.lock.lease_id, self._keeper.ttl), deadline)
+
+    @property
+    def name(self) -> str:
+        return self.lock.name
+
+    @property
+    def lease_id(self) -> str:
+        return self.lock.lease_id
+
+    @property
+    def fencing_token(self) -> int:
+        return self.lock.fencing_token
+
+    @property
+    def lost(self) -> threading.Event:
+        return self._keeper.lost
+
+    @property
+    def reason(self) -> Optional[Exception]:
+        """Why the lease is no longer held, once ``lost`` is set."""
+        return self._keeper.reason
+
+    @property
+    def deadline(self) -> float:
+        """The local deadline (time.monotonic)."""
+        return self._keeper.deadline
+
+    @property
+    def expiry(self) -> float:
+        """The earliest moment (time.monotonic) the server may consider the
+        lease expired: the last confirmed send time + ttl."""
+        return self._keeper.expiry
+
+    def check(self) -> None:
+        """Raises LeaseLost if the lease is lost or its local deadline has
+        passed."""
+        self._keeper.check()
+
+    def release(self) -> None:
+        """Stops renewing and releases the lock. A lease already lost is not
+        an error."""
+        self._keeper.halt(LeaseLost("lease released"), self._client.timeout)
+        try:
+            self._client.release(self.lock.name, self.lock.lease_id)
+        except NotFound:
+            pass
+
+    def __enter__(self) -> "Lease":
+        return self
+
+    def __exit__(
+        self, typ: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
+    ) -> None:
+        try:
+            self.release()
+        except OctoStoreError:
+            if exc is None:
+                raise
+
+
+class Session:
+    """A session kept alive in a background thread until closed; ``lost``
+    and ``check()`` work as for a Lease (SessionLost)."""
+
+    def __init__(
+        self, client: Client, grant: SessionGrant, sent: float, ttl: float, margin: float, every: float
+    ) -> None:
+        self._client = client
+        self.grant = grant
+        self._keeper = _Keeper(sent, ttl, margin, every, self._keepalive, SessionLost, "session")
+
+    def _keepalive(self, deadline: float) -> None:
+        self._client._do(_core.keepalive(self.grant.session_id), deadline)
+
+    @property
+    def session_id(self) -> str:
+        return self.grant.session_id
+
+    @property
+    def lost(self) -> threading.Event:
+        return self._keeper.lost
+
+    @property
+    def deadline(self) -> float:
+        return self._keeper.deadline
+
+    def check(self) -> None:
+        self._keeper.check()
+
+    def lock(self, name: str, ttl: float = 30, wait: float = 0, **kw: Any) -> Lease:
+        """Holds a lock through this session (released when it ends too)."""
+        return self._client.lock(name, ttl, wait, session=self, **kw)
+
+    def close(self) -> None:
+        """Stops the keepalives and deletes the session, releasing its locks."""
+        self._keeper.halt(SessionLost("session closed"), self._client.timeout)
+        self._client.delete_session(self.grant.session_id)
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(
+        self, typ: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
+    ) -> None:
+        try:
+            self.close()
+        except OctoStoreError:
+            if exc is None:
+                raise
+
+
+class EventStream:
+    """An iterator of lock events that reconnects by itself; see
+    Client.events."""
+
+    def __init__(self, client: Client, prefix: Optional[str], last_event_id: Optional[int]) -> None:
+        self._client = client
+        self._prefix = prefix
+        #: The ID of the last event yielded (or where "now" was), to resume
+        #: after.
+        self.last_event_id = last_event_id
+        self._closed = False
+        self._resp: Optional[httpx.Response] = None
+        self._gen = self._run()
+
+    def __iter__(self) -> Iterator[Event]:
+        return self
+
+    def __next__(self) -> Event:
+        return next(self._gen)
+
+    def close(self) -> None:
+        self._closed = True
+        resp = self._resp
+        if resp is not None:
+            resp.close()  # ends an iteration blocked in another thread
+        if not self._gen.gi_running:
+            self._gen.close()
+
+    def __enter__(self) -> "EventStream":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _run(self) -> Generator[Event, None, None]:
+        attempt = 1
+        while not self._closed:
+            err: Optional[Failure] = None
+            try:
+                index, resp = self._client._send(_core.events(self._prefix, self.last_event_id))
+                assert resp is not None
+                self._resp = resp
+                attempt = 1
+                if self.last_event_id is None:
+                    self.last_event_id = index
+                parser = _core.SSEParser()
+                try:
+                    for line in resp.iter_lines():
+                        ev = parser.feed(line)
+                        if ev is None:
+                            continue
+                        if ev.id is not None:
+                            self.last_event_id = ev.id
+                        yield ev
+                finally:
+                    resp.close()
+                    self._resp = None
+            except OctoStoreError as e:
+                if self._closed:
+                    return
+                if _core.stream_fatal(e):
+                    raise
+                if isinstance(e, StreamEnded):
+                    # Too far behind: resuming would be cut off again. Go
+                    # on from now and say what was missed.
+                    self.last_event_id = None
+                    yield Event(type="reset", reason=str(e))
+                err = e
+            except httpx.HTTPError as e:
+                err = TransportFailure(e, sent=True)
+            except Exception:
+                if self._closed:  # the response was closed under it
+                    return
+                raise
+            if self._closed:
+                return
+            time.sleep(_core.backoff(self._client.retry, attempt, err))
+            attempt += 1
