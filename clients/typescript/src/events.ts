@@ -152,8 +152,8 @@ export class EventStream implements AsyncIterableIterator<LockEvent> {
         }
       }
     } finally {
-      if (!signal.aborted) reader.cancel().catch(() => {});
-      else reader.releaseLock?.();
+      // Cancelling ends the connection (an aborted fetch has ended it already).
+      reader.cancel().catch(() => {});
     }
   }
 
