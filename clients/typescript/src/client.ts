@@ -307,7 +307,7 @@ export class OctoStore {
     return a.data as ClusterStatus;
   }
 
-  /** Takes a (dead) member out of the cluster; administrators only. */
+  /** Takes a (dead) member out of the cluster; administrators only. A single node without --raft-addr answers Conflict (`not_clustered`). */
   async removeNode(id: string, o: CallOptions = {}): Promise<void> {
     await this.t.call({ method: "DELETE", path: "/cluster/nodes/" + encodeURIComponent(id), kind: "write", signal: o.signal });
   }
@@ -317,7 +317,7 @@ export class OctoStore {
    * token hashes and webhook secrets: keep it as private as the tokens.
    */
   async snapshot(o: CallOptions = {}): Promise<Uint8Array> {
-    const a = await this.t.call({ method: "GET", path: "/cluster/snapshot", kind: "read", stream: true, signal: o.signal });
+    const a = await this.t.call({ method: "GET", path: "/cluster/snapshot", kind: "read", stream: true, signal: o.signal, headers: { Accept: "*/*" } });
     return new Uint8Array(await (a.response as Response).arrayBuffer());
   }
 

@@ -163,7 +163,7 @@ export class Transport {
   }
 
   private async once(c: Call, body: string | undefined): Promise<Answer> {
-    const headers: Record<string, string> = { Accept: c.stream ? "text/event-stream, */*" : "application/json", ...(c.headers ?? {}) };
+    const headers: Record<string, string> = { Accept: "application/json", ...(c.headers ?? {}) };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (this.token) headers["Authorization"] = "Bearer " + this.token;
     if (this.userAgent) headers["User-Agent"] = this.userAgent;

@@ -44,8 +44,11 @@ export class OctoStoreError extends Error {
   }
 }
 
+/** 409: the request conflicts with the state (`not_clustered`, …); LockHeld is its `lock_held` case. */
+export class Conflict extends OctoStoreError {}
+
 /** 409 `lock_held`: another holder has the lock. */
-export class LockHeld extends OctoStoreError {
+export class LockHeld extends Conflict {
   /** The lock's name. */
   readonly lockName: string | undefined;
   /** Who holds it (a login). */
@@ -83,7 +86,7 @@ export class Unavailable extends OctoStoreError {}
  * out. It is also an Unavailable.
  */
 export class OutcomeUnknown extends Unavailable {}
-/** Any other answer the client does not expect (a 405, a 5xx other than 503, a bad body). */
+/** Any other answer the client does not expect (a 405, a 408, a 5xx other than 503, a bad body). */
 export class UnexpectedResponse extends OctoStoreError {}
 
 /** Why a Lease's signal aborted: the lease can no longer be proven held. */
@@ -134,7 +137,7 @@ export function apiError(method: string, path: string, status: number, headers: 
     case 404: return new NotFound(msg, init);
     case 409:
       if (code === "lock_held" || (code === undefined && body.lock)) return new LockHeld(msg, { ...init, lock: body.lock });
-      return new UnexpectedResponse(msg, init);
+      return new Conflict(msg, init);
     case 410: return new SessionExpired(msg, init);
     case 429: return new RateLimited(msg, init);
     case 503:

@@ -110,7 +110,7 @@ export class EventStream implements AsyncIterableIterator<LockEvent> {
   private async open(signal: AbortSignal): Promise<Answer> {
     const query: Record<string, string | undefined> = { prefix: this.o.prefix || undefined };
     if (this.last !== undefined) query["after"] = String(this.last);
-    const ans = await this.t.do({ method: "GET", path: "/events", query, kind: "read", stream: true, signal });
+    const ans = await this.t.do({ method: "GET", path: "/events", query, kind: "read", stream: true, signal, headers: { Accept: "text/event-stream" } });
     if (this.last === undefined) {
       // Where "now" was: resuming from here misses nothing, even when the
       // stream breaks before its first event.

@@ -8,8 +8,12 @@ export {
 export { EventStream, type EventsOptions, type LockEvent } from "./events.js";
 export { DEFAULT_RETRY, type RetryPolicy, type FetchLike } from "./core.js";
 export {
-  OctoStoreError, LockHeld, NotFound, Unauthorized, Forbidden, TokenScope, SessionExpired, InvalidRequest,
+  OctoStoreError, Conflict, LockHeld, NotFound, Unauthorized, Forbidden, TokenScope, SessionExpired, InvalidRequest,
   RateLimited, Unavailable, OutcomeUnknown, UnexpectedResponse, LeaseLost, SessionLost, Released, StreamEnded,
   type ErrorInit,
 } from "./errors.js";
-export type * from "./types.js";
+export type {
+  LockResponse, HeldLock, LockNotHeld, ListLocksResponse, ListedLock, CreateSessionResponse, KeepAliveResponse,
+  SessionStatus, CreateWebhookRequest, Webhook, TokenInfo, CreatedToken, ClusterStatus, ReadyStatus, ErrorBody,
+  WebhookPayload, paths, components,
+} from "./types.js";

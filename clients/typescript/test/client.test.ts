@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  Forbidden, InvalidRequest, LockHeld, NotFound, OctoStore, OutcomeUnknown, RateLimited, SessionExpired, TokenScope,
+  Conflict, Forbidden, InvalidRequest, LockHeld, NotFound, OctoStore, OutcomeUnknown, RateLimited, SessionExpired, TokenScope,
   Unauthorized, Unavailable, UnexpectedResponse, type FetchLike, type LockEvent,
 } from "../src/index.js";
 import { startServer } from "./harness.js";
@@ -132,7 +132,7 @@ test("errors: status and code map to classes", async () => {
     [400, "malformed_request", InvalidRequest], [413, "payload_too_large", InvalidRequest], [422, "validation_error", InvalidRequest],
     [401, "unauthorized", Unauthorized], [403, "forbidden", Forbidden], [403, "token_scope", TokenScope],
     [404, "lock_not_found", NotFound], [410, "session_expired", SessionExpired], [429, "too_many_locks", RateLimited],
-    [503, "overloaded", Unavailable], [405, "method_not_allowed", UnexpectedResponse],
+    [503, "overloaded", Unavailable], [405, "method_not_allowed", UnexpectedResponse], [409, "not_clustered", Conflict],
   ];
   for (const [status, code, cls] of cases) {
     const s = scripted(answer(status, code));

@@ -187,7 +187,7 @@ export class Server {
   }
 }
 
-/** Starts a server for the rest of this test file; it is stopped (and its dir removed) after the file's tests. */
+/** Starts a server for the rest of the calling test; it is stopped (and its dir removed) when that test ends. Call it inside a test. */
 export async function startServer(flags: string[] = []): Promise<Server> {
   const s = new Server(flags);
   after(() => s.close());
