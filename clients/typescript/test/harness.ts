@@ -97,8 +97,10 @@ export class Server {
       running.delete(p);
       resolve();
     }));
-    // If this process dies by SIGKILL, the watchdog kills the server.
-    this.watchdog = spawn("sh", ["-c", `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; kill -CONT ${p.pid} 2>/dev/null; kill -9 ${p.pid} 2>/dev/null`],
+    // If this process dies by SIGKILL, the watchdog kills the server and
+    // removes its temp dir.
+    const script = 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; kill -CONT "$2" 2>/dev/null; kill -9 "$2" 2>/dev/null; sleep 0.5; rm -rf "$3"';
+    this.watchdog = spawn("sh", ["-c", script, "watchdog", String(process.pid), String(p.pid), this.dir],
       { stdio: "ignore", detached: true });
     this.watchdog.unref();
     const lines = createInterface({ input: p.stderr! });
