@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The TypeScript client's checks, as CI runs them (.ci/run calls this):
 # dev tools from the lock file, generated types fresh, tsc --strict, the
-# tests (node --test) against the real octostore binary, npm pack.
+# tests (node --test) against the real octostore binary (and the built
+# package in chromium, Bun and Deno), npm pack.
 #
 # Needs Node >= 18 with npm (installed from Debian's packages when
 # missing) and Go (to build the server). OCTOSTORE_TEST_BIN may name an
@@ -28,6 +29,11 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 npm ci --no-audit --no-fund
+# Bun and Deno (pinned, from the npm registry) for the smoke test on other
+# runtimes; OCTOSTORE_SKIP_RUNTIMES=1 skips both (developers only).
+if [[ "${OCTOSTORE_SKIP_RUNTIMES:-}" != "1" ]]; then
+  npm ci --prefix test/runtimes --no-audit --no-fund
+fi
 
 # The committed types must be what openapi-typescript makes of the spec now.
 ./node_modules/.bin/openapi-typescript "$root/api/openapi.yaml" -o "$tmp/openapi.ts" >/dev/null

@@ -254,8 +254,14 @@ function errorCodes(e: unknown, depth = 0): string[] {
 function neverSent(e: unknown): boolean {
   const codes = errorCodes(e);
   if (codes.length > 0) return codes.every((c) => neverSentCodes.has(c));
-  // Deno says so in its message; browsers say nothing, and the request counts as sent.
-  return e instanceof Error && /tcp connect error|\(Connect\)|dns error/i.test(e.message);
+  // Deno says so in its messages (of the error or its cause); browsers say
+  // nothing, and the request counts as sent.
+  return messages(e).some((m) => /tcp connect error|client error \(Connect\)|dns error/i.test(m));
+}
+
+function messages(e: unknown, depth = 0): string[] {
+  if (!(e instanceof Error) || depth > 4) return [];
+  return [e.message, ...messages((e as { cause?: unknown }).cause, depth + 1)];
 }
 
 /** A TLS handshake failed: repeating fails the same way, and nothing was sent. */
