@@ -424,7 +424,8 @@ export class OctoStore {
       try {
         return { lock: await this.acquire(name, { ...o, wait }), sent };
       } catch (e) {
-        if (!(e instanceof OutcomeUnknown)) throw e;
+        // The caller's signal ended it: no status read, the caller gave up.
+        if (!(e instanceof OutcomeUnknown) || o.signal?.aborted) throw e;
         unknown = e;
       }
       const st = await this.get(name, o.signal ? { signal: o.signal } : {});
