@@ -13,17 +13,19 @@ import { startServer } from "./harness.js";
 type Answer = (req: { url: string; init: RequestInit }) => Response | Promise<Response>;
 
 /** A client whose i-th request gets answers[i] (the last from then on). */
-function scripted(...answers: Answer[]): { c: OctoStore; n: () => number; urls: string[] } {
+function scripted(...answers: Answer[]): { c: OctoStore; n: () => number; urls: string[]; calls: string[] } {
   let n = 0;
   const urls: string[] = [];
+  const calls: string[] = [];
   const fetch: FetchLike = async (url, init) => {
     const a = answers[Math.min(n, answers.length - 1)]!;
     n++;
     urls.push(url);
+    calls.push(`${init.method} ${new URL(url).pathname}`);
     return a({ url, init });
   };
   const c = new OctoStore({ url: "http://octostore.test", token: "tok", fetch, retry: { attempts: 4, minDelay: 1, maxDelay: 5 } });
-  return { c, n: () => n, urls };
+  return { c, n: () => n, urls, calls };
 }
 
 function answer(status: number, code = "", body?: unknown, headers: Record<string, string> = {}): Answer {
@@ -197,4 +199,33 @@ test("names: a name with '/' is read back unchanged by the real server", async (
   assert.deepEqual((await c.listAll("enc/")).map((x) => x.name), ["enc/a.b/c_d-e"]);
   await c.release("enc/a.b/c_d-e", l.lease_id);
   assert.equal((await c.get("enc/a.b/c_d-e")).held, false);
+});
+
+test("hold: an unknown acquire is resolved by a status read, never repeated blindly", async () => {
+  const held = (holder: string, session?: string) => answer(200, "", { ...lock, status: "held", holder, lease_id: "11111111-1111-4111-8111-111111111111", ...(session ? { session_id: session } : {}), waiters: 0 });
+  const free = answer(200, "", { status: "available", name: "a" });
+  const released = answer(200, "", { status: "released" });
+  // Free: the acquire was not applied; it is sent again.
+  let s = scripted(answer(503, "outcome_unknown"), free, answer(200, "", lock), released);
+  const lease = await s.c.hold("a", { ttl: 30 });
+  assert.equal(lease.leaseId, lock.lease_id);
+  await lease.release();
+  assert.deepEqual(s.calls, ["POST /locks/a/acquire", "GET /locks/a", "POST /locks/a/acquire", "POST /locks/a/release"]);
+
+  // Held with no session: a renew of the lease it shows confirms it is ours.
+  s = scripted(answer(503, "outcome_unknown"), held("alice"), answer(200, "", { ...lock, lease_id: "11111111-1111-4111-8111-111111111111" }), released);
+  const adopted = await s.c.hold("a", { ttl: 30 });
+  assert.equal(adopted.leaseId, "11111111-1111-4111-8111-111111111111");
+  await adopted.release();
+  assert.deepEqual(s.calls, ["POST /locks/a/acquire", "GET /locks/a", "POST /locks/a/renew", "POST /locks/a/release"]);
+
+  // Held by someone else: the renew is refused, and it is LockHeld.
+  s = scripted(answer(503, "outcome_unknown"), held("bob"), answer(404, "lock_not_found"));
+  await assert.rejects(s.c.hold("a", { ttl: 30 }), (e) => e instanceof LockHeld && e.holder === "bob" && e.cause instanceof OutcomeUnknown);
+  assert.deepEqual(s.calls, ["POST /locks/a/acquire", "GET /locks/a", "POST /locks/a/renew"]);
+
+  // Held through another session: LockHeld without a renew.
+  s = scripted(answer(503, "outcome_unknown"), held("alice", "22222222-2222-4222-8222-222222222222"));
+  await assert.rejects(s.c.hold("a", { ttl: 30 }), LockHeld);
+  assert.deepEqual(s.calls, ["POST /locks/a/acquire", "GET /locks/a"]);
 });
