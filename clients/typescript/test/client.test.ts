@@ -2,6 +2,11 @@
 // client's client/retry_test.go), plus name encoding against the real binary.
 
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import https from "node:https";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { test } from "node:test";
 
 import {
@@ -228,4 +233,27 @@ test("hold: an unknown acquire is resolved by a status read, never repeated blin
   s = scripted(answer(503, "outcome_unknown"), held("alice", "22222222-2222-4222-8222-222222222222"));
   await assert.rejects(s.c.hold("a", { ttl: 30 }), LockHeld);
   assert.deepEqual(s.calls, ["POST /locks/a/acquire", "GET /locks/a"]);
+});
+
+test("tls: a failed handshake (an untrusted certificate) is Unavailable, sent once, never OutcomeUnknown", async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), "octostore-ts-tls-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const r = spawnSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem")],
+  { stdio: "ignore" });
+  assert.equal(r.status, 0, "openssl req");
+  let connections = 0;
+  let requests = 0;
+  const srv = https.createServer({ key: readFileSync(path.join(dir, "key.pem")), cert: readFileSync(path.join(dir, "cert.pem")) }, (_req, res) => {
+    requests++;
+    res.end("{}");
+  });
+  srv.on("connection", () => connections++);
+  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
+  t.after(() => new Promise<void>((resolve) => srv.close(() => resolve())));
+  const port = (srv.address() as { port: number }).port;
+  const c = new OctoStore({ url: `https://127.0.0.1:${port}`, token: "t", retry: { attempts: 4, minDelay: 1, maxDelay: 5 } });
+  await assert.rejects(c.acquire("a", { ttl: 1 }), (e) => e instanceof Unavailable && !(e instanceof OutcomeUnknown));
+  assert.equal(requests, 0);
+  assert.equal(connections, 1, "the handshake was not repeated");
 });
