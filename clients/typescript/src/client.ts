@@ -1,0 +1,613 @@
+// The client: one typed method per route, and the helpers that hold a
+// lock or a session for as long as it can be proven held.
+
+import { lockPath, now, seconds, Transport, type FetchLike, type RetryPolicy } from "./core.js";
+import {
+  InvalidRequest, LeaseLost, LockHeld, NotFound, OctoStoreError, OutcomeUnknown, Released, SessionLost,
+} from "./errors.js";
+import { EventStream, type EventsOptions } from "./events.js";
+import { Keeper, keptTTL } from "./keeper.js";
+import type {
+  ClusterStatus, CreatedToken, CreateSessionResponse, CreateWebhookRequest, HeldLock, KeepAliveResponse,
+  ListedLock, ListLocksResponse, LockNotHeld, LockResponse, ReadyStatus, SessionStatus, TokenInfo, Webhook,
+} from "./types.js";
+
+export interface OctoStoreOptions {
+  /** The server's base URL, "http://127.0.0.1:3000" (any node of a cluster). */
+  url: string;
+  /** The bearer token. */
+  token: string;
+  /** The fetch to send requests with; default the platform's. */
+  fetch?: FetchLike;
+  /** Replaces the default retry policy (5 attempts, 50 ms doubling to 2 s). */
+  retry?: Partial<RetryPolicy>;
+  /** The User-Agent header (not set in browsers); default "octostore-client-ts". */
+  userAgent?: string;
+}
+
+/** Every call takes a signal, which bounds it (waits included). */
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+export interface AcquireOptions extends CallOptions {
+  /** How long the lease lasts unless renewed, seconds (1 to 3600; rounded up). */
+  ttl: number;
+  /** Wait up to this long (seconds, at most 300) in the lock's FIFO queue; 0 (default) is a try-lock. */
+  wait?: number;
+  /** Acquire with this session: the lock is released when the session ends. */
+  sessionId?: string;
+  /** Free text stored with the lock (≤ 1024 bytes). */
+  metadata?: string;
+}
+
+/** GET /locks/{name}: `held` says whether anyone holds it; `index` is X-OctoStore-Index for a blocking read. */
+export type LockStatus =
+  | (HeldLock & { held: true; index: number })
+  | (LockNotHeld & { held: false; index: number });
+
+export interface GetOptions extends CallOptions {
+  /** With wait: return as soon as the lock changes after this index. */
+  index?: number;
+  /** Block up to this many seconds (at most 300). */
+  wait?: number;
+  /** Answer from the node's own state. */
+  stale?: boolean;
+}
+
+export interface ListOptions extends CallOptions {
+  prefix?: string;
+  /** Names sorting after it: the previous page's next_after. */
+  after?: string;
+  /** At most this many (server default 1000, max 10000). */
+  limit?: number;
+  stale?: boolean;
+}
+
+export interface LeaseOptions extends CallOptions {
+  /** The lease's TTL in seconds (whole, 1 to 3600); default 30. */
+  ttl?: number;
+  /** Wait up to this long (seconds, at most 300) for the lock; 0 fails at once with LockHeld. */
+  wait?: number;
+  sessionId?: string;
+  metadata?: string;
+  /** Seconds before the earliest possible server expiry at which the signal aborts; default max(ttl/10, min(1, ttl/3)). */
+  safetyMargin?: number;
+  /** Renewal interval in seconds; default ttl/3. */
+  renewEvery?: number;
+}
+
+export interface SessionOptions extends CallOptions {
+  /** 10 to 300 seconds; default 60. */
+  ttl?: number;
+  /** Keepalive interval in seconds; default the server's keepalive_interval_secs (ttl/2). */
+  keepAliveEvery?: number;
+  /** As for leases; default max(ttl/10, min(1, ttl/3)). */
+  safetyMargin?: number;
+}
+
+export interface TokenOptions extends CallOptions {
+  /** A label for listing, 1 to 64 bytes. */
+  name: string;
+  /** The lock-name prefixes it covers (1 to 16): "acme/deploy/". */
+  prefixes: string[];
+  /** Status, lists and events only; else also acquire/renew/release/sessions. */
+  readOnly?: boolean;
+  /** Lifetime in seconds; none for a token that never expires. */
+  ttl?: number;
+}
+
+type Q = Record<string, string | undefined>;
+
+const bool = (b: boolean | undefined): string | undefined => (b ? "true" : undefined);
+
+export class OctoStore {
+  /** @internal */
+  readonly t: Transport;
+
+  constructor(o: OctoStoreOptions) {
+    this.t = new Transport(o.url, o.token, { fetch: o.fetch, retry: o.retry, userAgent: o.userAgent });
+  }
+
+  /** The server's base URL. */
+  get url(): string {
+    return this.t.baseURL;
+  }
+
+  /** The bearer token the client sends (the new one after rotateToken). */
+  get token(): string {
+    return this.t.token;
+  }
+
+  // ---- locks
+
+  /**
+   * Takes the lock. When someone else holds it, throws LockHeld (with the
+   * holder and expiry); with `wait` the request first waits its turn. A
+   * lost answer is OutcomeUnknown and is never repeated: the lock may be
+   * the caller's (hold() and withLock() find out with a status read).
+   */
+  async acquire(name: string, o: AcquireOptions): Promise<LockResponse> {
+    const body: Record<string, unknown> = { ttl_seconds: seconds(o.ttl, "ttl") };
+    if (o.sessionId) body["session_id"] = o.sessionId;
+    if (o.metadata !== undefined && o.metadata !== "") body["metadata"] = o.metadata;
+    const wait = seconds(o.wait ?? 0, "wait");
+    if (wait > 0) body["wait_seconds"] = wait;
+    const a = await this.t.call({ method: "POST", path: lockPath(name, "acquire"), body, kind: "write", signal: o.signal });
+    return a.data as LockResponse;
+  }
+
+  /** Extends the lease to ttl seconds from now. A lease that is gone (expired, released, not the caller's) is NotFound. */
+  async renew(name: string, leaseId: string, ttl: number, o: CallOptions = {}): Promise<LockResponse> {
+    const a = await this.t.call({
+      method: "POST", path: lockPath(name, "renew"), kind: "write", signal: o.signal,
+      body: { lease_id: leaseId, ttl_seconds: seconds(ttl, "ttl") },
+    });
+    return a.data as LockResponse;
+  }
+
+  /**
+   * Frees the lock held with leaseId. It is repeated like a read: releasing
+   * a lease twice cannot release anyone else's lock, so after an attempt
+   * that may have succeeded, a 404 means the lease is gone, as wanted. A
+   * first-attempt 404 is NotFound.
+   */
+  async release(name: string, leaseId: string, o: CallOptions = {}): Promise<void> {
+    try {
+      await this.t.do({ method: "POST", path: lockPath(name, "release"), kind: "idempotent", signal: o.signal, body: { lease_id: leaseId } });
+    } catch (e) {
+      const ce = e as { error?: unknown; uncertain?: boolean };
+      if (ce.error instanceof OctoStoreError) {
+        if (ce.uncertain && ce.error instanceof NotFound) return;
+        throw ce.error;
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Reads a lock's status (linearizable unless stale). A lock nobody holds
+   * is not an error: `held` is false. With `wait` (and `index`) it is a
+   * blocking read that returns when the lock changes after index, or after
+   * wait seconds.
+   */
+  async get(name: string, o: GetOptions = {}): Promise<LockStatus> {
+    const q: Q = { stale: bool(o.stale) };
+    if (o.wait !== undefined && o.wait > 0) {
+      q["wait"] = `${seconds(o.wait, "wait")}s`;
+      q["index"] = String(o.index ?? 0);
+    }
+    const a = await this.t.call({ method: "GET", path: lockPath(name), query: q, kind: "read", signal: o.signal });
+    const d = a.data as HeldLock | LockNotHeld;
+    const index = Number(a.headers.get("X-OctoStore-Index") ?? "0") || 0;
+    return d.status === "held" ? { ...(d as HeldLock), held: true, index } : { ...(d as LockNotHeld), held: false, index };
+  }
+
+  /** One page of the held locks in name order. */
+  async list(o: ListOptions = {}): Promise<ListLocksResponse> {
+    const q: Q = {
+      prefix: o.prefix || undefined, after: o.after || undefined,
+      limit: o.limit !== undefined && o.limit > 0 ? String(Math.floor(o.limit)) : undefined, stale: bool(o.stale),
+    };
+    const a = await this.t.call({ method: "GET", path: "/locks", query: q, kind: "read", signal: o.signal });
+    return a.data as ListLocksResponse;
+  }
+
+  /** Pages through every held lock under prefix. */
+  async listAll(prefix = "", o: CallOptions & { stale?: boolean } = {}): Promise<ListedLock[]> {
+    const all: ListedLock[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.list({ ...o, prefix, ...(after !== undefined ? { after } : {}) });
+      all.push(...page.locks);
+      if (page.next_after === undefined || page.next_after === null) return all;
+      after = page.next_after;
+    }
+  }
+
+  // ---- sessions
+
+  /** Starts a session lasting ttl seconds (10 to 300; default the server's 60) unless kept alive. */
+  async createSession(o: CallOptions & { ttl?: number } = {}): Promise<CreateSessionResponse> {
+    const body: Record<string, number> = {};
+    if (o.ttl !== undefined && o.ttl > 0) body["ttl_seconds"] = seconds(o.ttl, "ttl");
+    const a = await this.t.call({ method: "POST", path: "/sessions", body, kind: "write", signal: o.signal });
+    return a.data as CreateSessionResponse;
+  }
+
+  /** Extends the session by its TTL. An ended session is SessionExpired; an unknown one NotFound. */
+  async keepAlive(id: string, o: CallOptions = {}): Promise<KeepAliveResponse> {
+    const a = await this.t.call({ method: "POST", path: sessionPath(id) + "/keepalive", kind: "write", signal: o.signal });
+    return a.data as KeepAliveResponse;
+  }
+
+  /** Reads a session's status; an ended one stays readable (active false) for an hour. */
+  async getSession(id: string, o: CallOptions & { stale?: boolean } = {}): Promise<SessionStatus> {
+    const a = await this.t.call({ method: "GET", path: sessionPath(id), query: { stale: bool(o.stale) }, kind: "read", signal: o.signal });
+    return a.data as SessionStatus;
+  }
+
+  /** Ends the session and releases its locks. Deleting an ended session is not an error, so it is repeated like a read. */
+  async deleteSession(id: string, o: CallOptions = {}): Promise<void> {
+    await this.t.call({ method: "DELETE", path: sessionPath(id), kind: "idempotent", signal: o.signal });
+  }
+
+  // ---- webhooks
+
+  /** Registers a webhook; a refused URL or filter is InvalidRequest. */
+  async addWebhook(w: CreateWebhookRequest, o: CallOptions = {}): Promise<Webhook> {
+    const a = await this.t.call({ method: "POST", path: "/webhooks", body: w, kind: "write", signal: o.signal });
+    return a.data as Webhook;
+  }
+
+  /** The caller's webhooks. */
+  async listWebhooks(o: CallOptions = {}): Promise<Webhook[]> {
+    const a = await this.t.call({ method: "GET", path: "/webhooks", kind: "read", signal: o.signal });
+    return a.data as Webhook[];
+  }
+
+  /** Removes one of the caller's webhooks. */
+  async deleteWebhook(id: string, o: CallOptions = {}): Promise<void> {
+    await this.t.call({ method: "DELETE", path: "/webhooks/" + encodeURIComponent(id), kind: "write", signal: o.signal });
+  }
+
+  // ---- tokens
+
+  /**
+   * Issues the caller a token limited to prefixes and access; used outside
+   * them it gets TokenScope. Not repeated once sent: a repeat would create
+   * a second token.
+   */
+  async createToken(o: TokenOptions): Promise<CreatedToken> {
+    const body: Record<string, unknown> = { name: o.name, prefixes: o.prefixes, access: o.readOnly ? "read" : "write" };
+    if (o.ttl !== undefined && o.ttl > 0) body["ttl_seconds"] = seconds(o.ttl, "ttl");
+    const a = await this.t.call({ method: "POST", path: "/auth/tokens", body, kind: "write", signal: o.signal });
+    return a.data as CreatedToken;
+  }
+
+  /** The caller's tokens; with all, every user's (administrators only, else Forbidden). */
+  async listTokens(o: CallOptions & { all?: boolean } = {}): Promise<TokenInfo[]> {
+    const a = await this.t.call({ method: "GET", path: "/auth/tokens", query: { all: bool(o.all) }, kind: "read", signal: o.signal });
+    return (a.data as { tokens: TokenInfo[] }).tokens;
+  }
+
+  /** Revokes a token by its public ID. */
+  async revokeToken(id: string, o: CallOptions = {}): Promise<void> {
+    await this.t.call({ method: "DELETE", path: "/auth/tokens/" + encodeURIComponent(id), kind: "write", signal: o.signal });
+  }
+
+  /**
+   * Replaces the client's token with a new one, which it returns and uses
+   * from then on; the old one stops working at once. OutcomeUnknown here
+   * means the old token may already be dead.
+   */
+  async rotateToken(o: CallOptions = {}): Promise<string> {
+    const a = await this.t.call({ method: "POST", path: "/auth/token/rotate", kind: "write", signal: o.signal });
+    const tok = (a.data as { token: string }).token;
+    this.t.token = tok;
+    return tok;
+  }
+
+  // ---- system
+
+  /** Resolves when the server answers its liveness check. */
+  async health(o: CallOptions = {}): Promise<void> {
+    await this.t.call({ method: "GET", path: "/health", kind: "read", signal: o.signal });
+  }
+
+  /** GET /ready: resolves when this node can serve linearizable requests now (else Unavailable, code not_ready). */
+  async ready(o: CallOptions = {}): Promise<ReadyStatus> {
+    const a = await this.t.call({ method: "GET", path: "/ready", kind: "read", signal: o.signal });
+    return a.data as ReadyStatus;
+  }
+
+  /** The cluster as the answering node sees it. */
+  async cluster(o: CallOptions = {}): Promise<ClusterStatus> {
+    const a = await this.t.call({ method: "GET", path: "/cluster", kind: "read", signal: o.signal });
+    return a.data as ClusterStatus;
+  }
+
+  /** Takes a (dead) member out of the cluster; administrators only. A single node without --raft-addr answers Conflict (`not_clustered`). */
+  async removeNode(id: string, o: CallOptions = {}): Promise<void> {
+    await this.t.call({ method: "DELETE", path: "/cluster/nodes/" + encodeURIComponent(id), kind: "write", signal: o.signal });
+  }
+
+  /**
+   * A consistent backup of the whole state (administrators only). It holds
+   * token hashes and webhook secrets: keep it as private as the tokens.
+   */
+  async snapshot(o: CallOptions = {}): Promise<Uint8Array> {
+    const a = await this.t.call({ method: "GET", path: "/cluster/snapshot", kind: "read", stream: true, signal: o.signal, headers: { Accept: "*/*" } });
+    return new Uint8Array(await (a.response as Response).arrayBuffer());
+  }
+
+  /** Where a person signs in with GitHub to get a token. */
+  signInURL(): string {
+    return this.t.baseURL + "/auth/github";
+  }
+
+  // ---- events
+
+  /**
+   * Follows GET /events under a prefix as an async iterator that
+   * reconnects by itself, resuming after the last event it delivered
+   * (`lastEventId` resumes an earlier stream). See EventStream.
+   */
+  events(o: EventsOptions = {}): EventStream {
+    return new EventStream(this.t, o);
+  }
+
+  // ---- leases and sessions kept alive
+
+  /**
+   * Acquires the lock (waiting up to o.wait seconds) and keeps it renewed
+   * in the background until release(). Its `signal` aborts the moment the
+   * lease can no longer be proven held: a renewal refused, or the local
+   * deadline `sent + ttl − safetyMargin` passed without a confirmed one,
+   * where `sent` is a monotonic clock reading taken before the acquire (or
+   * the last successful renew) was sent, so it always comes before the
+   * server's expiry.
+   *
+   * An acquire whose answer was lost is not repeated blindly: a status read
+   * says whether the lock is now the caller's (same session, or none) and a
+   * renew of that lease confirms it; when the lock is free (the acquire was
+   * not applied) it is acquired again; when another holder has it, LockHeld.
+   */
+  async hold(name: string, o: LeaseOptions = {}): Promise<Lease> {
+    const { ttl, margin } = keptTTL(o.ttl, 30, o.safetyMargin);
+    const renewEvery = o.renewEvery !== undefined && o.renewEvery > 0 ? o.renewEvery : ttl / 3;
+    const waitS = o.wait ?? 0;
+    let { lock, sent } = await this.acquireResolved(name, { ...o, ttl, wait: waitS });
+    if (waitS > 0 && now() - sent > renewEvery * 1000) {
+      // A waited acquire may be granted long after it was sent: start the
+      // deadline from a fresh reading.
+      sent = now();
+      try {
+        lock = await this.renew(name, lock.lease_id, ttl, o);
+      } catch (e) {
+        await this.release(name, lock.lease_id).catch(() => {});
+        throw e;
+      }
+    }
+    return new Lease(this, lock, sent, ttl, margin, renewEvery);
+  }
+
+  /**
+   * Holds the lock while fn runs: fn gets the Lease, whose `signal` aborts
+   * when the lease is lost or about to be (check it, or pass it on, before
+   * every step that needs the lock: `lease.check()`); the lease is renewed
+   * in the background and released when fn settles. Returns fn's result or
+   * throws fn's error, unchanged. A lease lost while fn ran is not an error
+   * here (fn saw it on the signal); a release that fails for another reason
+   * than the lease being gone already is, when fn succeeded.
+   */
+  async withLock<T>(name: string, o: LeaseOptions, fn: (lease: Lease) => Promise<T> | T): Promise<T> {
+    return runHeld(await this.hold(name, o), fn);
+  }
+
+  /** Creates a session and keeps it alive until close(). Its `signal` aborts the moment it can no longer be proven alive. */
+  async startSession(o: SessionOptions = {}): Promise<Session> {
+    const { ttl, margin } = keptTTL(o.ttl, 60, o.safetyMargin);
+    const sent = now();
+    const g = await this.createSession({ ttl, ...(o.signal ? { signal: o.signal } : {}) });
+    let every = o.keepAliveEvery !== undefined && o.keepAliveEvery > 0 ? o.keepAliveEvery : g.keepalive_interval_secs;
+    if (!(every > 0) || every >= ttl - margin) every = ttl / 3;
+    return new Session(this, g, sent, ttl, margin, every);
+  }
+
+  /**
+   * Runs fn with a session kept alive, then closes it (which releases its
+   * locks). Returns fn's result or throws fn's error, unchanged; its
+   * `signal` aborts when the session is lost.
+   */
+  async withSession<T>(o: SessionOptions, fn: (session: Session) => Promise<T> | T): Promise<T> {
+    const s = await this.startSession(o);
+    let result: T;
+    try {
+      result = await fn(s);
+    } catch (e) {
+      await s.close().catch(() => {});
+      throw e;
+    }
+    await s.close();
+    return result;
+  }
+
+  /** An acquire that resolves a lost answer with a status read instead of repeating it blindly. */
+  private async acquireResolved(name: string, o: AcquireOptions): Promise<{ lock: LockResponse; sent: number }> {
+    const started = now();
+    const waitLeft = () => Math.max(0, (o.wait ?? 0) - (now() - started) / 1000);
+    let unknown: OutcomeUnknown | undefined;
+    for (let round = 0; round < 3; round++) {
+      const sent = now();
+      const wait = round === 0 ? (o.wait ?? 0) : Math.floor(waitLeft());
+      try {
+        return { lock: await this.acquire(name, { ...o, wait }), sent };
+      } catch (e) {
+        // The caller's signal ended it: no status read, the caller gave up.
+        if (!(e instanceof OutcomeUnknown) || o.signal?.aborted) throw e;
+        unknown = e;
+      }
+      const st = await this.get(name, o.signal ? { signal: o.signal } : {});
+      if (st.held) {
+        if ((st.session_id ?? undefined) === (o.sessionId || undefined)) {
+          // Perhaps ours: a renew of that lease succeeds only for its holder.
+          const sent = now();
+          try {
+            return { lock: await this.renew(name, st.lease_id, o.ttl, o), sent };
+          } catch (e) {
+            if (e instanceof OutcomeUnknown) continue;
+            if (!(e instanceof NotFound)) throw e;
+          }
+        }
+        if (waitLeft() < 1) {
+          throw new LockHeld(`POST ${lockPath(name, "acquire")}: lock held by another holder (found by a status read after an unknown outcome)`, {
+            method: "POST", path: lockPath(name, "acquire"), status: 409, code: "lock_held", cause: unknown,
+            lock: { name, holder: st.holder, expires_at: st.expires_at },
+          });
+        }
+      }
+      // Free (the acquire was not applied, or has ended), or another's with
+      // time left to wait: acquiring again cannot take a second lease.
+    }
+    throw unknown ?? new OutcomeUnknown("acquire: outcome unknown");
+  }
+}
+
+/** Runs fn with the lease, then releases it; fn's outcome wins over the release's. */
+async function runHeld<T>(lease: Lease, fn: (lease: Lease) => Promise<T> | T): Promise<T> {
+  let result: T;
+  try {
+    result = await fn(lease);
+  } catch (e) {
+    await lease.release().catch(() => {});
+    throw e;
+  }
+  await lease.release();
+  return result;
+}
+
+function sessionPath(id: string): string {
+  if (id === "" || id === "." || id === "..") throw new InvalidRequest(`session ID ${JSON.stringify(id)} is not valid`);
+  return "/sessions/" + encodeURIComponent(id);
+}
+
+/** A held lock that renews itself until release(). */
+export class Lease {
+  private readonly k: Keeper;
+  private current: LockResponse;
+
+  /** @internal */
+  constructor(private readonly c: OctoStore, lock: LockResponse, sent: number, ttl: number, margin: number, renewEvery: number) {
+    this.current = lock;
+    this.k = new Keeper(sent, ttl * 1000, margin * 1000, renewEvery * 1000,
+      (msg, cause) => new LeaseLost(`lease of ${lock.name} lost: ${msg}`, { cause }),
+      async (signal) => {
+        this.current = await c.renew(lock.name, lock.lease_id, ttl, { signal });
+      });
+  }
+
+  /** The lock's name. */
+  get name(): string {
+    return this.current.name;
+  }
+  /** The lease's ID. */
+  get leaseId(): string {
+    return this.current.lease_id;
+  }
+  /**
+   * The lease's fencing token: send it with every write to the resource
+   * the lock protects, which must refuse a token lower than the highest it
+   * has seen.
+   */
+  get fencingToken(): number {
+    return this.current.fencing_token;
+  }
+  /** The last answer of the acquire or a renewal (its expires_at is the server's). */
+  get lock(): LockResponse {
+    return this.current;
+  }
+  /** Aborts when the lease is lost (reason a LeaseLost saying why) or released (a Released). */
+  get signal(): AbortSignal {
+    return this.k.signal;
+  }
+  /** Why the lease was lost, if it was (undefined while held or after a plain release). */
+  get lost(): LeaseLost | undefined {
+    const r: unknown = this.k.signal.reason;
+    return this.k.signal.aborted && r instanceof LeaseLost ? r : undefined;
+  }
+  /** Throws why the lease is no longer held (LeaseLost, or Released after release()); returns while it is. */
+  check(): void {
+    if (this.k.signal.aborted) throw this.k.signal.reason;
+  }
+  /** The local deadline, on the monotonic clock (performance.now() ms): when signal aborts unless a renewal is confirmed first. */
+  get deadline(): number {
+    return this.k.deadline;
+  }
+  /** The earliest moment the server may consider the lease expired (last confirmed send + TTL, performance.now() ms). */
+  get expiry(): number {
+    return this.k.expiry;
+  }
+
+  /** @internal Stops renewing without releasing (the session that holds it ended). */
+  abandon(reason: unknown): void {
+    void this.k.halt(reason);
+  }
+
+  /** Stops renewing, aborts signal and releases the lock. A lease already lost is not an error. */
+  async release(o: CallOptions = {}): Promise<void> {
+    await this.k.halt(new Released(`lease of ${this.name} released`));
+    try {
+      await this.c.release(this.current.name, this.current.lease_id, o);
+    } catch (e) {
+      if (!(e instanceof NotFound)) throw e;
+    }
+  }
+}
+
+/** A session kept alive in the background until close(). */
+export class Session {
+  private readonly k: Keeper;
+
+  /** @internal */
+  constructor(private readonly c: OctoStore, readonly grant: CreateSessionResponse, sent: number, ttl: number, margin: number, every: number) {
+    this.k = new Keeper(sent, ttl * 1000, margin * 1000, every * 1000,
+      (msg, cause) => new SessionLost(`session ${grant.session_id} lost: ${msg}`, { cause }),
+      (signal) => c.keepAlive(grant.session_id, { signal }));
+  }
+
+  /** The session's ID, for AcquireOptions.sessionId. */
+  get id(): string {
+    return this.grant.session_id;
+  }
+  /** Aborts when the session is lost (a SessionLost) or closed (a Released). */
+  get signal(): AbortSignal {
+    return this.k.signal;
+  }
+  /** Why the session was lost, if it was. */
+  get lost(): SessionLost | undefined {
+    const r: unknown = this.k.signal.reason;
+    return this.k.signal.aborted && r instanceof SessionLost ? r : undefined;
+  }
+  /** Throws why the session is no longer alive (SessionLost, or Released after close()); returns while it is. */
+  check(): void {
+    if (this.k.signal.aborted) throw this.k.signal.reason;
+  }
+  /** The local deadline (performance.now() ms). */
+  get deadline(): number {
+    return this.k.deadline;
+  }
+  /** The earliest moment the server may consider the session expired (performance.now() ms). */
+  get expiry(): number {
+    return this.k.expiry;
+  }
+
+  /**
+   * Acquires a lock with this session, renewed like any Lease; it is also
+   * released when the session ends, so the lease's signal aborts when the
+   * session's does (LeaseLost when the session was lost, Released when it
+   * was closed).
+   */
+  async hold(name: string, o: LeaseOptions = {}): Promise<Lease> {
+    const lease = await this.c.hold(name, { ...o, sessionId: this.id });
+    const end = () => {
+      const r: unknown = this.k.signal.reason;
+      lease.abandon(r instanceof SessionLost ? new LeaseLost(`lease of ${lease.name} lost with its session: ${r.message}`, { cause: r }) : r);
+    };
+    if (this.k.signal.aborted) end();
+    else this.k.signal.addEventListener("abort", end, { once: true });
+    lease.signal.addEventListener("abort", () => this.k.signal.removeEventListener("abort", end), { once: true });
+    return lease;
+  }
+
+  /** Holds a lock with this session while fn runs (see OctoStore.withLock). */
+  async withLock<T>(name: string, o: LeaseOptions, fn: (lease: Lease) => Promise<T> | T): Promise<T> {
+    return runHeld(await this.hold(name, o), fn);
+  }
+
+  /** Stops the keepalives, aborts signal and deletes the session, which releases its locks. */
+  async close(o: CallOptions = {}): Promise<void> {
+    await this.k.halt(new Released(`session ${this.id} closed`));
+    await this.c.deleteSession(this.id, o);
+  }
+}

@@ -1,0 +1,19 @@
+// @octostore/client: the TypeScript client of OctoStore.
+
+export {
+  OctoStore, Lease, Session,
+  type OctoStoreOptions, type CallOptions, type AcquireOptions, type GetOptions, type ListOptions,
+  type LeaseOptions, type SessionOptions, type TokenOptions, type LockStatus,
+} from "./client.js";
+export { EventStream, type EventsOptions, type LockEvent } from "./events.js";
+export { DEFAULT_RETRY, type RetryPolicy, type FetchLike } from "./core.js";
+export {
+  OctoStoreError, Conflict, LockHeld, NotFound, Unauthorized, Forbidden, TokenScope, SessionExpired, InvalidRequest,
+  RateLimited, Unavailable, OutcomeUnknown, UnexpectedResponse, LeaseLost, SessionLost, Released, StreamEnded,
+  type ErrorInit,
+} from "./errors.js";
+export type {
+  LockResponse, HeldLock, LockNotHeld, ListLocksResponse, ListedLock, CreateSessionResponse, KeepAliveResponse,
+  SessionStatus, CreateWebhookRequest, Webhook, TokenInfo, CreatedToken, ClusterStatus, ReadyStatus, ErrorBody,
+  WebhookPayload, paths, components,
+} from "./types.js";
