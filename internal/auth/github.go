@@ -147,7 +147,7 @@ func (g *GitHub) Finish(ctx context.Context, now time.Time, code, state, binding
 	if err != nil {
 		return Identity{}, err
 	}
-	return id, g.admit(id)
+	return id, g.Admits(id)
 }
 
 func (g *GitHub) exchange(ctx context.Context, code string) (string, error) {
@@ -172,9 +172,12 @@ func (g *GitHub) exchange(ctx context.Context, code string) (string, error) {
 	return out.AccessToken, nil
 }
 
-// admit applies the allow-lists: a listed user, or a member of a listed
-// organization; anyone only when no list is set and that was asked for.
-func (g *GitHub) admit(id Identity) error {
+// Admits applies the allow-lists to an account as GitHub described it: a
+// listed user, or a member of a listed organization; anyone only when no
+// list is set and that was asked for. Sign-in applies it, and so does each
+// re-check of a signed-in account, so that a member removed from every
+// allowed organization loses its tokens.
+func (g *GitHub) Admits(id Identity) error {
 	if containsFold(g.cfg.AllowedUsers, id.Login) {
 		return nil
 	}

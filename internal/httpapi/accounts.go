@@ -174,6 +174,25 @@ func (a *API) recordRecheck(ctx context.Context, u state.User, got auth.Identity
 		a.log.Info("GitHub account changed", "login", got.Login, "previous_login", u.Login, "user_id", u.ID,
 			"orgs", orgLogins(got.Orgs), "previous_orgs", orgLogins(u.Orgs))
 	}
+	a.applyAllowLists(ctx, u.ID, got)
+}
+
+// applyAllowLists revokes every token of a user the allow-lists no longer
+// admit (removed from every allowed organization, or, without a grant,
+// no longer known to be in one): the sign-in's decision is re-made at
+// each re-check, as identity configuration stays authoritative.
+func (a *API) applyAllowLists(ctx context.Context, id uuid.UUID, got auth.Identity) {
+	why := a.signIn.Admits(got)
+	if why == nil {
+		return
+	}
+	res, err := state.Outcome(a.store.Apply(ctx, state.RetireUsers{IDs: []uuid.UUID{id}}))
+	if err != nil {
+		a.log.Warn("GitHub account no longer allowed, but its tokens were not revoked; the next use tries again", "login", got.Login, "user_id", id, "err", err)
+		return
+	}
+	a.log.Warn("GitHub account no longer allowed on this server: its tokens are revoked", "login", got.Login, "user_id", id,
+		"tokens", res.Count, "reason", why)
 }
 
 // dropGrant records that u has no usable grant: no organizations, and
@@ -190,6 +209,7 @@ func (a *API) dropGrant(ctx context.Context, u state.User, why string, cause err
 		attrs = append(attrs, "err", cause)
 	}
 	a.log.Warn(why, attrs...)
+	a.applyAllowLists(ctx, u.ID, auth.Identity{GitHubID: u.GitHubID, Login: u.Login})
 }
 
 // noGrant: without a grant there is nothing to ask GitHub with. A user

@@ -190,9 +190,10 @@ func TestGitHub_RecheckKeepsLastAnswerWhenGitHubFails(t *testing.T) {
 
 // TestGitHub_RecheckRevokedGrantDropsOrgs: GitHub refusing the grant
 // (401: the user revoked the app) drops the user's organizations and its
-// grant, and says so; its OctoStore token keeps working.
+// grant, and says so; on a server that admits any account its OctoStore
+// token keeps working.
 func TestGitHub_RecheckRevokedGrantDropsOrgs(t *testing.T) {
-	e, clk, logs := startRechecking(t, nil)
+	e, clk, logs := startRechecking(t, func(c *auth.GitHubConfig) { c.AllowedOrgs, c.AllowAnyUser = nil, true })
 	s := e.signIn(t, octocat)
 	e.gh.revoke(octocat.ID)
 	clk.advance(61 * time.Minute)
@@ -299,7 +300,7 @@ func (a *answers) String() string {
 // /cluster/snapshot carries it, as it carries webhook secrets: it is a
 // backup of the whole state.)
 func TestGitHub_GrantNeverShown(t *testing.T) {
-	e, clk, logs := startRechecking(t, nil)
+	e, clk, logs := startRechecking(t, func(c *auth.GitHubConfig) { c.AllowedOrgs, c.AllowAnyUser = nil, true }) // a revoked grant keeps the token
 	seen := &answers{}
 	e.c.HTTP.Transport = seen
 	s := e.signIn(t, octocat)
@@ -330,4 +331,28 @@ func TestGitHub_GrantNeverShown(t *testing.T) {
 			t.Fatalf("grant %s shown", g)
 		}
 	}
+}
+
+// TestGitHub_RecheckAppliesTheAllowLists: a re-check makes the sign-in's
+// decision again. A member GitHub removes from the only allowed
+// organization loses every token at the re-check its next request starts;
+// so does one whose grant GitHub refuses, since its membership can no
+// longer be known. A member still in it keeps its token.
+func TestGitHub_RecheckAppliesTheAllowLists(t *testing.T) {
+	e, clk, logs := startRechecking(t, nil) // --github-allowed-orgs ACME
+	removed, revoked, stays := octocat, mallory, hubot
+	revoked.Orgs = octocat.Orgs
+	removedToken, revokedToken, staysToken := e.signIn(t, removed).Token, e.signIn(t, revoked).Token, e.signIn(t, stays).Token
+	e.gh.change(removed.ID, func(u *ghUser) { u.Orgs = []ghOrg{{ID: 12, Login: "Beta-Org"}} })
+	e.gh.revoke(revoked.ID)
+	clk.advance(61 * time.Minute)
+	for _, token := range []string{removedToken, revokedToken} {
+		poll.Until(t, 10*time.Second, "the token revoked by the re-check", func() bool {
+			return e.c.Do("GET", "/locks", token, nil).Status == http.StatusUnauthorized
+		})
+	}
+	poll.Until(t, 10*time.Second, "the revocations logged", func() bool {
+		return strings.Count(logs.String(), "no longer allowed on this server") == 2
+	})
+	wantStatus(t, e.c.Do("GET", "/locks", staysToken, nil), http.StatusOK)
 }

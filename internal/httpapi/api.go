@@ -47,6 +47,8 @@ type SignIn interface {
 	// Account reads the account a grant acts for, and its organizations,
 	// again; a grant GitHub refuses is an auth.ErrGrantRevoked.
 	Account(ctx context.Context, grant auth.Grant) (auth.Identity, error)
+	// Admits applies the allow-lists to an account; nil when admitted.
+	Admits(id auth.Identity) error
 	// Secure reports whether the server is reached over HTTPS.
 	Secure() bool
 }
