@@ -413,7 +413,7 @@ export interface paths {
                 };
                 400: components["responses"]["MalformedRequest"];
                 401: components["responses"]["Unauthorized"];
-                403: components["responses"]["TokenScope"];
+                403: components["responses"]["Forbidden"];
                 408: components["responses"]["RequestTimeout"];
                 /** @description Lock currently held by another user */
                 409: {
@@ -494,7 +494,7 @@ export interface paths {
                 };
                 400: components["responses"]["MalformedRequest"];
                 401: components["responses"]["Unauthorized"];
-                403: components["responses"]["TokenScope"];
+                403: components["responses"]["Forbidden"];
                 404: components["responses"]["LockNotFound"];
                 408: components["responses"]["RequestTimeout"];
                 413: components["responses"]["PayloadTooLarge"];
@@ -567,7 +567,7 @@ export interface paths {
                 };
                 400: components["responses"]["MalformedRequest"];
                 401: components["responses"]["Unauthorized"];
-                403: components["responses"]["TokenScope"];
+                403: components["responses"]["Forbidden"];
                 404: components["responses"]["LockNotFound"];
                 408: components["responses"]["RequestTimeout"];
                 413: components["responses"]["PayloadTooLarge"];
@@ -634,7 +634,7 @@ export interface paths {
                 };
                 400: components["responses"]["MalformedRequest"];
                 401: components["responses"]["Unauthorized"];
-                403: components["responses"]["TokenScope"];
+                403: components["responses"]["Forbidden"];
                 422: components["responses"]["ValidationError"];
                 429: components["responses"]["TooManyRequests"];
                 431: components["responses"]["HeadersTooLarge"];
@@ -694,7 +694,7 @@ export interface paths {
                 };
                 400: components["responses"]["MalformedRequest"];
                 401: components["responses"]["Unauthorized"];
-                403: components["responses"]["TokenScope"];
+                403: components["responses"]["Forbidden"];
                 422: components["responses"]["ValidationError"];
                 429: components["responses"]["TooManyRequests"];
                 431: components["responses"]["HeadersTooLarge"];
@@ -1175,7 +1175,9 @@ export interface paths {
         };
         /**
          * (addition) The cluster as this node sees it
-         * @description Any node answers from its own view; with digest=true it adds a hash of its state and the Raft index it reflects.
+         * @description Any node answers from its own view; with digest=true it adds a hash of its state and the Raft
+         *     index it reflects. In isolated tenancy only administrators see the nodes' addresses (others
+         *     get them empty) and may ask for the digest (403 `forbidden` otherwise).
          */
         get: {
             parameters: {
@@ -1199,7 +1201,7 @@ export interface paths {
                 };
                 400: components["responses"]["MalformedRequest"];
                 401: components["responses"]["Unauthorized"];
-                403: components["responses"]["TokenScope"];
+                403: components["responses"]["Forbidden"];
                 422: components["responses"]["ValidationError"];
                 429: components["responses"]["TooManyRequests"];
                 431: components["responses"]["HeadersTooLarge"];
@@ -1334,6 +1336,133 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/namespaces": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * (addition) Owner namespaces and the GitHub accounts they are bound to
+         * @description Administrators only. Under `--tenancy isolated` the first use of an owner namespace
+         *     (a lock name's first component) binds it to the GitHub account, user or organization,
+         *     by its numeric ID. Listed in name order, paged like `GET /locks`.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description At most this many namespaces are returned. */
+                    limit?: number;
+                    /** @description Return namespaces whose names sort after this one (the previous page's `next_after`). */
+                    after?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Bound namespaces */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["NamespaceList"];
+                    };
+                };
+                400: components["responses"]["MalformedRequest"];
+                401: components["responses"]["Unauthorized"];
+                /** @description Only an administrator may do this (`forbidden`), or a scoped token (`token_scope`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                422: components["responses"]["ValidationError"];
+                429: components["responses"]["TooManyRequests"];
+                431: components["responses"]["HeadersTooLarge"];
+                503: components["responses"]["ServiceUnavailable"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/namespaces/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * (addition) Free a namespace's binding
+         * @description Administrators only. The next account to use the namespace binds it anew: for a GitHub
+         *     login that was renamed and taken by another account, once the operator has decided who
+         *     should have it. Locks under it are not touched.
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The namespace (a lock name's first component) */
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Released */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                400: components["responses"]["MalformedRequest"];
+                401: components["responses"]["Unauthorized"];
+                /** @description Only an administrator may do this (`forbidden`), or a scoped token (`token_scope`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The namespace is not bound (`namespace_not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                422: components["responses"]["ValidationError"];
+                429: components["responses"]["TooManyRequests"];
+                431: components["responses"]["HeadersTooLarge"];
+                503: components["responses"]["ServiceUnavailable"];
+            };
+        };
         options?: never;
         head?: never;
         patch?: never;
@@ -1597,6 +1726,8 @@ export interface paths {
          * (addition) Prometheus metrics
          * @description Metrics in the Prometheus text exposition format. Public unless the server runs with
          *     --metrics-token, then it needs `Authorization: Bearer <that token>` (401 otherwise).
+         *     (addition) In isolated tenancy it needs that token or an administrator's bearer token:
+         *     401 without a valid token, 403 `forbidden` with another user's.
          */
         get: {
             parameters: {
@@ -1618,6 +1749,15 @@ export interface paths {
                 };
                 400: components["responses"]["MalformedRequest"];
                 401: components["responses"]["Unauthorized"];
+                /** @description (addition) Isolated tenancy, and the token is not an administrator's */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 431: components["responses"]["HeadersTooLarge"];
             };
         };
@@ -1971,6 +2111,25 @@ export interface components {
         TokenList: {
             tokens: components["schemas"]["TokenInfo"][];
         };
+        /** @description (addition) */
+        NamespaceList: {
+            namespaces: {
+                /** @description The namespace */
+                name: string;
+                /**
+                 * @description The GitHub account it is bound to, by numeric ID: `github-user:ID` or
+                 *     `github-org:ID`. Never a login, which can change hands.
+                 */
+                account: string;
+                /**
+                 * Format: date-time
+                 * @description When the first use bound it
+                 */
+                bound_at: string;
+            }[];
+            /** @description When more follow, pass this as `after` to get the next page; null on the last page. */
+            next_after: string | null;
+        };
         /** @description (addition) A ready node. */
         ReadyStatus: {
             /** @enum {string} */
@@ -2049,6 +2208,26 @@ export interface components {
         ServiceUnavailable: {
             headers: {
                 "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /**
+         * @description (addition) Refused; nothing was done. `code` says why: `token_scope` (the request's scoped
+         *     token does not cover it: a lock name outside its prefixes, a write with a read token, a
+         *     list without a prefix within them), `forbidden_namespace` (isolated tenancy: the lock
+         *     name's owner, its first component, is none of yours: your login, a GitHub organization
+         *     you belong to, a static group you are in, or a namespace bound to your account; owners
+         *     are written in lowercase; for a list, a prefix no name of yours starts with),
+         *     `namespace_owned_by_other_account` (isolated tenancy: that owner namespace is bound to
+         *     another account, such as an earlier holder of your login), or `forbidden`
+         *     (administrators only: on /cluster, `digest=true` in isolated tenancy). The namespace
+         *     answers never depend on whether the lock is held.
+         */
+        Forbidden: {
+            headers: {
                 [name: string]: unknown;
             };
             content: {
