@@ -221,3 +221,33 @@ func TestWAL_RestoreBackup(t *testing.T) {
 		}
 	})
 }
+
+// TestWAL_ResidueAfterTornTail: after a torn batch, the next append is
+// written at the torn one's place; when it is shorter, the rest of the
+// torn batch stays behind it (entry frames, a commit whose CRC does not
+// cover them). That is not corruption: the node starts with everything.
+func TestWAL_ResidueAfterTornTail(t *testing.T) {
+	dir := t.TempDir()
+	names := writeLocks(t, dir, 10)
+	seg := segments(t, dir)
+	path := seg[len(seg)-1]
+	b := batches(t, path)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := b[len(b)-1]
+	end := last.commit + segFrameHeaderLen
+	// Leftovers of a longer batch: half a frame of junk, then two whole
+	// entry frames copied from earlier batches, then their old commit.
+	var residue []byte
+	residue = append(residue, 0x01, 0, 0, 0, 0xff, 0xff, 0, 0) // a frame header cut by the new append
+	for _, e := range b[2:4] {
+		residue = append(residue, data[e.start:e.commit]...)
+	}
+	residue = append(residue, frameCommit, 0, 0, 0, 0x12, 0x34, 0x56, 0x78)
+	patch(t, path, end, residue)
+	if held := heldLocks(t, dir, names); slices.Contains(held, false) {
+		t.Fatalf("held with residue after the tail: %v", held)
+	}
+}

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -173,17 +174,16 @@ func (r *segReader) walk(off int64, fromStart bool) walkEnd {
 			pos += segFrameHeaderLen
 			end.goodEnd, end.commits, end.entries, crc, pending = pos, end.commits+1, end.entries+pending, 0, 0
 		case (typ == frameEntry || typ == frameIndex) && h[1]|h[2]|h[3] == 0 && val <= maxFrameLen:
-			size := int(segFrameHeaderLen + val + uint32(padTo8(int(val))))
-			frame := r.at(pos, size)
-			if len(frame) < size {
+			size := int64(segFrameHeaderLen) + int64(val) + int64(padTo8(int(val)))
+			var whole bool
+			if crc, whole = r.crcOf(crc, pos, size); !whole {
 				end.torn = true
 				return end
 			}
-			crc = crc32.Update(crc, castagnoli, frame)
 			if typ == frameEntry {
 				pending++
 			}
-			pos += int64(size)
+			pos += size
 		default:
 			end.torn = typ != 0 || val != 0 || h[1]|h[2]|h[3] != 0 || pending > 0
 			return end
@@ -192,22 +192,62 @@ func (r *segReader) walk(off int64, fromStart bool) walkEnd {
 	return end
 }
 
+// crcOf adds n bytes at off to crc a window at a time, so that a frame
+// length read from damaged bytes (up to 64 MiB) never sizes a buffer. It
+// reports false if the file ends first.
+func (r *segReader) crcOf(crc uint32, off, n int64) (uint32, bool) {
+	for n > 0 {
+		chunk := r.at(off, int(min(n, segWindow)))
+		if len(chunk) == 0 {
+			return crc, false
+		}
+		crc = crc32.Update(crc, castagnoli, chunk)
+		off, n = off+int64(len(chunk)), n-int64(len(chunk))
+	}
+	return crc, true
+}
+
 // intactBatchAfter looks for a whole batch (at least one entry, then a
 // commit whose CRC matches) starting at any 8-byte boundary after from.
+// A batch starts with an entry frame, type 1 in its first byte: the scan
+// jumps from one such byte to the next, so the zeros that fill the rest
+// of a preallocated segment cost about one memory scan.
 func (r *segReader) intactBatchAfter(from int64) (int64, bool) {
-	for off := from + segFrameHeaderLen; r.err == nil; off += segFrameHeaderLen {
-		h := r.at(off, segFrameHeaderLen)
-		if len(h) < segFrameHeaderLen {
+	for off := from + segFrameHeaderLen; r.err == nil; {
+		w := r.rest(off)
+		if len(w) < segFrameHeaderLen {
 			return 0, false
 		}
-		if h[0] != frameEntry || h[1]|h[2]|h[3] != 0 {
-			continue // a batch starts with an entry frame
+		i := bytes.IndexByte(w, frameEntry)
+		switch {
+		case i < 0:
+			off += int64(len(w)) &^ 7
+			continue
+		case i%segFrameHeaderLen != 0:
+			off += int64(i - i%segFrameHeaderLen + segFrameHeaderLen)
+			continue
 		}
-		if end := r.walk(off, false); end.commits > 0 && end.entries > 0 {
-			return off, true
+		cand := off + int64(i)
+		if h := r.at(cand, segFrameHeaderLen); len(h) == segFrameHeaderLen && h[1]|h[2]|h[3] == 0 {
+			if end := r.walk(cand, false); end.commits > 0 && end.entries > 0 {
+				return cand, true
+			}
 		}
+		off = cand + segFrameHeaderLen
 	}
 	return 0, false
+}
+
+// rest returns the bytes of the window from off on (at least a frame
+// header's worth unless the file ends), loading a new window if needed.
+func (r *segReader) rest(off int64) []byte {
+	if off < r.start || off+segFrameHeaderLen > r.start+int64(len(r.buf)) {
+		r.at(off, segWindow)
+	}
+	if off < r.start || off >= r.start+int64(len(r.buf)) {
+		return nil
+	}
+	return r.buf[off-r.start:]
 }
 
 // padTo8 is how many zero bytes pad an n-byte payload to 8 bytes.
