@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/hashicorp/raft"
 
 	"github.com/octostore/octostore/internal/state"
 )
@@ -249,5 +250,54 @@ func TestWAL_ResidueAfterTornTail(t *testing.T) {
 	patch(t, path, end, residue)
 	if held := heldLocks(t, dir, names); slices.Contains(held, false) {
 		t.Fatalf("held with residue after the tail: %v", held)
+	}
+}
+
+// TestWAL_ReopenAfterTailTruncation: raft removing the end of the log (a
+// follower's conflicting entries) makes raft-wal v0.4.0 seal the tail
+// segment without an index block; reopening must still read every entry
+// of it. Without truncSealFiler the reads fail and raft panics at start
+// (found by the chaos test).
+func TestWAL_ReopenAfterTailTruncation(t *testing.T) {
+	dir := t.TempDir()
+	open := func() *logStore {
+		s, err := openLogStore(dir, quietLogger(), newRaftLogger(quietLogger()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	entries := func(from, to, term uint64) []*raft.Log {
+		var logs []*raft.Log
+		for i := from; i <= to; i++ {
+			logs = append(logs, &raft.Log{Index: i, Term: term, Type: raft.LogCommand, Data: []byte(fmt.Sprintf("%d@%d", i, term))})
+		}
+		return logs
+	}
+	s := open()
+	if err := s.StoreLogs(entries(1, 10, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteRange(8, 10); err != nil { // the conflicting suffix
+		t.Fatal(err)
+	}
+	if err := s.StoreLogs(entries(8, 12, 2)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = open()
+	defer s.Close()
+	for i := uint64(1); i <= 12; i++ {
+		var l raft.Log
+		if err := s.GetLog(i, &l); err != nil {
+			t.Fatalf("entry %d after reopening: %v", i, err)
+		}
+		term := uint64(1)
+		if i >= 8 {
+			term = 2
+		}
+		if l.Term != term || string(l.Data) != fmt.Sprintf("%d@%d", i, term) {
+			t.Fatalf("entry %d: %+v", i, l)
+		}
 	}
 }

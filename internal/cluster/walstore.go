@@ -71,7 +71,7 @@ func openLogStore(dir string, log *slog.Logger, logger hclog.Logger) (*logStore,
 		log.Warn("raft log ends in a batch torn by a crash: discarding it (it was never acknowledged)", "at", torn)
 	}
 	w, err := wal.Open(dir, wal.WithMetaStore(meta), wal.WithLogger(logger.Named("wal")),
-		wal.WithSegmentFiler(segment.NewFiler(dir, privateFS{walfs.New()})), wal.WithSegmentSize(walSegmentSize))
+		wal.WithSegmentFiler(truncSealFiler{segment.NewFiler(dir, privateFS{walfs.New()})}), wal.WithSegmentSize(walSegmentSize))
 	if err != nil {
 		meta.Close()
 		if errors.Is(err, types.ErrCorrupt) {
@@ -86,6 +86,24 @@ func openLogStore(dir string, log *slog.Logger, logger hclog.Logger) (*logStore,
 		return nil, fmt.Errorf("make the raft log private: %w", err)
 	}
 	return &logStore{WAL: w, meta: meta}, nil
+}
+
+// truncSealFiler reads the segments raft-wal v0.4.0 seals without an
+// index block. When raft removes the tail of the log (a follower whose
+// last entries conflict with the leader's), the WAL marks the tail
+// segment sealed but never writes its index (hashicorp/raft-wal#31, fixed
+// after v0.4.0, which is the latest release the module proxy has). The
+// next start then fails reading it ("sealed segment has no index block")
+// and raft panics: the chaos test hit it within a minute. Such a segment
+// is opened the way the tail is recovered instead, indexing its frames by
+// reading them; it is never written to.
+type truncSealFiler struct{ *segment.Filer }
+
+func (f truncSealFiler) Open(info types.SegmentInfo) (types.SegmentReader, error) {
+	if info.IndexStart == 0 && !info.SealTime.IsZero() {
+		return f.Filer.RecoverTail(info)
+	}
+	return f.Filer.Open(info)
 }
 
 // privateFS makes each new segment file 0600: raft-wal creates them 0644
