@@ -301,3 +301,17 @@ func TestWAL_ReopenAfterTailTruncation(t *testing.T) {
 		}
 	}
 }
+
+// TestWAL_CorruptMetaFile: wal-meta.db (the segment list and raft's term
+// and vote) damaged in both of bolt's meta pages refuses the start with
+// an error naming it.
+func TestWAL_CorruptMetaFile(t *testing.T) {
+	dir := t.TempDir()
+	writeLocks(t, dir, 3)
+	path := filepath.Join(dir, walDir, "wal-meta.db")
+	patch(t, path, 0, bytes.Repeat([]byte{0xa5}, 8192))
+	_, err := Open(Config{DataDir: dir, Logger: quietLogger()})
+	if !errors.Is(err, ErrCorruptLog) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("Open = %v, want ErrCorruptLog naming %s", err, path)
+	}
+}

@@ -3,6 +3,7 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -60,7 +61,11 @@ func openLogStore(dir string, log *slog.Logger, logger hclog.Logger) (*logStore,
 	persisted, err := meta.Load(dir)
 	if err != nil {
 		meta.Close()
-		return nil, fmt.Errorf("%w: %s: %w", ErrCorruptLog, filepath.Join(dir, metadb.FileName), err)
+		path := filepath.Join(dir, metadb.FileName)
+		if errors.Is(err, fs.ErrPermission) {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+		return nil, fmt.Errorf("%w: %s: %w", ErrCorruptLog, path, err)
 	}
 	torn, err := verifySegments(dir, persisted.Segments)
 	if err != nil {
