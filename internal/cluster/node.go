@@ -60,6 +60,9 @@ type Config struct {
 
 	// wrapLogStore lets tests put a slow or failing disk under raft.
 	wrapLogStore func(raft.LogStore) raft.LogStore
+	// trailingLogs, when not 0, replaces the 4096 entries a snapshot
+	// leaves in the log: tests make a lagging follower need a snapshot.
+	trailingLogs uint64
 }
 
 // Node is one member of an OctoStore Raft cluster.
@@ -239,6 +242,9 @@ func (n *Node) raftConfig(logger raftLogger) *raft.Config {
 	// batches, so fewer than raft's 10240 go a long way.
 	c.SnapshotInterval = 10 * time.Second
 	c.TrailingLogs = 4096
+	if n.cfg.trailingLogs > 0 {
+		c.TrailingLogs = n.cfg.trailingLogs
+	}
 	if n.cfg.SnapshotThreshold > 0 {
 		c.SnapshotThreshold = n.cfg.SnapshotThreshold
 	}
