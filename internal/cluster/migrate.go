@@ -82,6 +82,7 @@ func migrateBoltLog(dataDir string, log *slog.Logger, raftLog hclog.Logger) erro
 		return err
 	}
 	start := time.Now()
+	log.Info("migrating the raft log from raft.db to the WAL (once; raft.db stays until the copy is complete)", "data_dir", dataDir)
 	if err := os.RemoveAll(filepath.Join(dataDir, migratingDir)); err != nil {
 		return fmt.Errorf("remove an unfinished migration: %w", err)
 	}
