@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/octostore/octostore/internal/auth"
@@ -53,9 +51,9 @@ func runIssueAdmin(args []string, stdout, stderr io.Writer) int {
 // server holds it: the Raft log's file lock), commits a ReissueAdmin
 // through Raft like any change, and closes the node.
 func issueAdmin(dataDir, nodeID string) (string, error) {
-	if _, err := os.Stat(filepath.Join(dataDir, "raft.db")); err != nil {
+	if !cluster.HasRaftState(dataDir) {
 		// Checked first: opening would create a new, empty node there.
-		return "", fmt.Errorf("%s is not an OctoStore data dir (no raft.db): give the node's --data-dir", dataDir)
+		return "", fmt.Errorf("%s is not an OctoStore data dir (no Raft log): give the node's --data-dir", dataDir)
 	}
 	node, err := cluster.Open(cluster.Config{DataDir: dataDir, NodeID: nodeID, Offline: true, Skew: time.Second,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})

@@ -11,8 +11,8 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// The data dir is private to the server's user: raft.db and the snapshots
-// hold token hashes and webhook secrets. Directories are 0700 and files
+// The data dir is private to the server's user: the Raft log and the
+// snapshots hold token hashes and webhook secrets. Directories are 0700 and files
 // 0600 however the directory came to exist. Two things threaten that:
 //
 //   - a data dir made beforehand (a container volume, a restore target

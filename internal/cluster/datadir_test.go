@@ -135,3 +135,28 @@ func TestTighten_LeavesLinkTargetsAlone(t *testing.T) {
 		t.Fatalf("still open: %v", loose)
 	}
 }
+
+// TestNode_WALIsPrivate: raft-wal creates its files 0644; with umask 0,
+// the segments made while running (small segments: several rotations),
+// its metadata file, the lock file, and everything a migration of the
+// fixture made, are 0600 in 0700 directories.
+func TestNode_WALIsPrivate(t *testing.T) {
+	withUmask(t, 0)
+	defer func(s int) { walSegmentSize = s }(walSegmentSize)
+	walSegmentSize = 4096
+	dir := t.TempDir()
+	writeLocks(t, dir, 80)
+	if seg := segments(t, dir); len(seg) < 2 {
+		t.Fatalf("%d segments, want rotations", len(seg))
+	}
+	migrated, _ := copyFixture(t) // files from the checkout are 0644
+	openNode(t, migrated).Close()
+	if _, err := os.Stat(filepath.Join(migrated, walDir, markerFile)); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{dir, migrated} {
+		if loose := looseEntries(t, d); len(loose) != 0 {
+			t.Fatalf("open to others:\n%s", strings.Join(loose, "\n"))
+		}
+	}
+}

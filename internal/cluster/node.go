@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,8 +15,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	"go.etcd.io/bbolt"
 
 	"github.com/octostore/octostore/internal/state"
 )
@@ -61,6 +60,9 @@ type Config struct {
 
 	// wrapLogStore lets tests put a slow or failing disk under raft.
 	wrapLogStore func(raft.LogStore) raft.LogStore
+	// trailingLogs, when not 0, replaces the 4096 entries a snapshot
+	// leaves in the log: tests make a lagging follower need a snapshot.
+	trailingLogs uint64
 }
 
 // Node is one member of an OctoStore Raft cluster.
@@ -70,7 +72,8 @@ type Node struct {
 	log    *slog.Logger
 	raft   *raft.Raft
 	fsm    *fsm
-	store  *raftboltdb.BoltStore
+	store  *logStore
+	lock   *os.File // the data dir's lock, held while open
 	notify chan bool
 	stream *StreamLayer // nil on the in-memory transport
 	trans  raft.Transport
@@ -129,29 +132,36 @@ func Open(cfg Config) (*Node, error) {
 	return n, nil
 }
 
+// startRaft locks the data dir, migrates a raft.db left by an older
+// release, opens the WAL and starts raft on it.
 func (n *Node) startRaft() error {
-	store, err := raftboltdb.New(raftboltdb.Options{
-		Path: filepath.Join(n.cfg.DataDir, "raft.db"),
-		// The hashmap freelist stays O(1) per commit however many pages the
-		// log compaction frees; the array freelist re-sorts them every time.
-		BoltOptions: &bbolt.Options{Timeout: time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType},
-	})
+	lock, err := lockFile(filepath.Join(n.cfg.DataDir, lockName))
 	if err != nil {
-		if errors.Is(err, bbolt.ErrTimeout) {
+		if errors.Is(err, ErrDataDirInUse) {
 			return fmt.Errorf("%w: %s", ErrDataDirInUse, n.cfg.DataDir)
 		}
-		return fmt.Errorf("open raft log: %w", err)
+		return err
 	}
-	n.store = store
-	if err := n.startRaftOn(store); err != nil {
+	logger := newRaftLogger(n.log)
+	if err := migrateBoltLog(n.cfg.DataDir, n.log, logger); err != nil {
+		lock.Close()
+		return err
+	}
+	store, err := openLogStore(filepath.Join(n.cfg.DataDir, walDir), n.log, logger)
+	if err != nil {
+		lock.Close()
+		return err
+	}
+	n.store, n.lock = store, lock
+	if err := n.startRaftOn(store, logger); err != nil {
 		store.Close()
+		lock.Close()
 		return err
 	}
 	return nil
 }
 
-func (n *Node) startRaftOn(store *raftboltdb.BoltStore) error {
-	logger := newRaftLogger(n.log)
+func (n *Node) startRaftOn(store *logStore, logger raftLogger) error {
 	snaps, err := newSnapshotStore(n.cfg.DataDir, logger)
 	if err != nil {
 		return fmt.Errorf("open snapshot store: %w", err)
@@ -228,12 +238,15 @@ func (n *Node) raftConfig(logger raftLogger) *raft.Config {
 	}
 	c.CommitTimeout = 10 * time.Millisecond
 	c.NoLegacyTelemetry = true
-	// Snapshot often enough that raft.db stays small: its pages are mapped
-	// into memory, and a long log is what a restart has to replay. Trailing
+	// Snapshot often enough that the log stays short: a long log is what a
+	// restart has to read and replay. Trailing
 	// logs let a lagging follower catch up without a snapshot; entries are
 	// batches, so fewer than raft's 10240 go a long way.
 	c.SnapshotInterval = 10 * time.Second
 	c.TrailingLogs = 4096
+	if n.cfg.trailingLogs > 0 {
+		c.TrailingLogs = n.cfg.trailingLogs
+	}
 	if n.cfg.SnapshotThreshold > 0 {
 		c.SnapshotThreshold = n.cfg.SnapshotThreshold
 	}
@@ -350,6 +363,7 @@ func (n *Node) Close() error {
 		if cerr := n.store.Close(); err == nil {
 			err = cerr
 		}
+		n.lock.Close()
 		close(n.closed)
 	})
 	return err

@@ -65,6 +65,16 @@ func (s timedLogStore) StoreLogs(logs []*raft.Log) error {
 	return err
 }
 
+// IsMonotonic passes on the store's answer. The WAL refuses a gap in the
+// indexes, and raft empties the log before the entries that follow a
+// restored or installed snapshot only for a store that says so: hidden
+// behind this wrapper, a snapshot restore or a follower catching up from
+// a snapshot fails with "non-monotonic log entries".
+func (s timedLogStore) IsMonotonic() bool {
+	m, ok := s.LogStore.(raft.MonotonicLogStore)
+	return ok && m.IsMonotonic()
+}
+
 // RaftStats is this node's Raft view, for metrics.
 type RaftStats struct {
 	State                    string // leader, follower, candidate, shutdown
