@@ -10,7 +10,7 @@ import pytest
 import octostore
 from octostore import AsyncClient, Client
 
-from conftest import ALICE, BOB, ServerFactory
+from conftest import ALICE, BOB, CAROL, ServerFactory
 
 
 def test_admin_and_cluster_routes(make_server: ServerFactory) -> None:
@@ -50,3 +50,55 @@ def test_blocking_get_and_stale_read(make_server: ServerFactory) -> None:
     assert changed.held and changed.lease_id == lk.lease_id and changed.index > st.index
     assert alice.get("r/x", stale=True).held
     assert alice.list("r/", stale=True).total == 1
+
+
+def test_namespace_routes(make_server: ServerFactory) -> None:
+    # Under isolated tenancy a static user's first acquire under its own
+    # namespace binds it to the account "user:<login>" (an administrator,
+    # never confined, binds nothing).
+    s = make_server("--tenancy", "isolated", "--admin-users", "carol")
+    admin, alice, bob = Client(s.addr, CAROL), Client(s.addr, ALICE), Client(s.addr, BOB)
+    admin.acquire("carol/x", 30)
+    assert admin.list_namespaces().namespaces == []
+    alice.acquire("alice/x", 30)
+    bob.acquire("bob/x", 30)
+
+    page = admin.list_namespaces(limit=1)
+    assert [(n.name, n.account) for n in page.namespaces] == [("alice", "user:alice")]
+    assert page.next_after == "alice"
+    assert page.namespaces[0].bound_at.tzinfo is not None
+    page = admin.list_namespaces(after=page.next_after, limit=1)
+    assert [(n.name, n.account) for n in page.namespaces] == [("bob", "user:bob")]
+    assert page.next_after is None
+    assert [n.name for n in admin.list_all_namespaces()] == ["alice", "bob"]
+
+    # Administrators only.
+    with pytest.raises(octostore.Forbidden) as forbidden:
+        bob.list_namespaces()
+    assert forbidden.value.status == 403
+    with pytest.raises(octostore.Forbidden):
+        bob.release_namespace("alice")
+
+    admin.release_namespace("bob")
+    assert [n.name for n in admin.list_all_namespaces()] == ["alice"]
+    assert bob.get("bob/x").held  # the locks under it are not touched
+    with pytest.raises(octostore.NotFound) as gone:
+        admin.release_namespace("bob")
+    assert gone.value.status == 404 and gone.value.code == "namespace_not_found"
+
+    async def run() -> None:
+        async with AsyncClient(s.addr, CAROL) as a, AsyncClient(s.addr, BOB) as b:
+            await b.acquire("bob/y", 30)  # binds bob anew
+            page = await a.list_namespaces(after="alice")
+            assert [(n.name, n.account) for n in page.namespaces] == [("bob", "user:bob")]
+            assert [n.name for n in await a.list_all_namespaces()] == ["alice", "bob"]
+            with pytest.raises(octostore.Forbidden):
+                await b.list_namespaces()
+            with pytest.raises(octostore.Forbidden):
+                await b.release_namespace("bob")
+            await a.release_namespace("bob")
+            with pytest.raises(octostore.NotFound) as gone:
+                await a.release_namespace("bob")
+            assert gone.value.code == "namespace_not_found"
+
+    asyncio.run(run())

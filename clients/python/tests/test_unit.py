@@ -152,6 +152,7 @@ def test_rate_limited_write_is_not_retried_and_read_honours_retry_after() -> Non
     [
         (409, "lock_held", "POST", octostore.LockHeld),
         (404, "lock_not_found", "POST", octostore.NotFound),
+        (404, "namespace_not_found", "DELETE", octostore.NotFound),
         (401, "unauthorized", "GET", octostore.Unauthorized),
         (403, "forbidden", "GET", octostore.Forbidden),
         (403, "token_scope", "POST", octostore.TokenScope),
@@ -224,6 +225,22 @@ def test_kept_ttl_margin_matches_go() -> None:
 
 def test_lock_path_escapes_components() -> None:
     assert _core.lock_path("jobs/nightly report", "acquire") == "/locks/jobs/nightly%20report/acquire"
+
+
+def test_namespace_calls() -> None:
+    page = _core.list_namespaces("acme", 5)
+    assert (page.method, page.path, page.query, page.kind) == (
+        "GET", "/namespaces", {"after": "acme", "limit": "5"}, _core.Kind.READ
+    )
+    assert _core.list_namespaces(None, None).query == {}
+    rel = _core.release_namespace("a b")  # escaped; the server refuses it (422)
+    assert (rel.method, rel.path, rel.kind) == ("DELETE", "/namespaces/a%20b", _core.Kind.WRITE)
+    doc = {"namespaces": [{"name": "acme", "account": "github-org:9919", "bound_at": "2030-01-01T00:00:00Z"}],
+           "next_after": None}
+    got = page.parse(doc, {})
+    assert got.next_after is None and got.namespaces == [
+        octostore.Namespace("acme", "github-org:9919", dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc))
+    ]
 
 
 def test_token_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,7 +9,8 @@ import { EventStream, type EventsOptions } from "./events.js";
 import { Keeper, keptTTL } from "./keeper.js";
 import type {
   ClusterStatus, CreatedToken, CreateSessionResponse, CreateWebhookRequest, HeldLock, KeepAliveResponse,
-  ListedLock, ListLocksResponse, LockNotHeld, LockResponse, ReadyStatus, SessionStatus, TokenInfo, Webhook,
+  ListedLock, ListLocksResponse, LockNotHeld, LockResponse, Namespace, NamespaceList, ReadyStatus, SessionStatus,
+  TokenInfo, Webhook,
 } from "./types.js";
 
 export interface OctoStoreOptions {
@@ -95,6 +96,13 @@ export interface TokenOptions extends CallOptions {
   readOnly?: boolean;
   /** Lifetime in seconds; none for a token that never expires. */
   ttl?: number;
+}
+
+export interface NamespaceListOptions extends CallOptions {
+  /** Namespaces sorting after it: the previous page's next_after. */
+  after?: string;
+  /** At most this many (server default 1000, max 10000). */
+  limit?: number;
 }
 
 type Q = Record<string, string | undefined>;
@@ -286,6 +294,45 @@ export class OctoStore {
     const tok = (a.data as { token: string }).token;
     this.t.token = tok;
     return tok;
+  }
+
+  // ---- namespaces (administrators)
+
+  /**
+   * One page of the owner namespaces bound to accounts (under --tenancy
+   * isolated), in name order: those sorting after `after`, at most
+   * `limit`; `next_after` is set when more follow. Administrators only,
+   * else Forbidden.
+   */
+  async listNamespaces(o: NamespaceListOptions = {}): Promise<NamespaceList> {
+    const q: Q = {
+      after: o.after || undefined,
+      limit: o.limit !== undefined && o.limit > 0 ? String(Math.floor(o.limit)) : undefined,
+    };
+    const a = await this.t.call({ method: "GET", path: "/namespaces", query: q, kind: "read", signal: o.signal });
+    return a.data as NamespaceList;
+  }
+
+  /** Pages through every bound namespace. */
+  async listAllNamespaces(o: CallOptions = {}): Promise<Namespace[]> {
+    const all: Namespace[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.listNamespaces({ ...o, ...(after !== undefined ? { after } : {}) });
+      all.push(...page.namespaces);
+      if (page.next_after === undefined || page.next_after === null) return all;
+      after = page.next_after;
+    }
+  }
+
+  /**
+   * Frees a namespace's binding, so the next account to use it binds it
+   * anew (after a GitHub login changed hands); locks under it are not
+   * touched. Administrators only, else Forbidden; a namespace that is not
+   * bound is NotFound (`namespace_not_found`). Not repeated once sent.
+   */
+  async releaseNamespace(name: string, o: CallOptions = {}): Promise<void> {
+    await this.t.call({ method: "DELETE", path: "/namespaces/" + encodeURIComponent(name), kind: "write", signal: o.signal });
   }
 
   // ---- system

@@ -63,7 +63,7 @@ export class LockHeld extends Conflict {
   }
 }
 
-/** 404: the lock, lease, session, webhook or token does not exist or is not the caller's. */
+/** 404: the lock, lease, session, webhook or token does not exist or is not the caller's, or the namespace is not bound (`code` says which: `lock_not_found`, `namespace_not_found`, ...). */
 export class NotFound extends OctoStoreError {}
 /** 401: the token is missing, wrong, expired or revoked. */
 export class Unauthorized extends OctoStoreError {}

@@ -3,7 +3,7 @@
 export {
   OctoStore, Lease, Session,
   type OctoStoreOptions, type CallOptions, type AcquireOptions, type GetOptions, type ListOptions,
-  type LeaseOptions, type SessionOptions, type TokenOptions, type LockStatus,
+  type LeaseOptions, type SessionOptions, type TokenOptions, type LockStatus, type NamespaceListOptions,
 } from "./client.js";
 export { EventStream, type EventsOptions, type LockEvent } from "./events.js";
 export { DEFAULT_RETRY, type RetryPolicy, type FetchLike } from "./core.js";
@@ -15,5 +15,5 @@ export {
 export type {
   LockResponse, HeldLock, LockNotHeld, ListLocksResponse, ListedLock, CreateSessionResponse, KeepAliveResponse,
   SessionStatus, CreateWebhookRequest, Webhook, TokenInfo, CreatedToken, ClusterStatus, ReadyStatus, ErrorBody,
-  WebhookPayload, paths, components,
+  WebhookPayload, NamespaceList, Namespace, paths, components,
 } from "./types.js";

@@ -31,6 +31,10 @@ export type Webhook = S["WebhookResponse"];
 export type TokenInfo = S["TokenInfo"];
 /** A token just created: `token` is its value, shown only this once. */
 export type CreatedToken = S["CreatedToken"];
+/** One page of GET /namespaces (administrators): bindings in name order, `next_after` when more follow. */
+export type NamespaceList = S["NamespaceList"];
+/** An owner namespace bound to an account: "github-user:ID", "github-org:ID", "user:NAME" or "group:NAME". */
+export type Namespace = S["NamespaceList"]["namespaces"][number];
 /** GET /cluster. */
 export type ClusterStatus = S["ClusterStatus"];
 /** GET /ready of a ready node. */

@@ -138,7 +138,7 @@ test("errors: status and code map to classes", async () => {
   const cases: [number, string, new (...a: never[]) => Error][] = [
     [400, "malformed_request", InvalidRequest], [413, "payload_too_large", InvalidRequest], [422, "validation_error", InvalidRequest],
     [401, "unauthorized", Unauthorized], [403, "forbidden", Forbidden], [403, "token_scope", TokenScope],
-    [404, "lock_not_found", NotFound], [410, "session_expired", SessionExpired], [429, "too_many_locks", RateLimited],
+    [404, "lock_not_found", NotFound], [404, "namespace_not_found", NotFound], [410, "session_expired", SessionExpired], [429, "too_many_locks", RateLimited],
     [503, "overloaded", Unavailable], [405, "method_not_allowed", UnexpectedResponse], [409, "not_clustered", Conflict],
   ];
   for (const [status, code, cls] of cases) {
@@ -148,6 +148,16 @@ test("errors: status and code map to classes", async () => {
   const s = scripted(answer(409, "lock_held", { error: "held", code: "lock_held", lock: { name: "a", holder: "bob", expires_at: "2030-01-01T00:00:00.123456789Z" } }));
   await assert.rejects(s.c.acquire("a", { ttl: 1 }), (e) => e instanceof LockHeld && e.holder === "bob" && e.lockName === "a" &&
     e.expiresAt?.toISOString() === "2030-01-01T00:00:00.123Z" && e.message.includes("holder bob"));
+});
+
+test("namespaces: the list's query and the escaped name; a lost release is not repeated", async () => {
+  const s = scripted(answer(200, "", { namespaces: [], next_after: null }));
+  assert.deepEqual(await s.c.listNamespaces({ after: "acme", limit: 5 }), { namespaces: [], next_after: null });
+  await s.c.listNamespaces();
+  assert.deepEqual(s.urls, ["http://octostore.test/namespaces?after=acme&limit=5", "http://octostore.test/namespaces"]);
+  const r = scripted(fails("ECONNRESET"), answer(204));
+  await assert.rejects(r.c.releaseNamespace("a b"), OutcomeUnknown);
+  assert.deepEqual(r.calls, ["DELETE /namespaces/a%20b"]);
 });
 
 test("names: sent as one path segment, '.' and '..' refused before sending", async () => {

@@ -1,11 +1,12 @@
 // The routes the conformance scenarios leave out: system and admin routes,
-// blocking and stale reads, token rotation, sessions kept alive and lost.
+// blocking and stale reads, token rotation, sessions kept alive and lost,
+// namespace bindings.
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
-import { Conflict, Forbidden, LeaseLost, SessionLost, Unauthorized } from "../src/index.js";
-import { poll, Server, TOKENS } from "./harness.js";
+import { Conflict, Forbidden, LeaseLost, NotFound, SessionLost, Unauthorized } from "../src/index.js";
+import { poll, Server, startServer, TOKENS } from "./harness.js";
 
 const s = new Server(["--admin-users", "alice"]);
 before(() => s.start());
@@ -76,4 +77,38 @@ test("sessions: a session's lease ends with it; a session kept alive past its TT
   await lease.release();
   await session.close();
   assert.equal((await alice.get("routes/session")).held, false);
+});
+
+test("namespaces: an administrator pages through the bindings and releases one; others are Forbidden", async () => {
+  // In isolated tenancy a static user's first acquire under its own
+  // namespace binds it to "user:<login>"; an administrator, never
+  // confined, binds nothing.
+  const iso = await startServer(["--tenancy", "isolated", "--admin-users", "carol"]);
+  const admin = iso.client("carol");
+  const alice = iso.client("alice");
+  const bob = iso.client("bob");
+  await admin.acquire("carol/x", { ttl: 30 });
+  assert.deepEqual(await admin.listNamespaces(), { namespaces: [], next_after: null });
+  await alice.acquire("alice/x", { ttl: 30 });
+  await bob.acquire("bob/x", { ttl: 30 });
+
+  let page = await admin.listNamespaces({ limit: 1 });
+  assert.deepEqual(page.namespaces.map((n) => [n.name, n.account]), [["alice", "user:alice"]]);
+  assert.equal(page.next_after, "alice");
+  assert.ok(!Number.isNaN(Date.parse(page.namespaces[0]!.bound_at)));
+  page = await admin.listNamespaces({ after: page.next_after!, limit: 1 });
+  assert.deepEqual(page.namespaces.map((n) => [n.name, n.account]), [["bob", "user:bob"]]);
+  assert.equal(page.next_after, null);
+  assert.deepEqual((await admin.listAllNamespaces()).map((n) => n.name), ["alice", "bob"]);
+
+  const forbidden = (e: unknown): boolean => e instanceof Forbidden && e.status === 403 && e.code === "forbidden";
+  await assert.rejects(bob.listNamespaces(), forbidden);
+  await assert.rejects(bob.releaseNamespace("alice"), forbidden);
+
+  await admin.releaseNamespace("bob");
+  assert.deepEqual((await admin.listAllNamespaces()).map((n) => n.name), ["alice"]);
+  assert.ok((await bob.get("bob/x")).held); // the locks under it are not touched
+  await assert.rejects(admin.releaseNamespace("bob"), (e) => e instanceof NotFound && e.status === 404 && e.code === "namespace_not_found");
+  await bob.acquire("bob/y", { ttl: 30 }); // binds it anew
+  assert.deepEqual((await admin.listNamespaces({ after: "alice" })).namespaces.map((n) => n.name), ["bob"]);
 });

@@ -38,6 +38,7 @@ from ._models import (
     Lock,
     LockList,
     LockStatus,
+    NamespaceList,
     NewToken,
     SessionGrant,
     SessionStatus,
@@ -432,6 +433,19 @@ def revoke_token(token_id: str) -> Call[None]:
 
 def rotate_token() -> Call[str]:
     return Call("POST", "/auth/token/rotate", lambda doc, h: str(doc["token"]))
+
+
+def list_namespaces(after: Optional[str], limit: Optional[int]) -> Call[NamespaceList]:
+    q: Dict[str, str] = {}
+    if after:
+        q["after"] = after
+    if limit:
+        q["limit"] = str(limit)
+    return Call("GET", "/namespaces", lambda doc, h: NamespaceList.from_json(doc), kind=Kind.READ, query=q)
+
+
+def release_namespace(name: str) -> Call[None]:
+    return Call("DELETE", _id_path("/namespaces/", name), _none)
 
 
 def health() -> Call[None]:

@@ -71,7 +71,8 @@ class LockHeld(OctoStoreError):
 
 class NotFound(OctoStoreError):
     """The lock, lease, session, webhook or token does not exist or is not
-    the caller's (404)."""
+    the caller's, or the namespace is not bound (404; ``code`` says which:
+    ``lock_not_found``, ``namespace_not_found``, ...)."""
 
 
 class Unauthorized(OctoStoreError):

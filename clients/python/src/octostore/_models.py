@@ -153,6 +153,37 @@ class LockList:
 
 
 @dataclass(frozen=True)
+class Namespace:
+    """An owner namespace (a lock name's first component, under
+    ``--tenancy isolated``) bound to the account that used it first."""
+
+    name: str
+    #: "github-user:ID" or "github-org:ID" (GitHub's numeric ID, never a
+    #: login); "user:NAME" or "group:NAME" for static users and groups.
+    account: str
+    bound_at: _dt.datetime
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> "Namespace":
+        return cls(name=str(doc.get("name", "")), account=str(doc.get("account", "")), bound_at=_time(doc, "bound_at"))
+
+
+@dataclass(frozen=True)
+class NamespaceList:
+    """One page of bound namespaces, in name order."""
+
+    namespaces: List[Namespace]
+    next_after: Optional[str] = None  #: set when more follow: pass it as ``after``
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> "NamespaceList":
+        return cls(
+            namespaces=[Namespace.from_json(x) for x in doc.get("namespaces") or []],
+            next_after=_opt_str(doc, "next_after"),
+        )
+
+
+@dataclass(frozen=True)
 class SessionGrant:
     """A new session."""
 

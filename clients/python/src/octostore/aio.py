@@ -30,6 +30,8 @@ from ._models import (
     Lock,
     LockList,
     LockStatus,
+    Namespace,
+    NamespaceList,
     NewToken,
     SessionGrant,
     SessionStatus,
@@ -218,6 +220,36 @@ class AsyncClient:
     async def rotate_token(self) -> str:
         self.token = await self._do(_core.rotate_token())
         return self.token
+
+    # --- namespaces (administrators) ---
+
+    async def list_namespaces(self, after: Optional[str] = None, limit: Optional[int] = None) -> NamespaceList:
+        """One page of the owner namespaces bound to accounts (under
+        ``--tenancy isolated``), in name order: those sorting after
+        ``after``, at most ``limit`` (server default 1000); ``next_after``
+        is set when more follow. Administrators only, else Forbidden."""
+        return await self._do(_core.list_namespaces(after, limit))
+
+    async def list_all_namespaces(self) -> List[Namespace]:
+        """Every bound namespace, through all pages."""
+        out: List[Namespace] = []
+        after: Optional[str] = None
+        while True:
+            page = await self.list_namespaces(after)
+            out.extend(page.namespaces)
+            if page.next_after is None:
+                return out
+            after = page.next_after
+
+    async def release_namespace(self, name: str) -> None:
+        """Frees a namespace's binding, so the next account to use it binds
+        it anew (after a GitHub login changed hands); locks under it are not
+        touched. Administrators only, else Forbidden; a namespace that is
+        not bound raises NotFound (``namespace_not_found``). Not repeated
+        once sent."""
+        await self._do(_core.release_namespace(name))
+
+    # --- system ---
 
     async def health(self) -> None:
         await self._do(_core.health())
