@@ -519,13 +519,47 @@ function sessionPath(id: string): string {
   return "/sessions/" + encodeURIComponent(id);
 }
 
+/**
+ * What a Lease and a Session share: a keeper renewing in the background,
+ * whose signal aborts when what it keeps is lost (reason L saying why) or
+ * given up (a Released).
+ */
+abstract class Kept<L extends Error> {
+  protected abstract readonly k: Keeper;
+
+  protected constructor(private readonly lostAs: abstract new (...args: never[]) => L) {}
+
+  /** Aborts when it is lost (reason an L saying why) or released/closed (a Released). */
+  get signal(): AbortSignal {
+    return this.k.signal;
+  }
+  /** Why it was lost, if it was (undefined while kept or after a plain release or close). */
+  get lost(): L | undefined {
+    const r: unknown = this.k.signal.reason;
+    return this.k.signal.aborted && r instanceof this.lostAs ? r : undefined;
+  }
+  /** Throws why it is no longer kept (an L, or Released after release()/close()); returns while it is. */
+  check(): void {
+    if (this.k.signal.aborted) throw this.k.signal.reason;
+  }
+  /** The local deadline, on the monotonic clock (performance.now() ms): when signal aborts unless a renewal is confirmed first. */
+  get deadline(): number {
+    return this.k.deadline;
+  }
+  /** The earliest moment the server may consider it expired (last confirmed send + TTL, performance.now() ms). */
+  get expiry(): number {
+    return this.k.expiry;
+  }
+}
+
 /** A held lock that renews itself until release(). */
-export class Lease {
-  private readonly k: Keeper;
+export class Lease extends Kept<LeaseLost> {
+  protected readonly k: Keeper;
   private current: LockResponse;
 
   /** @internal */
   constructor(private readonly c: OctoStore, lock: LockResponse, sent: number, ttl: number, margin: number, renewEvery: number) {
+    super(LeaseLost);
     this.current = lock;
     this.k = new Keeper(sent, ttl * 1000, margin * 1000, renewEvery * 1000,
       (msg, cause) => new LeaseLost(`lease of ${lock.name} lost: ${msg}`, { cause }),
@@ -554,27 +588,6 @@ export class Lease {
   get lock(): LockResponse {
     return this.current;
   }
-  /** Aborts when the lease is lost (reason a LeaseLost saying why) or released (a Released). */
-  get signal(): AbortSignal {
-    return this.k.signal;
-  }
-  /** Why the lease was lost, if it was (undefined while held or after a plain release). */
-  get lost(): LeaseLost | undefined {
-    const r: unknown = this.k.signal.reason;
-    return this.k.signal.aborted && r instanceof LeaseLost ? r : undefined;
-  }
-  /** Throws why the lease is no longer held (LeaseLost, or Released after release()); returns while it is. */
-  check(): void {
-    if (this.k.signal.aborted) throw this.k.signal.reason;
-  }
-  /** The local deadline, on the monotonic clock (performance.now() ms): when signal aborts unless a renewal is confirmed first. */
-  get deadline(): number {
-    return this.k.deadline;
-  }
-  /** The earliest moment the server may consider the lease expired (last confirmed send + TTL, performance.now() ms). */
-  get expiry(): number {
-    return this.k.expiry;
-  }
 
   /** @internal Stops renewing without releasing (the session that holds it ended). */
   abandon(reason: unknown): void {
@@ -593,11 +606,12 @@ export class Lease {
 }
 
 /** A session kept alive in the background until close(). */
-export class Session {
-  private readonly k: Keeper;
+export class Session extends Kept<SessionLost> {
+  protected readonly k: Keeper;
 
   /** @internal */
   constructor(private readonly c: OctoStore, readonly grant: CreateSessionResponse, sent: number, ttl: number, margin: number, every: number) {
+    super(SessionLost);
     this.k = new Keeper(sent, ttl * 1000, margin * 1000, every * 1000,
       (msg, cause) => new SessionLost(`session ${grant.session_id} lost: ${msg}`, { cause }),
       (signal) => c.keepAlive(grant.session_id, { signal }));
@@ -606,27 +620,6 @@ export class Session {
   /** The session's ID, for AcquireOptions.sessionId. */
   get id(): string {
     return this.grant.session_id;
-  }
-  /** Aborts when the session is lost (a SessionLost) or closed (a Released). */
-  get signal(): AbortSignal {
-    return this.k.signal;
-  }
-  /** Why the session was lost, if it was. */
-  get lost(): SessionLost | undefined {
-    const r: unknown = this.k.signal.reason;
-    return this.k.signal.aborted && r instanceof SessionLost ? r : undefined;
-  }
-  /** Throws why the session is no longer alive (SessionLost, or Released after close()); returns while it is. */
-  check(): void {
-    if (this.k.signal.aborted) throw this.k.signal.reason;
-  }
-  /** The local deadline (performance.now() ms). */
-  get deadline(): number {
-    return this.k.deadline;
-  }
-  /** The earliest moment the server may consider the session expired (performance.now() ms). */
-  get expiry(): number {
-    return this.k.expiry;
   }
 
   /**
