@@ -14,7 +14,11 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/hashicorp/raft"
+	"github.com/hashicorp/raft-wal/metadb"
+	"github.com/hashicorp/raft-wal/segment"
+	"github.com/hashicorp/raft-wal/types"
 
+	"github.com/octostore/octostore/internal/poll"
 	"github.com/octostore/octostore/internal/state"
 )
 
@@ -313,5 +317,77 @@ func TestWAL_CorruptMetaFile(t *testing.T) {
 	_, err := Open(Config{DataDir: dir, Logger: quietLogger()})
 	if !errors.Is(err, ErrCorruptLog) || !strings.Contains(err.Error(), path) {
 		t.Fatalf("Open = %v, want ErrCorruptLog naming %s", err, path)
+	}
+}
+
+// TestWAL_InterruptedRotation: a stop between sealing a full segment
+// (its index written with its last entries) and recording the rotation in
+// wal-meta.db leaves the sealed file listed as the tail. The node must
+// start, keep every entry and write again (raft-wal v0.4.0 alone refuses
+// every append: "segment is sealed").
+func TestWAL_InterruptedRotation(t *testing.T) {
+	defer func(s int) { walSegmentSize = s }(walSegmentSize)
+	walSegmentSize = 4096
+	dir := t.TempDir()
+	names := writeUntilSealed(t, dir)
+	unrecordLastRotation(t, filepath.Join(dir, walDir))
+	n := openNode(t, dir)
+	mustApply(t, n, state.Acquire{Name: "after/rotation", LeaseID: uuid.New(), HolderID: user, TTL: time.Hour})
+	n.Close()
+	if held := heldLocks(t, dir, append(names, "after/rotation")); slices.Contains(held, false) {
+		t.Fatalf("held after the completed rotation: %v", held)
+	}
+}
+
+// writeUntilSealed acquires locks one at a time until an append seals
+// the tail segment, waits for raft-wal to start the next one (no entry
+// goes there), and closes the node.
+func writeUntilSealed(t *testing.T, dir string) []string {
+	t.Helper()
+	node := openNode(t, dir)
+	defer node.Close()
+	addUser(t, node)
+	var names []string
+	for i := 0; i < 1000; i++ {
+		name := fmt.Sprintf("wal/%03d", i)
+		mustApply(t, node, state.Acquire{Name: name, LeaseID: uuid.New(), HolderID: user, TTL: time.Hour})
+		names = append(names, name)
+		seg := segments(t, dir)
+		if end, _ := verifySegment(seg[len(seg)-1], types.SegmentInfo{}, true); end.sealAt > 0 {
+			poll.Until(t, 10*time.Second, "the next segment", func() bool { return len(segments(t, dir)) > len(seg) })
+			return names
+		}
+	}
+	t.Fatal("no segment was sealed")
+	return nil
+}
+
+// unrecordLastRotation makes wal-meta.db say what it said before the last
+// rotation was recorded: the sealed segment is the unsealed tail again,
+// and the segment after it was never made.
+func unrecordLastRotation(t *testing.T, dir string) {
+	t.Helper()
+	meta := &metadb.BoltMetaDB{}
+	defer meta.Close()
+	st, err := meta.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(st.Segments)
+	if n < 2 || !st.Segments[n-1].SealTime.IsZero() {
+		t.Fatalf("want sealed segments and an unsealed tail, have %+v", st.Segments)
+	}
+	if end, _ := verifySegment(filepath.Join(dir, segment.FileName(st.Segments[n-1])), st.Segments[n-1], true); end.entries > 0 {
+		t.Fatalf("the new tail already holds %d entries", end.entries)
+	}
+	if err := os.Remove(filepath.Join(dir, segment.FileName(st.Segments[n-1]))); err != nil {
+		t.Fatal(err)
+	}
+	prev := st.Segments[n-2]
+	prev.SealTime, prev.IndexStart, prev.MaxIndex = time.Time{}, 0, 0
+	st.Segments = append(st.Segments[:n-2], prev)
+	st.NextSegmentID--
+	if err := meta.CommitState(st); err != nil {
+		t.Fatal(err)
 	}
 }

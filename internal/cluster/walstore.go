@@ -78,6 +78,10 @@ func openLogStore(dir string, log *slog.Logger, logger hclog.Logger) (*logStore,
 	if torn != "" {
 		log.Warn("raft log ends in a batch torn by a crash: discarding it (it was never acknowledged)", "at", torn)
 	}
+	if err := completeSeal(dir, meta, persisted, log); err != nil {
+		meta.Close()
+		return nil, err
+	}
 	w, err := wal.Open(dir, wal.WithMetaStore(meta), wal.WithLogger(logger.Named("wal")),
 		wal.WithSegmentFiler(truncSealFiler{segment.NewFiler(dir, privateFS{walfs.New()})}), wal.WithSegmentSize(walSegmentSize))
 	if err != nil {

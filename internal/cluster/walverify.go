@@ -112,6 +112,7 @@ type walkEnd struct {
 	commits int    // batches that checked out
 	entries uint64 // entry frames in those batches
 	torn    bool   // something other than zeros or EOF came after goodEnd
+	sealAt  int64  // offset of a committed index frame (the segment is sealed); 0: none
 }
 
 // segReader reads a segment through a 1 MiB window: the scans are mostly
@@ -149,6 +150,7 @@ func (r *segReader) walk(off int64, fromStart bool) walkEnd {
 	end := walkEnd{goodEnd: off}
 	var crc uint32
 	var pending uint64
+	var index int64
 	pos := off
 	if fromStart {
 		h := r.at(0, segFileHeaderLen)
@@ -173,6 +175,9 @@ func (r *segReader) walk(off int64, fromStart bool) walkEnd {
 			}
 			pos += segFrameHeaderLen
 			end.goodEnd, end.commits, end.entries, crc, pending = pos, end.commits+1, end.entries+pending, 0, 0
+			if index > 0 {
+				end.sealAt, index = index, 0
+			}
 		case (typ == frameEntry || typ == frameIndex) && h[1]|h[2]|h[3] == 0 && val <= maxFrameLen:
 			size := int64(segFrameHeaderLen) + int64(val) + int64(padTo8(int(val)))
 			var whole bool
@@ -182,6 +187,8 @@ func (r *segReader) walk(off int64, fromStart bool) walkEnd {
 			}
 			if typ == frameEntry {
 				pending++
+			} else {
+				index = pos
 			}
 			pos += size
 		default:
