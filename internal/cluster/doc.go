@@ -4,7 +4,14 @@
 // commit), the leader's tasks (the leadership barrier and readiness, the
 // expiry loop, dropping orphaned wait queues, OnLeader work such as the
 // webhook dispatcher), linearizable and stale reads, grant channels for
-// waiting acquires, and Changed, closed after every applied entry.
+// waiting acquires, and Changed, closed after every applied entry. It
+// answers a command that would only be refused (a try-lock on a held
+// lock, a stale lease) from a linearizable read, without a log write.
+//
+// The Raft log and stable store are raft-wal in the data dir's wal/
+// (checked for damage before opening, a torn tail discarded, an
+// interrupted segment rotation completed), migrated crash-safely from a
+// raft-boltdb raft.db written by an earlier build.
 //
 // It also owns membership (joining, removing, each member's HTTP address
 // in the replicated state), node identity (a shared cluster key or
