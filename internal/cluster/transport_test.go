@@ -576,3 +576,51 @@ func TestHeartbeatGate(t *testing.T) {
 		t.Fatalf("after close: %v, %d calls reached raft", r.Error, calls)
 	}
 }
+
+// TestIdentity_DialerVerifiesThePeer: the dialer skips only Go's host-name
+// check (peers are dialled by address; certificates name node IDs) and
+// verifies the rest itself on every handshake. An impostor answering as
+// the node it means, with a certificate from another cluster's CA or from
+// an operator CA this cluster does not trust, is refused; the real node
+// is accepted.
+func TestIdentity_DialerVerifiesThePeer(t *testing.T) {
+	key := testKey(t)
+	dialer, err := keyIdentity(key, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	real, _ := keyIdentity(key, "b")
+	otherCluster, _ := keyIdentity(testKey(t), "b")
+	foreign, err := fileIdentity(writeNodePEM(t, testpki.NewCA(t, "foreign CA"), "b"), "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		peer *identity
+		ok   bool
+	}{"TheNodeItMeans": {real, true}, "OtherClusterKey": {otherCluster, false}, "UntrustedCA": {foreign, false}} {
+		t.Run(name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0") // a kernel buffer: a refusal must not wait on the other side
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			go func() {
+				if sc, err := ln.Accept(); err == nil {
+					defer sc.Close()
+					tls.Server(sc, c.peer.serverConfig([]string{protoRaft})).Handshake()
+				}
+			}()
+			cc, err := net.DialTimeout("tcp", ln.Addr().String(), testWait)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cc.Close()
+			cc.SetDeadline(time.Now().Add(testWait))
+			err = tls.Client(cc, dialer.clientConfig(protoRaft, "b")).Handshake()
+			if c.ok != (err == nil) || err != nil && !strings.Contains(err.Error(), "peer certificate") {
+				t.Fatalf("handshake with %s: err = %v", name, err)
+			}
+		})
+	}
+}
