@@ -139,11 +139,12 @@ func (n *Node) allPatient(batch []*proposal) bool {
 
 // lockHeldByOther reports, from local memory, whether a's lock has a
 // live holder other than a's: a hint for lingering, never an answer.
-func (n *Node) lockHeldByOther(a state.Acquire) bool {
-	n.fsm.mu.RLock()
-	defer n.fsm.mu.RUnlock()
-	l, held := n.fsm.st.GetLock(a.Name, max(time.Now().UnixNano(), n.fsm.st.LastNow()))
-	return held && (l.HolderID != a.HolderID || l.SessionID != a.SessionID)
+func (n *Node) lockHeldByOther(a state.Acquire) (other bool) {
+	n.Read(context.Background(), true, func(s state.View, now int64) {
+		l, held := s.GetLock(a.Name, now)
+		other = held && (l.HolderID != a.HolderID || l.SessionID != a.SessionID)
+	})
+	return other
 }
 
 // collect adds what is already queued to batch, without waiting for more.

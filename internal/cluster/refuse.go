@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"time"
 
 	"github.com/octostore/octostore/internal/state"
 )
@@ -33,15 +32,15 @@ func (n *Node) refuse(ctx context.Context, cmd state.Command) (state.Result, boo
 	return res, ok
 }
 
-// mayRefuse looks at the local state without confirming anything.
+// mayRefuse looks at the local state without confirming anything (a
+// stale read); only the commands Refusal can answer are worth the look.
 func (n *Node) mayRefuse(cmd state.Command) bool {
 	switch cmd.(type) {
 	case state.Acquire, state.Renew, state.Release:
 	default:
 		return false
 	}
-	n.fsm.mu.RLock()
-	defer n.fsm.mu.RUnlock()
-	_, ok := n.fsm.st.Refusal(cmd, max(time.Now().UnixNano(), n.fsm.st.LastNow()))
+	var ok bool
+	n.Read(context.Background(), true, func(s state.View, now int64) { _, ok = s.Refusal(cmd, now) })
 	return ok
 }
