@@ -21,17 +21,14 @@ import (
 // brought to what the rotation would have written: the tail sealed at its
 // index, and a new, empty tail after its last entry, which raft-wal
 // creates on open.
-func completeSeal(dir string, meta *metadb.BoltMetaDB, st types.PersistentState, log *slog.Logger) error {
+// end is where verifySegments stopped reading the unsealed tail.
+func completeSeal(dir string, meta *metadb.BoltMetaDB, st types.PersistentState, end walkEnd, log *slog.Logger) error {
 	n := len(st.Segments)
-	if n == 0 || !st.Segments[n-1].SealTime.IsZero() {
-		return nil
+	if n == 0 || !st.Segments[n-1].SealTime.IsZero() || end.sealAt == 0 {
+		return nil // no unsealed tail, no file yet, or not sealed: raft-wal recovers it as it is
 	}
 	tail := st.Segments[n-1]
 	path := filepath.Join(dir, segment.FileName(tail))
-	end, err := verifySegment(path, tail, true)
-	if err != nil || end.sealAt == 0 {
-		return nil // no file yet, or not sealed: raft-wal recovers it as it is
-	}
 	now := time.Now()
 	tail.SealTime, tail.IndexStart = now, uint64(end.sealAt)+segFrameHeaderLen
 	tail.MaxIndex = tail.BaseIndex + end.entries - 1

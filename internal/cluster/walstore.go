@@ -70,15 +70,17 @@ func openLogStore(dir string, log *slog.Logger, logger hclog.Logger) (*logStore,
 		}
 		return nil, fmt.Errorf("%w: %s: %w", ErrCorruptLog, path, err)
 	}
-	torn, err := verifySegments(dir, persisted.Segments)
+	tailEnd, err := verifySegments(dir, persisted.Segments)
 	if err != nil {
 		meta.Close()
 		return nil, err
 	}
-	if torn != "" {
-		log.Warn("raft log ends in a batch torn by a crash: discarding it (it was never acknowledged)", "at", torn)
+	if tailEnd.torn {
+		tail := filepath.Join(dir, segment.FileName(persisted.Segments[len(persisted.Segments)-1]))
+		log.Warn("raft log ends in a batch torn by a crash: discarding it (it was never acknowledged)",
+			"at", fmt.Sprintf("%s after offset %d", tail, tailEnd.goodEnd))
 	}
-	if err := completeSeal(dir, meta, persisted, log); err != nil {
+	if err := completeSeal(dir, meta, persisted, tailEnd, log); err != nil {
 		meta.Close()
 		return nil, err
 	}

@@ -51,8 +51,9 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // verifySegments checks every segment the WAL metadata lists: sealed ones
 // must hold all their entries, the tail may only have a torn last batch.
-// It returns the path and offset of a torn tail, if any, for the log.
-func verifySegments(dir string, segs []types.SegmentInfo) (torn string, err error) {
+// It returns where reading the unsealed tail stopped (zero when there is
+// none, or no file yet) for completeSeal and the torn-tail warning.
+func verifySegments(dir string, segs []types.SegmentInfo) (tailEnd walkEnd, err error) {
 	for i, si := range segs {
 		path := filepath.Join(dir, segment.FileName(si))
 		tail := i == len(segs)-1 && si.SealTime.IsZero()
@@ -61,13 +62,13 @@ func verifySegments(dir string, segs []types.SegmentInfo) (torn string, err erro
 			continue // created in the metadata, crashed before the file: raft-wal recreates it
 		}
 		if err != nil {
-			return "", err
+			return walkEnd{}, err
 		}
-		if tail && end.torn {
-			torn = fmt.Sprintf("%s after offset %d", path, end.goodEnd)
+		if tail {
+			tailEnd = end
 		}
 	}
-	return torn, nil
+	return tailEnd, nil
 }
 
 // verifySegment checks one segment file (see the top of this file).
