@@ -60,16 +60,15 @@ func (a *API) handleAcquireLock(w http.ResponseWriter, r *request) {
 		a.writeError(w, r.Request, err)
 		return
 	}
-	if cmd.Wait > 0 && r.adm.park(w, cmd.Wait) {
-		if a.bindNamespace(w, r) {
-			a.acquireWaiting(w, r, cmd)
-		}
-		return
-	}
-	cmd.Wait = 0 // no waiting slot free: a try-lock
+	waiting := cmd.Wait > 0 && r.adm.park(w, cmd.Wait)
 	if !a.bindNamespace(w, r) {
 		return
 	}
+	if waiting {
+		a.acquireWaiting(w, r, cmd)
+		return
+	}
+	cmd.Wait = 0 // no waiting slot free: a try-lock
 	res, err := a.store.Apply(r.Context(), cmd)
 	a.writeLockResult(w, r, res, err)
 }

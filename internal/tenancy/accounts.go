@@ -6,15 +6,6 @@ import (
 	"github.com/octostore/octostore/internal/state"
 )
 
-// The state's names for owners and accounts, used here unqualified.
-var (
-	// NamespaceKey is the binding key of an owner: lower case.
-	NamespaceKey = state.NamespaceKey
-	// ErrNamespaceOwnedByOther is an owner namespace bound to an account
-	// other than the one through which the caller claims it.
-	ErrNamespaceOwnedByOther = state.ErrNamespaceOwnedByOther
-)
-
 // gitHubClaims are a GitHub account's claims: its login, and its
 // organizations while GitHub's last answer about them is younger than
 // MaxOrgStaleness at now.
@@ -22,12 +13,12 @@ func gitHubClaims(u state.User, now int64) []claim {
 	if u.GitHubID == 0 {
 		return nil
 	}
-	cs := []claim{{NamespaceKey(u.Login), state.AccountGitHubUser(u.GitHubID)}}
+	cs := []claim{{state.NamespaceKey(u.Login), state.AccountGitHubUser(u.GitHubID)}}
 	if u.OrgsCheckedAt == 0 || now-u.OrgsCheckedAt >= int64(MaxOrgStaleness) {
 		return cs
 	}
 	for _, o := range u.Orgs {
-		cs = append(cs, claim{NamespaceKey(o.Login), state.AccountGitHubOrg(o.ID)})
+		cs = append(cs, claim{state.NamespaceKey(o.Login), state.AccountGitHubOrg(o.ID)})
 	}
 	return cs
 }

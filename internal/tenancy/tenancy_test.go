@@ -87,7 +87,7 @@ func TestOwners_Bindings(t *testing.T) {
 	if got, err := o.Check("alice/x"); err != nil || got != (Binding{}) {
 		t.Fatalf("bound to alice: %v %v", got, err)
 	}
-	if _, err := o.Check("ops/x"); !errors.Is(err, ErrNamespaceOwnedByOther) {
+	if _, err := o.Check("ops/x"); !errors.Is(err, state.ErrNamespaceOwnedByOther) {
 		t.Fatalf("ops bound to an org: %v", err)
 	}
 	if _, err := o.Check("old-name/x"); err != nil {
@@ -208,7 +208,7 @@ func TestOwners_RenamedAccounts(t *testing.T) {
 	}
 	squatter := isolated().Owners(b, gitHubUser(8, "octocat", now, state.Org{ID: 99, Login: "acme"}), now)
 	for _, name := range []string{"octocat/x", "acme/deploy"} {
-		if _, err := squatter.Check(name); !errors.Is(err, ErrNamespaceOwnedByOther) {
+		if _, err := squatter.Check(name); !errors.Is(err, state.ErrNamespaceOwnedByOther) {
 			t.Errorf("%s: %v", name, err)
 		}
 		if squatter.Reads(name) {
