@@ -86,8 +86,7 @@ type Node struct {
 	leaderTasks []func(ctx context.Context) // run while ready: expiry, webhooks
 
 	queue         chan *proposal
-	linger        time.Duration            // patientLinger; tests change it
-	heldByOther   func(state.Acquire) bool // lockHeldByOther; tests replace it
+	linger        time.Duration // patientLinger; tests change it
 	slots         chan struct{}
 	completions   chan inflightEntry
 	completerDone chan struct{}
@@ -120,7 +119,6 @@ func Open(cfg Config) (*Node, error) {
 		completions: make(chan inflightEntry, maxInflight), completerDone: make(chan struct{}),
 		shutdownCh: make(chan struct{}), closed: make(chan struct{}),
 	}
-	n.heldByOther = n.lockHeldByOther
 	n.leaderTasks = []func(context.Context){n.runExpiry, n.registerSelf}
 	if err := n.startRaft(); err != nil {
 		return nil, err

@@ -25,6 +25,10 @@ type proposal struct {
 	res  state.Result
 	err  error
 	done chan struct{}
+	// patient: a waiting acquire of a lock someone else held when it was
+	// proposed, which may linger for company (drain). Decided on the
+	// caller's goroutine, so the proposer never takes the state's lock.
+	patient bool
 }
 
 type inflightEntry struct {
@@ -47,7 +51,7 @@ func (n *Node) Apply(ctx context.Context, cmd state.Command) (state.Result, erro
 		n.fsm.obs.Refused()
 		return res, nil
 	}
-	p := &proposal{cmd: cmd, done: make(chan struct{})}
+	p := &proposal{cmd: cmd, done: make(chan struct{}), patient: n.patient(cmd)}
 	select {
 	case n.queue <- p:
 	case <-ctx.Done():
@@ -105,7 +109,7 @@ const patientLinger = 2 * time.Millisecond
 // the lock on is still to come).
 func (n *Node) drain(first *proposal) []*proposal {
 	batch := n.collect([]*proposal{first})
-	if !n.allPatient(batch) || len(batch) >= maxBatch {
+	if !allPatient(batch) || len(batch) >= maxBatch {
 		return batch
 	}
 	t := time.NewTimer(n.linger)
@@ -114,7 +118,7 @@ func (n *Node) drain(first *proposal) []*proposal {
 		select {
 		case p := <-n.queue:
 			batch = n.collect(append(batch, p))
-			if !n.allPatient(batch) || len(batch) >= maxBatch {
+			if !allPatient(batch) || len(batch) >= maxBatch {
 				return batch
 			}
 		case <-t.C:
@@ -125,16 +129,22 @@ func (n *Node) drain(first *proposal) []*proposal {
 	}
 }
 
-// allPatient reports whether every proposal is a waiting acquire of a
-// lock another holder has now. A waiting acquire of a free lock is
-// granted at once, so it does not wait.
-func (n *Node) allPatient(batch []*proposal) bool {
+// allPatient reports whether every proposal is patient.
+func allPatient(batch []*proposal) bool {
 	for _, p := range batch {
-		if a, ok := p.cmd.(state.Acquire); !ok || a.Wait <= 0 || !n.heldByOther(a) {
+		if !p.patient {
 			return false
 		}
 	}
 	return true
+}
+
+// patient reports whether cmd is a waiting acquire of a lock another
+// holder has now. A waiting acquire of a free lock is granted at once,
+// so it does not wait.
+func (n *Node) patient(cmd state.Command) bool {
+	a, ok := cmd.(state.Acquire)
+	return ok && a.Wait > 0 && n.lockHeldByOther(a)
 }
 
 // lockHeldByOther reports, from local memory, whether a's lock has a

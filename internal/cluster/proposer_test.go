@@ -10,7 +10,12 @@ import (
 	"github.com/octostore/octostore/internal/state"
 )
 
-func propose(cmd state.Command) *proposal { return &proposal{cmd: cmd, done: make(chan struct{})} }
+// propose makes cmd's proposal; a waiting acquire is patient, as if its
+// lock were held by someone else (Apply decides that from the state).
+func propose(cmd state.Command) *proposal {
+	a, waiting := cmd.(state.Acquire)
+	return &proposal{cmd: cmd, done: make(chan struct{}), patient: waiting && a.Wait > 0}
+}
 
 // TestDrain_PatientBatches: a batch of only waiting acquires waits a
 // moment for company (the release that will hand the lock on), anything
@@ -20,8 +25,7 @@ func TestDrain_PatientBatches(t *testing.T) {
 	release := state.Release{Name: "l", LeaseID: uuid.New(), HolderID: uuid.New()}
 	tryLock := state.Acquire{Name: "l", LeaseID: uuid.New(), HolderID: uuid.New(), TTL: time.Minute}
 	newNode := func() *Node {
-		return &Node{queue: make(chan *proposal, 8), shutdownCh: make(chan struct{}), linger: patientLinger,
-			heldByOther: func(state.Acquire) bool { return true }}
+		return &Node{queue: make(chan *proposal, 8), shutdownCh: make(chan struct{}), linger: patientLinger}
 	}
 
 	t.Run("ReleaseGoesAtOnce", func(t *testing.T) {
@@ -82,9 +86,8 @@ func TestDrain_PatientBatches(t *testing.T) {
 	t.Run("WaitingAcquireOfAFreeLockGoesAtOnce", func(t *testing.T) {
 		n := newNode()
 		n.linger = time.Minute
-		n.heldByOther = func(state.Acquire) bool { return false }
 		start := time.Now()
-		if b := n.drain(propose(waiting)); len(b) != 1 || time.Since(start) > n.linger/2 {
+		if b := n.drain(&proposal{cmd: waiting, done: make(chan struct{})}); len(b) != 1 || time.Since(start) > n.linger/2 {
 			t.Fatalf("batch of %d after %v", len(b), time.Since(start))
 		}
 	})
