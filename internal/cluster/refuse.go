@@ -35,9 +35,7 @@ func (n *Node) refuse(ctx context.Context, cmd state.Command) (state.Result, boo
 // mayRefuse looks at the local state without confirming anything (a
 // stale read); only the commands Refusal can answer are worth the look.
 func (n *Node) mayRefuse(cmd state.Command) bool {
-	switch cmd.(type) {
-	case state.Acquire, state.Renew, state.Release:
-	default:
+	if !state.Refusable(cmd) {
 		return false
 	}
 	var ok bool

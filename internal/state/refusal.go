@@ -14,6 +14,9 @@ import "github.com/google/uuid"
 // It is what lets the leader refuse without a log write; the property
 // test holds it to exactly the answer of Apply.
 func (s *State) Refusal(cmd Command, now int64) (res Result, ok bool) {
+	if !Refusable(cmd) {
+		return Result{}, false
+	}
 	switch c := cmd.(type) {
 	case Acquire:
 		return s.acquireRefusal(now, c)
@@ -25,10 +28,19 @@ func (s *State) Refusal(cmd Command, now int64) (res Result, ok bool) {
 	return Result{}, false
 }
 
-func (s *State) acquireRefusal(now int64, c Acquire) (Result, bool) {
-	if c.Wait > 0 {
-		return Result{}, false // it would queue
+// Refusable reports, without the state, whether Refusal may answer cmd:
+// a try-lock (a waiting acquire would queue), a renew or a release.
+func Refusable(cmd Command) bool {
+	switch c := cmd.(type) {
+	case Acquire:
+		return c.Wait <= 0
+	case Renew, Release:
+		return true
 	}
+	return false
+}
+
+func (s *State) acquireRefusal(now int64, c Acquire) (Result, bool) {
 	if _, ok := s.users[c.HolderID]; !ok {
 		return Result{}, false
 	}
