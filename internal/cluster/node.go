@@ -352,10 +352,7 @@ func (n *Node) Close() error {
 		close(n.shutdownCh)
 		n.wg.Wait()
 		err = n.raft.Shutdown().Error()
-		closeTransport(n.trans)
-		if t, ok := n.trans.(nodeTransport); ok {
-			t.quiesce() // before the store closes under a late heartbeat
-		}
+		closeTransport(n.trans) // waits for heartbeats in progress (nodeTransport.Close)
 		<-n.completerDone
 		n.failQueued()
 		if cerr := n.store.Close(); err == nil {

@@ -423,8 +423,14 @@ func (t nodeTransport) SetHeartbeatHandler(cb func(raft.RPC)) {
 	t.NetworkTransport.SetHeartbeatHandler(t.heartbeats.wrap(cb))
 }
 
-// quiesce waits for the heartbeats in progress and refuses later ones.
-func (t nodeTransport) quiesce() { t.heartbeats.close() }
+// Close closes the transport, then waits for the heartbeats in progress
+// and refuses later ones, so that whoever closes the log store next (the
+// node, after raft.Shutdown) does not close it under one.
+func (t nodeTransport) Close() error {
+	err := t.NetworkTransport.Close()
+	t.heartbeats.close()
+	return err
+}
 
 func (g *heartbeatGate) wrap(cb func(raft.RPC)) func(raft.RPC) {
 	return func(rpc raft.RPC) {
