@@ -35,10 +35,7 @@ func (c CreateToken) encode(e *encoder) {
 	e.u8(byte(c.Source))
 	e.str(c.Name)
 	e.u8(byte(c.Access))
-	e.uvarint(uint64(len(c.Prefixes)))
-	for _, p := range c.Prefixes {
-		e.str(p)
-	}
+	encodePrefixes(e, c.Prefixes)
 	e.dur(c.TTL)
 	e.bool(c.Slide)
 }
@@ -119,6 +116,13 @@ func (c TouchTokens) validate() error {
 
 func (c TouchTokens) apply(s *State, now int64, _ time.Duration) Result {
 	return s.touchTokens(now, c)
+}
+
+func encodePrefixes(e *encoder, prefixes []string) {
+	e.uvarint(uint64(len(prefixes)))
+	for _, p := range prefixes {
+		e.str(p)
+	}
 }
 
 func decodePrefixes(d *decoder) []string {

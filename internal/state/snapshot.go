@@ -91,7 +91,10 @@ func (s *State) Snapshot() *Snapshot {
 	for id, g := range s.grants {
 		sn.grants[id] = g
 	}
-	sn.namespaces = s.Namespaces("", 0)
+	sn.namespaces = make([]NamespaceBinding, 0, len(s.namespaces))
+	for _, b := range s.namespaces {
+		sn.namespaces = append(sn.namespaces, b) // sorted in WriteTo, off the FSM's lock
+	}
 	for id, addr := range s.nodes {
 		sn.nodes = append(sn.nodes, [2]string{id, addr})
 	}
@@ -177,6 +180,7 @@ func (sn *Snapshot) writeUsers(sw *snapWriter) {
 }
 
 func (sn *Snapshot) writeNamespaces(sw *snapWriter) {
+	slices.SortFunc(sn.namespaces, func(a, b NamespaceBinding) int { return strings.Compare(a.Namespace, b.Namespace) })
 	sw.e.uvarint(uint64(len(sn.namespaces)))
 	for _, b := range sn.namespaces {
 		sw.e.str(b.Namespace)
@@ -196,10 +200,7 @@ func (sn *Snapshot) writeTokens(sw *snapWriter) {
 		sw.e.varint(t.CreatedAt)
 		sw.e.str(t.Name)
 		sw.e.u8(byte(t.Access))
-		sw.e.uvarint(uint64(len(t.Prefixes)))
-		for _, p := range t.Prefixes {
-			sw.e.str(p)
-		}
+		encodePrefixes(&sw.e, t.Prefixes)
 		sw.e.varint(t.ExpiresAt)
 		sw.e.dur(t.Slide)
 		sw.e.varint(t.LastUsed)
