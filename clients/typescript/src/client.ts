@@ -3,7 +3,7 @@
 
 import { lockPath, now, seconds, Transport, type FetchLike, type RetryPolicy } from "./core.js";
 import {
-  InvalidRequest, LeaseLost, LockHeld, NotFound, OctoStoreError, OutcomeUnknown, Released, SessionLost,
+  InvalidRequest, LeaseLost, LockHeld, NotFound, OutcomeUnknown, Released, SessionLost,
 } from "./errors.js";
 import { EventStream, type EventsOptions } from "./events.js";
 import { Keeper, keptTTL } from "./keeper.js";
@@ -161,16 +161,10 @@ export class OctoStore {
    * first-attempt 404 is NotFound.
    */
   async release(name: string, leaseId: string, o: CallOptions = {}): Promise<void> {
-    try {
-      await this.t.do({ method: "POST", path: lockPath(name, "release"), kind: "idempotent", signal: o.signal, body: { lease_id: leaseId } });
-    } catch (e) {
-      const ce = e as { error?: unknown; uncertain?: boolean };
-      if (ce.error instanceof OctoStoreError) {
-        if (ce.uncertain && ce.error instanceof NotFound) return;
-        throw ce.error;
-      }
-      throw e;
-    }
+    await this.t.call({
+      method: "POST", path: lockPath(name, "release"), kind: "idempotent", goneIsDone: true, signal: o.signal,
+      body: { lease_id: leaseId },
+    });
   }
 
   /**

@@ -18,7 +18,7 @@
 // Retry-After (capped at the longest backoff).
 
 import {
-  apiError, InvalidRequest, notApplied, OctoStoreError, OutcomeUnknown, Unavailable,
+  apiError, InvalidRequest, NotFound, notApplied, OctoStoreError, OutcomeUnknown, Unavailable,
   unknownOutcome, UnexpectedResponse,
 } from "./errors.js";
 
@@ -50,17 +50,20 @@ export interface Call {
   headers?: Record<string, string>;
   /** Keep a 2xx body open and unread (event streams, snapshots). */
   stream?: boolean;
+  /**
+   * A NotFound after repeating an attempt that may have been applied
+   * means the thing is gone, as wanted: the call resolves (with an empty
+   * answer) instead of throwing. Only for idempotent calls (release).
+   */
+  goneIsDone?: boolean;
 }
 
 export interface Answer {
-  status: number;
   headers: Headers;
   /** The decoded JSON body (undefined when empty or streamed). */
   data: unknown;
   /** The open response, for streamed calls. */
   response?: Response;
-  /** An earlier attempt may have been applied (only for idempotent calls). */
-  uncertain: boolean;
 }
 
 /** A failure to get an answer. */
@@ -74,13 +77,6 @@ class TransportFailure {
     /** The caller's signal ended the attempt. */
     readonly aborted: boolean,
   ) {}
-}
-
-/** Thrown inside a call when the error carries whether an earlier attempt may have applied. */
-export class CallError extends Error {
-  constructor(readonly error: OctoStoreError, readonly uncertain: boolean) {
-    super(error.message);
-  }
 }
 
 export class Transport {
@@ -110,16 +106,15 @@ export class Transport {
   }
 
   /** Sends c, repeating it while that is safe, and returns the answer or throws a typed error. */
-  async do(c: Call): Promise<Answer> {
+  async call(c: Call): Promise<Answer> {
     const body = c.body === undefined ? undefined : JSON.stringify(c.body);
+    // An attempt that may have been applied was repeated.
     let uncertain = false;
     c.signal?.throwIfAborted();
     for (let attempt = 1; ; attempt++) {
       let failure: OctoStoreError | TransportFailure;
       try {
-        const ans = await this.once(c, body);
-        ans.uncertain = uncertain;
-        return ans;
+        return await this.once(c, body);
       } catch (e) {
         if (e instanceof OctoStoreError || e instanceof TransportFailure) failure = e;
         else throw e;
@@ -128,18 +123,10 @@ export class Transport {
       if (verdict === "uncertain") uncertain = true;
       const again = verdict !== "no" && attempt < this.retry.attempts && !c.signal?.aborted;
       if (!again || !(await sleep(this.backoff(attempt, failure), c.signal))) {
-        throw new CallError(classify(c, failure, uncertain), uncertain);
+        const err = classify(c, failure, uncertain);
+        if (c.goneIsDone && uncertain && err instanceof NotFound) return { headers: new Headers(), data: undefined };
+        throw err;
       }
-    }
-  }
-
-  /** Like do, but throws the OctoStoreError itself. */
-  async call(c: Call): Promise<Answer> {
-    try {
-      return await this.do(c);
-    } catch (e) {
-      if (e instanceof CallError) throw e.error;
-      throw e;
     }
   }
 
@@ -180,7 +167,7 @@ export class Transport {
       throw new TransportFailure(aborted ? c.signal?.reason : e, !refused && (aborted || !neverSent(e)), refused, aborted);
     }
     if (c.stream && resp.status >= 200 && resp.status < 300) {
-      return { status: resp.status, headers: resp.headers, data: undefined, response: resp, uncertain: false };
+      return { headers: resp.headers, data: undefined, response: resp };
     }
     let text: string;
     try {
@@ -201,7 +188,7 @@ export class Transport {
     } else if (text.trim() !== "") {
       data = text;
     }
-    return { status: resp.status, headers: resp.headers, data, uncertain: false };
+    return { headers: resp.headers, data };
   }
 }
 
