@@ -163,8 +163,9 @@ export class Transport {
       resp = await fetchFn(this.url(c), init);
     } catch (e) {
       const aborted = c.signal?.aborted ?? false;
-      const refused = !aborted && tlsRefused(e);
-      throw new TransportFailure(aborted ? c.signal?.reason : e, !refused && (aborted || !neverSent(e)), refused, aborted);
+      const codes = errorCodes(e);
+      const refused = !aborted && tlsRefused(codes);
+      throw new TransportFailure(aborted ? c.signal?.reason : e, !refused && (aborted || !neverSent(e, codes)), refused, aborted);
     }
     if (c.stream && resp.status >= 200 && resp.status < 300) {
       return { headers: resp.headers, data: undefined, response: resp };
@@ -237,9 +238,8 @@ function errorCodes(e: unknown, depth = 0): string[] {
   return out;
 }
 
-/** The connection could not be made, so the server cannot have seen the request. */
-function neverSent(e: unknown): boolean {
-  const codes = errorCodes(e);
+/** The connection could not be made, so the server cannot have seen the request (codes: errorCodes(e)). */
+function neverSent(e: unknown, codes: string[]): boolean {
   if (codes.length > 0) return codes.every((c) => neverSentCodes.has(c));
   // Deno says so in its messages (of the error or its cause); browsers say
   // nothing, and the request counts as sent.
@@ -251,9 +251,9 @@ function messages(e: unknown, depth = 0): string[] {
   return [e.message, ...messages((e as { cause?: unknown }).cause, depth + 1)];
 }
 
-/** A TLS handshake failed: repeating fails the same way, and nothing was sent. */
-function tlsRefused(e: unknown): boolean {
-  return errorCodes(e).some((c) => /CERT|TLS|SSL|SIGNATURE|ERR_SSL/i.test(c) && !neverSentCodes.has(c));
+/** A TLS handshake failed (codes: the error's errorCodes): repeating fails the same way, and nothing was sent. */
+function tlsRefused(codes: string[]): boolean {
+  return codes.some((c) => /CERT|TLS|SSL|SIGNATURE|ERR_SSL/i.test(c) && !neverSentCodes.has(c));
 }
 
 /** Waits ms unless signal aborts first; false when it did. */
