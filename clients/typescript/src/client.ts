@@ -3,7 +3,7 @@
 
 import { lockPath, now, seconds, Transport, type FetchLike, type RetryPolicy } from "./core.js";
 import {
-  InvalidRequest, LeaseLost, LockHeld, NotFound, OctoStoreError, OutcomeUnknown, Released, SessionLost,
+  InvalidRequest, LeaseLost, LockHeld, NotFound, OutcomeUnknown, Released, SessionLost,
 } from "./errors.js";
 import { EventStream, type EventsOptions } from "./events.js";
 import { Keeper, keptTTL } from "./keeper.js";
@@ -161,16 +161,10 @@ export class OctoStore {
    * first-attempt 404 is NotFound.
    */
   async release(name: string, leaseId: string, o: CallOptions = {}): Promise<void> {
-    try {
-      await this.t.do({ method: "POST", path: lockPath(name, "release"), kind: "idempotent", signal: o.signal, body: { lease_id: leaseId } });
-    } catch (e) {
-      const ce = e as { error?: unknown; uncertain?: boolean };
-      if (ce.error instanceof OctoStoreError) {
-        if (ce.uncertain && ce.error instanceof NotFound) return;
-        throw ce.error;
-      }
-      throw e;
-    }
+    await this.t.call({
+      method: "POST", path: lockPath(name, "release"), kind: "idempotent", goneIsDone: true, signal: o.signal,
+      body: { lease_id: leaseId },
+    });
   }
 
   /**
@@ -203,14 +197,7 @@ export class OctoStore {
 
   /** Pages through every held lock under prefix. */
   async listAll(prefix = "", o: CallOptions & { stale?: boolean } = {}): Promise<ListedLock[]> {
-    const all: ListedLock[] = [];
-    let after: string | undefined;
-    for (;;) {
-      const page = await this.list({ ...o, prefix, ...(after !== undefined ? { after } : {}) });
-      all.push(...page.locks);
-      if (page.next_after === undefined || page.next_after === null) return all;
-      after = page.next_after;
-    }
+    return collect((after) => this.list({ ...o, prefix, ...(after !== undefined ? { after } : {}) }), (page) => page.locks);
   }
 
   // ---- sessions
@@ -315,14 +302,7 @@ export class OctoStore {
 
   /** Pages through every bound namespace. */
   async listAllNamespaces(o: CallOptions = {}): Promise<Namespace[]> {
-    const all: Namespace[] = [];
-    let after: string | undefined;
-    for (;;) {
-      const page = await this.listNamespaces({ ...o, ...(after !== undefined ? { after } : {}) });
-      all.push(...page.namespaces);
-      if (page.next_after === undefined || page.next_after === null) return all;
-      after = page.next_after;
-    }
+    return collect((after) => this.listNamespaces({ ...o, ...(after !== undefined ? { after } : {}) }), (page) => page.namespaces);
   }
 
   /**
@@ -429,7 +409,7 @@ export class OctoStore {
    * than the lease being gone already is, when fn succeeded.
    */
   async withLock<T>(name: string, o: LeaseOptions, fn: (lease: Lease) => Promise<T> | T): Promise<T> {
-    return runHeld(await this.hold(name, o), fn);
+    return runHeld(await this.hold(name, o), fn, (lease) => lease.release());
   }
 
   /** Creates a session and keeps it alive until close(). Its `signal` aborts the moment it can no longer be proven alive. */
@@ -448,16 +428,7 @@ export class OctoStore {
    * `signal` aborts when the session is lost.
    */
   async withSession<T>(o: SessionOptions, fn: (session: Session) => Promise<T> | T): Promise<T> {
-    const s = await this.startSession(o);
-    let result: T;
-    try {
-      result = await fn(s);
-    } catch (e) {
-      await s.close().catch(() => {});
-      throw e;
-    }
-    await s.close();
-    return result;
+    return runHeld(await this.startSession(o), fn, (session) => session.close());
   }
 
   /** An acquire that resolves a lost answer with a status read instead of repeating it blindly. */
@@ -501,17 +472,31 @@ export class OctoStore {
   }
 }
 
-/** Runs fn with the lease, then releases it; fn's outcome wins over the release's. */
-async function runHeld<T>(lease: Lease, fn: (lease: Lease) => Promise<T> | T): Promise<T> {
+/** Runs fn with thing (a lease or a session), then ends it; fn's outcome wins over the end's. */
+async function runHeld<H, T>(thing: H, fn: (thing: H) => Promise<T> | T, end: (thing: H) => Promise<void>): Promise<T> {
   let result: T;
   try {
-    result = await fn(lease);
+    result = await fn(thing);
   } catch (e) {
-    await lease.release().catch(() => {});
+    await end(thing).catch(() => {});
     throw e;
   }
-  await lease.release();
+  await end(thing);
   return result;
+}
+
+/** Pages through a listing: every page's items, asking for the one after next_after until none follows. */
+async function collect<P extends { next_after?: string | null }, T>(
+  fetchPage: (after: string | undefined) => Promise<P>, itemsOf: (page: P) => T[],
+): Promise<T[]> {
+  const all: T[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const page = await fetchPage(after);
+    all.push(...itemsOf(page));
+    if (page.next_after === undefined || page.next_after === null) return all;
+    after = page.next_after;
+  }
 }
 
 function sessionPath(id: string): string {
@@ -642,7 +627,7 @@ export class Session extends Kept<SessionLost> {
 
   /** Holds a lock with this session while fn runs (see OctoStore.withLock). */
   async withLock<T>(name: string, o: LeaseOptions, fn: (lease: Lease) => Promise<T> | T): Promise<T> {
-    return runHeld(await this.hold(name, o), fn);
+    return runHeld(await this.hold(name, o), fn, (lease) => lease.release());
   }
 
   /** Stops the keepalives, aborts signal and deletes the session, which releases its locks. */

@@ -18,7 +18,7 @@
 // Retry-After (capped at the longest backoff).
 
 import {
-  apiError, InvalidRequest, notApplied, OctoStoreError, OutcomeUnknown, Unavailable,
+  apiError, InvalidRequest, NotFound, notApplied, OctoStoreError, OutcomeUnknown, Unavailable,
   unknownOutcome, UnexpectedResponse,
 } from "./errors.js";
 
@@ -50,17 +50,20 @@ export interface Call {
   headers?: Record<string, string>;
   /** Keep a 2xx body open and unread (event streams, snapshots). */
   stream?: boolean;
+  /**
+   * A NotFound after repeating an attempt that may have been applied
+   * means the thing is gone, as wanted: the call resolves (with an empty
+   * answer) instead of throwing. Only for idempotent calls (release).
+   */
+  goneIsDone?: boolean;
 }
 
 export interface Answer {
-  status: number;
   headers: Headers;
   /** The decoded JSON body (undefined when empty or streamed). */
   data: unknown;
   /** The open response, for streamed calls. */
   response?: Response;
-  /** An earlier attempt may have been applied (only for idempotent calls). */
-  uncertain: boolean;
 }
 
 /** A failure to get an answer. */
@@ -74,13 +77,6 @@ class TransportFailure {
     /** The caller's signal ended the attempt. */
     readonly aborted: boolean,
   ) {}
-}
-
-/** Thrown inside a call when the error carries whether an earlier attempt may have applied. */
-export class CallError extends Error {
-  constructor(readonly error: OctoStoreError, readonly uncertain: boolean) {
-    super(error.message);
-  }
 }
 
 export class Transport {
@@ -110,16 +106,15 @@ export class Transport {
   }
 
   /** Sends c, repeating it while that is safe, and returns the answer or throws a typed error. */
-  async do(c: Call): Promise<Answer> {
+  async call(c: Call): Promise<Answer> {
     const body = c.body === undefined ? undefined : JSON.stringify(c.body);
+    // An attempt that may have been applied was repeated.
     let uncertain = false;
     c.signal?.throwIfAborted();
     for (let attempt = 1; ; attempt++) {
       let failure: OctoStoreError | TransportFailure;
       try {
-        const ans = await this.once(c, body);
-        ans.uncertain = uncertain;
-        return ans;
+        return await this.once(c, body);
       } catch (e) {
         if (e instanceof OctoStoreError || e instanceof TransportFailure) failure = e;
         else throw e;
@@ -128,18 +123,10 @@ export class Transport {
       if (verdict === "uncertain") uncertain = true;
       const again = verdict !== "no" && attempt < this.retry.attempts && !c.signal?.aborted;
       if (!again || !(await sleep(this.backoff(attempt, failure), c.signal))) {
-        throw new CallError(classify(c, failure, uncertain), uncertain);
+        const err = classify(c, failure, uncertain);
+        if (c.goneIsDone && uncertain && err instanceof NotFound) return { headers: new Headers(), data: undefined };
+        throw err;
       }
-    }
-  }
-
-  /** Like do, but throws the OctoStoreError itself. */
-  async call(c: Call): Promise<Answer> {
-    try {
-      return await this.do(c);
-    } catch (e) {
-      if (e instanceof CallError) throw e.error;
-      throw e;
     }
   }
 
@@ -176,11 +163,12 @@ export class Transport {
       resp = await fetchFn(this.url(c), init);
     } catch (e) {
       const aborted = c.signal?.aborted ?? false;
-      const refused = !aborted && tlsRefused(e);
-      throw new TransportFailure(aborted ? c.signal?.reason : e, !refused && (aborted || !neverSent(e)), refused, aborted);
+      const codes = errorCodes(e);
+      const refused = !aborted && tlsRefused(codes);
+      throw new TransportFailure(aborted ? c.signal?.reason : e, !refused && (aborted || !neverSent(e, codes)), refused, aborted);
     }
     if (c.stream && resp.status >= 200 && resp.status < 300) {
-      return { status: resp.status, headers: resp.headers, data: undefined, response: resp, uncertain: false };
+      return { headers: resp.headers, data: undefined, response: resp };
     }
     let text: string;
     try {
@@ -201,7 +189,7 @@ export class Transport {
     } else if (text.trim() !== "") {
       data = text;
     }
-    return { status: resp.status, headers: resp.headers, data, uncertain: false };
+    return { headers: resp.headers, data };
   }
 }
 
@@ -250,9 +238,8 @@ function errorCodes(e: unknown, depth = 0): string[] {
   return out;
 }
 
-/** The connection could not be made, so the server cannot have seen the request. */
-function neverSent(e: unknown): boolean {
-  const codes = errorCodes(e);
+/** The connection could not be made, so the server cannot have seen the request (codes: errorCodes(e)). */
+function neverSent(e: unknown, codes: string[]): boolean {
   if (codes.length > 0) return codes.every((c) => neverSentCodes.has(c));
   // Deno says so in its messages (of the error or its cause); browsers say
   // nothing, and the request counts as sent.
@@ -264,9 +251,9 @@ function messages(e: unknown, depth = 0): string[] {
   return [e.message, ...messages((e as { cause?: unknown }).cause, depth + 1)];
 }
 
-/** A TLS handshake failed: repeating fails the same way, and nothing was sent. */
-function tlsRefused(e: unknown): boolean {
-  return errorCodes(e).some((c) => /CERT|TLS|SSL|SIGNATURE|ERR_SSL/i.test(c) && !neverSentCodes.has(c));
+/** A TLS handshake failed (codes: the error's errorCodes): repeating fails the same way, and nothing was sent. */
+function tlsRefused(codes: string[]): boolean {
+  return codes.some((c) => /CERT|TLS|SSL|SIGNATURE|ERR_SSL/i.test(c) && !neverSentCodes.has(c));
 }
 
 /** Waits ms unless signal aborts first; false when it did. */

@@ -3,8 +3,7 @@
 // header) and followed across reconnects, as the Go client's Watch does
 // (client/events.go).
 
-import { sleep, type Transport } from "./core.js";
-import { CallError, type Answer } from "./core.js";
+import { sleep, type Answer, type Transport } from "./core.js";
 import { Forbidden, InvalidRequest, OctoStoreError, StreamEnded, Unauthorized } from "./errors.js";
 
 /** One event: a lock acquired, renewed, released or expired; or "reset". */
@@ -93,7 +92,7 @@ export class EventStream implements AsyncIterableIterator<LockEvent> {
         attempt = 1;
         yield* this.read(ans.response as Response, signal);
       } catch (e) {
-        failure = e instanceof CallError ? e.error : e;
+        failure = e;
       }
       if (signal.aborted) return;
       if (failure instanceof Unauthorized || failure instanceof Forbidden || failure instanceof InvalidRequest) throw failure;
@@ -110,7 +109,7 @@ export class EventStream implements AsyncIterableIterator<LockEvent> {
   private async open(signal: AbortSignal): Promise<Answer> {
     const query: Record<string, string | undefined> = { prefix: this.o.prefix || undefined };
     if (this.last !== undefined) query["after"] = String(this.last);
-    const ans = await this.t.do({ method: "GET", path: "/events", query, kind: "read", stream: true, signal, headers: { Accept: "text/event-stream" } });
+    const ans = await this.t.call({ method: "GET", path: "/events", query, kind: "read", stream: true, signal, headers: { Accept: "text/event-stream" } });
     if (this.last === undefined) {
       // Where "now" was: resuming from here misses nothing, even when the
       // stream breaks before its first event.
