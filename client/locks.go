@@ -159,18 +159,29 @@ func (c *Client) List(ctx context.Context, o ListOptions) (*LockList, error) {
 
 // ListAll pages through every held lock under prefix.
 func (c *Client) ListAll(ctx context.Context, prefix string) ([]ListedLock, error) {
-	var all []ListedLock
-	o := ListOptions{Prefix: prefix}
+	return pageAll(nil, func(after string) ([]ListedLock, *string, error) {
+		page, err := c.List(ctx, ListOptions{Prefix: prefix, After: after})
+		if err != nil {
+			return nil, nil, err
+		}
+		return page.Locks, page.NextAfter, nil
+	})
+}
+
+// pageAll appends page after page to all until a page says no more
+// follow, or one fails (all so far, and the error).
+func pageAll[T any](all []T, page func(after string) ([]T, *string, error)) ([]T, error) {
+	after := ""
 	for {
-		page, err := c.List(ctx, o)
+		items, next, err := page(after)
 		if err != nil {
 			return all, err
 		}
-		all = append(all, page.Locks...)
-		if page.NextAfter == nil {
+		all = append(all, items...)
+		if next == nil {
 			return all, nil
 		}
-		o.After = *page.NextAfter
+		after = *next
 	}
 }
 

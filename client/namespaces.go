@@ -41,19 +41,13 @@ func (c *Client) ListNamespaces(ctx context.Context, after string, limit int) (*
 
 // AllNamespaces pages through every bound namespace.
 func (c *Client) AllNamespaces(ctx context.Context) ([]Namespace, error) {
-	all := []Namespace{}
-	after := ""
-	for {
+	return pageAll([]Namespace{}, func(after string) ([]Namespace, *string, error) {
 		page, err := c.ListNamespaces(ctx, after, 0)
 		if err != nil {
-			return all, err
+			return nil, nil, err
 		}
-		all = append(all, page.Namespaces...)
-		if page.NextAfter == nil {
-			return all, nil
-		}
-		after = *page.NextAfter
-	}
+		return page.Namespaces, page.NextAfter, nil
+	})
 }
 
 // ReleaseNamespace frees a namespace's binding, so the next account to
