@@ -122,9 +122,7 @@ func (a *API) noteAccount(u state.User) {
 // the answer. It reads the user afresh: the request's copy may predate a
 // re-check that just finished.
 func (a *API) recheck(ctx context.Context, id uuid.UUID, now time.Time) {
-	var u state.User
-	var grant string
-	err := a.store.Read(ctx, false, func(s state.View, _ int64) { u, _ = s.User(id); grant = s.GitHubGrant(id) })
+	u, grant, err := a.accountRecord(ctx, id)
 	if err != nil || !a.accounts.due(u, now) {
 		return // not the leader any more, or already done: the next use tries again
 	}
@@ -154,10 +152,14 @@ func (a *API) recheck(ctx context.Context, id uuid.UUID, now time.Time) {
 // re-check started from. What it records is decided on that basis; the
 // window between this read and the proposal is the only one left.
 func (a *API) unchanged(ctx context.Context, u state.User, grant string) bool {
-	var now state.User
-	var nowGrant string
-	err := a.store.Read(ctx, false, func(s state.View, _ int64) { now, _ = s.User(u.ID); nowGrant = s.GitHubGrant(u.ID) })
+	now, nowGrant, err := a.accountRecord(ctx, u.ID)
 	return err == nil && now.OrgsCheckedAt == u.OrgsCheckedAt && nowGrant == grant
+}
+
+// accountRecord reads user id and its stored grant, from the leader.
+func (a *API) accountRecord(ctx context.Context, id uuid.UUID) (u state.User, grant string, err error) {
+	err = a.store.Read(ctx, false, func(s state.View, _ int64) { u, _ = s.User(id); grant = s.GitHubGrant(id) })
+	return u, grant, err
 }
 
 // recordRecheck records GitHub's fresh answer. The grant is not sent

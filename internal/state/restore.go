@@ -2,8 +2,6 @@ package state
 
 import (
 	"bytes"
-	"cmp"
-	"slices"
 
 	"github.com/google/uuid"
 )
@@ -40,9 +38,12 @@ func validAccountRecord(u *User, grant string) bool {
 	if u.GitHubID == 0 {
 		return len(u.Orgs) == 0 && u.OrgsCheckedAt == 0 && grant == ""
 	}
-	sorted := slices.IsSortedFunc(u.Orgs, func(a, b Org) int { return cmp.Compare(a.ID, b.ID) }) &&
-		len(slices.CompactFunc(slices.Clone(u.Orgs), func(a, b Org) bool { return a.ID == b.ID })) == len(u.Orgs)
-	return u.GitHubID > 0 && sorted && orgsErr(u.Orgs) == nil && len(grant) <= MaxGrantLen && printableASCII(grant)
+	for i := 1; i < len(u.Orgs); i++ {
+		if u.Orgs[i-1].ID >= u.Orgs[i].ID {
+			return false
+		}
+	}
+	return RecordGitHubAccount{UserID: u.ID, Login: u.Login, GitHubID: u.GitHubID, Orgs: u.Orgs, Grant: grant}.validate() == nil
 }
 
 func (s *State) readNamespaces(d *decoder) {
