@@ -94,10 +94,7 @@ func parseEntry(entry string) (login, token string, err error) {
 }
 
 func validLogin(login string) bool {
-	if login == "" || len(login) > 64 {
-		return false
-	}
-	return state.ValidLockName(login) == nil && !strings.Contains(login, "/")
+	return state.ValidLockComponent(login) == nil
 }
 
 func validToken(token string) bool {

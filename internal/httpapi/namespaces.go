@@ -3,7 +3,6 @@ package httpapi
 import (
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/octostore/octostore/internal/state"
@@ -79,7 +78,7 @@ func (a *API) adminOnly(r *request) error {
 // component, percent-escapes allowed.
 func parseNamespace(req *request, raw string) {
 	name, err := url.PathUnescape(raw)
-	if err != nil || strings.Contains(name, "/") || state.ValidLockName(name) != nil || len(name) > state.MaxLockComponentLen {
+	if err != nil || state.ValidLockComponent(name) != nil {
 		req.paramErr = invalid("invalid namespace: 1 to %d letters, digits, '.', '_' or '-' (a lock name's first component)",
 			state.MaxLockComponentLen)
 	}

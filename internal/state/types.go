@@ -176,6 +176,11 @@ func ValidLockName(name string) error {
 	}
 }
 
+// ValidLockComponent reports why c is not one lock-name component (1 to
+// 64 of letters, digits, '.', '_', '-'; not "." or ".."), or nil: what an
+// owner namespace, a static user name and a group name must be.
+func ValidLockComponent(c string) error { return validComponent(c) }
+
 func validComponent(c string) error {
 	switch {
 	case c == "":

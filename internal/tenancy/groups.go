@@ -76,5 +76,5 @@ func (g Groups) Of(user string) []string {
 // validName is a static user or group name: one lock name component of
 // at most 64 bytes.
 func validName(s string) bool {
-	return s != "" && len(s) <= 64 && !strings.Contains(s, "/") && state.ValidLockName(s) == nil
+	return state.ValidLockComponent(s) == nil
 }
