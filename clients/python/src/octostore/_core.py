@@ -11,6 +11,7 @@ import os
 import random
 import ssl
 import stat
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Generic, List, Mapping, Optional, Tuple, TypeVar, Union
 from urllib.parse import quote, urlsplit
@@ -28,6 +29,7 @@ from ._errors import (
     StreamEnded,
     Unauthorized,
     Unavailable,
+    from_answer,
     not_applied,
     unknown_outcome,
 )
@@ -175,6 +177,31 @@ def backoff(retry: Retry, attempt: int, err: Optional[Failure]) -> float:
     return d
 
 
+def attempt_timeout(call: Call[Any], timeout: float, deadline: Optional[float]) -> float:
+    """The timeout of the next attempt at call: the client's timeout plus
+    the call's extra time, cut to what is left before deadline
+    (time.monotonic). Raises Unavailable once the deadline has passed."""
+    t = timeout + call.extra_time
+    if deadline is not None:
+        t = min(t, deadline - time.monotonic())
+        if t <= 0:
+            raise Unavailable("local deadline passed", method=call.method, path=call.path)
+    return t
+
+
+def next_pause(call: Call[Any], retry: Retry, attempt: int, err: Failure, deadline: Optional[float]) -> float:
+    """How long to pause before repeating call after attempt failed with
+    err, or raises the error classified when it may not be repeated: no
+    attempts left, not safe to repeat, or the pause would not end before
+    deadline (time.monotonic)."""
+    if attempt >= retry.attempts or not retryable(call, err):
+        raise classify(call, err)
+    pause = backoff(retry, attempt, err)
+    if deadline is not None and time.monotonic() + pause >= deadline:
+        raise classify(call, err)
+    return pause
+
+
 def seconds(d: float) -> int:
     """d in whole seconds, rounded up."""
     return int(math.ceil(d - 1e-9)) if d > 0 else 0
@@ -291,6 +318,28 @@ def decode_answer(call: Call[T], data: bytes, headers: Mapping[str, str]) -> T:
         return call.parse(doc, headers)
     except (ValueError, TypeError, AttributeError) as e:
         raise OctoStoreError(f"unexpected answer: {e}", method=call.method, path=call.path) from e
+
+
+def request_args(call: Call[Any], url: str, token: str, body: Optional[bytes], timeout: float) -> Dict[str, Any]:
+    """The arguments of httpx's build_request for one attempt at call
+    (body is encode_body(call)): a stream's reads may stay silent up to
+    STREAM_IDLE_TIMEOUT."""
+    read = STREAM_IDLE_TIMEOUT if call.stream else timeout
+    return dict(
+        method=call.method,
+        url=url + call.path,
+        params=call.query or None,
+        content=body,
+        headers=request_headers(token, body is not None),
+        timeout=httpx.Timeout(timeout, read=read),
+    )
+
+
+def answer(call: Call[T], resp: httpx.Response, data: bytes) -> T:
+    """call's value from a whole answer, or its error."""
+    if not resp.is_success:
+        raise from_answer(call.method, call.path, resp.status_code, resp.headers, data)
+    return decode_answer(call, data, resp.headers)
 
 
 # --- the routes -------------------------------------------------------

@@ -19,7 +19,6 @@ from ._errors import (
     SessionLost,
     StreamEnded,
     Unavailable,
-    from_answer,
 )
 from ._models import (
     ClusterStatus,
@@ -97,33 +96,16 @@ class Client:
         body = _core.encode_body(call)
         attempt = 1
         while True:
-            timeout = self.timeout + call.extra_time
-            if deadline is not None:
-                timeout = min(timeout, deadline - time.monotonic())
-                if timeout <= 0:
-                    raise Unavailable("local deadline passed", method=call.method, path=call.path)
+            timeout = _core.attempt_timeout(call, self.timeout, deadline)
             try:
                 return self._once(call, body, timeout)
             except (OctoStoreError, TransportFailure) as e:
                 err: Failure = e
-            if attempt >= self.retry.attempts or not _core.retryable(call, err):
-                raise _core.classify(call, err)
-            pause = _core.backoff(self.retry, attempt, err)
-            if deadline is not None and time.monotonic() + pause >= deadline:
-                raise _core.classify(call, err)
-            time.sleep(pause)
+            time.sleep(_core.next_pause(call, self.retry, attempt, err, deadline))
             attempt += 1
 
     def _once(self, call: Call[T], body: Optional[bytes], timeout: float) -> Tuple[T, Optional[httpx.Response]]:
-        read = _core.STREAM_IDLE_TIMEOUT if call.stream else timeout
-        req = self._http.build_request(
-            call.method,
-            self.url + call.path,
-            params=call.query or None,
-            content=body,
-            headers=_core.request_headers(self.token, body is not None),
-            timeout=httpx.Timeout(timeout, read=read),
-        )
+        req = self._http.build_request(**_core.request_args(call, self.url, self.token, body, timeout))
         try:
             resp = self._http.send(req, stream=True)
         except httpx.HTTPError as e:
@@ -136,9 +118,7 @@ class Client:
             raise TransportFailure(e, sent=True) from e
         finally:
             resp.close()
-        if not resp.is_success:
-            raise from_answer(call.method, call.path, resp.status_code, resp.headers, data)
-        return _core.decode_answer(call, data, resp.headers), None
+        return _core.answer(call, resp, data), None
 
     # --- locks ---
 
