@@ -586,3 +586,47 @@ class SSEParser:
 def stream_fatal(err: BaseException) -> bool:
     """An error no reconnect can fix."""
     return isinstance(err, (Unauthorized, Forbidden, Invalid))
+
+
+class EventCursor:
+    """An event stream's place across reopenings, shared by EventStream
+    and AsyncEventStream: the ID of the last event yielded (or where "now"
+    was) to resume after, the parser of the open response, and the
+    number of the attempt to open it (for the backoff)."""
+
+    def __init__(self, last_event_id: Optional[int]) -> None:
+        self.last_event_id = last_event_id
+        self.attempt = 1
+        self._parser = SSEParser()
+
+    def opened(self, index: int) -> None:
+        """The stream opened, "now" being index: a fresh parser, and
+        attempts count from 1 again."""
+        self.attempt = 1
+        if self.last_event_id is None:
+            self.last_event_id = index
+        self._parser = SSEParser()
+
+    def line(self, line: str) -> Optional[Event]:
+        """The event line completes, if any (remembering its ID)."""
+        ev = self._parser.feed(line)
+        if ev is not None and ev.id is not None:
+            self.last_event_id = ev.id
+        return ev
+
+    def failed(self, err: OctoStoreError) -> Optional[Event]:
+        """Raises err when no reconnect can fix it; for StreamEnded the
+        reset event to yield (too far behind: resuming would be cut off
+        again, so go on from now and say what was missed)."""
+        if stream_fatal(err):
+            raise err
+        if isinstance(err, StreamEnded):
+            self.last_event_id = None
+            return Event(type="reset", reason=str(err))
+        return None
+
+    def pause(self, retry: Retry, err: Optional[Failure]) -> float:
+        """The backoff before the next attempt to reopen."""
+        d = backoff(retry, self.attempt, err)
+        self.attempt += 1
+        return d

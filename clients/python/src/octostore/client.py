@@ -17,7 +17,6 @@ from ._errors import (
     OctoStoreError,
     OutcomeUnknown,
     SessionLost,
-    StreamEnded,
     Unavailable,
 )
 from ._models import (
@@ -608,12 +607,20 @@ class EventStream:
     def __init__(self, client: Client, prefix: Optional[str], last_event_id: Optional[int]) -> None:
         self._client = client
         self._prefix = prefix
-        #: The ID of the last event yielded (or where "now" was), to resume
-        #: after.
-        self.last_event_id = last_event_id
+        self._cursor = _core.EventCursor(last_event_id)
         self._closed = False
         self._resp: Optional[httpx.Response] = None
         self._gen = self._run()
+
+    @property
+    def last_event_id(self) -> Optional[int]:
+        """The ID of the last event yielded (or where "now" was), to resume
+        after."""
+        return self._cursor.last_event_id
+
+    @last_event_id.setter
+    def last_event_id(self, value: Optional[int]) -> None:
+        self._cursor.last_event_id = value
 
     def __iter__(self) -> Iterator[Event]:
         return self
@@ -636,38 +643,28 @@ class EventStream:
         self.close()
 
     def _run(self) -> Generator[Event, None, None]:
-        attempt = 1
+        cur = self._cursor
         while not self._closed:
             err: Optional[Failure] = None
             try:
-                index, resp = self._client._send(_core.events(self._prefix, self.last_event_id))
+                index, resp = self._client._send(_core.events(self._prefix, cur.last_event_id))
                 assert resp is not None
                 self._resp = resp
-                attempt = 1
-                if self.last_event_id is None:
-                    self.last_event_id = index
-                parser = _core.SSEParser()
+                cur.opened(index)
                 try:
                     for line in resp.iter_lines():
-                        ev = parser.feed(line)
-                        if ev is None:
-                            continue
-                        if ev.id is not None:
-                            self.last_event_id = ev.id
-                        yield ev
+                        ev = cur.line(line)
+                        if ev is not None:
+                            yield ev
                 finally:
                     resp.close()
                     self._resp = None
             except OctoStoreError as e:
                 if self._closed:
                     return
-                if _core.stream_fatal(e):
-                    raise
-                if isinstance(e, StreamEnded):
-                    # Too far behind: resuming would be cut off again. Go
-                    # on from now and say what was missed.
-                    self.last_event_id = None
-                    yield Event(type="reset", reason=str(e))
+                reset = cur.failed(e)
+                if reset is not None:
+                    yield reset
                 err = e
             except httpx.HTTPError as e:
                 err = TransportFailure(e, sent=True)
@@ -677,5 +674,4 @@ class EventStream:
                 raise
             if self._closed:
                 return
-            time.sleep(_core.backoff(self._client.retry, attempt, err))
-            attempt += 1
+            time.sleep(cur.pause(self._client.retry, err))
