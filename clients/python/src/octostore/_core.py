@@ -94,6 +94,9 @@ class Call(Generic[T]):
     #: client's timeout.
     extra_time: float = 0.0
     uncertain: bool = False
+    #: Whether the answer's body carries the value: False when it says
+    #: nothing more ("OK"), so it is not decoded and parse gets None.
+    answer_body: bool = True
 
 
 class TransportFailure(Exception):
@@ -307,7 +310,7 @@ def encode_body(call: Call[Any]) -> Optional[bytes]:
 
 def decode_answer(call: Call[T], data: bytes, headers: Mapping[str, str]) -> T:
     doc: Any = None
-    if call.parse is _none:
+    if not call.answer_body:
         return call.parse(None, headers)  # the answer's body says nothing more ("OK")
     if data.strip():
         try:
@@ -359,6 +362,12 @@ def _none(doc: Any, headers: Mapping[str, str]) -> None:
     return None
 
 
+def _ok(method: str, path: str, kind: Kind = Kind.WRITE, body: Any = None, stream: bool = False) -> Call[None]:
+    """A call whose answer's body says nothing more ("OK"): it is not
+    decoded, and the value is None."""
+    return Call(method, path, _none, kind=kind, body=body, stream=stream, answer_body=False)
+
+
 def _header_int(headers: Mapping[str, str], key: str) -> int:
     try:
         return int(headers.get(key, "0"))
@@ -388,7 +397,7 @@ def renew(name: str, lease_id: str, ttl: float) -> Call[Lock]:
 
 
 def release(name: str, lease_id: str) -> Call[None]:
-    return Call("POST", lock_path(name, "release"), _none, kind=Kind.IDEMPOTENT, body={"lease_id": lease_id})
+    return _ok("POST", lock_path(name, "release"), kind=Kind.IDEMPOTENT, body={"lease_id": lease_id})
 
 
 def get(name: str, wait: float = 0, index: int = 0, stale: bool = False) -> Call[LockStatus]:
@@ -435,7 +444,7 @@ def get_session(session_id: str) -> Call[SessionStatus]:
 
 
 def delete_session(session_id: str) -> Call[None]:
-    return Call("DELETE", _id_path("/sessions/", session_id), _none, kind=Kind.IDEMPOTENT)
+    return _ok("DELETE", _id_path("/sessions/", session_id), kind=Kind.IDEMPOTENT)
 
 
 def add_webhook(
@@ -456,7 +465,7 @@ def list_webhooks() -> Call[List[Webhook]]:
 
 
 def delete_webhook(webhook_id: str) -> Call[None]:
-    return Call("DELETE", _id_path("/webhooks/", webhook_id), _none)
+    return _ok("DELETE", _id_path("/webhooks/", webhook_id))
 
 
 def create_token(name: str, prefixes: List[str], read_only: bool, ttl: Optional[float]) -> Call[NewToken]:
@@ -477,7 +486,7 @@ def list_tokens(all_users: bool) -> Call[List[TokenInfo]]:
 
 
 def revoke_token(token_id: str) -> Call[None]:
-    return Call("DELETE", _id_path("/auth/tokens/", token_id), _none)
+    return _ok("DELETE", _id_path("/auth/tokens/", token_id))
 
 
 def rotate_token() -> Call[str]:
@@ -494,11 +503,11 @@ def list_namespaces(after: Optional[str], limit: Optional[int]) -> Call[Namespac
 
 
 def release_namespace(name: str) -> Call[None]:
-    return Call("DELETE", _id_path("/namespaces/", name), _none)
+    return _ok("DELETE", _id_path("/namespaces/", name))
 
 
 def health() -> Call[None]:
-    return Call("GET", "/health", _none, kind=Kind.READ)
+    return _ok("GET", "/health", kind=Kind.READ)
 
 
 def cluster() -> Call[ClusterStatus]:
@@ -506,11 +515,11 @@ def cluster() -> Call[ClusterStatus]:
 
 
 def remove_node(node_id: str) -> Call[None]:
-    return Call("DELETE", _id_path("/cluster/nodes/", node_id), _none)
+    return _ok("DELETE", _id_path("/cluster/nodes/", node_id))
 
 
 def snapshot() -> Call[None]:
-    return Call("GET", "/cluster/snapshot", _none, kind=Kind.READ, stream=True)
+    return _ok("GET", "/cluster/snapshot", kind=Kind.READ, stream=True)
 
 
 def http_limits() -> httpx.Limits:
