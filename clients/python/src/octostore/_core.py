@@ -13,7 +13,7 @@ import ssl
 import stat
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Generic, List, Mapping, Optional, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, Generic, List, Mapping, Optional, Tuple, Type, TypeVar, Union
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -231,6 +231,72 @@ def retry_delay(failures: int, every: float) -> float:
 def definitive(err: BaseException) -> bool:
     """A refresh failure that means the lease or session is gone for sure."""
     return isinstance(err, (NotFound, LockHeld, SessionExpired, Unauthorized, Forbidden, Invalid))
+
+
+class KeepState:
+    """The arithmetic of keeping something with a TTL alive, shared by the
+    sync and async keepers (which add the locking, the timer and the
+    refreshing loop): the monotonic send time of the last confirmed
+    request, the local deadline ``sent + ttl - margin``, the wait before
+    the next refresh and what a failed refresh means."""
+
+    def __init__(
+        self, sent: float, ttl: float, margin: float, every: float, lost_cls: Type[Exception], what: str
+    ) -> None:
+        self.sent = sent
+        self.ttl, self.margin, self.every = ttl, margin, every
+        self.lost_cls, self.what = lost_cls, what
+        self.failures = 0
+
+    @property
+    def deadline(self) -> float:
+        return self.sent + self.ttl - self.margin
+
+    @property
+    def expiry(self) -> float:
+        return self.sent + self.ttl
+
+    def until_deadline(self, now: float) -> float:
+        """How long from now until the local deadline (0 once past)."""
+        return max(0.0, self.deadline - now)
+
+    def late(self, now: float) -> bool:
+        return now >= self.deadline
+
+    def next_wait(self) -> float:
+        """The wait before the next refresh: every, or a backoff after
+        failures."""
+        return retry_delay(self.failures, self.every) if self.failures else self.every
+
+    def refreshed(self) -> None:
+        """A refresh succeeded: the next one comes every seconds later."""
+        self.failures = 0
+
+    def confirmed(self, sent: float) -> bool:
+        """A refresh sent at sent succeeded: whether that moves the local
+        deadline on (a later confirmation may have come first)."""
+        if sent <= self.sent:
+            return False
+        self.sent = sent
+        return True
+
+    def failed(self, err: Exception) -> Optional[Exception]:
+        """A refresh failed with err: the loss to report when err is
+        definitive, else None (it is tried again after a backoff)."""
+        if definitive(err):
+            lost = self.lost_cls(f"{self.what} lost: {err}")
+            lost.__cause__ = err
+            return lost
+        self.failures += 1
+        return None
+
+    def expired(self) -> Exception:
+        """The loss when the deadline's timer fires."""
+        return self.lost_cls(f"{self.what} lost: no renewal confirmed before the local deadline")
+
+    def past_deadline(self) -> Exception:
+        """What check raises once the deadline has passed."""
+        return self.lost_cls(f"{self.what} lost: past its local deadline")
 
 
 # --- configuration ----------------------------------------------------

@@ -375,52 +375,47 @@ class _AsyncKeeper:
         lost_cls: Type[Exception],
         what: str,
     ) -> None:
-        self.ttl, self.margin, self.every = ttl, margin, every
-        self._refresh, self._lost_cls, self._what = refresh, lost_cls, what
+        self.state = _core.KeepState(sent, ttl, margin, every, lost_cls, what)
+        self._refresh = refresh
         self.lost = asyncio.Event()
         self.reason: Optional[Exception] = None
-        self._sent = sent
         self._loop = asyncio.get_running_loop()
         self._timer = self._start_timer()
         self._task = self._loop.create_task(self._run())
 
     @property
     def deadline(self) -> float:
-        return self._sent + self.ttl - self.margin
+        return self.state.deadline
 
     @property
     def expiry(self) -> float:
-        return self._sent + self.ttl
+        return self.state.expiry
 
     def _start_timer(self) -> asyncio.TimerHandle:
-        return self._loop.call_later(max(0.0, self.deadline - time.monotonic()), self._expired)
+        return self._loop.call_later(self.state.until_deadline(time.monotonic()), self._expired)
 
     def _expired(self) -> None:
-        self._lose(self._lost_cls(f"{self._what} lost: no renewal confirmed before the local deadline"))
+        self._lose(self.state.expired())
 
     async def _run(self) -> None:
-        wait, failures = self.every, 0
+        st = self.state
         while not self.lost.is_set():
-            await asyncio.sleep(wait)
+            await asyncio.sleep(st.next_wait())
             if self.lost.is_set():
                 return
             sent = time.monotonic()
             try:
-                await self._refresh(self.deadline)
+                await self._refresh(st.deadline)
             except Exception as e:  # anything but a refusal may pass: try again
-                if _core.definitive(e):
-                    lost = self._lost_cls(f"{self._what} lost: {e}")
-                    lost.__cause__ = e
+                lost = st.failed(e)
+                if lost is not None:
                     self._lose(lost)
                     return
-                failures += 1
-                wait = _core.retry_delay(failures, self.every)
             else:
-                if not self.lost.is_set() and sent > self._sent:
-                    self._sent = sent
+                if not self.lost.is_set() and st.confirmed(sent):
                     self._timer.cancel()
                     self._timer = self._start_timer()
-                wait, failures = self.every, 0
+                st.refreshed()
 
     def _lose(self, reason: Exception) -> None:
         if self.lost.is_set():
@@ -432,9 +427,9 @@ class _AsyncKeeper:
     def check(self) -> None:
         if self.reason is not None:
             raise self.reason
-        if time.monotonic() >= self.deadline:
+        if self.state.late(time.monotonic()):
             self._expired()
-            raise self._lost_cls(f"{self._what} lost: past its local deadline")
+            raise self.state.past_deadline()
 
     async def halt(self, reason: Exception) -> None:
         self._lose(reason)
@@ -459,7 +454,7 @@ class AsyncLease:
         self._keeper = _AsyncKeeper(sent, ttl, margin, every, self._renew, LeaseLost, "lease")
 
     async def _renew(self, deadline: float) -> None:
-        await self._client._do(_core.renew(self.lock.name, self.lock.lease_id, self._keeper.ttl), deadline)
+        await self._client._do(_core.renew(self.lock.name, self.lock.lease_id, self._keeper.state.ttl), deadline)
 
     @property
     def name(self) -> str:

@@ -385,12 +385,11 @@ class _Keeper:
         lost_cls: Type[Exception],
         what: str,
     ) -> None:
-        self.ttl, self.margin, self.every = ttl, margin, every
-        self._refresh, self._lost_cls, self._what = refresh, lost_cls, what
+        self.state = _core.KeepState(sent, ttl, margin, every, lost_cls, what)
+        self._refresh = refresh
         self.lost = threading.Event()
         self.reason: Optional[Exception] = None
         self._mu = threading.Lock()
-        self._sent = sent
         self._stop = threading.Event()
         self._timer = self._start_timer()
         self._thread = threading.Thread(target=self._run, name=f"octostore-{what}-keeper", daemon=True)
@@ -399,45 +398,41 @@ class _Keeper:
     @property
     def deadline(self) -> float:
         with self._mu:
-            return self._sent + self.ttl - self.margin
+            return self.state.deadline
 
     @property
     def expiry(self) -> float:
         with self._mu:
-            return self._sent + self.ttl
+            return self.state.expiry
 
     def _start_timer(self) -> threading.Timer:
-        t = threading.Timer(max(0.0, self._sent + self.ttl - self.margin - time.monotonic()), self._expired)
+        t = threading.Timer(self.state.until_deadline(time.monotonic()), self._expired)
         t.daemon = True
         t.start()
         return t
 
     def _expired(self) -> None:
-        self._lose(self._lost_cls(f"{self._what} lost: no renewal confirmed before the local deadline"))
+        self._lose(self.state.expired())
 
     def _run(self) -> None:
-        wait, failures = self.every, 0
-        while not self._stop.wait(wait) and not self.lost.is_set():
+        st = self.state  # failures and next_wait are this thread's alone
+        while not self._stop.wait(st.next_wait()) and not self.lost.is_set():
             sent = time.monotonic()
             try:
                 self._refresh(self.deadline)
             except Exception as e:  # anything but a refusal may pass: try again
-                if _core.definitive(e):
-                    lost = self._lost_cls(f"{self._what} lost: {e}")
-                    lost.__cause__ = e
+                lost = st.failed(e)
+                if lost is not None:
                     self._lose(lost)
                     return
-                failures += 1
-                wait = _core.retry_delay(failures, self.every)
             else:
                 self._confirm(sent)
-                wait, failures = self.every, 0
+                st.refreshed()
 
     def _confirm(self, sent: float) -> None:
         with self._mu:
-            if self.lost.is_set() or sent <= self._sent:
+            if self.lost.is_set() or not self.state.confirmed(sent):
                 return
-            self._sent = sent
             self._timer.cancel()
             self._timer = self._start_timer()
 
@@ -452,12 +447,12 @@ class _Keeper:
     def check(self) -> None:
         with self._mu:
             reason = self.reason
-            late = time.monotonic() >= self._sent + self.ttl - self.margin
+            late = self.state.late(time.monotonic())
         if reason is not None:
             raise reason
         if late:
             self._expired()
-            raise self._lost_cls(f"{self._what} lost: past its local deadline")
+            raise self.state.past_deadline()
 
     def halt(self, reason: Exception, join: float) -> None:
         """Stops refreshing and marks the thing gone, unless it was lost
@@ -488,7 +483,7 @@ class Lease:
         self._keeper = _Keeper(sent, ttl, margin, every, self._renew, LeaseLost, "lease")
 
     def _renew(self, deadline: float) -> None:
-        self._client._do(_core.renew(self.lock.name, self.lock.lease_id, self._keeper.ttl), deadline)
+        self._client._do(_core.renew(self.lock.name, self.lock.lease_id, self._keeper.state.ttl), deadline)
 
     @property
     def name(self) -> str:
