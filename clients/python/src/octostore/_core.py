@@ -11,8 +11,9 @@ import os
 import random
 import ssl
 import stat
+import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Generic, List, Mapping, Optional, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, Generic, List, Mapping, Optional, Tuple, Type, TypeVar, Union
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -28,6 +29,7 @@ from ._errors import (
     StreamEnded,
     Unauthorized,
     Unavailable,
+    from_answer,
     not_applied,
     unknown_outcome,
 )
@@ -92,6 +94,9 @@ class Call(Generic[T]):
     #: client's timeout.
     extra_time: float = 0.0
     uncertain: bool = False
+    #: Whether the answer's body carries the value: False when it says
+    #: nothing more ("OK"), so it is not decoded and parse gets None.
+    answer_body: bool = True
 
 
 class TransportFailure(Exception):
@@ -175,6 +180,31 @@ def backoff(retry: Retry, attempt: int, err: Optional[Failure]) -> float:
     return d
 
 
+def attempt_timeout(call: Call[Any], timeout: float, deadline: Optional[float]) -> float:
+    """The timeout of the next attempt at call: the client's timeout plus
+    the call's extra time, cut to what is left before deadline
+    (time.monotonic). Raises Unavailable once the deadline has passed."""
+    t = timeout + call.extra_time
+    if deadline is not None:
+        t = min(t, deadline - time.monotonic())
+        if t <= 0:
+            raise Unavailable("local deadline passed", method=call.method, path=call.path)
+    return t
+
+
+def next_pause(call: Call[Any], retry: Retry, attempt: int, err: Failure, deadline: Optional[float]) -> float:
+    """How long to pause before repeating call after attempt failed with
+    err, or raises the error classified when it may not be repeated: no
+    attempts left, not safe to repeat, or the pause would not end before
+    deadline (time.monotonic)."""
+    if attempt >= retry.attempts or not retryable(call, err):
+        raise classify(call, err)
+    pause = backoff(retry, attempt, err)
+    if deadline is not None and time.monotonic() + pause >= deadline:
+        raise classify(call, err)
+    return pause
+
+
 def seconds(d: float) -> int:
     """d in whole seconds, rounded up."""
     return int(math.ceil(d - 1e-9)) if d > 0 else 0
@@ -201,6 +231,72 @@ def retry_delay(failures: int, every: float) -> float:
 def definitive(err: BaseException) -> bool:
     """A refresh failure that means the lease or session is gone for sure."""
     return isinstance(err, (NotFound, LockHeld, SessionExpired, Unauthorized, Forbidden, Invalid))
+
+
+class KeepState:
+    """The arithmetic of keeping something with a TTL alive, shared by the
+    sync and async keepers (which add the locking, the timer and the
+    refreshing loop): the monotonic send time of the last confirmed
+    request, the local deadline ``sent + ttl - margin``, the wait before
+    the next refresh and what a failed refresh means."""
+
+    def __init__(
+        self, sent: float, ttl: float, margin: float, every: float, lost_cls: Type[Exception], what: str
+    ) -> None:
+        self.sent = sent
+        self.ttl, self.margin, self.every = ttl, margin, every
+        self.lost_cls, self.what = lost_cls, what
+        self.failures = 0
+
+    @property
+    def deadline(self) -> float:
+        return self.sent + self.ttl - self.margin
+
+    @property
+    def expiry(self) -> float:
+        return self.sent + self.ttl
+
+    def until_deadline(self, now: float) -> float:
+        """How long from now until the local deadline (0 once past)."""
+        return max(0.0, self.deadline - now)
+
+    def late(self, now: float) -> bool:
+        return now >= self.deadline
+
+    def next_wait(self) -> float:
+        """The wait before the next refresh: every, or a backoff after
+        failures."""
+        return retry_delay(self.failures, self.every) if self.failures else self.every
+
+    def refreshed(self) -> None:
+        """A refresh succeeded: the next one comes every seconds later."""
+        self.failures = 0
+
+    def confirmed(self, sent: float) -> bool:
+        """A refresh sent at sent succeeded: whether that moves the local
+        deadline on (a later confirmation may have come first)."""
+        if sent <= self.sent:
+            return False
+        self.sent = sent
+        return True
+
+    def failed(self, err: Exception) -> Optional[Exception]:
+        """A refresh failed with err: the loss to report when err is
+        definitive, else None (it is tried again after a backoff)."""
+        if definitive(err):
+            lost = self.lost_cls(f"{self.what} lost: {err}")
+            lost.__cause__ = err
+            return lost
+        self.failures += 1
+        return None
+
+    def expired(self) -> Exception:
+        """The loss when the deadline's timer fires."""
+        return self.lost_cls(f"{self.what} lost: no renewal confirmed before the local deadline")
+
+    def past_deadline(self) -> Exception:
+        """What check raises once the deadline has passed."""
+        return self.lost_cls(f"{self.what} lost: past its local deadline")
 
 
 # --- configuration ----------------------------------------------------
@@ -280,7 +376,7 @@ def encode_body(call: Call[Any]) -> Optional[bytes]:
 
 def decode_answer(call: Call[T], data: bytes, headers: Mapping[str, str]) -> T:
     doc: Any = None
-    if call.parse is _none:
+    if not call.answer_body:
         return call.parse(None, headers)  # the answer's body says nothing more ("OK")
     if data.strip():
         try:
@@ -291,6 +387,28 @@ def decode_answer(call: Call[T], data: bytes, headers: Mapping[str, str]) -> T:
         return call.parse(doc, headers)
     except (ValueError, TypeError, AttributeError) as e:
         raise OctoStoreError(f"unexpected answer: {e}", method=call.method, path=call.path) from e
+
+
+def request_args(call: Call[Any], url: str, token: str, body: Optional[bytes], timeout: float) -> Dict[str, Any]:
+    """The arguments of httpx's build_request for one attempt at call
+    (body is encode_body(call)): a stream's reads may stay silent up to
+    STREAM_IDLE_TIMEOUT."""
+    read = STREAM_IDLE_TIMEOUT if call.stream else timeout
+    return dict(
+        method=call.method,
+        url=url + call.path,
+        params=call.query or None,
+        content=body,
+        headers=request_headers(token, body is not None),
+        timeout=httpx.Timeout(timeout, read=read),
+    )
+
+
+def answer(call: Call[T], resp: httpx.Response, data: bytes) -> T:
+    """call's value from a whole answer, or its error."""
+    if not resp.is_success:
+        raise from_answer(call.method, call.path, resp.status_code, resp.headers, data)
+    return decode_answer(call, data, resp.headers)
 
 
 # --- the routes -------------------------------------------------------
@@ -308,6 +426,12 @@ def _id_path(prefix: str, id_: str) -> str:
 
 def _none(doc: Any, headers: Mapping[str, str]) -> None:
     return None
+
+
+def _ok(method: str, path: str, kind: Kind = Kind.WRITE, body: Any = None, stream: bool = False) -> Call[None]:
+    """A call whose answer's body says nothing more ("OK"): it is not
+    decoded, and the value is None."""
+    return Call(method, path, _none, kind=kind, body=body, stream=stream, answer_body=False)
 
 
 def _header_int(headers: Mapping[str, str], key: str) -> int:
@@ -339,7 +463,7 @@ def renew(name: str, lease_id: str, ttl: float) -> Call[Lock]:
 
 
 def release(name: str, lease_id: str) -> Call[None]:
-    return Call("POST", lock_path(name, "release"), _none, kind=Kind.IDEMPOTENT, body={"lease_id": lease_id})
+    return _ok("POST", lock_path(name, "release"), kind=Kind.IDEMPOTENT, body={"lease_id": lease_id})
 
 
 def get(name: str, wait: float = 0, index: int = 0, stale: bool = False) -> Call[LockStatus]:
@@ -386,7 +510,7 @@ def get_session(session_id: str) -> Call[SessionStatus]:
 
 
 def delete_session(session_id: str) -> Call[None]:
-    return Call("DELETE", _id_path("/sessions/", session_id), _none, kind=Kind.IDEMPOTENT)
+    return _ok("DELETE", _id_path("/sessions/", session_id), kind=Kind.IDEMPOTENT)
 
 
 def add_webhook(
@@ -407,7 +531,7 @@ def list_webhooks() -> Call[List[Webhook]]:
 
 
 def delete_webhook(webhook_id: str) -> Call[None]:
-    return Call("DELETE", _id_path("/webhooks/", webhook_id), _none)
+    return _ok("DELETE", _id_path("/webhooks/", webhook_id))
 
 
 def create_token(name: str, prefixes: List[str], read_only: bool, ttl: Optional[float]) -> Call[NewToken]:
@@ -428,7 +552,7 @@ def list_tokens(all_users: bool) -> Call[List[TokenInfo]]:
 
 
 def revoke_token(token_id: str) -> Call[None]:
-    return Call("DELETE", _id_path("/auth/tokens/", token_id), _none)
+    return _ok("DELETE", _id_path("/auth/tokens/", token_id))
 
 
 def rotate_token() -> Call[str]:
@@ -445,11 +569,11 @@ def list_namespaces(after: Optional[str], limit: Optional[int]) -> Call[Namespac
 
 
 def release_namespace(name: str) -> Call[None]:
-    return Call("DELETE", _id_path("/namespaces/", name), _none)
+    return _ok("DELETE", _id_path("/namespaces/", name))
 
 
 def health() -> Call[None]:
-    return Call("GET", "/health", _none, kind=Kind.READ)
+    return _ok("GET", "/health", kind=Kind.READ)
 
 
 def cluster() -> Call[ClusterStatus]:
@@ -457,11 +581,11 @@ def cluster() -> Call[ClusterStatus]:
 
 
 def remove_node(node_id: str) -> Call[None]:
-    return Call("DELETE", _id_path("/cluster/nodes/", node_id), _none)
+    return _ok("DELETE", _id_path("/cluster/nodes/", node_id))
 
 
 def snapshot() -> Call[None]:
-    return Call("GET", "/cluster/snapshot", _none, kind=Kind.READ, stream=True)
+    return _ok("GET", "/cluster/snapshot", kind=Kind.READ, stream=True)
 
 
 def http_limits() -> httpx.Limits:
@@ -537,3 +661,47 @@ class SSEParser:
 def stream_fatal(err: BaseException) -> bool:
     """An error no reconnect can fix."""
     return isinstance(err, (Unauthorized, Forbidden, Invalid))
+
+
+class EventCursor:
+    """An event stream's place across reopenings, shared by EventStream
+    and AsyncEventStream: the ID of the last event yielded (or where "now"
+    was) to resume after, the parser of the open response, and the
+    number of the attempt to open it (for the backoff)."""
+
+    def __init__(self, last_event_id: Optional[int]) -> None:
+        self.last_event_id = last_event_id
+        self.attempt = 1
+        self._parser = SSEParser()
+
+    def opened(self, index: int) -> None:
+        """The stream opened, "now" being index: a fresh parser, and
+        attempts count from 1 again."""
+        self.attempt = 1
+        if self.last_event_id is None:
+            self.last_event_id = index
+        self._parser = SSEParser()
+
+    def line(self, line: str) -> Optional[Event]:
+        """The event line completes, if any (remembering its ID)."""
+        ev = self._parser.feed(line)
+        if ev is not None and ev.id is not None:
+            self.last_event_id = ev.id
+        return ev
+
+    def failed(self, err: OctoStoreError) -> Optional[Event]:
+        """Raises err when no reconnect can fix it; for StreamEnded the
+        reset event to yield (too far behind: resuming would be cut off
+        again, so go on from now and say what was missed)."""
+        if stream_fatal(err):
+            raise err
+        if isinstance(err, StreamEnded):
+            self.last_event_id = None
+            return Event(type="reset", reason=str(err))
+        return None
+
+    def pause(self, retry: Retry, err: Optional[Failure]) -> float:
+        """The backoff before the next attempt to reopen."""
+        d = backoff(retry, self.attempt, err)
+        self.attempt += 1
+        return d

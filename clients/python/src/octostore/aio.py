@@ -18,9 +18,7 @@ from ._errors import (
     OctoStoreError,
     OutcomeUnknown,
     SessionLost,
-    StreamEnded,
     Unavailable,
-    from_answer,
 )
 from ._models import (
     ClusterStatus,
@@ -87,35 +85,18 @@ class AsyncClient:
         body = _core.encode_body(call)
         attempt = 1
         while True:
-            timeout = self.timeout + call.extra_time
-            if deadline is not None:
-                timeout = min(timeout, deadline - time.monotonic())
-                if timeout <= 0:
-                    raise Unavailable("local deadline passed", method=call.method, path=call.path)
+            timeout = _core.attempt_timeout(call, self.timeout, deadline)
             try:
                 return await self._once(call, body, timeout)
             except (OctoStoreError, TransportFailure) as e:
                 err: Failure = e
-            if attempt >= self.retry.attempts or not _core.retryable(call, err):
-                raise _core.classify(call, err)
-            pause = _core.backoff(self.retry, attempt, err)
-            if deadline is not None and time.monotonic() + pause >= deadline:
-                raise _core.classify(call, err)
-            await asyncio.sleep(pause)
+            await asyncio.sleep(_core.next_pause(call, self.retry, attempt, err, deadline))
             attempt += 1
 
     async def _once(
         self, call: Call[T], body: Optional[bytes], timeout: float
     ) -> Tuple[T, Optional[httpx.Response]]:
-        read = _core.STREAM_IDLE_TIMEOUT if call.stream else timeout
-        req = self._http.build_request(
-            call.method,
-            self.url + call.path,
-            params=call.query or None,
-            content=body,
-            headers=_core.request_headers(self.token, body is not None),
-            timeout=httpx.Timeout(timeout, read=read),
-        )
+        req = self._http.build_request(**_core.request_args(call, self.url, self.token, body, timeout))
         try:
             resp = await self._http.send(req, stream=True)
         except httpx.HTTPError as e:
@@ -128,9 +109,7 @@ class AsyncClient:
             raise TransportFailure(e, sent=True) from e
         finally:
             await resp.aclose()
-        if not resp.is_success:
-            raise from_answer(call.method, call.path, resp.status_code, resp.headers, data)
-        return _core.decode_answer(call, data, resp.headers), None
+        return _core.answer(call, resp, data), None
 
     # --- locks ---
 
@@ -396,52 +375,47 @@ class _AsyncKeeper:
         lost_cls: Type[Exception],
         what: str,
     ) -> None:
-        self.ttl, self.margin, self.every = ttl, margin, every
-        self._refresh, self._lost_cls, self._what = refresh, lost_cls, what
+        self.state = _core.KeepState(sent, ttl, margin, every, lost_cls, what)
+        self._refresh = refresh
         self.lost = asyncio.Event()
         self.reason: Optional[Exception] = None
-        self._sent = sent
         self._loop = asyncio.get_running_loop()
         self._timer = self._start_timer()
         self._task = self._loop.create_task(self._run())
 
     @property
     def deadline(self) -> float:
-        return self._sent + self.ttl - self.margin
+        return self.state.deadline
 
     @property
     def expiry(self) -> float:
-        return self._sent + self.ttl
+        return self.state.expiry
 
     def _start_timer(self) -> asyncio.TimerHandle:
-        return self._loop.call_later(max(0.0, self.deadline - time.monotonic()), self._expired)
+        return self._loop.call_later(self.state.until_deadline(time.monotonic()), self._expired)
 
     def _expired(self) -> None:
-        self._lose(self._lost_cls(f"{self._what} lost: no renewal confirmed before the local deadline"))
+        self._lose(self.state.expired())
 
     async def _run(self) -> None:
-        wait, failures = self.every, 0
+        st = self.state
         while not self.lost.is_set():
-            await asyncio.sleep(wait)
+            await asyncio.sleep(st.next_wait())
             if self.lost.is_set():
                 return
             sent = time.monotonic()
             try:
-                await self._refresh(self.deadline)
+                await self._refresh(st.deadline)
             except Exception as e:  # anything but a refusal may pass: try again
-                if _core.definitive(e):
-                    lost = self._lost_cls(f"{self._what} lost: {e}")
-                    lost.__cause__ = e
+                lost = st.failed(e)
+                if lost is not None:
                     self._lose(lost)
                     return
-                failures += 1
-                wait = _core.retry_delay(failures, self.every)
             else:
-                if not self.lost.is_set() and sent > self._sent:
-                    self._sent = sent
+                if not self.lost.is_set() and st.confirmed(sent):
                     self._timer.cancel()
                     self._timer = self._start_timer()
-                wait, failures = self.every, 0
+                st.refreshed()
 
     def _lose(self, reason: Exception) -> None:
         if self.lost.is_set():
@@ -453,9 +427,9 @@ class _AsyncKeeper:
     def check(self) -> None:
         if self.reason is not None:
             raise self.reason
-        if time.monotonic() >= self.deadline:
+        if self.state.late(time.monotonic()):
             self._expired()
-            raise self._lost_cls(f"{self._what} lost: past its local deadline")
+            raise self.state.past_deadline()
 
     async def halt(self, reason: Exception) -> None:
         self._lose(reason)
@@ -480,7 +454,7 @@ class AsyncLease:
         self._keeper = _AsyncKeeper(sent, ttl, margin, every, self._renew, LeaseLost, "lease")
 
     async def _renew(self, deadline: float) -> None:
-        await self._client._do(_core.renew(self.lock.name, self.lock.lease_id, self._keeper.ttl), deadline)
+        await self._client._do(_core.renew(self.lock.name, self.lock.lease_id, self._keeper.state.ttl), deadline)
 
     @property
     def name(self) -> str:
@@ -570,11 +544,20 @@ class AsyncEventStream:
     def __init__(self, client: AsyncClient, prefix: Optional[str], last_event_id: Optional[int]) -> None:
         self._client = client
         self._prefix = prefix
-        #: The ID of the last event yielded (or where "now" was).
-        self.last_event_id = last_event_id
+        self._cursor = _core.EventCursor(last_event_id)
         self._closed = False
         self._resp: Optional[httpx.Response] = None
         self._gen = self._run()
+
+    @property
+    def last_event_id(self) -> Optional[int]:
+        """The ID of the last event yielded (or where "now" was), to resume
+        after."""
+        return self._cursor.last_event_id
+
+    @last_event_id.setter
+    def last_event_id(self, value: Optional[int]) -> None:
+        self._cursor.last_event_id = value
 
     def __aiter__(self) -> AsyncIterator[Event]:
         return self
@@ -597,38 +580,28 @@ class AsyncEventStream:
         await self.aclose()
 
     async def _run(self) -> AsyncGenerator[Event, None]:
-        attempt = 1
+        cur = self._cursor
         while not self._closed:
             err: Optional[Failure] = None
             try:
-                index, resp = await self._client._send(_core.events(self._prefix, self.last_event_id))
+                index, resp = await self._client._send(_core.events(self._prefix, cur.last_event_id))
                 assert resp is not None
                 self._resp = resp
-                attempt = 1
-                if self.last_event_id is None:
-                    self.last_event_id = index
-                parser = _core.SSEParser()
+                cur.opened(index)
                 try:
                     async for line in resp.aiter_lines():
-                        ev = parser.feed(line)
-                        if ev is None:
-                            continue
-                        if ev.id is not None:
-                            self.last_event_id = ev.id
-                        yield ev
+                        ev = cur.line(line)
+                        if ev is not None:
+                            yield ev
                 finally:
                     self._resp = None
                     await resp.aclose()
             except OctoStoreError as e:
                 if self._closed:
                     return
-                if _core.stream_fatal(e):
-                    raise
-                if isinstance(e, StreamEnded):
-                    # Too far behind: resuming would be cut off again. Go
-                    # on from now and say what was missed.
-                    self.last_event_id = None
-                    yield Event(type="reset", reason=str(e))
+                reset = cur.failed(e)
+                if reset is not None:
+                    yield reset
                 err = e
             except httpx.HTTPError as e:
                 err = TransportFailure(e, sent=True)
@@ -638,5 +611,4 @@ class AsyncEventStream:
                 raise
             if self._closed:
                 return
-            await asyncio.sleep(_core.backoff(self._client.retry, attempt, err))
-            attempt += 1
+            await asyncio.sleep(cur.pause(self._client.retry, err))

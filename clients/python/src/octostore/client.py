@@ -17,9 +17,7 @@ from ._errors import (
     OctoStoreError,
     OutcomeUnknown,
     SessionLost,
-    StreamEnded,
     Unavailable,
-    from_answer,
 )
 from ._models import (
     ClusterStatus,
@@ -97,33 +95,16 @@ class Client:
         body = _core.encode_body(call)
         attempt = 1
         while True:
-            timeout = self.timeout + call.extra_time
-            if deadline is not None:
-                timeout = min(timeout, deadline - time.monotonic())
-                if timeout <= 0:
-                    raise Unavailable("local deadline passed", method=call.method, path=call.path)
+            timeout = _core.attempt_timeout(call, self.timeout, deadline)
             try:
                 return self._once(call, body, timeout)
             except (OctoStoreError, TransportFailure) as e:
                 err: Failure = e
-            if attempt >= self.retry.attempts or not _core.retryable(call, err):
-                raise _core.classify(call, err)
-            pause = _core.backoff(self.retry, attempt, err)
-            if deadline is not None and time.monotonic() + pause >= deadline:
-                raise _core.classify(call, err)
-            time.sleep(pause)
+            time.sleep(_core.next_pause(call, self.retry, attempt, err, deadline))
             attempt += 1
 
     def _once(self, call: Call[T], body: Optional[bytes], timeout: float) -> Tuple[T, Optional[httpx.Response]]:
-        read = _core.STREAM_IDLE_TIMEOUT if call.stream else timeout
-        req = self._http.build_request(
-            call.method,
-            self.url + call.path,
-            params=call.query or None,
-            content=body,
-            headers=_core.request_headers(self.token, body is not None),
-            timeout=httpx.Timeout(timeout, read=read),
-        )
+        req = self._http.build_request(**_core.request_args(call, self.url, self.token, body, timeout))
         try:
             resp = self._http.send(req, stream=True)
         except httpx.HTTPError as e:
@@ -136,9 +117,7 @@ class Client:
             raise TransportFailure(e, sent=True) from e
         finally:
             resp.close()
-        if not resp.is_success:
-            raise from_answer(call.method, call.path, resp.status_code, resp.headers, data)
-        return _core.decode_answer(call, data, resp.headers), None
+        return _core.answer(call, resp, data), None
 
     # --- locks ---
 
@@ -406,12 +385,11 @@ class _Keeper:
         lost_cls: Type[Exception],
         what: str,
     ) -> None:
-        self.ttl, self.margin, self.every = ttl, margin, every
-        self._refresh, self._lost_cls, self._what = refresh, lost_cls, what
+        self.state = _core.KeepState(sent, ttl, margin, every, lost_cls, what)
+        self._refresh = refresh
         self.lost = threading.Event()
         self.reason: Optional[Exception] = None
         self._mu = threading.Lock()
-        self._sent = sent
         self._stop = threading.Event()
         self._timer = self._start_timer()
         self._thread = threading.Thread(target=self._run, name=f"octostore-{what}-keeper", daemon=True)
@@ -420,45 +398,41 @@ class _Keeper:
     @property
     def deadline(self) -> float:
         with self._mu:
-            return self._sent + self.ttl - self.margin
+            return self.state.deadline
 
     @property
     def expiry(self) -> float:
         with self._mu:
-            return self._sent + self.ttl
+            return self.state.expiry
 
     def _start_timer(self) -> threading.Timer:
-        t = threading.Timer(max(0.0, self._sent + self.ttl - self.margin - time.monotonic()), self._expired)
+        t = threading.Timer(self.state.until_deadline(time.monotonic()), self._expired)
         t.daemon = True
         t.start()
         return t
 
     def _expired(self) -> None:
-        self._lose(self._lost_cls(f"{self._what} lost: no renewal confirmed before the local deadline"))
+        self._lose(self.state.expired())
 
     def _run(self) -> None:
-        wait, failures = self.every, 0
-        while not self._stop.wait(wait) and not self.lost.is_set():
+        st = self.state  # failures and next_wait are this thread's alone
+        while not self._stop.wait(st.next_wait()) and not self.lost.is_set():
             sent = time.monotonic()
             try:
                 self._refresh(self.deadline)
             except Exception as e:  # anything but a refusal may pass: try again
-                if _core.definitive(e):
-                    lost = self._lost_cls(f"{self._what} lost: {e}")
-                    lost.__cause__ = e
+                lost = st.failed(e)
+                if lost is not None:
                     self._lose(lost)
                     return
-                failures += 1
-                wait = _core.retry_delay(failures, self.every)
             else:
                 self._confirm(sent)
-                wait, failures = self.every, 0
+                st.refreshed()
 
     def _confirm(self, sent: float) -> None:
         with self._mu:
-            if self.lost.is_set() or sent <= self._sent:
+            if self.lost.is_set() or not self.state.confirmed(sent):
                 return
-            self._sent = sent
             self._timer.cancel()
             self._timer = self._start_timer()
 
@@ -473,12 +447,12 @@ class _Keeper:
     def check(self) -> None:
         with self._mu:
             reason = self.reason
-            late = time.monotonic() >= self._sent + self.ttl - self.margin
+            late = self.state.late(time.monotonic())
         if reason is not None:
             raise reason
         if late:
             self._expired()
-            raise self._lost_cls(f"{self._what} lost: past its local deadline")
+            raise self.state.past_deadline()
 
     def halt(self, reason: Exception, join: float) -> None:
         """Stops refreshing and marks the thing gone, unless it was lost
@@ -509,7 +483,7 @@ class Lease:
         self._keeper = _Keeper(sent, ttl, margin, every, self._renew, LeaseLost, "lease")
 
     def _renew(self, deadline: float) -> None:
-        self._client._do(_core.renew(self.lock.name, self.lock.lease_id, self._keeper.ttl), deadline)
+        self._client._do(_core.renew(self.lock.name, self.lock.lease_id, self._keeper.state.ttl), deadline)
 
     @property
     def name(self) -> str:
@@ -628,12 +602,20 @@ class EventStream:
     def __init__(self, client: Client, prefix: Optional[str], last_event_id: Optional[int]) -> None:
         self._client = client
         self._prefix = prefix
-        #: The ID of the last event yielded (or where "now" was), to resume
-        #: after.
-        self.last_event_id = last_event_id
+        self._cursor = _core.EventCursor(last_event_id)
         self._closed = False
         self._resp: Optional[httpx.Response] = None
         self._gen = self._run()
+
+    @property
+    def last_event_id(self) -> Optional[int]:
+        """The ID of the last event yielded (or where "now" was), to resume
+        after."""
+        return self._cursor.last_event_id
+
+    @last_event_id.setter
+    def last_event_id(self, value: Optional[int]) -> None:
+        self._cursor.last_event_id = value
 
     def __iter__(self) -> Iterator[Event]:
         return self
@@ -656,38 +638,28 @@ class EventStream:
         self.close()
 
     def _run(self) -> Generator[Event, None, None]:
-        attempt = 1
+        cur = self._cursor
         while not self._closed:
             err: Optional[Failure] = None
             try:
-                index, resp = self._client._send(_core.events(self._prefix, self.last_event_id))
+                index, resp = self._client._send(_core.events(self._prefix, cur.last_event_id))
                 assert resp is not None
                 self._resp = resp
-                attempt = 1
-                if self.last_event_id is None:
-                    self.last_event_id = index
-                parser = _core.SSEParser()
+                cur.opened(index)
                 try:
                     for line in resp.iter_lines():
-                        ev = parser.feed(line)
-                        if ev is None:
-                            continue
-                        if ev.id is not None:
-                            self.last_event_id = ev.id
-                        yield ev
+                        ev = cur.line(line)
+                        if ev is not None:
+                            yield ev
                 finally:
                     resp.close()
                     self._resp = None
             except OctoStoreError as e:
                 if self._closed:
                     return
-                if _core.stream_fatal(e):
-                    raise
-                if isinstance(e, StreamEnded):
-                    # Too far behind: resuming would be cut off again. Go
-                    # on from now and say what was missed.
-                    self.last_event_id = None
-                    yield Event(type="reset", reason=str(e))
+                reset = cur.failed(e)
+                if reset is not None:
+                    yield reset
                 err = e
             except httpx.HTTPError as e:
                 err = TransportFailure(e, sent=True)
@@ -697,5 +669,4 @@ class EventStream:
                 raise
             if self._closed:
                 return
-            time.sleep(_core.backoff(self._client.retry, attempt, err))
-            attempt += 1
+            time.sleep(cur.pause(self._client.retry, err))
