@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/octostore/octostore/internal/gctune"
+	"github.com/octostore/octostore/internal/tune"
 	"github.com/octostore/octostore/internal/server"
 )
 
@@ -74,8 +74,14 @@ func runServe(args []string, stderr io.Writer) int {
 func serve(cfg server.Config) int {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		// A lock server's live heap is its state: the tuner bounds memory
-		// by it without collecting a small heap constantly (gctune).
-		defer gctune.Start().Stop()
+		// by it without collecting a small heap constantly (package tune).
+		defer tune.StartGC().Stop()
+	}
+	if _, set := os.LookupEnv("GOMAXPROCS"); !set {
+		// One P until the server is busy on all it has and the machine
+		// has a CPU to spare: cross-CPU wakeups cost more than they give
+		// a server that needs less than a CPU (package tune).
+		defer tune.StartProcs().Stop()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

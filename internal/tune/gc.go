@@ -1,4 +1,4 @@
-package gctune
+package tune
 
 import (
 	"runtime"
@@ -33,18 +33,18 @@ func Percent(live uint64) int {
 	return int(p)
 }
 
-// Tuner re-sets the collector's percent after every collection.
-type Tuner struct {
+// GC re-sets the collector's percent after every collection.
+type GC struct {
 	stopped atomic.Bool
 	sample  []metrics.Sample
 	set     func(int) int // debug.SetGCPercent; replaced in tests
 }
 
-// Start tunes the collector until Stop. The first target is set at once.
-func Start() *Tuner { return start(debug.SetGCPercent) }
+// StartGC tunes the collector until Stop. The first target is set at once.
+func StartGC() *GC { return startGC(debug.SetGCPercent) }
 
-func start(set func(int) int) *Tuner {
-	t := &Tuner{set: set}
+func startGC(set func(int) int) *GC {
+	t := &GC{set: set}
 	t.sample = []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	t.tune()
 	t.arm()
@@ -52,12 +52,12 @@ func start(set func(int) int) *Tuner {
 }
 
 // Stop ends tuning at the next collection; the last percent stays.
-func (t *Tuner) Stop() { t.stopped.Store(true) }
+func (t *GC) Stop() { t.stopped.Store(true) }
 
 // arm asks to be called after the next collection: the cleanup of an
 // object nothing references runs once the collector has found it dead.
-func (t *Tuner) arm() {
-	runtime.AddCleanup(new([32]byte), func(t *Tuner) {
+func (t *GC) arm() {
+	runtime.AddCleanup(new([32]byte), func(t *GC) {
 		if t.stopped.Load() {
 			return
 		}
@@ -69,7 +69,7 @@ func (t *Tuner) arm() {
 // tune sets the percent for the live heap the last collection measured.
 // Setting it costs a lock of the heap, once per collection. Cleanups run
 // one at a time, so t.sample needs no lock.
-func (t *Tuner) tune() {
+func (t *GC) tune() {
 	metrics.Read(t.sample)
 	if t.sample[0].Value.Kind() == metrics.KindUint64 {
 		t.set(Percent(t.sample[0].Value.Uint64()))

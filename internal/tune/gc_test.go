@@ -1,4 +1,4 @@
-package gctune
+package tune
 
 import (
 	"runtime"
@@ -28,11 +28,11 @@ func TestPercent(t *testing.T) {
 	}
 }
 
-// TestTuner_FollowsCollections: Start sets a percent at once, and every
+// TestGC_FollowsCollections: Start sets a percent at once, and every
 // collection after it tunes again, until Stop.
-func TestTuner_FollowsCollections(t *testing.T) {
+func TestGC_FollowsCollections(t *testing.T) {
 	var calls atomic.Int32
-	tu := start(func(int) int { calls.Add(1); return 0 })
+	tu := startGC(func(int) int { calls.Add(1); return 0 })
 	defer tu.Stop()
 	if calls.Load() != 1 {
 		t.Fatalf("Start set the percent %d times, want 1", calls.Load())
