@@ -68,6 +68,10 @@ const (
 	kindRecordGitHubAccount
 	kindBindNamespace
 	kindReleaseNamespace
+	kindAcquireShaped // an Acquire with a Limit or a Mode: see Acquire.kind
+	kindCampaign
+	kindProclaim
+	kindResign
 )
 
 // registry maps each wire tag to the command type it decodes to: adding a
@@ -101,6 +105,10 @@ var registry = map[kind]Command{
 	kindRecordGitHubAccount: RecordGitHubAccount{},
 	kindBindNamespace:       BindNamespace{},
 	kindReleaseNamespace:    ReleaseNamespace{},
+	kindAcquireShaped:       shapedAcquire{},
+	kindCampaign:            Campaign{},
+	kindProclaim:            Proclaim{},
+	kindResign:              Resign{},
 }
 
 // GrantStatus says how an Acquire succeeded.
@@ -123,6 +131,10 @@ type Result struct {
 	Webhook Webhook     // CreateWebhook
 	Token   Token       // CreateToken
 	Count   int         // ExpireDue: records ended; BootstrapAdmin: users created; RetireUsers: tokens deleted
+	// Limit is the name's current number of slots after an Acquire (1 for
+	// a mutex or a read/write lock), and on ErrLimitMismatch the limit the
+	// current holders asked with; 0 when no holder was looked at.
+	Limit int
 }
 
 // Outcome folds the two ways a command fails into one error: err when the

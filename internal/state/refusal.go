@@ -29,7 +29,9 @@ func (s *State) Refusal(cmd Command, now int64) (res Result, ok bool) {
 }
 
 // Refusable reports, without the state, whether Refusal may answer cmd:
-// a try-lock (a waiting acquire would queue), a renew or a release.
+// a try-lock (a waiting acquire would queue), a renew or a release. A
+// shaped try-lock (Limit or Mode) is let through but Refusal never answers
+// it; Campaign, Proclaim and Resign are not refusable.
 func Refusable(cmd Command) bool {
 	switch c := cmd.(type) {
 	case Acquire:
@@ -44,7 +46,12 @@ func (s *State) acquireRefusal(now int64, c Acquire) (Result, bool) {
 	if _, ok := s.users[c.HolderID]; !ok {
 		return Result{}, false
 	}
-	cur, ok := s.locks.Get(&Lock{Name: c.Name})
+	if c.shape() != plainShape || s.shaped(c.Name) {
+		// Not refusable: a shaped acquire may first drop stale waiters
+		// or grant the queue's head, which only applying it can do.
+		return Result{}, false
+	}
+	cur, ok := s.firstSlot(c.Name)
 	if !ok || now >= cur.FreeAt || sameHolder(cur, c.HolderID, c.SessionID) {
 		return Result{}, false
 	}
@@ -56,13 +63,22 @@ func (s *State) acquireRefusal(now int64, c Acquire) (Result, bool) {
 
 // leaseRefusal: the lease is not the live, unexpired lease of holder.
 func (s *State) leaseRefusal(now int64, name string, lease, holder uuid.UUID) (Result, bool) {
-	cur, ok := s.locks.Get(&Lock{Name: name})
+	var cur *Lock
+	held, lapsed := false, false
+	s.eachSlot(name, func(l *Lock) bool {
+		held = true
+		lapsed = lapsed || now >= l.FreeAt
+		if l.LeaseID == lease {
+			cur = l
+		}
+		return true
+	})
 	switch {
-	case !ok:
+	case !held:
 		return Result{Err: ErrLockNotFound}, true
-	case now >= cur.FreeAt:
-		return Result{}, false // applying it would free the lock first
-	case cur.LeaseID != lease || cur.HolderID != holder || now >= cur.ExpiresAt:
+	case lapsed:
+		return Result{}, false // applying it would free a slot first
+	case cur == nil || cur.HolderID != holder || now >= cur.ExpiresAt:
 		return Result{Err: ErrLockNotFound}, true
 	}
 	return Result{}, false
