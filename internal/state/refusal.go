@@ -5,8 +5,10 @@ import "github.com/google/uuid"
 // Refusal answers a command from the state as it is, without applying it,
 // when the answer is a refusal that applying it at now would give while
 // changing nothing: a try-lock on a lock someone else holds (ErrLockHeld,
-// with the lock), and a renew or release of a lease that is not the
-// current one (ErrLockNotFound). ok is false whenever only applying the
+// with the lock) or, for a semaphore or read/write lock, that does not fit
+// its holders or its queue (ErrLockHeld) or asks with another limit
+// (ErrLimitMismatch, with Result.Limit), and a renew or release of a lease
+// that is not a current one (ErrLockNotFound). ok is false whenever only applying the
 // command can tell, including every case where applying it would change
 // the state (a lock past FreeAt, which applying frees first). The caller
 // must read at a now no earlier than LastNow.
@@ -29,9 +31,8 @@ func (s *State) Refusal(cmd Command, now int64) (res Result, ok bool) {
 }
 
 // Refusable reports, without the state, whether Refusal may answer cmd:
-// a try-lock (a waiting acquire would queue), a renew or a release. A
-// shaped try-lock (Limit or Mode) is let through but Refusal never answers
-// it; Campaign, Proclaim and Resign are not refusable.
+// a try-lock (a waiting acquire would queue), a renew or a release.
+// Campaign, Proclaim and Resign are not refusable.
 func Refusable(cmd Command) bool {
 	switch c := cmd.(type) {
 	case Acquire:
@@ -47,9 +48,7 @@ func (s *State) acquireRefusal(now int64, c Acquire) (Result, bool) {
 		return Result{}, false
 	}
 	if c.shape() != plainShape || s.shaped(c.Name) {
-		// Not refusable: a shaped acquire may first drop stale waiters
-		// or grant the queue's head, which only applying it can do.
-		return Result{}, false
+		return s.slotRefusal(now, c)
 	}
 	cur, ok := s.firstSlot(c.Name)
 	if !ok || now >= cur.FreeAt || sameHolder(cur, c.HolderID, c.SessionID) {

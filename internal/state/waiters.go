@@ -116,6 +116,12 @@ func (s *State) cancelWait(now int64, c CancelWait) Result {
 	if q := s.queues[c.Name]; q != nil && q.remove(c.LeaseID) {
 		s.counts.waiters--
 		s.dropIfEmpty(c.Name, q)
+		if s.shaped(c.Name) {
+			// The waiter may have been the head blocking others that fit
+			// the holders (shared ones behind an exclusive one, say). A
+			// mutex's holder admits no waiter, so its queue stays as it is.
+			s.handoff(now, c.Name)
+		}
 		if l, held := s.GetLock(c.Name, now); held {
 			return Result{Lock: l, Holder: s.login(l.HolderID)}
 		}
