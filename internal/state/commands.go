@@ -131,9 +131,12 @@ type Result struct {
 	Webhook Webhook     // CreateWebhook
 	Token   Token       // CreateToken
 	Count   int         // ExpireDue: records ended; BootstrapAdmin: users created; RetireUsers: tokens deleted
-	// Limit is the name's current number of slots after an Acquire (1 for
-	// a mutex or a read/write lock), and on ErrLimitMismatch the limit the
-	// current holders asked with; 0 when no holder was looked at.
+	// Limit is set by an Acquire that took the shaped path (it gave a
+	// Limit or a Mode, or the name is held as a semaphore or shared): the
+	// name's number of slots (1 for a read/write lock), and on
+	// ErrLimitMismatch the limit the current holders asked with. It is 0
+	// for a plain acquire of a mutex (one slot), whose answers are
+	// unchanged.
 	Limit int
 }
 

@@ -43,9 +43,14 @@ type Election struct {
 	Since  int64  // when the leader was elected (unix nanoseconds)
 }
 
+// acquire is the campaign as the acquire of the election's lock.
+func (c Campaign) acquire() Acquire {
+	return Acquire{Name: ElectionKey(c.Name), LeaseID: c.LeaseID, HolderID: c.HolderID,
+		SessionID: c.SessionID, TTL: c.TTL, Metadata: c.Value, Wait: c.Wait, MaxLocks: c.MaxLocks}
+}
+
 func (s *State) campaign(now int64, skew time.Duration, c Campaign) Result {
-	return s.acquire(now, skew, Acquire{Name: ElectionKey(c.Name), LeaseID: c.LeaseID, HolderID: c.HolderID,
-		SessionID: c.SessionID, TTL: c.TTL, Metadata: c.Value, Wait: c.Wait, MaxLocks: c.MaxLocks})
+	return s.acquire(now, skew, c.acquire())
 }
 
 // proclaim replaces the leader's value. It emits a renewed event on the

@@ -356,7 +356,7 @@ func TestPrims_Properties(t *testing.T) {
 // TestPrims_RefusalMatchesApply is TestState_RefusalMatchesApply over the
 // primitives' histories, probing try-locks of every shape.
 func TestPrims_RefusalMatchesApply(t *testing.T) {
-	answered := map[error]int{}
+	answered := map[string]int{}
 	rapid.Check(t, func(t *rapid.T) {
 		w := newPrimWorld()
 		s := New()
@@ -371,6 +371,15 @@ func TestPrims_RefusalMatchesApply(t *testing.T) {
 		s.Apply(Batch{Now: now, Skew: skew})
 		for i := rapid.IntRange(1, 6).Draw(t, "probes"); i > 0; i-- {
 			cmd := w.probe(t)
+			switch rapid.IntRange(0, 3).Draw(t, "pkind") {
+			case 1:
+				cmd = Campaign{Name: "e", LeaseID: uuid.New(), HolderID: rapid.SampledFrom(w.users).Draw(t, "cuser"),
+					SessionID: w.maybeSession(t), TTL: time.Second, Value: "v"}
+			case 2:
+				cmd = Proclaim{Name: "e", LeaseID: w.lease(t), HolderID: rapid.SampledFrom(w.users).Draw(t, "cuser"), Value: "p"}
+			case 3:
+				cmd = Resign{Name: "e", LeaseID: w.lease(t), HolderID: rapid.SampledFrom(w.users).Draw(t, "cuser")}
+			}
 			if rapid.Bool().Draw(t, "shaped") {
 				sh := rapid.SampledFrom(primShapes).Draw(t, "pshape")
 				cmd = Acquire{Name: rapid.SampledFrom(w.names).Draw(t, "pname2"), LeaseID: uuid.New(),
@@ -378,13 +387,18 @@ func TestPrims_RefusalMatchesApply(t *testing.T) {
 					TTL: time.Second, Limit: int(sh.limit), Mode: sh.mode}
 			}
 			if err := checkRefusal(t, s, now, cmd); err != nil {
-				answered[err]++
+				answered[fmt.Sprintf("%T %v", cmd, err)]++
 			}
 		}
 	})
-	for _, err := range []error{ErrLockHeld, ErrLockNotFound, ErrLimitMismatch} {
-		if answered[err] == 0 {
-			t.Errorf("no probe was answered %v by Refusal: that path is untested", err)
+	for _, path := range []string{
+		"state.Acquire " + ErrLockHeld.Error(), "state.Acquire " + ErrLimitMismatch.Error(),
+		"state.Renew " + ErrLockNotFound.Error(), "state.Release " + ErrLockNotFound.Error(),
+		"state.Campaign " + ErrLockHeld.Error(), "state.Proclaim " + ErrLockNotFound.Error(),
+		"state.Resign " + ErrLockNotFound.Error(),
+	} {
+		if answered[path] == 0 {
+			t.Errorf("no probe was answered %q by Refusal: that path is untested (answered: %v)", path, answered)
 		}
 	}
 }

@@ -404,3 +404,56 @@ func TestPrims_SnapshotRoundTrip(t *testing.T) {
 		t.Fatalf("restored two slots of a mutex: %v", err)
 	}
 }
+
+func TestPrims_Refusal(t *testing.T) {
+	s := newState3(t)
+	mustApply(t, s, at(0), sem("s", alice, 2, time.Minute))
+	mustApply(t, s, at(0), sem("s", bob, 2, time.Minute))
+	mustApply(t, s, at(0), shared("rw", alice, time.Minute))
+	mustApply(t, s, at(0), queued(acquire("rw", bob, time.Minute), time.Minute))
+	lead := mustApply(t, s, at(0), Campaign{Name: "e", LeaseID: uuid.New(), HolderID: alice, TTL: time.Minute}).Lock
+	for name, c := range map[string]struct {
+		cmd       Command
+		want      error // nil: only applying can tell
+		wantLimit int
+	}{
+		"SemaphoreFull":           {sem("s", carol, 2, time.Second), ErrLockHeld, 2},
+		"SemaphoreOtherLimit":     {sem("s", carol, 3, time.Second), ErrLimitMismatch, 2},
+		"MutexOnSemaphore":        {acquire("s", carol, time.Second), ErrLimitMismatch, 2},
+		"SharedBehindExclusive":   {shared("rw", carol, time.Second), ErrLockHeld, 1},
+		"SharedOwnExtends":        {shared("rw", alice, time.Second), nil, 0},
+		"UpgradeRefused":          {acquire("rw", alice, time.Second), ErrLockHeld, 1},
+		"FreeSemaphoreGrants":     {sem("t", carol, 2, time.Second), nil, 0},
+		"WaitingIsNotRefusable":   {queued(sem("s", carol, 2, time.Second), time.Second), nil, 0},
+		"CampaignAgainstLeader":   {Campaign{Name: "e", LeaseID: uuid.New(), HolderID: bob, TTL: time.Second}, ErrLockHeld, 0},
+		"CampaignByLeaderExtends": {Campaign{Name: "e", LeaseID: uuid.New(), HolderID: alice, TTL: time.Second}, nil, 0},
+		"WaitingCampaign":         {Campaign{Name: "e", LeaseID: uuid.New(), HolderID: bob, TTL: time.Second, Wait: time.Second}, nil, 0},
+		"ProclaimWithOtherLease":  {Proclaim{Name: "e", LeaseID: uuid.New(), HolderID: alice}, ErrLockNotFound, 0},
+		"ProclaimByLeader":        {Proclaim{Name: "e", LeaseID: lead.LeaseID, HolderID: alice}, nil, 0},
+		"ResignByOther":           {Resign{Name: "e", LeaseID: lead.LeaseID, HolderID: bob}, ErrLockNotFound, 0},
+		"ResignOfElectionNotHeld": {Resign{Name: "none", LeaseID: lead.LeaseID, HolderID: alice}, ErrLockNotFound, 0},
+		"ReleaseOneSlotOfOther":   {Release{Name: "s", LeaseID: lead.LeaseID, HolderID: alice}, ErrLockNotFound, 0},
+	} {
+		t.Run(name, func(t *testing.T) {
+			res, ok := s.Refusal(c.cmd, at(time.Second))
+			if ok != (c.want != nil) || !errors.Is(res.Err, c.want) || res.Limit != c.wantLimit {
+				t.Fatalf("Refusal = %+v, %v; want %v (limit %d)", res, ok, c.want, c.wantLimit)
+			}
+			if ok {
+				got := applyAt(mustRestoreT(t, s), at(time.Second), c.cmd)
+				if !errors.Is(got.Err, c.want) || got.Limit != res.Limit || got.Lock.Token != res.Lock.Token {
+					t.Fatalf("Apply = %+v, Refusal %+v", got, res)
+				}
+			}
+		})
+	}
+}
+
+func mustRestoreT(t *testing.T, s *State) *State {
+	t.Helper()
+	r, err := Restore(bytes.NewReader(snapshotBytes(t, s)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}

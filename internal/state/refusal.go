@@ -26,18 +26,27 @@ func (s *State) Refusal(cmd Command, now int64) (res Result, ok bool) {
 		return s.leaseRefusal(now, c.Name, c.LeaseID, c.HolderID)
 	case Release:
 		return s.leaseRefusal(now, c.Name, c.LeaseID, c.HolderID)
+	case Campaign:
+		return s.acquireRefusal(now, c.acquire())
+	case Proclaim:
+		return s.leaseRefusal(now, ElectionKey(c.Name), c.LeaseID, c.HolderID)
+	case Resign:
+		return s.leaseRefusal(now, ElectionKey(c.Name), c.LeaseID, c.HolderID)
 	}
 	return Result{}, false
 }
 
 // Refusable reports, without the state, whether Refusal may answer cmd:
-// a try-lock (a waiting acquire would queue), a renew or a release.
-// Campaign, Proclaim and Resign are not refusable.
+// a try-lock (a waiting acquire would queue), a renew or a release, and
+// their election counterparts: a campaign that does not wait, a proclaim
+// or a resign.
 func Refusable(cmd Command) bool {
 	switch c := cmd.(type) {
 	case Acquire:
 		return c.Wait <= 0
-	case Renew, Release:
+	case Campaign:
+		return c.Wait <= 0
+	case Renew, Release, Proclaim, Resign:
 		return true
 	}
 	return false
