@@ -490,3 +490,16 @@ func TestPrims_RestoresVersion6(t *testing.T) {
 		t.Fatalf("v7 round trip: %v", err)
 	}
 }
+
+func TestPrims_WebhooksSkipElections(t *testing.T) {
+	w := &Webhook{Events: AllEvents}
+	if w.Wants(Event{Kind: EventAcquired, Lock: ElectionKey("svc")}) || !w.Wants(Event{Kind: EventAcquired, Lock: "svc"}) {
+		t.Fatal("a webhook must see locks' events and not elections'")
+	}
+	if name, ok := ElectionName(ElectionKey("a/b")); !ok || name != "a/b" {
+		t.Fatalf("ElectionName = %q, %v", name, ok)
+	}
+	if _, ok := ElectionName("a/b"); ok {
+		t.Fatal("a lock name is no election key")
+	}
+}
