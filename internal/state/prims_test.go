@@ -328,6 +328,9 @@ func TestPrims_Election(t *testing.T) {
 		if l, _ := s.ListLocks("", "", 10, at(0)); len(l) != 0 {
 			t.Fatalf("ListLocks shows elections: %+v", l)
 		}
+		if l, _ := s.ListLocks(electionPrefix, "", 10, at(0)); len(l) != 0 {
+			t.Fatalf("ListLocks shows elections by their key: %+v", l)
+		}
 		if es, _ := s.ListElections("", "", 10, at(0)); len(es) != 1 || es[0].Name != "svc" {
 			t.Fatalf("ListElections %+v", es)
 		}
@@ -502,4 +505,33 @@ func TestPrims_WebhooksSkipElections(t *testing.T) {
 	if _, ok := ElectionName("a/b"); ok {
 		t.Fatal("a lock name is no election key")
 	}
+}
+
+func TestPrims_Listing(t *testing.T) {
+	s := newState3(t)
+	for _, name := range []string{"a", "b", "c"} {
+		mustApply(t, s, at(0), sem(name, alice, 2, time.Minute))
+		mustApply(t, s, at(0), sem(name, bob, 2, time.Minute))
+		mustApply(t, s, at(0), Campaign{Name: "svc/" + name, LeaseID: uuid.New(), HolderID: carol, TTL: time.Minute, Value: name})
+	}
+	t.Run("LockStatusesPageByName", func(t *testing.T) {
+		page, more := s.ListLockStatuses("", "", 2, at(0))
+		if len(page) != 2 || !more || page[0].Name != "a" || page[1].Name != "b" || len(page[1].Holders) != 2 {
+			t.Fatalf("first page %+v more %v", page, more)
+		}
+		page, more = s.ListLockStatuses("", "b", 2, at(0))
+		if len(page) != 1 || more || page[0].Name != "c" || page[0].Limit != 2 {
+			t.Fatalf("second page %+v more %v", page, more)
+		}
+	})
+	t.Run("ElectionsPageByName", func(t *testing.T) {
+		page, more := s.ListElections("svc/", "", 2, at(0))
+		if len(page) != 2 || !more || page[0].Name != "svc/a" || page[1].Value != "b" {
+			t.Fatalf("first page %+v more %v", page, more)
+		}
+		page, more = s.ListElections("svc/", "svc/b", 2, at(0))
+		if len(page) != 1 || more || page[0].Name != "svc/c" || page[0].Term == 0 {
+			t.Fatalf("second page %+v more %v", page, more)
+		}
+	})
 }

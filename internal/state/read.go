@@ -27,6 +27,9 @@ func (s *State) GetLock(name string, now int64) (lock Lock, held bool) {
 // ListLocks returns up to limit locks held at now whose names start with
 // prefix and sort after after, in name order, and whether more follow.
 func (s *State) ListLocks(prefix, after string, limit int, now int64) ([]Lock, bool) {
+	if isElectionKey(prefix) {
+		return nil, false // elections are listed by ListElections only
+	}
 	return s.listSlots(prefix, after, limit, now)
 }
 

@@ -10,8 +10,8 @@ type LockStatus struct {
 	Waiting int    // acquires queued for the name
 }
 
-// LockStatus returns name's holders at now, and false when nobody holds
-// it (Waiting is then 0: a free name has no queue).
+// LockStatus returns name's holders at now (those before their FreeAt),
+// and false when nobody holds it.
 func (s *State) LockStatus(name string, now int64) (LockStatus, bool) {
 	sh := s.nameShape(name)
 	st := LockStatus{Name: name, Limit: int(sh.limit), Mode: sh.mode, Waiting: s.Waiting(name)}
@@ -28,7 +28,7 @@ func (s *State) LockStatus(name string, now int64) (LockStatus, bool) {
 // limit held names starting with prefix and sorting after after, in name
 // order, and whether more follow.
 func (s *State) ListLockStatuses(prefix, after string, limit int, now int64) ([]LockStatus, bool) {
-	firsts, more := s.listSlots(prefix, after, limit, now)
+	firsts, more := s.ListLocks(prefix, after, limit, now)
 	out := make([]LockStatus, 0, len(firsts))
 	for _, l := range firsts {
 		st, _ := s.LockStatus(l.Name, now)
