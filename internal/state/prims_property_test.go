@@ -128,6 +128,7 @@ func primSetup() Batch {
 type primModel struct {
 	shapes    map[uuid.UUID]shape        // lease → the shape it asked for
 	tokens    map[uint64]shape           // token → its grant's shape
+	sessions  map[uint64]uuid.UUID       // token → its grant\'s session
 	holders   map[string]map[uint64]Lock // name → token → slot
 	pending   map[string][]pendingWaiter // name → queued acquires, in arrival order
 	arrivals  map[uuid.UUID]int          // lease → arrival order
@@ -143,7 +144,7 @@ type pendingWaiter struct {
 }
 
 func newPrimModel(shapes map[uuid.UUID]shape) *primModel {
-	return &primModel{shapes: shapes, tokens: map[uint64]shape{}, holders: map[string]map[uint64]Lock{},
+	return &primModel{shapes: shapes, tokens: map[uint64]shape{}, sessions: map[uint64]uuid.UUID{}, holders: map[string]map[uint64]Lock{},
 		pending: map[string][]pendingWaiter{}, arrivals: map[uuid.UUID]int{}}
 }
 
@@ -179,6 +180,7 @@ func (m *primModel) observe(s *State, now int64, cmd Command, r Result, handoffs
 
 func (m *primModel) granted(l Lock) {
 	m.tokens[l.Token] = m.shapes[l.LeaseID]
+	m.sessions[l.Token] = l.SessionID
 	m.unqueue(l.Name, l.LeaseID)
 }
 
@@ -242,7 +244,7 @@ func (m *primModel) followEvents(s *State) error {
 				hs = map[uint64]Lock{}
 				m.holders[ev.Lock] = hs
 			}
-			hs[ev.Token] = Lock{Name: ev.Lock, HolderID: ev.HolderID, Token: ev.Token}
+			hs[ev.Token] = Lock{Name: ev.Lock, HolderID: ev.HolderID, SessionID: m.sessions[ev.Token], Token: ev.Token}
 			if err := m.checkHolders(ev.Lock); err != nil {
 				return err
 			}

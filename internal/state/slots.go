@@ -80,6 +80,13 @@ func (s *State) slotByLease(name string, lease uuid.UUID) (found *Lock, ok bool)
 // acquire, renew and release treat an expired slot as free without
 // waiting for ExpireDue.
 func (s *State) dropLapsed(now int64, name string) {
+	if !s.shaped(name) {
+		// A mutex has one slot at most: one lookup, as before slots.
+		if l, ok := s.firstSlot(name); ok && now >= l.FreeAt {
+			s.free(now, l, EventExpired)
+		}
+		return
+	}
 	for {
 		var lapsed *Lock
 		s.eachSlot(name, func(l *Lock) bool {
