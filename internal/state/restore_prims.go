@@ -34,31 +34,51 @@ func (s *State) readElected(d *decoder) {
 // checkShapes refuses slots and shapes that Apply could not have left: a
 // name with several slots has a shape that admits them, a shape or an
 // election time belongs to a held name, and every held election has its
-// time.
+// time. It walks the slots once, run by run, without a map of its own.
 func (s *State) checkShapes(d *decoder) {
 	if d.err != nil {
 		return
 	}
-	counts := map[string]int{}
-	s.locks.Ascend(func(l *Lock) bool { counts[l.Name]++; return true })
-	for name, n := range counts {
-		sh := s.nameShape(name)
-		_, elected := s.elected[name]
-		if n > 1 && sh.mode != Shared && n > int(sh.limit) || isElectionKey(name) && (s.shaped(name) || !elected) {
-			d.fail("bad slots for " + name)
-			return
+	name, run := "", 0
+	check := func() bool { return run == 0 || s.validRun(name, run) }
+	s.locks.Ascend(func(l *Lock) bool {
+		if l.Name != name {
+			if !check() {
+				return false
+			}
+			name, run = l.Name, 0
 		}
+		run++
+		return true
+	})
+	if !check() {
+		d.fail("bad slots for " + name)
+		return
 	}
 	for name := range s.shapes {
-		if counts[name] == 0 {
+		if _, held := s.firstSlot(name); !held {
 			d.fail("shape of a free name")
 			return
 		}
 	}
 	for key := range s.elected {
-		if counts[key] == 0 {
+		if _, held := s.firstSlot(key); !held {
 			d.fail("election time of an election without a leader")
 			return
 		}
 	}
+}
+
+// validRun: name may have n slots in its shape, and an election key has
+// its time of election and no shape.
+func (s *State) validRun(name string, n int) bool {
+	sh := s.nameShape(name)
+	if sh.mode != Shared && n > int(sh.limit) {
+		return false
+	}
+	if isElectionKey(name) {
+		_, elected := s.elected[name]
+		return elected && !s.shaped(name)
+	}
+	return true
 }
