@@ -7,10 +7,10 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	"time"
 
+	"github.com/octostore/octostore/internal/gctune"
 	"github.com/octostore/octostore/internal/server"
 )
 
@@ -71,16 +71,11 @@ func runServe(args []string, stderr io.Writer) int {
 	return serve(cfg)
 }
 
-// serverGCPercent is the collector's target for a server when GOGC is not
-// set: the heap may grow half its live size between collections instead
-// of all of it. A lock server's live heap is its state, so this bounds
-// memory by the state (100,000 held locks: about 55 MB resident instead
-// of about 68) for a few percent more CPU (BENCHMARKS.md).
-const serverGCPercent = 50
-
 func serve(cfg server.Config) int {
 	if _, set := os.LookupEnv("GOGC"); !set {
-		debug.SetGCPercent(serverGCPercent)
+		// A lock server's live heap is its state: the tuner bounds memory
+		// by it without collecting a small heap constantly (gctune).
+		defer gctune.Start().Stop()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -85,6 +85,8 @@ type Node struct {
 	stopLeader  context.CancelFunc
 	leaderTasks []func(ctx context.Context) // run while ready: expiry, webhooks
 
+	leaderCheck leaderCheck // shared confirmations for linearizable reads
+
 	queue         chan *proposal
 	linger        time.Duration // patientLinger; tests change it
 	slots         chan struct{}
@@ -119,6 +121,7 @@ func Open(cfg Config) (*Node, error) {
 		completions: make(chan inflightEntry, maxInflight), completerDone: make(chan struct{}),
 		shutdownCh: make(chan struct{}), closed: make(chan struct{}),
 	}
+	n.leaderCheck.verify = func() error { return n.raft.VerifyLeader().Error() }
 	n.leaderTasks = []func(context.Context){n.runExpiry, n.registerSelf}
 	if err := n.startRaft(); err != nil {
 		return nil, err
@@ -385,7 +388,10 @@ func (n *Node) Read(ctx context.Context, stale bool, fn func(s state.View, now i
 		if !n.ready.Load() {
 			return ErrNotLeader
 		}
-		if err := n.raft.VerifyLeader().Error(); err != nil {
+		if err := n.leaderCheck.confirm(ctx); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
 			return ErrNotLeader
 		}
 	}

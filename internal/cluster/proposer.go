@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -21,8 +22,11 @@ const (
 )
 
 type proposal struct {
-	cmd  state.Command
-	res  state.Result
+	cmd state.Command
+	// res points into the batch's results, which the state machine
+	// allocated anyway: a Result is hundreds of bytes, and a proposal
+	// holding its own copy cost as much again per request.
+	res  *state.Result
 	err  error
 	done chan struct{}
 	// patient: a waiting acquire of a lock someone else held when it was
@@ -61,7 +65,10 @@ func (n *Node) Apply(ctx context.Context, cmd state.Command) (state.Result, erro
 	}
 	select {
 	case <-p.done:
-		return p.res, p.err
+		if p.err != nil {
+			return state.Result{}, p.err
+		}
+		return *p.res, nil
 	case <-ctx.Done():
 		// Queued already: whether it applies is now unknown to the caller.
 		return state.Result{}, ctx.Err()
@@ -205,12 +212,20 @@ func (n *Node) runCompleter() {
 	}
 }
 
+// errMissingResult: the state machine answered a batch with fewer results
+// than commands, which it never does; were it to, the caller learns that
+// its command's outcome is unknown rather than reading a zero Result.
+var errMissingResult = fmt.Errorf("%w: the state machine returned no result", ErrOutcomeUnknown)
+
 func finish(ps []*proposal, results []state.Result, err error) {
 	for i, p := range ps {
-		if err == nil && i < len(results) {
-			p.res = results[i]
-		} else {
+		switch {
+		case err != nil:
 			p.err = err
+		case i < len(results):
+			p.res = &results[i]
+		default:
+			p.err = errMissingResult
 		}
 		close(p.done)
 	}

@@ -45,7 +45,7 @@ func (a *API) intake(w http.ResponseWriter, rt *route, req *request, forward boo
 		err = a.checkNamespace(rt, req)
 	}
 	if err == nil && rt.body && req.Method == http.MethodPost {
-		err = a.readBodyFirst(w, req.Request)
+		err = a.readBodyFirst(w, req)
 	}
 	if err != nil || forward {
 		return err
@@ -72,7 +72,8 @@ func hasBody(r *http.Request) bool {
 
 // readBodyFirst reads r's whole body, at most maxBody within
 // BodyTimeout, and leaves a copy for the handler (or the forwarder).
-func (a *API) readBodyFirst(w http.ResponseWriter, r *http.Request) error {
+func (a *API) readBodyFirst(w http.ResponseWriter, req *request) error {
+	r := req.Request
 	if !hasBody(r) {
 		return nil
 	}
@@ -92,7 +93,8 @@ func (a *API) readBodyFirst(w http.ResponseWriter, r *http.Request) error {
 		// would cut a long wait short.
 		rc.SetReadDeadline(time.Time{})
 	}
-	r.Body = io.NopCloser(bytes.NewReader(b))
+	req.body, req.bodyRead = b, true
+	r.Body = io.NopCloser(bytes.NewReader(b)) // for the forwarder
 	r.ContentLength, r.TransferEncoding = int64(len(b)), nil
 	w.Header().Del("Connection") // the body is in: the connection may serve another request
 	return nil

@@ -43,7 +43,7 @@ func (a *API) handleAcquireLock(w http.ResponseWriter, r *request) {
 		WaitSeconds *wholeNumber `json:"wait_seconds"`
 	}
 	cmd := state.Acquire{Name: r.name, LeaseID: uuid.New(), HolderID: r.user.ID, MaxLocks: a.limits.MaxLocksPerUser}
-	err := firstError(validName(r.name), decodeJSON(r.Request, &body, true))
+	err := firstError(validName(r.name), decodeJSON(r, &body, true))
 	if err == nil {
 		cmd.TTL, err = lockTTL(body.TTLSeconds)
 	}
@@ -93,7 +93,7 @@ func (a *API) handleRenewLock(w http.ResponseWriter, r *request) {
 		TTLSeconds *wholeNumber `json:"ttl_seconds"`
 	}
 	cmd := state.Renew{Name: r.name, HolderID: r.user.ID}
-	err := firstError(validName(r.name), decodeJSON(r.Request, &body, true))
+	err := firstError(validName(r.name), decodeJSON(r, &body, true))
 	if err == nil {
 		cmd.LeaseID, err = leaseID(body.LeaseID)
 	}
@@ -118,7 +118,7 @@ func (a *API) handleReleaseLock(w http.ResponseWriter, r *request) {
 		LeaseID *string `json:"lease_id"`
 	}
 	cmd := state.Release{Name: r.name, HolderID: r.user.ID}
-	err := firstError(validName(r.name), decodeJSON(r.Request, &body, true))
+	err := firstError(validName(r.name), decodeJSON(r, &body, true))
 	if err == nil {
 		cmd.LeaseID, err = leaseID(body.LeaseID)
 	}

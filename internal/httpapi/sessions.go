@@ -19,7 +19,7 @@ func (a *API) handleCreateSession(w http.ResponseWriter, r *request) {
 	var body struct {
 		TTLSeconds *wholeNumber `json:"ttl_seconds"`
 	}
-	err := decodeJSON(r.Request, &body, false)
+	err := decodeJSON(r, &body, false)
 	cmd := state.CreateSession{ID: uuid.New(), UserID: r.user.ID, MaxSessions: a.limits.MaxSessionsPerUser}
 	if err == nil {
 		cmd.TTL, err = sessionTTL(body.TTLSeconds)

@@ -30,7 +30,7 @@ type createTokenResponse struct {
 // into the caller's own namespaces (creatorCovers).
 func (a *API) handleCreateToken(w http.ResponseWriter, r *request) {
 	var body createTokenRequest
-	err := decodeJSON(r.Request, &body, true)
+	err := decodeJSON(r, &body, true)
 	var cmd state.CreateToken
 	if err == nil {
 		cmd, err = tokenCommand(body)

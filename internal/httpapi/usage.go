@@ -46,14 +46,16 @@ func (a *API) noteUse(t state.Token) {
 	if !touchDue(t, time.Now()) || !a.usage.start(t.Hash) {
 		return
 	}
-	go func() {
-		defer a.usage.finish(t.Hash)
-		ctx, cancel := context.WithTimeout(context.Background(), touchTimeout)
-		defer cancel()
-		if _, err := state.Outcome(a.store.Apply(ctx, state.TouchTokens{Hashes: []state.TokenHash{t.Hash}})); err != nil {
-			a.log.Debug("token use not recorded", "token_id", t.ID(), "err", err)
-		}
-	}()
+	go a.recordUse(t.Hash) // by value: t itself stays on the caller's stack
+}
+
+func (a *API) recordUse(h state.TokenHash) {
+	defer a.usage.finish(h)
+	ctx, cancel := context.WithTimeout(context.Background(), touchTimeout)
+	defer cancel()
+	if _, err := state.Outcome(a.store.Apply(ctx, state.TouchTokens{Hashes: []state.TokenHash{h}})); err != nil {
+		a.log.Debug("token use not recorded", "token_id", state.Token{Hash: h}.ID(), "err", err)
+	}
 }
 
 // start claims k; false when a task for k is already running.

@@ -95,7 +95,7 @@ func (a *API) webhookCommand(r *request) (state.CreateWebhook, error) {
 		Events      *[]string `json:"events"`
 		LockPattern *text     `json:"lock_pattern"`
 	}
-	if err := decodeJSON(r.Request, &body, true); err != nil {
+	if err := decodeJSON(r, &body, true); err != nil {
 		return state.CreateWebhook{}, err
 	}
 	cmd := state.CreateWebhook{ID: uuid.New(), UserID: r.user.ID, Events: state.AllEvents}
