@@ -17,7 +17,7 @@ import (
 // or not, and changes nothing. It leaves on req the namespace binding an
 // acquire proposes first, and the spans a list may read.
 func (a *API) checkNamespace(rt *route, req *request) error {
-	lockRoute := strings.HasPrefix(rt.name, "/locks/{name}")
+	lockRoute := strings.HasPrefix(rt.name, "/locks/{name}") || strings.HasPrefix(rt.name, "/elections/{name}")
 	if !a.tenancy.Isolated() || !lockRoute && rt != a.routes.list {
 		return nil
 	}

@@ -138,6 +138,9 @@ type Result struct {
 	// for a plain acquire of a mutex (one slot), whose answers are
 	// unchanged.
 	Limit int
+	// Since is when the leader was elected, for a Campaign that made or
+	// kept its caller the leader and for a Proclaim (unix nanoseconds).
+	Since int64
 }
 
 // Outcome folds the two ways a command fails into one error: err when the

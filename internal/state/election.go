@@ -50,7 +50,11 @@ func (c Campaign) acquire() Acquire {
 }
 
 func (s *State) campaign(now int64, skew time.Duration, c Campaign) Result {
-	return s.acquire(now, skew, c.acquire())
+	res := s.acquire(now, skew, c.acquire())
+	if res.Err == nil && res.Status != Queued {
+		res.Since = s.elected[ElectionKey(c.Name)]
+	}
+	return res
 }
 
 // proclaim replaces the leader's value. It emits a renewed event on the
@@ -65,7 +69,7 @@ func (s *State) proclaim(now int64, c Proclaim) Result {
 	l.Metadata = metadata(c.Value)
 	s.putLock(cur, &l)
 	s.emit(now, EventRenewed, &l)
-	return Result{Status: Extended, Lock: l, Holder: s.login(l.HolderID)}
+	return Result{Status: Extended, Lock: l, Holder: s.login(l.HolderID), Since: s.elected[l.Name]}
 }
 
 // GetElection returns election name's leadership if it has a leader at
