@@ -535,3 +535,18 @@ func TestPrims_Listing(t *testing.T) {
 		}
 	})
 }
+
+func TestPrims_EndedSessionWaiterDoesNotBlock(t *testing.T) {
+	s := newState3(t)
+	sid := uuid.New()
+	mustApply(t, s, at(0), CreateSession{ID: sid, UserID: bob, TTL: 30 * time.Second})
+	mustApply(t, s, at(0), shared("rw", alice, time.Minute))
+	ex := queued(acquire("rw", bob, time.Minute), time.Minute)
+	ex.SessionID = sid
+	mustApply(t, s, at(0), ex)
+	mustApply(t, s, at(0), queued(shared("rw", carol, time.Minute), time.Minute))
+	mustApply(t, s, at(time.Second), DeleteSession{ID: sid, UserID: bob})
+	if h := s.TakeHandoffs(); len(h) != 1 || h[0].HolderID != carol || s.Waiting("rw") != 0 {
+		t.Fatalf("handoffs %+v, waiting %d", h, s.Waiting("rw"))
+	}
+}
