@@ -44,8 +44,9 @@
 // Waiting is FIFO across modes. A request is granted at once only when
 // no acquire waits for the name and it fits the holders (anything fits
 // a free name; shared fits shared; an exclusive semaphore slot fits while
-// slots are free). Whenever a slot ends (release, expiry, session end)
-// or a waiter is cancelled, the queue's head is granted while it fits:
+// slots are free). Whenever a slot ends (release, expiry, session end),
+// a waiter is cancelled or a session ends (its waiters can no longer be
+// granted), the queue's head is granted while it fits:
 // several shared waiters at the head together, as many semaphore waiters
 // as there are free slots; an exclusive waiter at the head holds back
 // every later one, so a stream of shared acquirers cannot starve it.

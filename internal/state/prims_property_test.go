@@ -11,9 +11,9 @@ import (
 
 // primWorld draws histories of the primitives: a few names acquired in
 // every shape (mutex, shared, semaphores of 2 and 3 slots, so that shapes
-// collide), elections, sessions and expiry. Waiting acquires carry no
-// session, so the FIFO model can tell from time alone which waiters are
-// still waiting.
+// collide), elections, sessions and expiry. The FIFO model tells which
+// waiters still wait from their deadlines and their sessions' last
+// promised expiry or deletion.
 type primWorld struct {
 	world
 	elections []string
@@ -49,9 +49,7 @@ func (w *primWorld) draw(t *rapid.T) Command {
 		if sh.limit > 1 || rapid.Bool().Draw(t, "explicit") {
 			c.Limit = int(sh.limit)
 		}
-		if wait == 0 {
-			c.SessionID = w.maybeSession(t)
-		}
+		c.SessionID = w.maybeSession(t)
 		w.shapes[c.LeaseID] = sh
 		return c
 	case 3:
@@ -74,9 +72,7 @@ func (w *primWorld) draw(t *rapid.T) Command {
 	case 9:
 		c := Campaign{Name: w.elections[0], LeaseID: uuid.New(), HolderID: user, TTL: ttl, Wait: wait,
 			Value: rapid.SampledFrom([]string{"", "v1", "v2"}).Draw(t, "value")}
-		if wait == 0 {
-			c.SessionID = w.maybeSession(t)
-		}
+		c.SessionID = w.maybeSession(t)
 		w.shapes[c.LeaseID] = plainShape
 		return c
 	case 10:
@@ -126,38 +122,45 @@ func primSetup() Batch {
 // primModel follows the holders of every name through the event stream
 // and checks the primitives' guarantees on every grant.
 type primModel struct {
-	shapes    map[uuid.UUID]shape        // lease → the shape it asked for
-	tokens    map[uint64]shape           // token → its grant's shape
-	sessions  map[uint64]uuid.UUID       // token → its grant\'s session
-	holders   map[string]map[uint64]Lock // name → token → slot
-	pending   map[string][]pendingWaiter // name → queued acquires, in arrival order
-	arrivals  map[uuid.UUID]int          // lease → arrival order
-	lastToken uint64
-	lastSeq   uint64
-	seq       int
+	shapes   map[uuid.UUID]shape        // lease → the shape it asked for
+	tokens   map[uint64]shape           // token → its grant's shape
+	sessions map[uint64]uuid.UUID       // token → its grant\'s session
+	holders  map[string]map[uint64]Lock // name → token → slot
+	pending  map[string][]pendingWaiter // name → queued acquires, in arrival order
+	// sessionExpires and sessionEnded: what each session last promised,
+	// and whether it was deleted.
+	sessionExpires map[uuid.UUID]int64
+	sessionEnded   map[uuid.UUID]bool
+	arrivals       map[uuid.UUID]int // lease → arrival order
+	lastToken      uint64
+	lastSeq        uint64
+	seq            int
 }
 
 type pendingWaiter struct {
 	lease    uuid.UUID
+	session  uuid.UUID
 	arrival  int
 	deadline int64
 }
 
 func newPrimModel(shapes map[uuid.UUID]shape) *primModel {
 	return &primModel{shapes: shapes, tokens: map[uint64]shape{}, sessions: map[uint64]uuid.UUID{}, holders: map[string]map[uint64]Lock{},
-		pending: map[string][]pendingWaiter{}, arrivals: map[uuid.UUID]int{}}
+		pending: map[string][]pendingWaiter{}, arrivals: map[uuid.UUID]int{},
+		sessionExpires: map[uuid.UUID]int64{}, sessionEnded: map[uuid.UUID]bool{}}
 }
 
 // observe takes one command's result, the grants it handed to waiters
 // and the events it emitted.
 func (m *primModel) observe(s *State, now int64, cmd Command, r Result, handoffs []Lock) error {
 	m.seq++
-	name, lease, wait, held := requestOf(cmd)
+	name, lease, session, wait, held := requestOf(cmd)
 	m.arrivals[lease] = m.seq
 	before := m.holders[name]
 	if r.Err == nil && r.Status == Queued {
-		m.pending[name] = append(m.pending[name], pendingWaiter{lease, m.seq, now + int64(wait)})
+		m.pending[name] = append(m.pending[name], pendingWaiter{lease, session, m.seq, now + int64(wait)})
 	}
+	m.observeSession(cmd, r)
 	if c, ok := cmd.(CancelWait); ok {
 		m.unqueue(c.Name, c.LeaseID)
 	}
@@ -184,16 +187,40 @@ func (m *primModel) granted(l Lock) {
 	m.unqueue(l.Name, l.LeaseID)
 }
 
-// requestOf is the name and lease an acquire or campaign asked with, its
-// wait, and whether it may replace the caller's own lapsed lease.
-func requestOf(cmd Command) (name string, lease uuid.UUID, wait time.Duration, own bool) {
+// requestOf is the name, lease and session an acquire or campaign asked
+// with, its wait, and whether it may replace the caller's own lapsed
+// lease.
+func requestOf(cmd Command) (name string, lease, session uuid.UUID, wait time.Duration, own bool) {
 	switch c := cmd.(type) {
 	case Acquire:
-		return c.Name, c.LeaseID, c.Wait, c.shape() == plainShape
+		return c.Name, c.LeaseID, c.SessionID, c.Wait, c.shape() == plainShape
 	case Campaign:
-		return ElectionKey(c.Name), c.LeaseID, c.Wait, true
+		return ElectionKey(c.Name), c.LeaseID, c.SessionID, c.Wait, true
 	}
-	return "", uuid.Nil, 0, false
+	return "", uuid.Nil, uuid.Nil, 0, false
+}
+
+// observeSession follows what sessions were last promised: a waiter of a
+// session is skipped from its expiry or its deletion on.
+func (m *primModel) observeSession(cmd Command, r Result) {
+	switch c := cmd.(type) {
+	case CreateSession, KeepAlive:
+		if r.Err == nil {
+			m.sessionExpires[r.Session.ID] = r.Session.ExpiresAt
+		}
+	case DeleteSession:
+		if r.Err == nil {
+			m.sessionEnded[c.ID] = true
+		}
+	}
+}
+
+// waits reports whether p can still be granted at now.
+func (m *primModel) waits(p pendingWaiter, now int64) bool {
+	if now >= p.deadline {
+		return false
+	}
+	return p.session == uuid.Nil || !m.sessionEnded[p.session] && now < m.sessionExpires[p.session]
 }
 
 func (m *primModel) unqueue(name string, lease uuid.UUID) {
@@ -218,7 +245,7 @@ func (m *primModel) checkFIFO(now int64, l Lock, mayReplaceOwn bool, before map[
 		}
 	}
 	for _, p := range m.pending[l.Name] {
-		if p.lease != l.LeaseID && p.arrival < m.arrivals[l.LeaseID] && now < p.deadline {
+		if p.lease != l.LeaseID && p.arrival < m.arrivals[l.LeaseID] && m.waits(p, now) {
 			return fmt.Errorf("%s granted to %s (%v) while %s (%v), queued earlier, still waits",
 				l.Name, l.LeaseID, m.shapes[l.LeaseID], p.lease, m.shapes[p.lease])
 		}

@@ -92,6 +92,7 @@ func (s *State) endSession(now int64, cur *Session, expired bool) {
 			}
 		}
 	}
+	s.skipEndedWaiters(now)
 }
 
 // putSession stores sess in place of old (nil for a new session) with its

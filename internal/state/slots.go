@@ -1,6 +1,7 @@
 package state
 
 import (
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -191,5 +192,23 @@ func (s *State) forgetShape(name string) {
 		if _, held := s.firstSlot(name); !held {
 			delete(s.shapes, name)
 		}
+	}
+}
+
+// skipEndedWaiters lets every queue of a shaped name move on at once
+// when a session ends: a waiter of that session at the head would hold
+// back those behind it that fit the holders (shared waiters behind an
+// exclusive one). A mutex's holder admits no waiter, so mutex queues are
+// left as they are; names go in order, so replicas agree.
+func (s *State) skipEndedWaiters(now int64) {
+	var names []string
+	for name := range s.queues {
+		if s.shaped(name) {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		s.handoff(now, name)
 	}
 }
