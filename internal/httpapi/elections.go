@@ -26,6 +26,7 @@ type electionResponse struct {
 	Since     time.Time  `json:"since"`
 	ExpiresAt time.Time  `json:"expires_at"`
 	SessionID *uuid.UUID `json:"session_id,omitempty"`
+	Waiting   *int       `json:"waiting,omitempty"` // on reads: campaigns queued behind the leader
 }
 
 func newElectionResponse(name string, l state.Lock, leader string, since int64) electionResponse {
@@ -174,6 +175,7 @@ func (a *API) handleGetElection(w http.ResponseWriter, r *request) {
 	var e state.Election
 	var found bool
 	var leader string
+	var waiting int
 	var last uint64
 	var nerr error
 	err = a.store.Read(r.Context(), stale, func(s state.View, now int64) {
@@ -183,7 +185,7 @@ func (a *API) handleGetElection(w http.ResponseWriter, r *request) {
 			}
 		}
 		if e, found = s.GetElection(r.name, now); found {
-			leader = s.Login(e.Leader.HolderID)
+			leader, waiting = s.Login(e.Leader.HolderID), s.Waiting(key)
 		}
 		last = s.LastEventSeq()
 	})
@@ -194,7 +196,9 @@ func (a *API) handleGetElection(w http.ResponseWriter, r *request) {
 	case err != nil || nerr != nil:
 		a.writeError(w, r.Request, firstError(err, nerr))
 	case found:
-		writeJSON(w, http.StatusOK, newElectionResponse(r.name, e.Leader, leader, e.Since))
+		resp := newElectionResponse(r.name, e.Leader, leader, e.Since)
+		resp.Waiting = &waiting
+		writeJSON(w, http.StatusOK, resp)
 	default:
 		writeJSON(w, http.StatusOK, electionVacant{Status: "vacant", Name: r.name})
 	}
@@ -212,4 +216,67 @@ func electionValue(v *text, required bool) (string, error) {
 		return "", invalid("value must be at most %d bytes", state.MaxElectionValue)
 	}
 	return string(*v), nil
+}
+
+// electionPayload is an election's event on /events (event: election):
+// acquired is a new leader (term = its fencing token), renewed an
+// extended lease or a proclaimed value, released a resignation, expired
+// a leadership that lapsed or whose session ended.
+type electionPayload struct {
+	Event     string    `json:"event"`
+	Election  string    `json:"election"`
+	HolderID  uuid.UUID `json:"holder_id"`
+	Term      uint64    `json:"term"`
+	Timestamp time.Time `json:"timestamp"`
+}
+
+// nameOfKey is the name a state key stands for in scopes, namespaces and
+// prefixes: a lock's own name, or the election's name for its key.
+func nameOfKey(key string) string {
+	if name, ok := state.ElectionName(key); ok {
+		return name
+	}
+	return key
+}
+
+// electionList is GET /elections: elections with a leader, by name.
+type electionList struct {
+	Elections []electionResponse `json:"elections"`
+	Total     int                `json:"total"`
+	NextAfter *string            `json:"next_after"`
+}
+
+func (a *API) handleListElections(w http.ResponseWriter, r *request) {
+	q := r.URL.Query()
+	prefix, after := q.Get("prefix"), q.Get("after")
+	limit, err := listLimit(q.Get("limit"))
+	stale, serr := staleParam(r.Request)
+	if err = firstError(err, serr, maxLen("prefix", prefix), maxLen("after", after)); err != nil {
+		a.writeError(w, r.Request, err)
+		return
+	}
+	resp := electionList{Elections: []electionResponse{}}
+	err = a.store.Read(r.Context(), stale, func(s state.View, now int64) {
+		var es []state.Election
+		var more bool
+		if r.confined {
+			es, more = listSpans(r.spans, after, limit,
+				func(name string) (state.Election, bool) { return s.GetElection(name, now) },
+				func(p, a string, n int) []state.Election { es, _ := s.ListElections(p, a, n, now); return es })
+		} else {
+			es, more = s.ListElections(prefix, after, limit, now)
+		}
+		for _, e := range es {
+			resp.Elections = append(resp.Elections, newElectionResponse(e.Name, e.Leader, s.Login(e.Leader.HolderID), e.Since))
+		}
+		if more {
+			resp.NextAfter = &es[len(es)-1].Name
+		}
+	})
+	if err != nil {
+		a.writeError(w, r.Request, err)
+		return
+	}
+	resp.Total = len(resp.Elections)
+	writeJSON(w, http.StatusOK, resp)
 }

@@ -147,7 +147,7 @@ func (e errorRow) body(err error) any {
 	}
 	var l limitError
 	if errors.As(err, &l) {
-		return limitBody{Error: b.Error, Code: b.Code, Limit: l.limit}
+		return limitBody{Error: b.Error, Code: b.Code, Lock: l.lock, Limit: l.limit}
 	}
 	return b
 }

@@ -230,7 +230,9 @@ func (a *API) handleListLocks(w http.ResponseWriter, r *request) {
 		var locks []state.Lock
 		var more bool
 		if r.confined {
-			locks, more = listSpans(s, r.spans, after, limit, now)
+			locks, more = listSpans(r.spans, after, limit,
+				func(name string) (state.Lock, bool) { return s.GetLock(name, now) },
+				func(p, a string, n int) []state.Lock { ls, _ := s.ListLocks(p, a, n, now); return ls })
 		} else {
 			locks, more = s.ListLocks(prefix, after, limit, now)
 		}

@@ -33,7 +33,7 @@ type route struct {
 type routes struct {
 	health, ready, metrics, spec, list, status, create, session, keepalive *route
 	actions                                                                map[string]*route // acquire, renew, release
-	election                                                               *route
+	election, elections                                                    *route
 	electionActions                                                        map[string]*route // campaign, proclaim, resign
 	github, callback, rotate, tokens, token                                *route
 	webhooks, webhook                                                      *route
@@ -74,7 +74,8 @@ func (a *API) buildRoutes() {
 			"renew":   {name: "/locks/{name}/renew", methods: map[string]handler{"POST": a.handleRenewLock}, body: true, scope: scopeWrite},
 			"release": {name: "/locks/{name}/release", methods: map[string]handler{"POST": a.handleReleaseLock}, body: true, scope: scopeWrite},
 		},
-		election: &route{name: "/elections/{name}", methods: map[string]handler{"GET": a.handleGetElection}, scope: scopeRead},
+		election:  &route{name: "/elections/{name}", methods: map[string]handler{"GET": a.handleGetElection}, scope: scopeRead},
+		elections: &route{name: "/elections", methods: map[string]handler{"GET": a.handleListElections}, scope: scopeRead},
 		electionActions: map[string]*route{
 			"campaign": {name: "/elections/{name}/campaign", methods: map[string]handler{"POST": a.handleCampaign}, body: true, scope: scopeWrite},
 			"proclaim": {name: "/elections/{name}/proclaim", methods: map[string]handler{"POST": a.handleProclaim}, body: true, scope: scopeWrite},
@@ -154,6 +155,8 @@ func (a *API) match(req *request, path string) (*route, error) {
 		rt = a.routes.list
 	case strings.HasPrefix(path, "/locks/"):
 		rt, err = a.namedRoute(req, path[len("/locks/"):], a.routes.status, a.routes.actions)
+	case path == "/elections":
+		rt = a.routes.elections
 	case strings.HasPrefix(path, "/elections/"):
 		rt, err = a.namedRoute(req, path[len("/elections/"):], a.routes.election, a.routes.electionActions)
 	case path == "/sessions":

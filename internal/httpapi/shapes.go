@@ -94,25 +94,33 @@ func statusResponse(st state.LockStatus, logins map[uuid.UUID]string) lockRespon
 }
 
 // limitError is state.ErrLimitMismatch with the limit the current holders
-// asked with, which the 409 names.
-type limitError struct{ limit int }
+// asked with, which the 409 names, and a holder, which the seed's
+// LockConflict shape of a 409 shows.
+type limitError struct {
+	limit int
+	lock  conflictLock
+}
 
 func (e limitError) Error() string {
 	return fmt.Sprintf("limit differs from the current holders' limit (%d)", e.limit)
 }
 func (e limitError) Unwrap() error { return state.ErrLimitMismatch }
 
-// limitBody is the 409 of a limit mismatch: the Error schema plus limit.
+// limitBody is the 409 of a limit mismatch: the seed's LockConflict with
+// the current limit.
 type limitBody struct {
-	Error string `json:"error"`
-	Code  string `json:"code"`
-	Limit int    `json:"limit"`
+	Error string       `json:"error"`
+	Code  string       `json:"code"`
+	Lock  conflictLock `json:"lock"`
+	Limit int          `json:"limit"`
 }
 
-// withLimit attaches the current limit to a limit mismatch.
+// withLimit attaches the current limit and first holder to a limit
+// mismatch.
 func withLimit(err error, res state.Result) error {
 	if errors.Is(err, state.ErrLimitMismatch) {
-		return limitError{limit: res.Limit}
+		return limitError{limit: res.Limit, lock: conflictLock{Name: res.Lock.Name, Holder: res.Holder,
+			ExpiresAt: unixTime(res.Lock.ExpiresAt)}}
 	}
 	return err
 }
