@@ -320,3 +320,38 @@ func TestElection_List(t *testing.T) {
 		t.Fatalf("locks list shows elections: %+v", locks)
 	}
 }
+
+func TestElection_Errors(t *testing.T) {
+	_, c := apitest.Start(t)
+	r, lead := campaign(t, c, "e", alice, body{"ttl_seconds": 60})
+	wantStatus(t, r, http.StatusOK)
+	t.Run("ResignAnotherLease", func(t *testing.T) {
+		wantError(t, c.Do("POST", "/elections/e/resign", bob, body{"lease_id": lead.LeaseID}), http.StatusNotFound, "lock_not_found")
+	})
+	t.Run("ProclaimWithoutValue", func(t *testing.T) {
+		wantError(t, c.Raw("POST", "/elections/e/proclaim", alice, []byte(`{"lease_id":"`+lead.LeaseID+`"}`)),
+			http.StatusUnprocessableEntity, "validation_error")
+	})
+	t.Run("ValueTooLong", func(t *testing.T) {
+		long := make([]byte, 1025)
+		for i := range long {
+			long[i] = 'v'
+		}
+		wantError(t, c.Raw("POST", "/elections/f/campaign", alice, []byte(`{"ttl_seconds":60,"value":"`+string(long)+`"}`)),
+			http.StatusUnprocessableEntity, "validation_error")
+	})
+	t.Run("NoTTL", func(t *testing.T) {
+		wantError(t, c.Raw("POST", "/elections/f/campaign", alice, []byte(`{}`)), http.StatusUnprocessableEntity, "validation_error")
+	})
+	t.Run("BadName", func(t *testing.T) {
+		wantError(t, c.Raw("POST", "/elections/a%20b/campaign", alice, []byte(`{"ttl_seconds":60}`)),
+			http.StatusUnprocessableEntity, "validation_error")
+	})
+	t.Run("ResignThenVacant", func(t *testing.T) {
+		wantStatus(t, c.Do("POST", "/elections/e/resign", alice, body{"lease_id": lead.LeaseID}), http.StatusOK)
+		wantError(t, c.Do("POST", "/elections/e/resign", alice, body{"lease_id": lead.LeaseID}), http.StatusNotFound, "lock_not_found")
+		if e, _ := readElection(t, c, "/elections/e"); e.Status != "vacant" {
+			t.Fatalf("after resign: %+v", e)
+		}
+	})
+}
