@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -286,27 +287,30 @@ func (c *Client) validationInput(method, path, token string, body []byte) *opena
 	}
 }
 
-// routePath maps /locks/{name}[/action] with a slashed name to a path the
-// router matches, returning the real name as a parameter.
+// routePath maps /locks/{name}[/action] and /elections/{name}[/action]
+// with a slashed name to a path the router matches, returning the real
+// name as a parameter.
 func routePath(method, escaped string) (string, map[string]string) {
 	params := map[string]string{}
-	rest, ok := strings.CutPrefix(escaped, "/locks/")
+	base, actions := "/locks/", []string{"acquire", "renew", "release"}
+	rest, ok := strings.CutPrefix(escaped, base)
+	if !ok {
+		base, actions = "/elections/", []string{"campaign", "proclaim", "resign"}
+		rest, ok = strings.CutPrefix(escaped, base)
+	}
 	if !ok || strings.HasSuffix(rest, "/") || rest == "" {
-		// No lock name ends in a slash: the server routes such a path
+		// No name ends in a slash: the server routes such a path
 		// nowhere, and so must the check.
 		return escaped, params
 	}
 	suffix := ""
-	if i := strings.LastIndexByte(rest, '/'); i >= 0 && method == http.MethodPost {
-		switch rest[i+1:] {
-		case "acquire", "renew", "release":
-			rest, suffix = rest[:i], rest[i:]
-		}
+	if i := strings.LastIndexByte(rest, '/'); i >= 0 && method == http.MethodPost && slices.Contains(actions, rest[i+1:]) {
+		rest, suffix = rest[:i], rest[i:]
 	}
 	name, err := url.PathUnescape(rest)
 	if err != nil {
 		name = rest
 	}
 	params["name"] = name
-	return "/locks/placeholder" + suffix, params
+	return base + "placeholder" + suffix, params
 }

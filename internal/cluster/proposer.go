@@ -150,8 +150,19 @@ func allPatient(batch []*proposal) bool {
 // holder has now. A waiting acquire of a free lock is granted at once,
 // so it does not wait.
 func (n *Node) patient(cmd state.Command) bool {
-	a, ok := cmd.(state.Acquire)
-	return ok && a.Wait > 0 && n.lockHeldByOther(a)
+	var a state.Acquire
+	switch c := cmd.(type) {
+	case state.Acquire:
+		if c.Limit > 1 || c.Mode == state.Shared {
+			return false // a free slot or a shared hold may grant it at once
+		}
+		a = c
+	case state.Campaign: // a waiting acquire of the election's lock
+		a = state.Acquire{Name: state.ElectionKey(c.Name), HolderID: c.HolderID, SessionID: c.SessionID, Wait: c.Wait}
+	default:
+		return false
+	}
+	return a.Wait > 0 && n.lockHeldByOther(a)
 }
 
 // lockHeldByOther reports, from local memory, whether a's lock has a

@@ -58,6 +58,7 @@ var errorStatus = []errorRow{
 	{ErrRouteNotFound, http.StatusNotFound, "not_found", "", false}, // its own text: a hint may follow
 	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, "method_not_allowed", "Method not allowed on this route", false},
 	{state.ErrLockHeld, http.StatusConflict, "lock_held", "Lock already held", false},
+	{state.ErrLimitMismatch, http.StatusConflict, "limit_mismatch", "", false}, // its own text names the limit
 	{state.ErrLockNotFound, http.StatusNotFound, "lock_not_found", "Lock not found or not owned by caller", false},
 	{state.ErrSessionNotFound, http.StatusNotFound, "session_not_found", "Session not found", false},
 	{state.ErrSessionExpired, http.StatusGone, "session_expired", "Session expired", false},
@@ -143,6 +144,10 @@ func (e errorRow) body(err error) any {
 	var h heldError
 	if errors.As(err, &h) {
 		return conflictBody{Error: b.Error, Code: b.Code, Lock: h.lock}
+	}
+	var l limitError
+	if errors.As(err, &l) {
+		return limitBody{Error: b.Error, Code: b.Code, Lock: l.lock, Limit: l.limit}
 	}
 	return b
 }

@@ -183,11 +183,19 @@ func (s *eventStream) send(events []state.Event, span outboxSpan) error {
 	var b strings.Builder
 	for _, e := range events {
 		s.cursor = e.Seq
-		if strings.HasPrefix(e.Lock, s.prefix) && s.tok.Allows(e.Lock, false) && s.owners.Reads(e.Lock) {
-			// Streams carry what webhooks deliver: never a lease or session ID.
-			data, _ := json.Marshal(webhook.NewPayload(e))
-			fmt.Fprintf(&b, "id: %d\nevent: %s\ndata: %s\n\n", e.Seq, e.Kind, data)
+		name := nameOfKey(e.Lock)
+		if !strings.HasPrefix(name, s.prefix) || !s.tok.Allows(name, false) || !s.owners.Reads(name) {
+			continue
 		}
+		// Streams carry what webhooks deliver: never a lease or session ID.
+		if election, ok := state.ElectionName(e.Lock); ok {
+			data, _ := json.Marshal(electionPayload{Event: e.Kind.String(), Election: election, HolderID: e.HolderID,
+				Term: e.Token, Timestamp: time.Unix(0, e.Time).UTC()})
+			fmt.Fprintf(&b, "id: %d\nevent: election\ndata: %s\n\n", e.Seq, data)
+			continue
+		}
+		data, _ := json.Marshal(webhook.NewPayload(e))
+		fmt.Fprintf(&b, "id: %d\nevent: %s\ndata: %s\n\n", e.Seq, e.Kind, data)
 	}
 	if b.Len() == 0 {
 		return nil

@@ -50,6 +50,44 @@ func (r lockResponse) appendJSON(b []byte) []byte {
 		b = append(b, `,"waiters":`...)
 		b = strconv.AppendInt(b, int64(*r.Waiters), 10)
 	}
+	if r.Limit != nil {
+		b = append(b, `,"limit":`...)
+		b = strconv.AppendInt(b, int64(*r.Limit), 10)
+	}
+	if r.Mode != nil {
+		b = append(b, `,"mode":`...)
+		b = appendJSONString(b, *r.Mode)
+	}
+	if len(r.Holders) > 0 {
+		b = append(b, `,"holders":[`...)
+		for i, h := range r.Holders {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = h.appendJSON(b)
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
+}
+
+func (h holderView) appendJSON(b []byte) []byte {
+	b = append(b, `{"lease_id":`...)
+	b = appendUUID(b, h.LeaseID)
+	b = append(b, `,"fencing_token":`...)
+	b = strconv.AppendUint(b, h.FencingToken, 10)
+	b = append(b, `,"holder":`...)
+	b = appendJSONString(b, h.Holder)
+	b = append(b, `,"expires_at":`...)
+	b = appendTime(b, h.ExpiresAt)
+	if h.SessionID != nil {
+		b = append(b, `,"session_id":`...)
+		b = appendUUID(b, *h.SessionID)
+	}
+	if h.Metadata != nil {
+		b = append(b, `,"metadata":`...)
+		b = appendJSONString(b, *h.Metadata)
+	}
 	return append(b, '}')
 }
 

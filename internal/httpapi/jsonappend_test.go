@@ -37,6 +37,25 @@ func TestAppendJSON_MatchesMarshal(t *testing.T) {
 			n := rapid.IntRange(0, 1<<30).Draw(t, "waiters")
 			r.Waiters = &n
 		}
+		if rapid.Bool().Draw(t, "shaped") {
+			n := rapid.IntRange(1, 1000).Draw(t, "limit")
+			m := rapid.SampledFrom([]string{"exclusive", "shared"}).Draw(t, "mode")
+			r.Limit, r.Mode = &n, &m
+			for range rapid.IntRange(0, 3).Draw(t, "holders") {
+				h := holderView{LeaseID: uuid.UUID(rapid.SliceOfN(rapid.Byte(), 16, 16).Draw(t, "hlease")),
+					FencingToken: rapid.Uint64().Draw(t, "htoken"), Holder: str.Draw(t, "hholder"),
+					ExpiresAt: time.Unix(0, rapid.Int64Range(0, math.MaxInt64).Draw(t, "hexpires")).UTC()}
+				if rapid.Bool().Draw(t, "hsession") {
+					id := uuid.UUID(rapid.SliceOfN(rapid.Byte(), 16, 16).Draw(t, "hsid"))
+					h.SessionID = &id
+				}
+				if rapid.Bool().Draw(t, "hmeta") {
+					m := str.Draw(t, "hmetadata")
+					h.Metadata = &m
+				}
+				r.Holders = append(r.Holders, h)
+			}
+		}
 		want, err := json.Marshal(plain(r))
 		if err != nil {
 			t.Fatal(err)

@@ -21,6 +21,11 @@ type lockResponse struct {
 	SessionID    *uuid.UUID `json:"session_id,omitempty"`
 	Metadata     *string    `json:"metadata,omitempty"`
 	Waiters      *int       `json:"waiters,omitempty"` // on status reads: acquires queued behind the holder
+	// A semaphore's or read/write lock's shape, and on status reads its
+	// holders (shapes.go); absent for a mutex.
+	Limit   *int         `json:"limit,omitempty"`
+	Mode    *string      `json:"mode,omitempty"`
+	Holders []holderView `json:"holders,omitempty"`
 }
 
 func newLockResponse(status string, l state.Lock, holder string) lockResponse {
@@ -41,6 +46,8 @@ func (a *API) handleAcquireLock(w http.ResponseWriter, r *request) {
 		SessionID   *string      `json:"session_id"`
 		Metadata    *text        `json:"metadata"`
 		WaitSeconds *wholeNumber `json:"wait_seconds"`
+		Limit       *wholeNumber `json:"limit"`
+		Mode        *string      `json:"mode"`
 	}
 	cmd := state.Acquire{Name: r.name, LeaseID: uuid.New(), HolderID: r.user.ID, MaxLocks: a.limits.MaxLocksPerUser}
 	err := firstError(validName(r.name), decodeJSON(r, &body, true))
@@ -56,6 +63,9 @@ func (a *API) handleAcquireLock(w http.ResponseWriter, r *request) {
 	if err == nil {
 		cmd.Wait, err = waitSeconds(body.WaitSeconds)
 	}
+	if err == nil {
+		cmd.Limit, cmd.Mode, err = acquireShape(body.Limit, body.Mode)
+	}
 	if err != nil {
 		a.writeError(w, r.Request, err)
 		return
@@ -64,26 +74,28 @@ func (a *API) handleAcquireLock(w http.ResponseWriter, r *request) {
 	if !a.bindNamespace(w, r) {
 		return
 	}
+	wa := waitingAcquire{acquire: cmd, propose: func(wait time.Duration) state.Command { c := cmd; c.Wait = wait; return c },
+		answer: func(res state.Result, err error) { a.writeLockResult(w, r, res, err, cmd.Mode) }}
 	if waiting {
-		a.acquireWaiting(w, r, cmd)
+		a.acquireWaiting(w, r, wa)
 		return
 	}
-	cmd.Wait = 0 // no waiting slot free: a try-lock
-	res, err := a.store.Apply(r.Context(), cmd)
-	a.writeLockResult(w, r, res, err)
+	res, err := a.store.Apply(r.Context(), wa.propose(0)) // no waiting slot free: a try-lock
+	wa.answer(res, err)
 }
 
-// writeLockResult answers an acquire or renew. A refusal goes through the
-// error table; a held lock's 409 shows the conflicting lock.
-func (a *API) writeLockResult(w http.ResponseWriter, r *request, res state.Result, err error) {
+// writeLockResult answers an acquire or renew made in mode. A refusal goes
+// through the error table; a held lock's 409 shows the conflicting lock, a
+// limit mismatch's the current limit.
+func (a *API) writeLockResult(w http.ResponseWriter, r *request, res state.Result, err error, mode state.Mode) {
 	res, err = state.Outcome(res, err)
 	switch {
 	case err != nil:
-		a.writeError(w, r.Request, withConflict(err, res))
+		a.writeError(w, r.Request, withLimit(withConflict(err, res), res))
 	case res.Status == state.Granted:
-		writeJSON(w, http.StatusOK, newLockResponse("acquired", res.Lock, res.Holder))
+		writeJSON(w, http.StatusOK, withShape(newLockResponse("acquired", res.Lock, res.Holder), res, mode))
 	default:
-		writeJSON(w, http.StatusOK, newLockResponse("held", res.Lock, res.Holder))
+		writeJSON(w, http.StatusOK, withShape(newLockResponse("held", res.Lock, res.Holder), res, mode))
 	}
 }
 
@@ -105,7 +117,7 @@ func (a *API) handleRenewLock(w http.ResponseWriter, r *request) {
 		return
 	}
 	res, err := a.store.Apply(r.Context(), cmd)
-	a.writeLockResult(w, r, res, err)
+	a.writeLockResult(w, r, res, err, state.Exclusive)
 }
 
 type releaseResponse struct {
@@ -146,13 +158,12 @@ func (a *API) handleGetLock(w http.ResponseWriter, r *request) {
 		return
 	}
 	if wait > 0 && r.adm.park(w, wait) { // else no waiting slot is free: answer now
-		a.waitForChange(w, r, index, wait)
+		a.waitForChange(w, r, r.name, index, wait)
 	}
-	var l state.Lock
+	var st state.LockStatus
 	var held bool
-	var holder string
-	var waiters int
 	var last uint64
+	var logins map[uuid.UUID]string
 	var nerr error
 	err = a.store.Read(r.Context(), stale, func(s state.View, now int64) {
 		if wait > 0 { // the caller may have lost the namespace while it waited
@@ -160,8 +171,8 @@ func (a *API) handleGetLock(w http.ResponseWriter, r *request) {
 				return
 			}
 		}
-		if l, held = s.GetLock(r.name, now); held {
-			holder, waiters = s.Login(l.HolderID), s.Waiting(r.name)
+		if st, held = s.LockStatus(r.name, now); held {
+			logins = loginsOf(s, st.Holders)
 		}
 		last = s.LastEventSeq()
 	})
@@ -172,9 +183,7 @@ func (a *API) handleGetLock(w http.ResponseWriter, r *request) {
 	case err != nil || nerr != nil:
 		a.writeError(w, r.Request, firstError(err, nerr))
 	case held:
-		resp := newLockResponse("held", l, holder)
-		resp.Waiters = &waiters
-		writeJSON(w, http.StatusOK, resp)
+		writeJSON(w, http.StatusOK, statusResponse(st, logins))
 	default:
 		writeJSON(w, http.StatusOK, lockNotHeld{Status: "available", Name: r.name, Message: "Lock not currently held"})
 	}
@@ -188,6 +197,11 @@ type listedLock struct {
 	FencingToken uint64    `json:"fencing_token"`
 	ExpiresAt    time.Time `json:"expires_at"`
 	Metadata     *string   `json:"metadata"`
+	// A semaphore's or read/write lock's shape and holders; absent for
+	// a mutex. The fields above are its first holder's.
+	Limit   *int         `json:"limit,omitempty"`
+	Mode    *string      `json:"mode,omitempty"`
+	Holders []holderView `json:"holders,omitempty"`
 }
 
 type listResponse struct {
@@ -216,12 +230,14 @@ func (a *API) handleListLocks(w http.ResponseWriter, r *request) {
 		var locks []state.Lock
 		var more bool
 		if r.confined {
-			locks, more = listSpans(s, r.spans, after, limit, now)
+			locks, more = listSpans(r.spans, after, limit,
+				func(name string) (state.Lock, bool) { return s.GetLock(name, now) },
+				func(p, a string, n int) []state.Lock { ls, _ := s.ListLocks(p, a, n, now); return ls })
 		} else {
 			locks, more = s.ListLocks(prefix, after, limit, now)
 		}
 		for _, l := range locks {
-			resp.Locks = append(resp.Locks, listed(l, s.Login(l.HolderID)))
+			resp.Locks = append(resp.Locks, listed(s, l, now))
 		}
 		if more {
 			resp.NextAfter = &locks[len(locks)-1].Name
@@ -238,9 +254,16 @@ func (a *API) handleListLocks(w http.ResponseWriter, r *request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-func listed(l state.Lock, holder string) listedLock {
-	return listedLock{Name: l.Name, Status: "held", HolderID: l.HolderID, Holder: holder,
+// listed is a listing's entry for l, a held name's first holder; a
+// shaped name's entry also has its shape and every holder.
+func listed(s state.View, l state.Lock, now int64) listedLock {
+	e := listedLock{Name: l.Name, Status: "held", HolderID: l.HolderID, Holder: s.Login(l.HolderID),
 		FencingToken: l.Token, ExpiresAt: unixTime(l.ExpiresAt), Metadata: l.Metadata}
+	if st, ok := s.LockStatus(l.Name, now); ok && shaped(st) {
+		full := statusResponse(st, loginsOf(s, st.Holders))
+		e.Limit, e.Mode, e.Holders = full.Limit, full.Mode, full.Holders
+	}
+	return e
 }
 
 func listLimit(s string) (int, error) {

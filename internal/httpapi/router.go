@@ -33,6 +33,8 @@ type route struct {
 type routes struct {
 	health, ready, metrics, spec, list, status, create, session, keepalive *route
 	actions                                                                map[string]*route // acquire, renew, release
+	election, elections                                                    *route
+	electionActions                                                        map[string]*route // campaign, proclaim, resign
 	github, callback, rotate, tokens, token                                *route
 	webhooks, webhook                                                      *route
 	namespaces, namespace                                                  *route
@@ -71,6 +73,13 @@ func (a *API) buildRoutes() {
 			"acquire": {name: "/locks/{name}/acquire", methods: map[string]handler{"POST": a.handleAcquireLock}, body: true, scope: scopeWrite},
 			"renew":   {name: "/locks/{name}/renew", methods: map[string]handler{"POST": a.handleRenewLock}, body: true, scope: scopeWrite},
 			"release": {name: "/locks/{name}/release", methods: map[string]handler{"POST": a.handleReleaseLock}, body: true, scope: scopeWrite},
+		},
+		election:  &route{name: "/elections/{name}", methods: map[string]handler{"GET": a.handleGetElection}, scope: scopeRead},
+		elections: &route{name: "/elections", methods: map[string]handler{"GET": a.handleListElections}, scope: scopeRead},
+		electionActions: map[string]*route{
+			"campaign": {name: "/elections/{name}/campaign", methods: map[string]handler{"POST": a.handleCampaign}, body: true, scope: scopeWrite},
+			"proclaim": {name: "/elections/{name}/proclaim", methods: map[string]handler{"POST": a.handleProclaim}, body: true, scope: scopeWrite},
+			"resign":   {name: "/elections/{name}/resign", methods: map[string]handler{"POST": a.handleResign}, body: true, scope: scopeWrite},
 		},
 	}
 }
@@ -145,7 +154,11 @@ func (a *API) match(req *request, path string) (*route, error) {
 	case path == "/locks":
 		rt = a.routes.list
 	case strings.HasPrefix(path, "/locks/"):
-		rt, err = a.lockRoute(req, path[len("/locks/"):])
+		rt, err = a.namedRoute(req, path[len("/locks/"):], a.routes.status, a.routes.actions)
+	case path == "/elections":
+		rt = a.routes.elections
+	case strings.HasPrefix(path, "/elections/"):
+		rt, err = a.namedRoute(req, path[len("/elections/"):], a.routes.election, a.routes.electionActions)
 	case path == "/sessions":
 		rt = a.routes.create
 	case strings.HasPrefix(path, "/sessions/"):
@@ -197,12 +210,13 @@ func (a *API) match(req *request, path string) (*route, error) {
 	return rt, err
 }
 
-// lockRoute parses "/locks/{name}" (GET) and "/locks/{name}/{action}"
-// (POST). A GET of ".../acquire" reads the lock named "…/acquire".
-func (a *API) lockRoute(req *request, rest string) (*route, error) {
-	rt, raw := a.routes.status, rest
+// namedRoute parses "/locks/{name}" (GET) and "/locks/{name}/{action}"
+// (POST), and the same shapes under /elections/. A GET of ".../acquire"
+// reads the lock named "…/acquire".
+func (a *API) namedRoute(req *request, rest string, read *route, actions map[string]*route) (*route, error) {
+	rt, raw := read, rest
 	if i := strings.LastIndexByte(rest, '/'); i >= 0 && req.Method != http.MethodGet {
-		if action, ok := a.routes.actions[rest[i+1:]]; ok {
+		if action, ok := actions[rest[i+1:]]; ok {
 			rt, raw = action, rest[:i]
 		}
 	}
@@ -211,7 +225,7 @@ func (a *API) lockRoute(req *request, rest string) (*route, error) {
 	}
 	name, err := url.PathUnescape(raw)
 	if err != nil {
-		req.paramErr = invalid("lock name is not valid percent-encoding")
+		req.paramErr = invalid("name is not valid percent-encoding")
 	}
 	req.name = name
 	return rt, nil

@@ -34,8 +34,8 @@ func (a *API) mayEndSession(r *request) error {
 	}
 	allowed := true
 	err := a.store.Read(r.Context(), false, func(s state.View, _ int64) {
-		for _, name := range s.SessionLockNames(r.id) {
-			allowed = allowed && r.tok.Allows(name, true)
+		for _, key := range s.SessionLockNames(r.id) {
+			allowed = allowed && r.tok.Allows(nameOfKey(key), true)
 		}
 	})
 	if err == nil && !allowed {
@@ -61,7 +61,7 @@ func (a *API) checkScope(rt *route, req *request) error {
 		return ErrTokenScope
 	case req.name != "" && !tok.Allows(req.name, write):
 		return ErrTokenScope
-	case rt == a.routes.list && !tok.Covers(req.URL.Query().Get("prefix")):
+	case (rt == a.routes.list || rt == a.routes.elections) && !tok.Covers(req.URL.Query().Get("prefix")):
 		return ErrTokenScope
 	}
 	return nil

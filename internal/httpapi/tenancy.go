@@ -17,8 +17,8 @@ import (
 // or not, and changes nothing. It leaves on req the namespace binding an
 // acquire proposes first, and the spans a list may read.
 func (a *API) checkNamespace(rt *route, req *request) error {
-	lockRoute := strings.HasPrefix(rt.name, "/locks/{name}")
-	if !a.tenancy.Isolated() || !lockRoute && rt != a.routes.list {
+	lockRoute := strings.HasPrefix(rt.name, "/locks/{name}") || strings.HasPrefix(rt.name, "/elections/{name}")
+	if !a.tenancy.Isolated() || !lockRoute && rt != a.routes.list && rt != a.routes.elections {
 		return nil
 	}
 	if lockRoute && state.ValidLockName(req.name) != nil {
@@ -54,22 +54,23 @@ func (a *API) bindNamespace(w http.ResponseWriter, r *request) (ok bool) {
 	return true
 }
 
-// listSpans lists the locks held at now in spans (disjoint, in name
-// order), after the name after: at most limit, and whether more follow.
-func listSpans(s state.View, spans []tenancy.Span, after string, limit int, now int64) ([]state.Lock, bool) {
-	var out []state.Lock
+// listSpans lists what is held at now in spans (disjoint, in name order),
+// after the name after: at most limit, and whether more follow. get reads
+// one name, list a prefix (locks, or elections).
+func listSpans[T any](spans []tenancy.Span, after string, limit int,
+	get func(name string) (T, bool), list func(prefix, after string, limit int) []T) ([]T, bool) {
+	var out []T
 	for _, sp := range spans {
 		if len(out) > limit {
 			break
 		}
 		if sp.Exact != "" {
-			if l, held := s.GetLock(sp.Exact, now); held && sp.Exact > after {
-				out = append(out, l)
+			if v, held := get(sp.Exact); held && sp.Exact > after {
+				out = append(out, v)
 			}
 			continue
 		}
-		locks, _ := s.ListLocks(sp.Prefix, after, limit+1-len(out), now)
-		out = append(out, locks...)
+		out = append(out, list(sp.Prefix, after, limit+1-len(out))...)
 	}
 	if len(out) > limit {
 		return out[:limit], true

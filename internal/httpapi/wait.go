@@ -10,16 +10,29 @@ import (
 	"github.com/octostore/octostore/internal/state"
 )
 
-// acquireWaiting queues an acquire behind the current holder and answers
-// when the lock is handed over (200 acquired), or, after the wait, exactly
-// as a try-lock does (409). The request costs no polling and no Raft write
+// waitingAcquire is an acquire that may wait in the name's queue: a lock's
+// (or semaphore slot's) acquire, or an election's campaign.
+type waitingAcquire struct {
+	// acquire is the acquire as the state queues it: for a campaign, on the
+	// election's key. Leaving the queue and giving back a grant use it.
+	acquire state.Acquire
+	// propose is the command to propose, waiting up to wait.
+	propose func(wait time.Duration) state.Command
+	// answer writes the outcome.
+	answer func(res state.Result, err error)
+}
+
+// acquireWaiting queues an acquire behind the current holders and answers
+// when the name is handed over (200), or, after the wait, exactly as a
+// try-lock does (409). The request costs no polling and no Raft write
 // while it waits: a release or expiry grants it in the same log entry.
-func (a *API) acquireWaiting(w http.ResponseWriter, r *request, cmd state.Acquire) {
+func (a *API) acquireWaiting(w http.ResponseWriter, r *request, wa waitingAcquire) {
+	cmd := wa.acquire
 	granted, forget := a.store.ExpectGrant(cmd.LeaseID)
 	defer forget()
-	res, err := state.Outcome(a.store.Apply(r.Context(), cmd))
+	res, err := state.Outcome(a.store.Apply(r.Context(), wa.propose(cmd.Wait)))
 	if err != nil || res.Status != state.Queued {
-		a.writeLockResult(w, r, res, err)
+		wa.answer(res, err)
 		return
 	}
 	timer := time.NewTimer(cmd.Wait)
@@ -27,49 +40,58 @@ func (a *API) acquireWaiting(w http.ResponseWriter, r *request, cmd state.Acquir
 	select {
 	case l, ok := <-granted:
 		if !ok { // the queue was dropped: answer as a try-lock would now
-			a.stopWaiting(w, r, cmd, false)
+			a.stopWaiting(w, r, wa, false)
 			return
 		}
 		if r.Context().Err() != nil { // granted as the client left: give it back
-			a.stopWaiting(w, r, cmd, true)
+			a.stopWaiting(w, r, wa, true)
 			return
 		}
-		a.writeLockResult(w, r, state.Result{Status: state.Granted, Lock: l, Holder: r.user.Login}, nil)
+		wa.answer(state.Result{Status: state.Granted, Lock: l, Holder: r.user.Login, Limit: grantedLimit(cmd)}, nil)
 	case <-timer.C:
-		a.stopWaiting(w, r, cmd, false)
+		a.stopWaiting(w, r, wa, false)
 	case <-r.Context().Done():
-		a.stopWaiting(w, r, cmd, true)
+		a.stopWaiting(w, r, wa, true)
 	case <-a.draining:
-		a.stopWaiting(w, r, cmd, true)
-		a.writeError(w, r.Request, cluster.ErrShutdown) // the client is there: it retries elsewhere
+		a.stopWaiting(w, r, wa, true)
+		wa.answer(state.Result{}, cluster.ErrShutdown) // the client is there: it retries elsewhere
 	}
 }
 
-// stopWaiting takes the waiter out of the queue. If the lock was handed
+// grantedLimit is the Result.Limit a shaped acquire's grant carries (the
+// state sets it on grants it answers itself, not on handed-over ones).
+func grantedLimit(cmd state.Acquire) int {
+	if cmd.Limit == 0 && cmd.Mode == state.Shared {
+		return 1
+	}
+	return cmd.Limit
+}
+
+// stopWaiting takes the waiter out of the queue. If the name was handed
 // over meanwhile, a caller still there gets it; one that left has it
 // released at once, so no lock stays held by nobody.
-func (a *API) stopWaiting(w http.ResponseWriter, r *request, cmd state.Acquire, gone bool) {
+func (a *API) stopWaiting(w http.ResponseWriter, r *request, wa waitingAcquire, gone bool) {
+	cmd := wa.acquire
+	requestID := w.Header().Get("X-Request-Id")
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
 	defer cancel()
 	res, err := a.store.Apply(ctx, state.CancelWait{Name: cmd.Name, LeaseID: cmd.LeaseID, HolderID: cmd.HolderID})
 	switch {
 	case err == nil && res.Status == state.Granted && gone:
-		a.releaseOrphan(ctx, w.Header().Get("X-Request-Id"), cmd)
+		a.releaseOrphan(ctx, requestID, cmd)
 	case gone && err != nil:
 		// Still queued: a grant would go to nobody and be held for its TTL.
-		a.log.Warn("leaving the queue for a client that left", "lock", cmd.Name, "err", err,
-			"request_id", w.Header().Get("X-Request-Id"))
+		a.log.Warn("leaving the queue for a client that left", "lock", cmd.Name, "err", err, "request_id", requestID)
 	case gone:
 	case err == nil && res.Status == state.Granted:
-		a.writeLockResult(w, r, res, nil)
+		res.Limit = max(res.Limit, grantedLimit(cmd))
+		wa.answer(res, nil)
 	case err == nil && res.Lock.Name != "": // someone else holds it
-		a.writeLockResult(w, r, res, state.ErrLockHeld)
+		wa.answer(res, state.ErrLockHeld)
 	default:
-		// The lock is free again (its queue emptied as this request timed
+		// The name is free again (its queue emptied as this request timed
 		// out): answer as a try-lock made now would.
-		cmd.Wait = 0
-		res, err = a.store.Apply(ctx, cmd)
-		a.writeLockResult(w, r, res, err)
+		wa.answer(a.store.Apply(ctx, wa.propose(0)))
 	}
 }
 
@@ -116,13 +138,13 @@ func blockingParams(r *http.Request) (time.Duration, uint64, error) {
 // waitForChange blocks until an event for r's lock comes after index (or
 // events after index were compacted away, or wait passes): a blocking
 // query, as Consul's. It wakes only on changes of state, never polls.
-func (a *API) waitForChange(w http.ResponseWriter, r *request, index uint64, wait time.Duration) {
+func (a *API) waitForChange(w http.ResponseWriter, r *request, key string, index uint64, wait time.Duration) {
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for cursor := index; ; {
 		changed := a.store.Changed()
 		var found bool
-		err := a.store.Read(r.Context(), true, func(s state.View, _ int64) { cursor, found = scanFor(s, r.name, cursor) })
+		err := a.store.Read(r.Context(), true, func(s state.View, _ int64) { cursor, found = scanFor(s, key, cursor) })
 		if err != nil || found { // an error: the client left; the caller answers it
 			return
 		}

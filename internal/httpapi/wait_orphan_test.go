@@ -53,7 +53,7 @@ func TestStopWaiting_GoneClientFailuresAreLogged(t *testing.T) {
 			cancel() // the client has left
 			r := &request{Request: httptest.NewRequest("POST", "/locks/a/acquire", nil).WithContext(ctx)}
 			cmd := state.Acquire{Name: "a", LeaseID: uuid.New(), HolderID: uuid.New(), TTL: time.Minute, Wait: time.Minute}
-			a.stopWaiting(httptest.NewRecorder(), r, cmd, true)
+			a.stopWaiting(httptest.NewRecorder(), r, waitingAcquire{acquire: cmd}, true)
 			if out := logs.String(); !strings.Contains(out, tc.want) || !strings.Contains(out, "level=WARN") {
 				t.Fatalf("log:\n%s\nwant a warning %q", out, tc.want)
 			}

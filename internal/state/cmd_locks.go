@@ -24,9 +24,24 @@ type Acquire struct {
 	// MaxLocks, when positive, refuses a new grant or a wait with
 	// ErrTooManyLocks while the holder already holds this many locks.
 	MaxLocks int
+	// Limit, when above 1, makes Name a counting semaphore of Limit
+	// slots (at most MaxLimit); 0 and 1 mean one slot. Every holder of a
+	// name asks with the same limit, else ErrLimitMismatch.
+	Limit int
+	// Mode is Exclusive (the zero value, a mutex or semaphore slot) or
+	// Shared (a reader of a read/write lock; only with Limit 0 or 1).
+	Mode Mode
 }
 
-func (Acquire) kind() kind { return kindAcquire }
+// kind: a plain acquire keeps its original tag and bytes; one with a
+// Limit or a Mode is written under kindAcquireShaped, which appends them,
+// so the log entries of plain acquires never change.
+func (c Acquire) kind() kind {
+	if c.Limit != 0 || c.Mode != Exclusive {
+		return kindAcquireShaped
+	}
+	return kindAcquire
+}
 
 func (c Acquire) encode(e *encoder) {
 	e.str(c.Name)
@@ -37,6 +52,10 @@ func (c Acquire) encode(e *encoder) {
 	e.str(c.Metadata)
 	e.dur(c.Wait)
 	e.uvarint(uint64(c.MaxLocks))
+	if c.kind() == kindAcquireShaped {
+		e.uvarint(uint64(c.Limit))
+		e.u8(byte(c.Mode))
+	}
 }
 
 func (Acquire) decode(d *decoder) Command {
@@ -54,7 +73,7 @@ func (Acquire) decode(d *decoder) Command {
 func (c Acquire) validate() error {
 	return firstErr(nameErr(c.Name), lockTTLErr(c.TTL), idErr(c.LeaseID, c.HolderID),
 		check(len(c.Metadata) <= MaxMetadataLen, errMetadata), check(c.Wait >= 0 && c.Wait <= MaxWait, errWait),
-		quotaErr(c.MaxLocks))
+		quotaErr(c.MaxLocks), shapeErr(c.Limit, c.Mode))
 }
 
 func (c Acquire) apply(s *State, now int64, skew time.Duration) Result {

@@ -44,6 +44,11 @@ func everyCommand() []Command {
 		RecordGitHubAccount{UserID: alice, Login: "octocat", GitHubID: 583231, Orgs: []Org{{ID: 9919, Login: "github"}}, Grant: "gho_x"},
 		BindNamespace{Namespace: "octocat", Account: AccountGitHubUser(583231)},
 		ReleaseNamespace{Namespace: "octocat"},
+		Acquire{Name: "sem", LeaseID: id, HolderID: alice, TTL: time.Minute, Wait: time.Second, Limit: 3},
+		Acquire{Name: "rw", LeaseID: id, HolderID: bob, SessionID: id, TTL: time.Minute, Metadata: "r", Mode: Shared},
+		Campaign{Name: "svc/leader", LeaseID: id, HolderID: alice, SessionID: id, TTL: time.Minute, Value: "10.0.0.1:80", Wait: time.Second, MaxLocks: 3},
+		Proclaim{Name: "svc/leader", LeaseID: id, HolderID: alice, Value: "10.0.0.2:80"},
+		Resign{Name: "svc/leader", LeaseID: id, HolderID: alice},
 	}
 }
 

@@ -68,6 +68,10 @@ const (
 	kindRecordGitHubAccount
 	kindBindNamespace
 	kindReleaseNamespace
+	kindAcquireShaped // an Acquire with a Limit or a Mode: see Acquire.kind
+	kindCampaign
+	kindProclaim
+	kindResign
 )
 
 // registry maps each wire tag to the command type it decodes to: adding a
@@ -101,6 +105,10 @@ var registry = map[kind]Command{
 	kindRecordGitHubAccount: RecordGitHubAccount{},
 	kindBindNamespace:       BindNamespace{},
 	kindReleaseNamespace:    ReleaseNamespace{},
+	kindAcquireShaped:       shapedAcquire{},
+	kindCampaign:            Campaign{},
+	kindProclaim:            Proclaim{},
+	kindResign:              Resign{},
 }
 
 // GrantStatus says how an Acquire succeeded.
@@ -123,6 +131,16 @@ type Result struct {
 	Webhook Webhook     // CreateWebhook
 	Token   Token       // CreateToken
 	Count   int         // ExpireDue: records ended; BootstrapAdmin: users created; RetireUsers: tokens deleted
+	// Limit is set by an Acquire that took the shaped path (it gave a
+	// Limit or a Mode, or the name is held as a semaphore or shared): the
+	// name's number of slots (1 for a read/write lock), and on
+	// ErrLimitMismatch the limit the current holders asked with. It is 0
+	// for a plain acquire of a mutex (one slot), whose answers are
+	// unchanged.
+	Limit int
+	// Since is when the leader was elected, for a Campaign that made or
+	// kept its caller the leader and for a Proclaim (unix nanoseconds).
+	Since int64
 }
 
 // Outcome folds the two ways a command fails into one error: err when the

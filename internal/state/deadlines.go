@@ -11,7 +11,7 @@ func lockDeadlineLess(a, b *Lock) bool {
 	if a.FreeAt != b.FreeAt {
 		return a.FreeAt < b.FreeAt
 	}
-	return a.Name < b.Name
+	return lockLess(a, b)
 }
 
 // deadline is when ExpireDue next acts on a session: at FreeAt it expires

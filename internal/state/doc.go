@@ -14,4 +14,62 @@
 // Records stored in its trees (Lock, Session) are immutable once inserted:
 // a change replaces the record. That is what makes Snapshot an O(1)
 // copy-on-write clone that can be persisted while Apply continues.
+//
+// # Semaphores, read/write locks and elections
+//
+// A name's holders are slots: Lock records keyed by (name, token), each
+// with its own lease, expiry, session and fencing token, the token drawn
+// from the one counter that serves every grant (strictly increasing
+// across names, slots, modes and elections). A plain Acquire (Limit 0 or
+// 1, Mode Exclusive) is the one-slot exclusive case and follows the
+// mutex rules exactly as before: same log bytes, same answers, same
+// events, one record per held name and nothing else.
+//
+// Acquire.Limit N (2..MaxLimit) makes a name a counting semaphore of N
+// exclusive slots. Every acquire is a new slot, also by a holder that
+// already has one (as Curator's semaphore leases): a slot is released,
+// renewed and expires by its own lease. Acquire.Mode Shared holds a
+// read/write lock in shared mode: any number of shared holders together,
+// never with an exclusive one; a shared acquire by a holder (user and
+// session) that already holds the name shared extends that hold, as a
+// mutex re-acquire does. Shared needs Limit 0 or 1 (the command is
+// invalid otherwise). A name has one shape while held: every holder
+// asks with the same limit, else ErrLimitMismatch with Result.Limit the
+// current one (a mutex and a read/write lock have limit 1, so shared and
+// exclusive acquires of one name conflict but do not mismatch). A holder
+// asking for the other mode of a name it holds gets ErrLockHeld, even
+// when it would wait: there is no upgrade or downgrade, and waiting
+// would wait for itself.
+//
+// Waiting is FIFO across modes. A request is granted at once only when
+// no acquire waits for the name and it fits the holders (anything fits
+// a free name; shared fits shared; an exclusive semaphore slot fits while
+// slots are free). Whenever a slot ends (release, expiry, session end),
+// a waiter is cancelled or a session ends (its waiters can no longer be
+// granted), the queue's head is granted while it fits:
+// several shared waiters at the head together, as many semaphore waiters
+// as there are free slots; an exclusive waiter at the head holds back
+// every later one, so a stream of shared acquirers cannot starve it.
+// Waiters past their deadline or whose session ended are skipped. One
+// exception is inherited from the mutex rules: a holder whose own lease
+// lapsed (past ExpiresAt, before FreeAt) and asks again gets a fresh
+// grant ahead of the waiters, since nobody else could have the name
+// before FreeAt anyway.
+//
+// A session's end frees every slot acquired with it. Each slot counts as
+// one held lock for Acquire.MaxLocks. Events are per slot: acquired,
+// renewed, released and expired carry the slot's token.
+//
+// An election is a mutex in a namespace of its own, kept under
+// ElectionKey(name) (a '~' no lock name can contain): Campaign is a
+// waiting acquire whose Value (at most MaxElectionValue bytes) is the
+// leader's lock's Metadata; the leader campaigning again extends its
+// lease like a re-acquire (and replaces the value when one is given);
+// Proclaim replaces the value of the lease it names (ErrLockNotFound for
+// any other) and emits a renewed event; Resign is a release. Term is the
+// leader's fencing token, Since when it was elected. Leadership ends
+// with the lease, the session or Resign, and the first campaigner
+// waiting becomes leader in the same Apply. Elections' events are lock
+// events whose Event.Lock is the election's key (ElectionName turns it
+// back); lock listings never include elections.
 package state

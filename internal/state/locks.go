@@ -15,7 +15,14 @@ func (s *State) acquire(now int64, skew time.Duration, c Acquire) Result {
 	if c.SessionID != uuid.Nil && !s.sessionUsable(now, c.SessionID, c.HolderID) {
 		return Result{Err: ErrSessionInvalid}
 	}
+	if c.shape() != plainShape || s.shaped(c.Name) {
+		return s.acquireSlot(now, skew, c)
+	}
 	cur, held := s.liveLock(now, c.Name)
+	if s.shaped(c.Name) {
+		// The lapsed holder's waiters were granted in another shape.
+		return s.acquireSlot(now, skew, c)
+	}
 	if held && sameHolder(cur, c.HolderID, c.SessionID) && now < cur.ExpiresAt {
 		return s.extend(now, skew, cur, c)
 	}
@@ -57,16 +64,12 @@ func sameHolder(l *Lock, holder, session uuid.UUID) bool {
 	return l.HolderID == holder && l.SessionID == session
 }
 
-// liveLock returns the lock called name unless it has passed FreeAt, in
-// which case it is removed first: acquire treats an expired lock as free
-// without waiting for ExpireDue.
+// liveLock returns name's first slot (a mutex's only one) once every slot
+// past FreeAt is removed: acquire treats an expired lock as free without
+// waiting for ExpireDue, and a waiter may have it now.
 func (s *State) liveLock(now int64, name string) (*Lock, bool) {
-	l, ok := s.locks.Get(&Lock{Name: name})
-	if ok && now >= l.FreeAt {
-		s.free(now, l, EventExpired)
-		return s.locks.Get(&Lock{Name: name}) // a waiter may have it now
-	}
-	return l, ok
+	s.dropLapsed(now, name)
+	return s.firstSlot(name)
 }
 
 func (s *State) grant(now int64, skew time.Duration, c Acquire) Result {
@@ -77,6 +80,10 @@ func (s *State) grant(now int64, skew time.Duration, c Acquire) Result {
 		Metadata: metadata(c.Metadata),
 	}
 	s.nextToken++
+	s.noteShape(c.Name, c.shape())
+	if isElectionKey(c.Name) {
+		s.elected[c.Name] = now
+	}
 	s.putLock(nil, l)
 	s.emit(now, EventAcquired, l)
 	return Result{Status: Granted, Lock: *l, Holder: s.login(l.HolderID)}
@@ -124,12 +131,13 @@ func (s *State) release(now int64, c Release) Result {
 	return Result{}
 }
 
-// ownedLock returns the lock if lease and holder match and its lease has not
-// expired. Past ExpiresAt the holder has lost it even though nobody else
-// can take it until FreeAt.
+// ownedLock returns the slot of name granted with lease if holder matches
+// and the lease has not expired. Past ExpiresAt the holder has lost it even
+// though nobody else can take it until FreeAt.
 func (s *State) ownedLock(now int64, name string, lease, holder uuid.UUID) (*Lock, bool) {
-	l, ok := s.liveLock(now, name)
-	if !ok || l.LeaseID != lease || l.HolderID != holder || now >= l.ExpiresAt {
+	s.dropLapsed(now, name)
+	l, ok := s.slotByLease(name, lease)
+	if !ok || l.HolderID != holder || now >= l.ExpiresAt {
 		return nil, false
 	}
 	return l, true
@@ -141,22 +149,37 @@ func (s *State) putLock(old, l *Lock) {
 	if old != nil {
 		s.lockDeadlines.Delete(old)
 	}
-	if prev, replaced := s.locks.ReplaceOrInsert(l); replaced {
+	prev, replaced := s.locks.ReplaceOrInsert(l)
+	s.addSessionLock(l.SessionID, l.Name, 1)
+	if replaced {
 		s.counts.addLock(prev.HolderID, -1)
+		s.addSessionLock(prev.SessionID, prev.Name, -1)
 	}
 	s.counts.addLock(l.HolderID, 1)
 	s.lockDeadlines.ReplaceOrInsert(l)
-	if l.SessionID != uuid.Nil {
-		set := s.sessionLocks[l.SessionID]
-		if set == nil {
-			set = make(map[string]struct{})
-			s.sessionLocks[l.SessionID] = set
-		}
-		set[l.Name] = struct{}{}
+}
+
+// addSessionLock counts the slots of name held with session.
+func (s *State) addSessionLock(session uuid.UUID, name string, delta int32) {
+	if session == uuid.Nil {
+		return
+	}
+	set := s.sessionLocks[session]
+	if set == nil {
+		set = make(map[string]int32)
+		s.sessionLocks[session] = set
+	}
+	if n := set[name] + delta; n > 0 {
+		set[name] = n
+	} else {
+		delete(set, name)
+	}
+	if len(set) == 0 {
+		delete(s.sessionLocks, session)
 	}
 }
 
-// free removes l for good: its first waiter, if any, gets it now.
+// free removes l for good: the first waiters that fit, if any, get it now.
 func (s *State) free(now int64, l *Lock, why EventKind) {
 	s.removeLock(now, l, why)
 	s.handoff(now, l.Name)
@@ -169,12 +192,10 @@ func (s *State) removeLock(now int64, l *Lock, why EventKind) {
 		s.counts.addLock(l.HolderID, -1)
 	}
 	s.lockDeadlines.Delete(l)
-	if l.SessionID != uuid.Nil {
-		set := s.sessionLocks[l.SessionID]
-		delete(set, l.Name)
-		if len(set) == 0 {
-			delete(s.sessionLocks, l.SessionID)
-		}
+	s.addSessionLock(l.SessionID, l.Name, -1)
+	s.forgetShape(l.Name)
+	if isElectionKey(l.Name) {
+		delete(s.elected, l.Name)
 	}
 }
 

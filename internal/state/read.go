@@ -11,18 +11,32 @@ import (
 // LastNow) so that a lock past its FreeAt reads as free even before the
 // leader's ExpireDue has removed it.
 
-// GetLock returns the lock called name if it is held at now.
-func (s *State) GetLock(name string, now int64) (Lock, bool) {
-	l, ok := s.locks.Get(&Lock{Name: name})
-	if !ok || now >= l.FreeAt {
-		return Lock{}, false
-	}
-	return *l, true
+// GetLock returns the lock called name if it is held at now: a mutex's
+// holder, or the first (lowest token) holder of a name held in another
+// shape (LockStatus has them all).
+func (s *State) GetLock(name string, now int64) (lock Lock, held bool) {
+	s.eachSlot(name, func(l *Lock) bool {
+		if now < l.FreeAt {
+			lock, held = *l, true
+		}
+		return !held
+	})
+	return lock, held
 }
 
 // ListLocks returns up to limit locks held at now whose names start with
 // prefix and sort after after, in name order, and whether more follow.
 func (s *State) ListLocks(prefix, after string, limit int, now int64) ([]Lock, bool) {
+	if isElectionKey(prefix) {
+		return nil, false // elections are listed by ListElections only
+	}
+	return s.listSlots(prefix, after, limit, now)
+}
+
+// listSlots lists the first live slot of each name in the key range:
+// lock names, or election keys when prefix is one.
+func (s *State) listSlots(prefix, after string, limit int, now int64) ([]Lock, bool) {
+	elections := isElectionKey(prefix)
 	start := prefix
 	if after >= start {
 		start = after + "\x00"
@@ -30,11 +44,11 @@ func (s *State) ListLocks(prefix, after string, limit int, now int64) ([]Lock, b
 	var out []Lock
 	more := false
 	s.locks.AscendGreaterOrEqual(&Lock{Name: start}, func(l *Lock) bool {
-		if !strings.HasPrefix(l.Name, prefix) {
-			return false
+		if !strings.HasPrefix(l.Name, prefix) || isElectionKey(l.Name) != elections {
+			return false // elections sort after every lock name
 		}
-		if now >= l.FreeAt {
-			return true
+		if now >= l.FreeAt || len(out) > 0 && out[len(out)-1].Name == l.Name {
+			return true // one entry per name: its first live slot
 		}
 		if len(out) == limit {
 			more = true
@@ -51,7 +65,8 @@ func (s *State) ListLocks(prefix, after string, limit int, now int64) ([]Lock, b
 func (s *State) LockCount() int { return s.locks.Len() }
 
 // SessionLockNames returns the names of the locks stored under session
-// id, in no order.
+// id, in no order: each name once however many slots the session holds;
+// an election appears under its key (ElectionKey).
 func (s *State) SessionLockNames(id uuid.UUID) []string {
 	names := make([]string, 0, len(s.sessionLocks[id]))
 	for name := range s.sessionLocks[id] {
@@ -68,9 +83,12 @@ func (s *State) GetSession(id uuid.UUID, now int64) (Session, int, bool) {
 	}
 	n := 0
 	for name := range s.sessionLocks[id] {
-		if l, ok := s.locks.Get(&Lock{Name: name}); ok && now < l.FreeAt {
-			n++
-		}
+		s.eachSlot(name, func(l *Lock) bool {
+			if l.SessionID == id && now < l.FreeAt {
+				n++
+			}
+			return true
+		})
 	}
 	return *sess, n, true
 }

@@ -119,27 +119,29 @@ func (s *State) validSessionRecord(sess *Session, prev uuid.UUID) bool {
 
 func (s *State) readLocks(d *decoder) {
 	n := d.count(58)
-	prev := ""
+	var prev *Lock
 	for i := 0; i < n && d.err == nil; i++ {
-		l := &Lock{Name: d.str(MaxLockNameLen), LeaseID: d.id(), HolderID: d.id(),
+		l := &Lock{Name: d.str(MaxLockNameLen + len(electionPrefix)), LeaseID: d.id(), HolderID: d.id(),
 			SessionID: d.id(), Token: d.uvarint(),
 			ExpiresAt: d.varint(), FreeAt: d.varint(), Metadata: metadata(d.str(MaxMetadataLen))}
-		if d.err != nil || !s.validLockRecord(l, prev, i == 0) {
+		if d.err != nil || !s.validLockRecord(l, prev) {
 			d.fail("bad lock record")
 			return
 		}
-		prev = l.Name
+		prev = l
 		s.putLock(nil, l)
 	}
 }
 
-func (s *State) validLockRecord(l *Lock, prev string, first bool) bool {
+// validLockRecord: slots come in (name, token) order; whether a name may
+// have several is checked once the shapes are read (checkShapes).
+func (s *State) validLockRecord(l *Lock, prev *Lock) bool {
 	_, userOK := s.users[l.HolderID]
 	sessionOK := l.SessionID == uuid.Nil
 	if sess, ok := s.sessions.Get(&Session{ID: l.SessionID}); ok {
 		sessionOK = !sess.Ended() && sess.UserID == l.HolderID
 	}
-	return userOK && sessionOK && (first || l.Name > prev) && ValidLockName(l.Name) == nil &&
+	return userOK && sessionOK && (prev == nil || lockLess(prev, l)) && validKey(l.Name) == nil &&
 		l.LeaseID != uuid.Nil && l.Token >= 1 && l.Token < s.nextToken &&
 		l.FreeAt >= l.ExpiresAt
 }
@@ -199,13 +201,15 @@ func (s *State) readNodes(d *decoder) {
 	}
 }
 
-func (s *State) readQueues(d *decoder) {
+// readQueues reads the queues of a snapshot of version v: before
+// primitivesVersion a waiter ends at its deadline.
+func (s *State) readQueues(d *decoder, v uint64) {
 	n := d.count(2)
 	prev := ""
 	for i := 0; i < n && d.err == nil; i++ {
-		name := d.str(MaxLockNameLen)
+		name := d.str(MaxLockNameLen + len(electionPrefix))
 		waiters := d.count(50)
-		if d.err == nil && (ValidLockName(name) != nil || name <= prev || waiters == 0) {
+		if d.err == nil && (validKey(name) != nil || name <= prev || waiters == 0) {
 			d.fail("bad queue record")
 		}
 		prev = name
@@ -213,8 +217,12 @@ func (s *State) readQueues(d *decoder) {
 		for j := 0; j < waiters && d.err == nil; j++ {
 			w := &Waiter{LeaseID: d.id(), HolderID: d.id(), SessionID: d.id(), TTL: d.dur(),
 				Metadata: d.str(MaxMetadataLen), Deadline: d.varint()}
+			if v >= primitivesVersion {
+				w.Limit, w.Mode = uint16(min(d.uvarint(), MaxLimit+1)), Mode(d.u8())
+			}
 			_, dup := q.byLease[w.LeaseID]
-			if d.err == nil && (dup || lockTTLErr(w.TTL) != nil || idErr(w.LeaseID, w.HolderID) != nil) {
+			if d.err == nil && (dup || lockTTLErr(w.TTL) != nil || idErr(w.LeaseID, w.HolderID) != nil ||
+				shapeErr(int(w.Limit), w.Mode) != nil) {
 				d.fail("bad waiter record")
 			}
 			q.push(w)

@@ -86,10 +86,13 @@ func (s *State) endSession(now int64, cur *Session, expired bool) {
 	// not be handed one of them.
 	s.putSession(cur, &sess)
 	for _, name := range names {
-		if l, ok := s.locks.Get(&Lock{Name: name}); ok {
-			s.free(now, l, why)
+		for _, l := range s.slots(name) {
+			if l.SessionID == cur.ID {
+				s.free(now, l, why)
+			}
 		}
 	}
+	s.skipEndedWaiters(now)
 }
 
 // putSession stores sess in place of old (nil for a new session) with its

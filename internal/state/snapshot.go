@@ -14,11 +14,19 @@ import (
 	"github.com/google/uuid"
 )
 
-// Snapshot format, version 6:
+// Snapshot format, version 7:
 //
 //	"OCTOSNAP" | version uvarint | lastNow varint | nextToken uvarint
 //	| users | tokens | revoked | sessions | locks | webhooks | outbox | nodes
-//	| queues | namespaces | CRC-32 (IEEE, big endian) of all before
+//	| queues | namespaces | shapes | elected
+//	| CRC-32 (IEEE, big endian) of all before
+//
+// Version 7 added the primitives: the locks section may hold several
+// slots of one name (in token order), each waiter ends with its limit and
+// mode, and two sections follow the namespaces: the shape (limit, mode)
+// of every name held as anything but a mutex, and when each election's
+// leader was elected. Version 5 and 6 snapshots still restore: they hold
+// mutexes only.
 //
 // Version 6 added each token's scope, expiry and last use after its
 // creation time, each user's GitHub account (ID, organizations, when they
@@ -31,7 +39,10 @@ import (
 // states always produce identical bytes.
 const (
 	snapshotMagic   = "OCTOSNAP"
-	snapshotVersion = 6
+	snapshotVersion = 7
+	// primitivesVersion is the first version with semaphores, read/write
+	// locks and elections.
+	primitivesVersion = 7
 	// scopedTokensVersion is the first version with token scopes.
 	scopedTokensVersion = 6
 	// accountsVersion is the first version with GitHub accounts and
@@ -57,6 +68,16 @@ type Snapshot struct {
 	queues             []queueCopy // sorted by lock name
 	grants             map[uuid.UUID]string
 	namespaces         []NamespaceBinding
+	shapes             []namedShape
+	elected            []namedShape // since in the shape's place: see writeElected
+}
+
+// namedShape is a name's shape, or an election's time of election, for
+// sorting into a snapshot.
+type namedShape struct {
+	name  string
+	shape shape
+	since int64
 }
 
 type queueCopy struct {
@@ -97,6 +118,12 @@ func (s *State) Snapshot() *Snapshot {
 	}
 	for id, addr := range s.nodes {
 		sn.nodes = append(sn.nodes, [2]string{id, addr})
+	}
+	for name, sh := range s.shapes {
+		sn.shapes = append(sn.shapes, namedShape{name: name, shape: sh})
+	}
+	for key, since := range s.elected {
+		sn.elected = append(sn.elected, namedShape{name: key, since: since})
 	}
 	// Queues change in place, so they are copied; they are short-lived and
 	// small next to the locks.
@@ -153,6 +180,8 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	sn.writeNodes(sw)
 	sn.writeQueues(sw)
 	sn.writeNamespaces(sw)
+	sn.writeShapes(sw)
+	sn.writeElected(sw)
 	sw.flush()
 	if sw.err == nil {
 		sw.err = binary.Write(bw, binary.BigEndian, sw.crc)
@@ -306,7 +335,34 @@ func (sn *Snapshot) writeQueues(sw *snapWriter) {
 			sw.e.dur(w.TTL)
 			sw.e.str(w.Metadata)
 			sw.e.varint(w.Deadline)
+			sw.e.uvarint(uint64(w.Limit))
+			sw.e.u8(byte(w.Mode))
 		}
+		sw.maybeFlush()
+	}
+}
+
+func sortNamed(v []namedShape) {
+	slices.SortFunc(v, func(a, b namedShape) int { return strings.Compare(a.name, b.name) })
+}
+
+func (sn *Snapshot) writeShapes(sw *snapWriter) {
+	sortNamed(sn.shapes)
+	sw.e.uvarint(uint64(len(sn.shapes)))
+	for _, n := range sn.shapes {
+		sw.e.str(n.name)
+		sw.e.uvarint(uint64(n.shape.limit))
+		sw.e.u8(byte(n.shape.mode))
+		sw.maybeFlush()
+	}
+}
+
+func (sn *Snapshot) writeElected(sw *snapWriter) {
+	sortNamed(sn.elected)
+	sw.e.uvarint(uint64(len(sn.elected)))
+	for _, n := range sn.elected {
+		sw.e.str(n.name)
+		sw.e.varint(n.since)
 		sw.maybeFlush()
 	}
 }
@@ -336,11 +392,16 @@ func Restore(r io.Reader) (*State, error) {
 	s.nextToken = d.uvarint()
 	readUsers := func(d *decoder) { s.readUsers(d, v) }
 	readTokens := func(d *decoder) { s.readTokens(d, v) }
+	readQueues := func(d *decoder) { s.readQueues(d, v) }
 	sections := []func(*decoder){readUsers, readTokens, s.readRevoked, s.readSessions,
-		s.readLocks, s.readWebhooks, s.readOutbox, s.readNodes, s.readQueues}
+		s.readLocks, s.readWebhooks, s.readOutbox, s.readNodes, readQueues}
 	if v >= accountsVersion {
 		sections = append(sections, s.readNamespaces)
 	}
+	if v >= primitivesVersion {
+		sections = append(sections, s.readShapes, s.readElected)
+	}
+	sections = append(sections, s.checkShapes)
 	for _, section := range sections {
 		section(d)
 	}

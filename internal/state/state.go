@@ -39,6 +39,12 @@ type State struct {
 	grants map[uuid.UUID]string
 	// namespaces binds owner namespaces to accounts (isolated tenancy).
 	namespaces map[string]NamespaceBinding
+	// shapes holds the limit and mode of every name held as anything but
+	// a mutex (semaphore slots, read/write locks), while it is held.
+	shapes map[string]shape
+	// elected holds, for each election with a leader, when that leader
+	// was granted the leadership (unix nanoseconds).
+	elected map[string]int64
 
 	skew     time.Duration // the current batch's, for grants made by handoff
 	version  uint8         // the current batch's log format version: the rules it was written under
@@ -46,9 +52,9 @@ type State struct {
 	dropped  bool          // queues emptied since TakeQueuesDropped (derived)
 
 	// Derived indexes, rebuilt on restore and never snapshotted.
-	lockDeadlines    *btree.BTreeG[*Lock]    // by (FreeAt, Name)
-	sessionDeadlines *btree.BTreeG[*Session] // by (deadline, ID)
-	sessionLocks     map[uuid.UUID]map[string]struct{}
+	lockDeadlines    *btree.BTreeG[*Lock]           // by (FreeAt, Name, Token)
+	sessionDeadlines *btree.BTreeG[*Session]        // by (deadline, ID)
+	sessionLocks     map[uuid.UUID]map[string]int32 // session → names → slots held with it
 	nsByAccount      map[string]map[string]struct{} // account → its namespaces
 	counts           counts
 }
@@ -71,12 +77,21 @@ func New() *State {
 		nsByAccount:      make(map[string]map[string]struct{}),
 		lockDeadlines:    btree.NewG(btreeDegree, lockDeadlineLess),
 		sessionDeadlines: btree.NewG(btreeDegree, sessionDeadlineLess),
-		sessionLocks:     make(map[uuid.UUID]map[string]struct{}),
+		sessionLocks:     make(map[uuid.UUID]map[string]int32),
+		shapes:           make(map[string]shape),
+		elected:          make(map[string]int64),
 		counts:           newCounts(),
 	}
 }
 
-func lockLess(a, b *Lock) bool { return a.Name < b.Name }
+// lockLess orders slots by name, then token: a mutex's one slot sorts
+// where the lock always did.
+func lockLess(a, b *Lock) bool {
+	if a.Name != b.Name {
+		return a.Name < b.Name
+	}
+	return a.Token < b.Token
+}
 
 func sessionLess(a, b *Session) bool { return bytes.Compare(a.ID[:], b.ID[:]) < 0 }
 

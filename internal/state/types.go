@@ -33,6 +33,10 @@ const (
 	// MaxNodeIDLen and MaxNodeAddrLen bound cluster member records.
 	MaxNodeIDLen   = 128
 	MaxNodeAddrLen = 256
+	// MaxLimit bounds a semaphore's slots (Acquire.Limit).
+	MaxLimit = 1000
+	// MaxElectionValue bounds an election leader's value.
+	MaxElectionValue = MaxMetadataLen
 )
 
 // Sentinel errors returned in Result.Err. The HTTP layer maps them to status
@@ -51,6 +55,10 @@ var (
 	ErrTooManySessions = errors.New("too many live sessions for this user")
 	ErrWaiterNotFound  = errors.New("no such waiter: it was granted and released, or skipped")
 	ErrInvalidCommand  = errors.New("invalid command")
+	// ErrLimitMismatch refuses an acquire whose limit (slots; 1 for a
+	// mutex or a read/write lock) differs from the current holders'.
+	// Result.Limit names the current limit.
+	ErrLimitMismatch = errors.New("limit differs from the current holders' limit")
 )
 
 // TokenHash is the SHA-256 digest of a bearer token. Only digests are kept.

@@ -120,3 +120,19 @@ func (v View) Namespaces(after string, limit int) []NamespaceBinding {
 
 // Refusal is State.Refusal.
 func (v View) Refusal(cmd Command, now int64) (Result, bool) { return v.s.Refusal(cmd, now) }
+
+// LockStatus is State.LockStatus.
+func (v View) LockStatus(name string, now int64) (LockStatus, bool) { return v.s.LockStatus(name, now) }
+
+// ListLockStatuses is State.ListLockStatuses.
+func (v View) ListLockStatuses(prefix, after string, limit int, now int64) ([]LockStatus, bool) {
+	return v.s.ListLockStatuses(prefix, after, limit, now)
+}
+
+// GetElection is State.GetElection.
+func (v View) GetElection(name string, now int64) (Election, bool) { return v.s.GetElection(name, now) }
+
+// ListElections is State.ListElections.
+func (v View) ListElections(prefix, after string, limit int, now int64) ([]Election, bool) {
+	return v.s.ListElections(prefix, after, limit, now)
+}

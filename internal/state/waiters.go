@@ -18,6 +18,9 @@ type Waiter struct {
 	TTL                          time.Duration
 	Metadata                     string
 	Deadline                     int64 // unix nanoseconds; a waiter past it is skipped
+	// Limit and Mode are the acquire's (Acquire.Limit, Acquire.Mode).
+	Limit uint16
+	Mode  Mode
 }
 
 // waitQueue is one lock's FIFO of waiters, indexed by lease for O(1)
@@ -32,6 +35,13 @@ func newWaitQueue() *waitQueue {
 }
 
 func (q *waitQueue) push(w *Waiter) { q.byLease[w.LeaseID] = q.order.PushBack(w) }
+
+func (q *waitQueue) front() *Waiter {
+	if e := q.order.Front(); e != nil {
+		return e.Value.(*Waiter)
+	}
+	return nil
+}
 
 func (q *waitQueue) pop() *Waiter {
 	e := q.order.Front()
@@ -59,27 +69,37 @@ func (s *State) enqueue(now int64, c Acquire) {
 		s.queues[c.Name] = q
 	}
 	q.push(&Waiter{LeaseID: c.LeaseID, HolderID: c.HolderID, SessionID: c.SessionID, TTL: c.TTL,
-		Metadata: c.Metadata, Deadline: now + int64(c.Wait)})
+		Metadata: c.Metadata, Deadline: now + int64(c.Wait), Limit: uint16(c.Limit), Mode: c.Mode})
 	s.counts.waiters++
 }
 
-// handoff grants a just-freed lock to the first waiter still waiting:
-// past its deadline, or with a session that ended, a waiter is skipped.
+// handoff grants name to the waiters at the head of its queue while the
+// head fits the holders (FIFO across modes: several shared waiters at the
+// head together, as many semaphore waiters as there are free slots); a
+// waiter past its deadline, or with a session that ended, is skipped. A
+// mutex grant ends it, as it always did: nothing fits behind it.
 func (s *State) handoff(now int64, name string) {
 	q := s.queues[name]
 	if q == nil {
 		return
 	}
 	defer s.dropIfEmpty(name, q)
-	for w := q.pop(); w != nil; w = q.pop() {
+	for w := q.front(); w != nil; w = q.front() {
+		stale := now >= w.Deadline || (w.SessionID != uuid.Nil && !s.sessionUsable(now, w.SessionID, w.HolderID))
+		if !stale && !s.fits(name, w.shape()) {
+			return
+		}
+		q.pop()
 		s.counts.waiters--
-		if now >= w.Deadline || (w.SessionID != uuid.Nil && !s.sessionUsable(now, w.SessionID, w.HolderID)) {
+		if stale {
 			continue
 		}
 		r := s.grant(now, s.skew, Acquire{Name: name, LeaseID: w.LeaseID, HolderID: w.HolderID,
-			SessionID: w.SessionID, TTL: w.TTL, Metadata: w.Metadata})
+			SessionID: w.SessionID, TTL: w.TTL, Metadata: w.Metadata, Limit: int(w.Limit), Mode: w.Mode})
 		s.handoffs = append(s.handoffs, r.Lock)
-		return
+		if w.shape() == plainShape {
+			return
+		}
 	}
 }
 
@@ -96,13 +116,19 @@ func (s *State) cancelWait(now int64, c CancelWait) Result {
 	if q := s.queues[c.Name]; q != nil && q.remove(c.LeaseID) {
 		s.counts.waiters--
 		s.dropIfEmpty(c.Name, q)
+		if s.shaped(c.Name) {
+			// The waiter may have been the head blocking others that fit
+			// the holders (shared ones behind an exclusive one, say). A
+			// mutex's holder admits no waiter, so its queue stays as it is.
+			s.handoff(now, c.Name)
+		}
 		if l, held := s.GetLock(c.Name, now); held {
 			return Result{Lock: l, Holder: s.login(l.HolderID)}
 		}
 		return Result{}
 	}
-	if l, held := s.GetLock(c.Name, now); held && l.LeaseID == c.LeaseID && l.HolderID == c.HolderID {
-		return Result{Status: Granted, Lock: l, Holder: s.login(l.HolderID)}
+	if l, held := s.slotByLease(c.Name, c.LeaseID); held && now < l.FreeAt && l.HolderID == c.HolderID {
+		return Result{Status: Granted, Lock: *l, Holder: s.login(l.HolderID)}
 	}
 	return Result{Err: ErrWaiterNotFound}
 }

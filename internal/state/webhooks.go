@@ -35,9 +35,11 @@ type Webhook struct {
 	InactiveReason string
 }
 
-// Wants reports whether the webhook should receive e.
+// Wants reports whether the webhook should receive e. Elections' events
+// are not lock events for webhooks: their Event.Lock (an ElectionKey) is
+// no lock name, and a payload must carry one.
 func (w *Webhook) Wants(e Event) bool {
-	return w.Events&e.Kind != 0 && (w.Pattern == "" || MatchPattern(w.Pattern, e.Lock))
+	return w.Events&e.Kind != 0 && !isElectionKey(e.Lock) && (w.Pattern == "" || MatchPattern(w.Pattern, e.Lock))
 }
 
 func (s *State) createWebhook(now int64, c CreateWebhook) Result {

@@ -151,12 +151,22 @@
   }
 
   function lockRow(l) {
-    const holder = el("span", l.holder || l.holder_id || "");
-    if (l.holder && l.holder === login) holder.append(el("span", " (you)", "muted"));
+    const holder = el("span", holderText(l));
+    const holders = l.holders ? l.holders.map((h) => h.holder) : [l.holder];
+    if (login && holders.includes(login)) holder.append(el("span", " (you)", "muted"));
     const tr = row([code(l.name), holder, l.fencing_token, expiry(l.expires_at), l.metadata || ""]);
     tr.dataset.lock = l.name;
     tr.cells[2].className = "num";
     return tr;
+  }
+
+  // holderText names a lock's holder, or a semaphore's or shared read/write
+  // lock's holders with its shape.
+  function holderText(l) {
+    if (!l.holders) return l.holder || l.holder_id || "";
+    const names = l.holders.map((h) => h.holder).join(", ");
+    if (l.mode === "shared") return "shared by " + names;
+    return l.holders.length + " of " + l.limit + " slots: " + names;
   }
 
   // filterLocks shows the locks under p, with a stream for that prefix.

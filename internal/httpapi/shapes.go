@@ -1,0 +1,137 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/octostore/octostore/internal/state"
+)
+
+// Semaphores and read/write locks (issue #18) over the lock routes. A plain
+// acquire of a mutex answers exactly as before; an acquire that gave a
+// limit or a mode, or that found the name held in another shape, answers
+// with the name's limit and mode as well, and a status read of such a name
+// lists every holder.
+
+// acquireShape reads an acquire's limit (1..MaxLimit slots) and mode
+// (exclusive or shared).
+func acquireShape(limit *wholeNumber, mode *string) (int, state.Mode, error) {
+	n := 0
+	if limit != nil {
+		if *limit < 1 || *limit > state.MaxLimit {
+			return 0, 0, invalid("limit must be between 1 and %d", state.MaxLimit)
+		}
+		n = int(*limit)
+	}
+	m := state.Exclusive
+	if mode != nil {
+		switch *mode {
+		case "exclusive":
+		case "shared":
+			m = state.Shared
+		default:
+			return 0, 0, invalid(`mode must be "exclusive" or "shared"`)
+		}
+	}
+	if m == state.Shared && n > 1 {
+		return 0, 0, invalid("a shared acquire takes no limit above 1: read/write locks have one exclusive slot")
+	}
+	return n, m, nil
+}
+
+// holderView is one holder of a semaphore or read/write lock.
+type holderView struct {
+	LeaseID      uuid.UUID  `json:"lease_id"`
+	FencingToken uint64     `json:"fencing_token"`
+	Holder       string     `json:"holder"`
+	ExpiresAt    time.Time  `json:"expires_at"`
+	SessionID    *uuid.UUID `json:"session_id,omitempty"`
+	Metadata     *string    `json:"metadata,omitempty"`
+}
+
+func newHolderView(l state.Lock, holder string) holderView {
+	v := holderView{LeaseID: l.LeaseID, FencingToken: l.Token, Holder: holder, ExpiresAt: unixTime(l.ExpiresAt),
+		Metadata: l.Metadata}
+	if l.SessionID != uuid.Nil {
+		v.SessionID = &l.SessionID
+	}
+	return v
+}
+
+// shaped reports whether a held name is more than a mutex: a semaphore,
+// or a read/write lock held shared. (One held exclusively reads as a
+// mutex, which it then is.)
+func shaped(st state.LockStatus) bool { return st.Limit > 1 || st.Mode == state.Shared }
+
+// withShape adds a name's limit and mode to an acquire's answer when the
+// acquire took the shaped path (res.Limit set); a plain one is unchanged.
+func withShape(resp lockResponse, res state.Result, mode state.Mode) lockResponse {
+	if res.Limit > 0 {
+		m := mode.String()
+		resp.Limit, resp.Mode = &res.Limit, &m
+	}
+	return resp
+}
+
+// statusResponse is a held name's status: its first holder as a mutex's
+// status shows it, and for a shaped name, the limit, mode and holders.
+func statusResponse(st state.LockStatus, logins map[uuid.UUID]string) lockResponse {
+	first := st.Holders[0]
+	resp := newLockResponse("held", first, logins[first.HolderID])
+	resp.Waiters = &st.Waiting
+	if shaped(st) {
+		m := st.Mode.String()
+		resp.Limit, resp.Mode = &st.Limit, &m
+		resp.Holders = make([]holderView, len(st.Holders))
+		for i, l := range st.Holders {
+			resp.Holders[i] = newHolderView(l, logins[l.HolderID])
+		}
+	}
+	return resp
+}
+
+// limitError is state.ErrLimitMismatch with the limit the current holders
+// asked with, which the 409 names, and a holder, which the seed's
+// LockConflict shape of a 409 shows.
+type limitError struct {
+	limit int
+	lock  conflictLock
+}
+
+func (e limitError) Error() string {
+	return fmt.Sprintf("limit differs from the current holders' limit (%d)", e.limit)
+}
+func (e limitError) Unwrap() error { return state.ErrLimitMismatch }
+
+// limitBody is the 409 of a limit mismatch: the seed's LockConflict with
+// the current limit.
+type limitBody struct {
+	Error string       `json:"error"`
+	Code  string       `json:"code"`
+	Lock  conflictLock `json:"lock"`
+	Limit int          `json:"limit"`
+}
+
+// withLimit attaches the current limit and first holder to a limit
+// mismatch.
+func withLimit(err error, res state.Result) error {
+	if errors.Is(err, state.ErrLimitMismatch) {
+		return limitError{limit: res.Limit, lock: conflictLock{Name: res.Lock.Name, Holder: res.Holder,
+			ExpiresAt: unixTime(res.Lock.ExpiresAt)}}
+	}
+	return err
+}
+
+// loginsOf reads the logins of holders' users while the state is held.
+func loginsOf(s state.View, holders []state.Lock) map[uuid.UUID]string {
+	m := make(map[uuid.UUID]string, 1)
+	for _, l := range holders {
+		if _, ok := m[l.HolderID]; !ok {
+			m[l.HolderID] = s.Login(l.HolderID)
+		}
+	}
+	return m
+}
