@@ -114,7 +114,7 @@ func TestRWLock_SharedAndExclusive(t *testing.T) {
 	}
 }
 
-// observed collects an election's leadership changes.
+// observe collects an election's leadership changes until the test ends.
 func observe(t *testing.T, e *client.Election) <-chan client.ElectionStatus {
 	ch := make(chan client.ElectionStatus, 16)
 	c, cancel := context.WithCancel(context.Background())
