@@ -186,10 +186,23 @@ func TestElection_CampaignRenewProclaimHandover(t *testing.T) {
 		}
 		next <- l
 	}()
+	var queued time.Time
 	poll.Until(t, 5*time.Second, "campaigner queued", func() bool {
 		s, err := alice.Election("svc/scheduler").Leader(c, client.GetOptions{})
-		return err == nil && s.Waiting == 1
+		if err != nil {
+			return false
+		}
+		queued = s.ExpiresAt
+		return s.Waiting == 1
 	})
+	// The leader keeps renewing with a campaigner in line.
+	poll.Until(t, 5*time.Second, "renewed with a campaigner waiting", func() bool {
+		s, err := alice.Election("svc/scheduler").Leader(c, client.GetOptions{})
+		return err == nil && s.LeaseID == lead.LeaseID() && s.Waiting == 1 && s.ExpiresAt.After(queued.Add(500*time.Millisecond))
+	})
+	if err := lead.Err(); err != nil {
+		t.Fatalf("leadership lost with a campaigner waiting: %v", err)
+	}
 	if err := lead.Resign(c); err != nil {
 		t.Fatal(err)
 	}

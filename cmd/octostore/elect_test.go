@@ -51,6 +51,16 @@ func readTerm(t *testing.T, file string) (uint64, string, int) {
 	return term, f[1], pgid
 }
 
+// alive reports whether process pid runs (a zombie does not).
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	_, rest, _ := strings.Cut(string(b), ") ")
+	return !strings.HasPrefix(rest, "Z") && !strings.HasPrefix(rest, "X")
+}
+
 func leaderOf(t *testing.T, c *client.Client, name string) *client.ElectionStatus {
 	t.Helper()
 	s, err := c.Election(name).Leader(t.Context(), client.GetOptions{})
@@ -80,9 +90,8 @@ func TestElect_HandoverWhenTheLeaderIsKilled(t *testing.T) {
 	}
 	first.cmd.Process.Kill()
 	killed := time.Now()
-	// Its command, in a group of its own, outlives it: end it too, as a
-	// machine's death would (it holds the test's stderr pipe open).
-	syscall.Kill(-pgid1, syscall.SIGKILL)
+	// The kernel kills its command with it (Pdeathsig).
+	poll.Until(t, 5*time.Second, "the killed leader's command ends", func() bool { return !alive(pgid1) })
 	first.wait(t, 10*time.Second)
 	// What the server last extended the first leadership to, after any
 	// renewal that was in flight.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"slices"
 	"strconv"
 	"syscall"
@@ -38,8 +39,9 @@ const holdHelp = `Usage: octostore lock hold NAME [flags] -- CMD [ARGS...]
   SIGINT, SIGTERM or SIGHUP to octostore is forwarded to CMD's group as
   SIGTERM (SIGKILL after --grace, or at once on a second signal); the lock is
   released once CMD has exited. Whatever CMD leaves running in its process
-  group is killed before the lock is released. CMD is not in the terminal's
-  foreground group, so it cannot read the terminal.
+  group is killed before the lock is released. If octostore itself is
+  killed (kill -9), CMD gets SIGKILL from the kernel (Linux). CMD is not in
+  the terminal's foreground group, so it cannot read the terminal.
 
 Exit status:
   CMD's status (128+N if a signal N killed it)
@@ -184,9 +186,11 @@ func notifyStop() chan os.Signal {
 // and gives h back once it has exited.
 func runHeld(h *holding, command, env []string, grace time.Duration, sigs <-chan os.Signal, stdout, stderr io.Writer) int {
 	defer h.release(stderr)
+	runtime.LockOSThread() // the command's parent thread, for commandAttr's Pdeathsig
+	defer runtime.UnlockOSThread()
 	cmd := exec.Command(command[0], command[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = commandAttr()
 	cmd.Env = append(os.Environ(), env...)
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintln(stderr, "octostore: could not start the command:", err)
