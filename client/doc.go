@@ -2,8 +2,9 @@
 //
 // A Client has one typed method per route of the HTTP API: Acquire (with an
 // optional FIFO wait), Renew, Release, Get (also as a blocking read), List,
-// the session calls, webhooks, tokens, Health, Cluster, RemoveNode,
-// Snapshot and Events (the Server-Sent Events stream). Every call takes a
+// the session calls, the election calls (Campaign, Proclaim, Resign,
+// GetElection, ListElections), webhooks, tokens, Health, Cluster,
+// RemoveNode, Snapshot and Events (the Server-Sent Events stream). Every call takes a
 // context.Context. (The GitHub sign-in routes are for browsers: SignInURL
 // says where to go.)
 //
@@ -12,7 +13,9 @@
 // A refusal from the server is an *APIError carrying the status, the
 // machine-readable code, the message, the request ID and Retry-After. It
 // matches the package's sentinels with errors.Is: ErrLockHeld (with the
-// holder and expiry in APIError.Conflict), ErrNotFound, ErrUnauthorized,
+// holder and expiry in APIError.Conflict), ErrLimitMismatch (a semaphore
+// asked with another limit than its holders', named in APIError.Limit),
+// ErrNotFound, ErrUnauthorized,
 // ErrForbidden, ErrSessionExpired, ErrInvalid, ErrRateLimited,
 // ErrUnavailable and ErrOutcomeUnknown.
 //
@@ -39,6 +42,17 @@
 // renew request was sent, minus a safety margin, so it always falls before
 // the server's expiry. Session (from Client.StartSession) does the same for
 // a session with keepalives.
+//
+// # Semaphores, read/write locks and elections
+//
+// Semaphore(name, limit).Hold holds one slot of a counting semaphore, and
+// RWLock(name).HoldShared or .Hold a read/write lock as a reader or the
+// writer: each is a Lease like Hold's (LeaseOptions.Limit and Mode say
+// the same to Hold), renewed and released by its own lease. Election(name)
+// campaigns for an election's leadership: Campaign returns a Leadership
+// kept alive like a Lease (its Context ends before the leadership could
+// lapse, with a cause matching ErrLeadershipLost), with Proclaim and
+// Resign; Leader reads the election and Observe follows its changes.
 //
 // # TLS
 //

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,9 @@ import (
 var (
 	// ErrLockHeld: another holder has the lock (409 lock_held).
 	ErrLockHeld = errors.New("lock held by another holder")
+	// ErrLimitMismatch: a semaphore acquired with another limit than its
+	// current holders' (409 limit_mismatch); APIError.Limit is theirs.
+	ErrLimitMismatch = errors.New("limit differs from the current holders'")
 	// ErrNotFound: the lock, lease, session, webhook or token does not
 	// exist or is not the caller's (404).
 	ErrNotFound = errors.New("not found")
@@ -43,9 +47,14 @@ var (
 	ErrLeaseLost = errors.New("lease lost")
 	// ErrSessionLost is the cause of a Session's cancelled Context.
 	ErrSessionLost = errors.New("session lost")
+	// ErrLeadershipLost is the cause of a Leadership's cancelled Context:
+	// the leader's lease could no longer be proven held. It is also an
+	// ErrLeaseLost.
+	ErrLeadershipLost = fmt.Errorf("leadership %w", ErrLeaseLost)
 )
 
-// Conflict is who holds a lock, from a 409 answer.
+// Conflict is who holds a lock, or who leads an election, from a 409
+// answer.
 type Conflict struct {
 	Name      string    `json:"name"`
 	Holder    string    `json:"holder"`
@@ -62,7 +71,8 @@ type APIError struct {
 	Details    string        // more detail, when the server gives it
 	RequestID  string        // X-Request-Id, for the server's logs
 	RetryAfter time.Duration // Retry-After, when given
-	Conflict   *Conflict     // the current holder, on 409 lock_held
+	Conflict   *Conflict     // the current holder (or leader), on 409 lock_held and limit_mismatch
+	Limit      int           // on 409 limit_mismatch: the current holders' limit
 }
 
 // Error describes the refusal with its request ID.
@@ -88,6 +98,8 @@ func (e *APIError) Is(target error) bool {
 	switch target {
 	case ErrLockHeld:
 		return e.StatusCode == http.StatusConflict && e.Code == "lock_held"
+	case ErrLimitMismatch:
+		return e.StatusCode == http.StatusConflict && e.Code == "limit_mismatch"
 	case ErrNotFound:
 		return e.StatusCode == http.StatusNotFound
 	case ErrUnauthorized:
@@ -141,11 +153,13 @@ func newAPIError(method, path string, resp *http.Response, body []byte) *APIErro
 		Details string    `json:"details"`
 		Code    string    `json:"code"`
 		Lock    *Conflict `json:"lock"`
+		Leader  *Conflict `json:"leader"` // a campaign's 409
+		Limit   int       `json:"limit"`
 	}
 	if json.Unmarshal(body, &b) == nil {
 		e.Message, e.Details, e.Code = b.Error, b.Details, b.Code
-		if resp.StatusCode == http.StatusConflict && b.Lock != nil {
-			e.Conflict = b.Lock
+		if resp.StatusCode == http.StatusConflict {
+			e.Conflict, e.Limit = cmp.Or(b.Lock, b.Leader), b.Limit
 		}
 	}
 	if e.Message == "" {

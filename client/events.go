@@ -16,7 +16,7 @@ import (
 
 // EventsOptions select an event stream.
 type EventsOptions struct {
-	Prefix string // lock names starting with it; empty: every lock
+	Prefix string // lock (and election) names starting with it; empty: every one
 	// Resume makes the stream start after the event with ID After (as a
 	// reconnect with Last-Event-ID); otherwise it starts from now on.
 	Resume bool
@@ -24,16 +24,23 @@ type EventsOptions struct {
 }
 
 // Event is one event of the stream: a lock acquired, renewed, released or
-// expired; or "reset" (events after the requested ID are no longer kept:
-// re-read the state, Reason says why).
+// expired; a leadership change ("election"); or "reset" (events after the
+// requested ID are no longer kept: re-read the state, Reason says why).
 type Event struct {
 	ID           uint64    `json:"-"`    // the event's sequence number, for resuming
-	Type         string    `json:"-"`    // acquired, renewed, released, expired or reset
+	Type         string    `json:"-"`    // acquired, renewed, released, expired, election or reset
 	Lock         string    `json:"lock"` // the lock's name
 	HolderID     string    `json:"holder_id"`
 	FencingToken uint64    `json:"fencing_token"`
 	Timestamp    time.Time `json:"timestamp"`
 	Reason       string    `json:"reason"` // on reset
+	// On election events: the election, what happened to its leadership
+	// (acquired: a new leader; renewed: a lease extended or a value
+	// proclaimed; released: a resignation; expired: a lease or session
+	// that ended) and the leader's term.
+	Election string `json:"election"`
+	Change   string `json:"event"`
+	Term     uint64 `json:"term"`
 }
 
 // ErrStreamEnded is returned by EventStream.Next when the server ended the

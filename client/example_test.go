@@ -214,3 +214,29 @@ func ExampleWithTLS() {
 	locks, err := c.ListAll(context.Background(), "deploy/")
 	fmt.Println(len(locks), err)
 }
+
+// A leader does its work under its leadership's Context, which ends
+// before the leadership could lapse; others read or observe the election.
+func ExampleElection_Campaign() {
+	url, stop := exampleServer()
+	defer stop()
+	ctx := context.Background()
+	c, _ := client.New(url, "alice-example-token-0123")
+
+	lead, err := c.Election("svc/scheduler").Campaign(ctx, client.CampaignOptions{TTL: 10 * time.Second,
+		Wait: time.Minute, Value: "10.0.0.1:7000"})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("leader of term", lead.Term(), "working:", lead.Context().Err() == nil)
+	st, _ := c.Election("svc/scheduler").Leader(ctx, client.GetOptions{})
+	fmt.Println("read:", st.Leader, st.Value)
+	fmt.Println("resign:", lead.Resign(ctx))
+	st, _ = c.Election("svc/scheduler").Leader(ctx, client.GetOptions{})
+	fmt.Println("after:", st.Status)
+	// Output:
+	// leader of term 1 working: true
+	// read: alice 10.0.0.1:7000
+	// resign: <nil>
+	// after: vacant
+}

@@ -16,6 +16,8 @@ type LeaseOptions struct {
 	Wait      time.Duration // wait up to this long (at most 5m) for the lock; 0 fails at once when held
 	SessionID string        // acquire with this session
 	Metadata  string        // stored with the lock
+	Limit     int           // hold a slot of a counting semaphore of this many (see AcquireOptions)
+	Mode      Mode          // Shared holds a read/write lock as a reader (see AcquireOptions)
 
 	// SafetyMargin is how long before the earliest possible server expiry
 	// the Context is cancelled; default max(TTL/10, min(1s, TTL/3)).
@@ -42,10 +44,12 @@ type Lease struct {
 
 // Hold acquires the lock name (waiting up to o.Wait for it) and keeps it
 // renewed in the background. ctx bounds the acquire only; the lease lasts
-// until Release or until it is lost (see Context).
+// until Release or until it is lost (see Context). With o.Limit or o.Mode
+// it holds a semaphore's slot or a read/write lock (see Semaphore and
+// RWLock), each slot renewed and released by its own lease.
 //
 // The holder of a lock is the token's user, or with SessionID that
-// session: one user acquiring a lock it already holds gets the same lease
+// session: one user acquiring a mutex it already holds gets the same lease
 // back ("held"), not a conflict. Processes or goroutines sharing a token
 // that must exclude each other should each hold through their own Session
 // (Session.Hold).
@@ -60,23 +64,43 @@ func (c *Client) Hold(ctx context.Context, name string, o LeaseOptions) (*Lease,
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
-	sent := time.Now()
-	lock, err := c.Acquire(ctx, name, AcquireOptions{TTL: o.TTL, Wait: o.Wait, SessionID: o.SessionID, Metadata: o.Metadata})
+	l := &Lease{c: c}
+	var err error
+	l.k, err = keep(ctx, o, ErrLeaseLost, func(ctx context.Context) error {
+		lock, err := c.Acquire(ctx, name, AcquireOptions{TTL: o.TTL, Wait: o.Wait, SessionID: o.SessionID,
+			Metadata: o.Metadata, Limit: o.Limit, Mode: o.Mode})
+		if err == nil {
+			l.lock = *lock
+		}
+		return err
+	}, func(ctx context.Context) error {
+		_, err := c.Renew(ctx, name, l.lock.LeaseID, o.TTL)
+		return err
+	}, func(ctx context.Context) error { return c.Release(ctx, name, l.lock.LeaseID) })
 	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// keep grants something with a TTL (a lease, a leadership) and keeps it
+// alive with refresh, as Hold describes: the deadline runs from a clock
+// reading taken before grant was sent, and after a waited grant that
+// took longer than o.RenewEvery, refresh runs once at once so it runs
+// from a fresh reading (what refresh cannot confirm is given back with
+// release).
+func keep(ctx context.Context, o LeaseOptions, lostErr error, grant, refresh, release func(context.Context) error) (*keeper, error) {
+	sent := time.Now()
+	if err := grant(ctx); err != nil {
 		return nil, err
 	}
 	if o.Wait > 0 && time.Since(sent) > o.RenewEvery {
 		sent = time.Now()
-		if _, err = c.Renew(ctx, name, lock.LeaseID, o.TTL); err != nil {
-			return nil, errors.Join(err, c.Release(context.WithoutCancel(ctx), name, lock.LeaseID))
+		if err := refresh(ctx); err != nil {
+			return nil, errors.Join(err, release(context.WithoutCancel(ctx)))
 		}
 	}
-	l := &Lease{c: c, lock: *lock}
-	l.k = startKeeper(sent, o.TTL, o.SafetyMargin, o.RenewEvery, ErrLeaseLost, func(ctx context.Context) error {
-		_, err := c.Renew(ctx, name, l.lock.LeaseID, o.TTL)
-		return err
-	})
-	return l, nil
+	return startKeeper(sent, o.TTL, o.SafetyMargin, o.RenewEvery, lostErr, refresh), nil
 }
 
 // Name is the lock's name.

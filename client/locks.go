@@ -19,6 +19,32 @@ type Lock struct {
 	Holder       string    `json:"holder"`
 	SessionID    string    `json:"session_id,omitempty"`
 	Metadata     string    `json:"metadata,omitempty"`
+	// Limit and Mode are set for a semaphore or read/write lock: the
+	// name's slots (1 for a read/write lock) and the holders' mode. A
+	// plain mutex's answers leave them empty.
+	Limit int  `json:"limit,omitempty"`
+	Mode  Mode `json:"mode,omitempty"`
+}
+
+// Mode is how a read/write lock is held.
+type Mode string
+
+const (
+	// Exclusive is the writer's mode, and a mutex's or semaphore slot's.
+	Exclusive Mode = "exclusive"
+	// Shared is the readers' mode: any number of shared holders together,
+	// never with an exclusive one.
+	Shared Mode = "shared"
+)
+
+// Holder is one holder of a semaphore or read/write lock.
+type Holder struct {
+	LeaseID      string    `json:"lease_id"`
+	FencingToken uint64    `json:"fencing_token"`
+	Holder       string    `json:"holder"`
+	ExpiresAt    time.Time `json:"expires_at"`
+	SessionID    string    `json:"session_id,omitempty"`
+	Metadata     string    `json:"metadata,omitempty"`
 }
 
 // AcquireOptions are the options of an acquire. TTL is rounded up to
@@ -28,6 +54,15 @@ type AcquireOptions struct {
 	Wait      time.Duration // wait up to this long (at most 5m) in the lock's FIFO queue; 0 is a try-lock
 	SessionID string        // acquire with this session: released when it ends
 	Metadata  string        // free text stored with the lock (≤ 1024 bytes)
+	// Limit N (2 to 1000) holds the name as a counting semaphore of N
+	// slots: every acquire is a new slot with its own lease and fencing
+	// token, also by a holder that has one. Every holder must ask with the
+	// same limit (else ErrLimitMismatch). 0 or 1 is a mutex.
+	Limit int
+	// Mode Shared holds a read/write lock as a reader (Limit 0 or 1);
+	// empty or Exclusive is the writer, as a mutex. Waiting is FIFO across
+	// modes, so readers cannot starve a waiting writer.
+	Mode Mode
 }
 
 type acquireBody struct {
@@ -35,17 +70,21 @@ type acquireBody struct {
 	SessionID   string `json:"session_id,omitempty"`
 	Metadata    string `json:"metadata,omitempty"`
 	WaitSeconds int64  `json:"wait_seconds,omitempty"`
+	Limit       int    `json:"limit,omitempty"`
+	Mode        Mode   `json:"mode,omitempty"`
 }
 
 // Acquire takes the lock name. When someone else holds it the error
 // matches ErrLockHeld and HeldBy tells who, until when; with Wait the
-// request first waits its turn. A lost answer is ErrOutcomeUnknown: the
-// lock may be the caller's, and acquiring again (the same holder gets
-// "held" with the same lease) finds out.
+// request first waits its turn. A semaphore asked with another limit than
+// its holders' is ErrLimitMismatch (APIError.Limit names theirs). A lost
+// answer is ErrOutcomeUnknown: the lock may be the caller's, and acquiring
+// again (the same holder of a mutex gets "held" with the same lease) finds
+// out.
 func (c *Client) Acquire(ctx context.Context, name string, o AcquireOptions) (*Lock, error) {
 	var l Lock
 	body := acquireBody{TTLSeconds: seconds(o.TTL), SessionID: o.SessionID, Metadata: o.Metadata,
-		WaitSeconds: seconds(o.Wait)}
+		WaitSeconds: seconds(o.Wait), Limit: o.Limit, Mode: o.Mode}
 	err := c.do(ctx, &call{method: http.MethodPost, path: lockPath(name, "acquire"), body: body, out: &l})
 	return result(&l, err)
 }
@@ -74,11 +113,14 @@ func (c *Client) Release(ctx context.Context, name, leaseID string) error {
 }
 
 // LockStatus is what GET /locks/{name} says about a lock.
+// The Lock's lease fields are the first holder's; a semaphore or a
+// read/write lock held shared lists every holder, in grant order.
 type LockStatus struct {
 	Lock
-	Held    bool   `json:"-"`       // whether anyone holds it
-	Waiters int    `json:"waiters"` // acquires queued behind the holder
-	Index   uint64 `json:"-"`       // X-OctoStore-Index: pass it to a blocking Get
+	Held    bool     `json:"-"`       // whether anyone holds it
+	Waiters int      `json:"waiters"` // acquires queued behind the holder
+	Holders []Holder `json:"holders,omitempty"`
+	Index   uint64   `json:"-"` // X-OctoStore-Index: pass it to a blocking Get
 }
 
 // GetOptions make Get a blocking or a stale read.
@@ -88,10 +130,7 @@ type GetOptions struct {
 	Stale bool          // answer from the node's own state
 }
 
-// Get reads a lock's status. A lock nobody holds is not an error:
-// Held is false. With o.Wait and o.Index it is a blocking read that
-// returns when the lock changes after Index, or after Wait.
-func (c *Client) Get(ctx context.Context, name string, o GetOptions) (*LockStatus, error) {
+func (o GetOptions) query() url.Values {
 	q := url.Values{}
 	if o.Wait > 0 {
 		q.Set("wait", o.Wait.String())
@@ -100,8 +139,15 @@ func (c *Client) Get(ctx context.Context, name string, o GetOptions) (*LockStatu
 	if o.Stale {
 		q.Set("stale", "true")
 	}
+	return q
+}
+
+// Get reads a lock's status. A lock nobody holds is not an error:
+// Held is false. With o.Wait and o.Index it is a blocking read that
+// returns when the lock changes after Index, or after Wait.
+func (c *Client) Get(ctx context.Context, name string, o GetOptions) (*LockStatus, error) {
 	var st LockStatus
-	k := &call{method: http.MethodGet, path: lockPath(name), query: q, kind: read, out: &st}
+	k := &call{method: http.MethodGet, path: lockPath(name), query: o.query(), kind: read, out: &st}
 	if err := c.do(ctx, k); err != nil {
 		return nil, err
 	}
@@ -119,6 +165,9 @@ type ListedLock struct {
 	FencingToken uint64    `json:"fencing_token"`
 	ExpiresAt    time.Time `json:"expires_at"`
 	Metadata     *string   `json:"metadata"`
+	Limit        int       `json:"limit,omitempty"` // a semaphore's or shared lock's, as in Lock
+	Mode         Mode      `json:"mode,omitempty"`
+	Holders      []Holder  `json:"holders,omitempty"`
 }
 
 // LockList is one page of held locks.
@@ -139,6 +188,12 @@ type ListOptions struct {
 
 // List returns one page of the held locks in name order.
 func (c *Client) List(ctx context.Context, o ListOptions) (*LockList, error) {
+	var l LockList
+	err := c.do(ctx, &call{method: http.MethodGet, path: "/locks", query: o.query(), kind: read, out: &l})
+	return result(&l, err)
+}
+
+func (o ListOptions) query() url.Values {
 	q := url.Values{}
 	if o.Prefix != "" {
 		q.Set("prefix", o.Prefix)
@@ -152,9 +207,7 @@ func (c *Client) List(ctx context.Context, o ListOptions) (*LockList, error) {
 	if o.Stale {
 		q.Set("stale", "true")
 	}
-	var l LockList
-	err := c.do(ctx, &call{method: http.MethodGet, path: "/locks", query: q, kind: read, out: &l})
-	return result(&l, err)
+	return q
 }
 
 // ListAll pages through every held lock under prefix.

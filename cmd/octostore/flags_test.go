@@ -37,6 +37,8 @@ func TestBadFlagValue_SaidOnce(t *testing.T) {
 	}{
 		{[]string{"lock", "acquire", "x", "--ttl", "30"}, `invalid value "30" for flag --ttl: use a duration like 30s`},
 		{[]string{"lock", "hold", "x", "--wait=5", "--", "true"}, `invalid value "5" for flag --wait: use a duration like 30s`},
+		{[]string{"lock", "hold", "x", "--limit=many", "--", "true"}, `invalid value "many" for flag --limit: use a whole number`},
+		{[]string{"elect", "x", "--ttl=5", "--", "true"}, `invalid value "5" for flag --ttl: use a duration like 30s`},
 		{[]string{"session", "create", "--ttl", "1"}, `invalid value "1" for flag --ttl: use a duration like 30s`},
 		{[]string{"serve", "--body-timeout", "10"}, `invalid value "10" for flag --body-timeout: use a duration like 30s`},
 		{[]string{"serve", "--max-in-flight", "many"}, `invalid value "many" for flag --max-in-flight: use a whole number`},
@@ -65,7 +67,8 @@ func TestBadFlagValue_SaidOnce(t *testing.T) {
 		!strings.Contains(errb.String(), `invalid value "30" in OCTOSTORE_TTL: use a duration like 30s`) {
 		t.Errorf("bad env value: exit %d:\n%s", code, errb.String())
 	}
-	for _, args := range [][]string{{"lock", "acquire", "-h"}, {"serve", "--help"}, {"lock", "hold", "-h"}} {
+	for _, args := range [][]string{{"lock", "acquire", "-h"}, {"serve", "--help"}, {"lock", "hold", "-h"},
+		{"elect", "-h"}, {"elect", "observe", "-h"}} {
 		var out, errb bytes.Buffer
 		if code := run(args, &out, &errb); code != 0 || strings.Count(errb.String(), "Usage") != 1 {
 			t.Errorf("%v: exit %d, want 0 and the help once:\n%s", args, code, errb.String())

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"slices"
 	"strconv"
 	"syscall"
@@ -22,7 +23,9 @@ const holdHelp = `Usage: octostore lock hold NAME [flags] -- CMD [ARGS...]
   process group while the lease is renewed every TTL/3, release the lock when
   CMD has exited, and exit with CMD's status. The lock is held through a
   session of its own (kept alive alongside), so two holds with the same token
-  exclude each other.
+  exclude each other. With --limit N it holds one of N slots of a counting
+  semaphore (up to N holds run at once); with --shared it holds a read/write
+  lock as a reader (shared holds run together, never with an exclusive one).
 
   CMD's environment has OCTOSTORE_LOCK_NAME, OCTOSTORE_FENCING_TOKEN and
   OCTOSTORE_LEASE_EXPIRES_AT (the grant's expiry, RFC 3339; renewals move it).
@@ -36,8 +39,9 @@ const holdHelp = `Usage: octostore lock hold NAME [flags] -- CMD [ARGS...]
   SIGINT, SIGTERM or SIGHUP to octostore is forwarded to CMD's group as
   SIGTERM (SIGKILL after --grace, or at once on a second signal); the lock is
   released once CMD has exited. Whatever CMD leaves running in its process
-  group is killed before the lock is released. CMD is not in the terminal's
-  foreground group, so it cannot read the terminal.
+  group is killed before the lock is released. If octostore itself is
+  killed (kill -9), CMD gets SIGKILL from the kernel (Linux). CMD is not in
+  the terminal's foreground group, so it cannot read the terminal.
 
 Exit status:
   CMD's status (128+N if a signal N killed it)
@@ -57,6 +61,8 @@ Flags:
 type holdOptions struct {
 	ttl, wait, grace time.Duration
 	metadata         string
+	limit            int
+	shared           bool
 }
 
 func runHold(args []string, stdout, stderr io.Writer) int {
@@ -72,7 +78,12 @@ func runHold(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.wait, "wait", 0, "wait up to this long (at most 5m) for a held lock; 0 fails at once")
 	fs.DurationVar(&o.grace, "grace", 10*time.Second, "after SIGTERM, how long CMD may take to exit before SIGKILL")
 	fs.StringVar(&o.metadata, "metadata", "", "text stored with the lock")
+	fs.IntVar(&o.limit, "limit", 0, "hold one slot of a counting semaphore of this many (2 to 1000); every holder must give the same")
+	fs.BoolVar(&o.shared, "shared", false, "hold a read/write lock as a reader (holds without it are the writer)")
 	name, command, err := parseHold(fs, args, &o)
+	if err == nil {
+		err = checkShape(o.limit, o.shared)
+	}
 	if err != nil {
 		return usageError(fs, err)
 	}
@@ -98,7 +109,7 @@ func parseHold(fs *flag.FlagSet, args []string, o *holdOptions) (string, []strin
 	case err != nil:
 		return "", nil, err
 	case len(rest) != 1:
-		return "", nil, fmt.Errorf("want one lock NAME before --, got %d", len(rest))
+		return "", nil, fmt.Errorf("want one NAME before --, got %d", len(rest))
 	case len(command) == 0:
 		return "", nil, errors.New("no command after --")
 	case o.ttl < 3*time.Second || o.ttl > time.Hour:
@@ -109,6 +120,25 @@ func parseHold(fs *flag.FlagSet, args []string, o *holdOptions) (string, []strin
 		return "", nil, fmt.Errorf("--grace %v: must not be negative", o.grace)
 	}
 	return rest[0], command, nil
+}
+
+// checkShape checks --limit and --shared.
+func checkShape(limit int, shared bool) error {
+	switch {
+	case limit < 0 || limit > 1000:
+		return fmt.Errorf("--limit %d: must be between 1 and 1000", limit)
+	case shared && limit > 1:
+		return errors.New("--shared takes no --limit above 1: a read/write lock has one exclusive slot")
+	}
+	return nil
+}
+
+// mode is the acquire's mode for --shared.
+func mode(shared bool) client.Mode {
+	if shared {
+		return client.Shared
+	}
+	return ""
 }
 
 // holdMargin is how long before the earliest server expiry the command is
@@ -123,50 +153,85 @@ func sessionTTL(ttl time.Duration) time.Duration {
 
 // hold acquires, runs the command under the lease, and releases.
 func hold(c *client.Client, name string, command []string, o holdOptions, stdout, stderr io.Writer) int {
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	sigs := notifyStop()
 	defer signal.Stop(sigs)
-	h, code := acquireHolding(c, name, o, sigs, stderr)
+	var lease *client.Lease
+	h, code := acquireHolding("acquiring "+name, sigs, stderr, func(ctx context.Context) (*holding, error) {
+		return startHolding(ctx, c, name, o.ttl, func(ctx context.Context, sess *client.Session) (held, func(context.Context) error, error) {
+			var err error
+			lease, err = sess.Hold(ctx, name, client.LeaseOptions{TTL: o.ttl, Wait: o.wait, Metadata: o.metadata,
+				Limit: o.limit, Mode: mode(o.shared), SafetyMargin: holdMargin(o.ttl)})
+			if err != nil {
+				return nil, nil, err
+			}
+			return lease, lease.Release, nil
+		})
+	})
 	if h == nil {
 		return code
 	}
+	return runHeld(h, command, []string{"OCTOSTORE_LOCK_NAME=" + name,
+		"OCTOSTORE_FENCING_TOKEN=" + strconv.FormatUint(lease.FencingToken(), 10),
+		"OCTOSTORE_LEASE_EXPIRES_AT=" + lease.Lock().ExpiresAt.Format(time.RFC3339Nano)}, o.grace, sigs, stdout, stderr)
+}
+
+// notifyStop relays SIGINT, SIGTERM and SIGHUP; signal.Stop it when done.
+func notifyStop() chan os.Signal {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	return sigs
+}
+
+// runHeld runs the command with env added while h is held, supervised,
+// and gives h back once it has exited.
+func runHeld(h *holding, command, env []string, grace time.Duration, sigs <-chan os.Signal, stdout, stderr io.Writer) int {
 	defer h.release(stderr)
+	runtime.LockOSThread() // the command's parent thread, for commandAttr's Pdeathsig
+	defer runtime.UnlockOSThread()
 	cmd := exec.Command(command[0], command[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Env = append(os.Environ(), "OCTOSTORE_LOCK_NAME="+name,
-		"OCTOSTORE_FENCING_TOKEN="+strconv.FormatUint(h.lease.FencingToken(), 10),
-		"OCTOSTORE_LEASE_EXPIRES_AT="+h.lease.Lock().ExpiresAt.Format(time.RFC3339Nano))
+	cmd.SysProcAttr = commandAttr()
+	cmd.Env = append(os.Environ(), env...)
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintln(stderr, "octostore: could not start the command:", err)
 		return exitOSErr
 	}
-	return supervise(cmd, h, sigs, o.grace, stderr)
+	return supervise(cmd, h, sigs, grace, stderr)
 }
 
-// holding is a lease held through a session of its own: the server's
-// holder of a lock is the user, or the session, so a session per hold is
-// what makes two holds with one token exclude each other.
+// held is what a hold keeps alive: a lock's lease or an election's
+// leadership.
+type held interface {
+	Context() context.Context // cancelled when it is lost (or given back)
+	Expiry() time.Time        // the earliest moment the server may end it
+}
+
+// holding is a lease or leadership held through a session of its own:
+// the server's holder of a lock is the user, or the session, so a session
+// per hold is what makes two holds with one token exclude each other.
 type holding struct {
 	sess   *client.Session
-	lease  *client.Lease
-	lost   context.Context // cancelled when either is lost
+	held   held
+	name   string
+	giveUp func(context.Context) error // release the lock, or resign
+	lost   context.Context             // cancelled when either is lost
 	cancel context.CancelCauseFunc
 }
 
-func newHolding(sess *client.Session, lease *client.Lease) *holding {
-	h := &holding{sess: sess, lease: lease}
-	h.lost, h.cancel = context.WithCancelCause(context.Background())
-	for _, ctx := range []context.Context{sess.Context(), lease.Context()} {
-		context.AfterFunc(ctx, func() { h.cancel(context.Cause(ctx)) })
+func newHolding(sess *client.Session, name string, h held, giveUp func(context.Context) error) *holding {
+	hg := &holding{sess: sess, held: h, name: name, giveUp: giveUp}
+	hg.lost, hg.cancel = context.WithCancelCause(context.Background())
+	for _, ctx := range []context.Context{sess.Context(), h.Context()} {
+		context.AfterFunc(ctx, func() { hg.cancel(context.Cause(ctx)) })
 	}
-	return h
+	return hg
 }
 
 // expiry is the earliest moment the server may free the lock.
-func (h *holding) expiry() time.Time { return earliest(h.lease.Expiry(), h.sess.Expiry()) }
+func (h *holding) expiry() time.Time { return earliest(h.held.Expiry(), h.sess.Expiry()) }
 
-// release gives the lock and the session back, saying so if it cannot.
+// release gives the lock (or leadership) and the session back, saying so
+// if it cannot.
 func (h *holding) release(stderr io.Writer) {
 	timeout := 10 * time.Second
 	if h.lost.Err() != nil {
@@ -174,15 +239,16 @@ func (h *holding) release(stderr io.Writer) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	err := errors.Join(h.lease.Release(ctx), h.sess.Close(ctx))
+	err := errors.Join(h.giveUp(ctx), h.sess.Close(ctx))
 	if err != nil {
-		fmt.Fprintf(stderr, "octostore: could not release %s (it expires by itself): %s\n", h.lease.Name(), safeText(err.Error()))
+		fmt.Fprintf(stderr, "octostore: could not release %s (it expires by itself): %s\n", h.name, safeText(err.Error()))
 	}
 }
 
-// acquireHolding starts a session and takes the lock with it; a signal
-// meanwhile gives up. On failure it returns nil and the exit code.
-func acquireHolding(c *client.Client, name string, o holdOptions, sigs <-chan os.Signal, stderr io.Writer) (*holding, int) {
+// acquireHolding runs start (which starts a session and takes what is
+// held with it); a signal meanwhile gives up. On failure it returns nil
+// and the exit code; doing says what was interrupted.
+func acquireHolding(doing string, sigs <-chan os.Signal, stderr io.Writer, start func(context.Context) (*holding, error)) (*holding, int) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	type result struct {
@@ -191,7 +257,7 @@ func acquireHolding(c *client.Client, name string, o holdOptions, sigs <-chan os
 	}
 	got := make(chan result, 1)
 	go func() {
-		h, err := startHolding(ctx, c, name, o)
+		h, err := start(ctx)
 		got <- result{h, err}
 	}()
 	select {
@@ -205,23 +271,25 @@ func acquireHolding(c *client.Client, name string, o holdOptions, sigs <-chan os
 		if r := <-got; r.h != nil {
 			r.h.release(stderr)
 		}
-		fmt.Fprintf(stderr, "octostore: %v while acquiring %s\n", sig, name)
+		fmt.Fprintf(stderr, "octostore: %v while %s\n", sig, doing)
 		return nil, 128 + int(sig.(syscall.Signal))
 	}
 }
 
-func startHolding(ctx context.Context, c *client.Client, name string, o holdOptions) (*holding, error) {
-	sttl := sessionTTL(o.ttl)
+// startHolding starts a session for a hold of ttl and has take take what
+// is held with it, and say how to give it back.
+func startHolding(ctx context.Context, c *client.Client, name string, ttl time.Duration,
+	take func(context.Context, *client.Session) (held, func(context.Context) error, error)) (*holding, error) {
+	sttl := sessionTTL(ttl)
 	sess, err := c.StartSession(ctx, client.SessionOptions{TTL: sttl, SafetyMargin: holdMargin(sttl)})
 	if err != nil {
 		return nil, err
 	}
-	lease, err := sess.Hold(ctx, name, client.LeaseOptions{TTL: o.ttl, Wait: o.wait, Metadata: o.metadata,
-		SafetyMargin: holdMargin(o.ttl)})
+	h, giveUp, err := take(ctx, sess)
 	if err != nil {
 		return nil, errors.Join(err, sess.Close(context.WithoutCancel(ctx)))
 	}
-	return newHolding(sess, lease), nil
+	return newHolding(sess, name, h, giveUp), nil
 }
 
 // supervise waits for the command, stopping it if the lease is lost or
@@ -236,7 +304,7 @@ func supervise(cmd *exec.Cmd, h *holding, sigs <-chan os.Signal, grace time.Dura
 		return childStatus(err)
 	case <-h.lost.Done():
 		signalGroup(pgid, syscall.SIGTERM)
-		fmt.Fprintf(stderr, "octostore: %s: %s; sent SIGTERM to the command\n", h.lease.Name(), safeText(context.Cause(h.lost).Error()))
+		fmt.Fprintf(stderr, "octostore: %s: %s; sent SIGTERM to the command\n", h.name, safeText(context.Cause(h.lost).Error()))
 		reap(exited, pgid, earliest(time.Now().Add(grace), h.expiry()), nil, sigs, h)
 		return exitLeaseLost
 	case sig := <-sigs:

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,8 +31,15 @@ type holdProc struct {
 // alice against url, with DIR set to a temp dir for the script.
 func startHold(t *testing.T, url, dir, name, script string, flags ...string) *holdProc {
 	t.Helper()
-	args := append(append([]string{"lock", "hold", name}, flags...), "--", "sh", "-c", script)
+	return startCLI(t, url, dir, nil, append(append([]string{"lock", "hold", name}, flags...), "--", "sh", "-c", script)...)
+}
+
+// startCLI runs the binary with args as alice against url, with DIR set
+// to dir, and stdout to stdout (nil: discarded).
+func startCLI(t *testing.T, url, dir string, stdout io.Writer, args ...string) *holdProc {
+	t.Helper()
 	p := &holdProc{cmd: exec.Command(binary, args...), exited: make(chan int, 1)}
+	p.cmd.Stdout = stdout
 	p.cmd.Env = append(proctest.CleanEnv(), "OCTOSTORE_URL="+url, "OCTOSTORE_TOKEN="+apitest.AliceToken,
 		"XDG_CONFIG_HOME="+t.TempDir(), "DIR="+dir)
 	p.cmd.Stderr = &p.stderr

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"time"
 
@@ -42,8 +43,14 @@ func setupAcquire(fs *flag.FlagSet) runner {
 	wait := fs.Duration("wait", 0, "wait up to this long (at most 5m) for a held lock; 0 fails at once")
 	session := fs.String("session", "", "acquire with this session ID")
 	metadata := fs.String("metadata", "", "text stored with the lock")
+	limit := fs.Int("limit", 0, "take one slot of a counting semaphore of this many (2 to 1000)")
+	shared := fs.Bool("shared", false, "take a read/write lock as a reader")
 	return func(ctx context.Context, c *client.Client, args []string) (view, error) {
-		l, err := c.Acquire(ctx, args[0], client.AcquireOptions{TTL: *ttl, Wait: *wait, SessionID: *session, Metadata: *metadata})
+		if err := checkShape(*limit, *shared); err != nil {
+			return nil, fmt.Errorf("%w: %w", client.ErrInvalid, err)
+		}
+		l, err := c.Acquire(ctx, args[0], client.AcquireOptions{TTL: *ttl, Wait: *wait, SessionID: *session, Metadata: *metadata,
+			Limit: *limit, Mode: mode(*shared)})
 		return leaseView{l}, err
 	}
 }
@@ -74,6 +81,13 @@ type statusView struct{ *client.LockStatus }
 func (v statusView) table(w io.Writer) {
 	if !v.Held {
 		row(w, v.Name, "available")
+		return
+	}
+	if len(v.Holders) > 0 { // a semaphore, or a read/write lock held shared: every holder
+		row(w, "NAME", "LIMIT", "MODE", "HOLDER", "FENCING TOKEN", "EXPIRES", "WAITERS", "METADATA")
+		for _, h := range v.Holders {
+			row(w, v.Name, v.Limit, v.Mode, h.Holder, h.FencingToken, stamp(h.ExpiresAt), v.Waiters, h.Metadata)
+		}
 		return
 	}
 	row(w, "NAME", "HOLDER", "FENCING TOKEN", "EXPIRES", "WAITERS", "METADATA")

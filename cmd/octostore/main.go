@@ -20,6 +20,8 @@ Usage:
   octostore bench [flags]     load-test a server with acquire+release cycles
   octostore lock hold NAME -- CMD   run CMD while holding a lock (exit codes: lock hold -h)
   octostore lock acquire|renew|release|status|list   work with locks
+  octostore elect NAME -- CMD  run CMD while leader of an election (elect -h)
+  octostore elect observe NAME print an election's leadership changes
   octostore session create|keepalive|status|delete  work with sessions
   octostore webhook add|list|delete  register endpoints for lock events
   octostore login             sign in with GitHub and keep the token
@@ -70,6 +72,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runToken(args[1:], stdout, stderr)
 	case "lock":
 		return runLock(args[1:], stdout, stderr)
+	case "elect":
+		return runElect(args[1:], stdout, stderr)
 	case "session":
 		return group("session", sessionCommands, args[1:], stdout, stderr)
 	case "webhook":

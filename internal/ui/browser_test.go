@@ -153,6 +153,49 @@ func rowFor(name string) string {
 	return fmt.Sprintf(`!!document.querySelector('#locks tr[data-lock=%q]')`, name)
 }
 
+// electionFor is a predicate: the elections panel shows name.
+func electionFor(name string) string {
+	return fmt.Sprintf(`!!document.querySelector('#elections tr[data-election=%q]')`, name)
+}
+
+// leadership is a campaign's answer.
+type leadership struct {
+	LeaseID string `json:"lease_id"`
+	Term    uint64 `json:"term"`
+}
+
+func campaign(t *testing.T, c *apitest.Client, name, token, value string) leadership {
+	t.Helper()
+	r := c.Do("POST", "/elections/"+name+"/campaign", token, map[string]any{"ttl_seconds": 600, "value": value})
+	var l leadership
+	r.JSON(t, &l)
+	if r.Status != 200 || l.LeaseID == "" {
+		t.Fatalf("campaign %s: %d %s", name, r.Status, r.Body)
+	}
+	return l
+}
+
+func resign(t *testing.T, c *apitest.Client, name, token, lease string) {
+	t.Helper()
+	if r := c.Do("POST", "/elections/"+name+"/resign", token, map[string]any{"lease_id": lease}); r.Status != 200 {
+		t.Fatalf("resign %s: %d %s", name, r.Status, r.Body)
+	}
+}
+
+// checkElection: the election's row names its leader, term and value,
+// shown as text.
+func checkElection(t *testing.T, ctx context.Context, name, leader string, term uint64, value string) {
+	t.Helper()
+	row := fmt.Sprintf(`document.querySelector('#elections tr[data-election=%q]')`, name)
+	got := evaluate[[]string](t, ctx, `Array.from(`+row+`.cells, (c) => c.textContent)`)
+	if len(got) != 5 || got[1] != leader || got[2] != fmt.Sprint(term) || got[3] != value || got[4] == "" {
+		t.Errorf("election row %q, want leader %q, term %d, value %q and a time", got, leader, term, value)
+	}
+	if evaluate[bool](t, ctx, `!!document.querySelector('#elections img') || window.pwned === 1`) {
+		t.Error("an election's value was rendered as HTML")
+	}
+}
+
 // artifactDir is $OCTOSTORE_ARTIFACTS, or a temp dir.
 func artifactDir(t *testing.T) string {
 	if dir := os.Getenv("OCTOSTORE_ARTIFACTS"); dir != "" {
@@ -211,16 +254,21 @@ func TestUI_Browser(t *testing.T) {
 	waitFor(t, ctx, "the locks appear", rowFor("jobs/nightly-report")+" && "+rowFor("deploy/prod"), stepTimeout)
 	requireLive(t, ctx) // so the event stream brought them: nothing polls while it is open
 	checkRendering(t, ctx)
+	leader := campaign(t, c, "svc/scheduler", apitest.BobToken, hostileMetadata)
+	waitFor(t, ctx, "the election appears", electionFor("svc/scheduler"), stepTimeout)
+	requireLive(t, ctx)
+	checkElection(t, ctx, "svc/scheduler", "bob", leader.Term, hostileMetadata)
 
 	do(t, ctx, "filter by prefix",
 		chromedp.SendKeys(chromedp.ID("prefix"), "jobs/"),
 		chromedp.Click(chromedp.CSS(`#prefix-form button[type="submit"]`)),
 	)
-	waitFor(t, ctx, "only jobs/ locks show", rowFor("jobs/nightly-report")+" && !"+rowFor("deploy/prod"), stepTimeout)
+	waitFor(t, ctx, "only jobs/ locks and elections show", rowFor("jobs/nightly-report")+" && !"+rowFor("deploy/prod")+
+		" && !"+electionFor("svc/scheduler"), stepTimeout)
 	do(t, ctx, "clear the filter",
 		chromedp.Click(chromedp.ID("prefix-clear")),
 	)
-	waitFor(t, ctx, "every lock shows again", rowFor("deploy/prod"), stepTimeout)
+	waitFor(t, ctx, "every lock and election shows again", rowFor("deploy/prod")+" && "+electionFor("svc/scheduler"), stepTimeout)
 
 	do(t, ctx, "create a session", chromedp.Click(chromedp.CSS(`#session-create button`)))
 	waitFor(t, ctx, "the session shows", `!!document.querySelector('#sessions .pill.ok')`, stepTimeout)
@@ -230,6 +278,9 @@ func TestUI_Browser(t *testing.T) {
 
 	release(t, c, "deploy/prod", apitest.BobToken, leases["deploy/prod"])
 	waitFor(t, ctx, "a released lock disappears", "!"+rowFor("deploy/prod"), stepTimeout)
+	requireLive(t, ctx)
+	resign(t, c, "svc/scheduler", apitest.BobToken, leader.LeaseID)
+	waitFor(t, ctx, "a resigned election disappears", "!"+electionFor("svc/scheduler"), stepTimeout)
 	requireLive(t, ctx)
 
 	do(t, ctx, "sign out", chromedp.Click(chromedp.ID("sign-out")), chromedp.WaitVisible(chromedp.ID("token")))
@@ -256,7 +307,9 @@ func TestUI_BrowserWithoutStream(t *testing.T) {
 	waitFor(t, ctx, "the page falls back to refreshing",
 		`document.getElementById('locks-mode').textContent.startsWith('Refreshing')`, stepTimeout)
 	acquire(t, c, "fallback/lock", apitest.BobToken, "")
-	waitFor(t, ctx, "a periodic refresh shows the lock", rowFor("fallback/lock"), stepTimeout)
+	campaign(t, c, "fallback/election", apitest.BobToken, "")
+	waitFor(t, ctx, "a periodic refresh shows the lock and the election",
+		rowFor("fallback/lock")+" && "+electionFor("fallback/election"), stepTimeout)
 	if evaluate[bool](t, ctx, liveBadge) {
 		t.Error("the page claims a live stream that was blocked")
 	}

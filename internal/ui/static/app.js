@@ -6,7 +6,7 @@
 (function () {
   const TOKEN_KEY = "octostore.token";
   const SESSIONS_KEY = "octostore.sessions";
-  const POLL_MS = 5000; // lock list refresh while the event stream is down
+  const POLL_MS = 5000; // lock and election list refresh while the event stream is down
   const SLOW_POLL_MS = 15000; // sessions, webhooks, cluster
   const STREAM_RETRY_MS = 10000;
   const RELOAD_DEBOUNCE_MS = 150; // a burst of events is one reload
@@ -169,10 +169,46 @@
     return l.holders.length + " of " + l.limit + " slots: " + names;
   }
 
-  // filterLocks shows the locks under p, with a stream for that prefix.
+  // ---- Elections ------------------------------------------------------
+
+  // loadElections lists the elections that have a leader, under the same
+  // prefix as the locks, kept current the same way.
+  async function loadElections() {
+    const query = prefix ? "?prefix=" + encodeURIComponent(prefix) : "";
+    try {
+      const data = await api("GET", "/elections" + query);
+      fill($("elections"), data.elections.map(electionRow), prefix ? "No led elections under this prefix." : "No led elections.");
+      let text = data.total === 1 ? "1 election led" : data.total + " elections led";
+      if (prefix) text += " under “" + prefix + "”";
+      if (data.next_after) text += " (showing the first " + data.elections.length + ")";
+      showSummary($("elections-summary"), text + ", as of " + new Date().toLocaleTimeString() + ".");
+    } catch (err) {
+      showError($("elections-summary"), err);
+    }
+  }
+
+  function electionRow(e) {
+    const leader = el("span", e.leader);
+    if (login && e.leader === login) leader.append(el("span", " (you)", "muted"));
+    const since = el("time", new Date(e.since).toLocaleString());
+    since.dateTime = e.since;
+    const tr = row([code(e.name), leader, e.term, e.value, since]);
+    tr.dataset.election = e.name;
+    tr.cells[2].className = "num";
+    return tr;
+  }
+
+  // loadLists refreshes what the event stream keeps current.
+  function loadLists() {
+    loadLocks();
+    loadElections();
+  }
+
+  // filterLocks shows the locks and elections under p, with a stream for
+  // that prefix.
   function filterLocks(p) {
     prefix = p;
-    loadLocks();
+    loadLists();
     startStream();
   }
 
@@ -180,7 +216,7 @@
     if (reloadTimer !== null) return;
     reloadTimer = setTimeout(() => {
       reloadTimer = null;
-      loadLocks();
+      loadLists();
       loadSessions();
     }, RELOAD_DEBOUNCE_MS);
   }
@@ -230,7 +266,7 @@
     if (resp.status === 401) signOut("The server did not accept the token; sign in again.");
     if (!resp.ok || !resp.body) throw new Error("HTTP " + resp.status);
     setMode("live");
-    loadLocks(); // anything between the last list and the stream's start
+    loadLists(); // anything between the last list and the stream's start
     const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
     let buf = "";
     for (;;) {
@@ -269,6 +305,7 @@
       case "renewed":
       case "released":
       case "expired":
+      case "election":
       case "reset":
         scheduleLocksReload();
         break;
@@ -456,12 +493,12 @@
     $("account").hidden = false;
     $("dashboard").hidden = false;
     setMode("connecting", "Connecting to the event stream…");
-    loadLocks();
+    loadLists();
     loadSessions();
     loadWebhooks();
     loadCluster();
     startStream();
-    intervals.push(setInterval(() => live || loadLocks(), POLL_MS));
+    intervals.push(setInterval(() => live || loadLists(), POLL_MS));
     intervals.push(setInterval(() => {
       loadSessions();
       loadWebhooks();
@@ -480,7 +517,7 @@
     intervals = [];
     clearTimeout(reloadTimer);
     reloadTimer = null;
-    for (const id of ["locks", "sessions", "webhooks", "nodes"]) $(id).replaceChildren();
+    for (const id of ["locks", "elections", "sessions", "webhooks", "nodes"]) $(id).replaceChildren();
     $("dashboard").hidden = true;
     $("account").hidden = true;
     $("sign-in").hidden = false;
