@@ -63,6 +63,7 @@ var wantErrors = []struct {
 	{"context.Canceled", context.Canceled, StatusClientClosedRequest, "client_closed_request"},
 	{"context.DeadlineExceeded", context.DeadlineExceeded, 503, "timeout"},
 	{"state.ErrLockHeld", withConflict(state.ErrLockHeld, state.Result{Lock: state.Lock{Name: "a"}, Holder: "alice"}), 409, "lock_held"},
+	{"state.ErrLimitMismatch", withLimit(state.ErrLimitMismatch, state.Result{Limit: 3, Lock: state.Lock{Name: "a"}, Holder: "alice"}), 409, "limit_mismatch"},
 	{"state.ErrLockNotFound", state.ErrLockNotFound, 404, "lock_not_found"},
 	{"state.ErrSessionNotFound", state.ErrSessionNotFound, 404, "session_not_found"},
 	{"state.ErrSessionExpired", state.ErrSessionExpired, 410, "session_expired"},
@@ -113,7 +114,7 @@ func TestErrorTable_EverySentinel(t *testing.T) {
 			t.Errorf("%s: status %d is not in the spec", tc.name, tc.status)
 		}
 		schema := "Error"
-		if tc.status == http.StatusConflict && tc.code == "lock_held" {
+		if tc.status == http.StatusConflict && (tc.code == "lock_held" || tc.code == "limit_mismatch") {
 			schema = "LockConflict"
 		}
 		if err := doc.Components.Schemas[schema].Value.VisitJSON(b); err != nil {
