@@ -10,8 +10,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/octostore/octostore/internal/tune"
 	"github.com/octostore/octostore/internal/server"
+	"github.com/octostore/octostore/internal/tune"
 )
 
 func runServe(args []string, stderr io.Writer) int {
