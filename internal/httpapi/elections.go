@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -162,39 +161,18 @@ func (a *API) handleResign(w http.ResponseWriter, r *request) {
 // changed after ?index= (a leader elected, resigned, expired, or its
 // value proclaimed), or when the wait ends.
 func (a *API) handleGetElection(w http.ResponseWriter, r *request) {
-	stale, err := staleParam(r.Request)
-	wait, index, werr := blockingParams(r.Request)
-	if err = firstError(validName(r.name), err, werr); err != nil {
-		a.writeError(w, r.Request, err)
-		return
-	}
 	key := state.ElectionKey(r.name)
-	if wait > 0 && r.adm.park(w, wait) { // else no waiting slot is free: answer now
-		a.waitForChange(w, r, key, index, wait)
-	}
 	var e state.Election
 	var found bool
 	var leader string
 	var waiting int
-	var last uint64
-	var nerr error
-	err = a.store.Read(r.Context(), stale, func(s state.View, now int64) {
-		if wait > 0 { // the caller may have lost the namespace while it waited
-			if _, nerr = a.tenancy.OwnersOf(s, r.user.ID, now).Check(r.name); nerr != nil {
-				return
-			}
-		}
+	ok := a.blockingRead(w, r, key, func(s state.View, now int64) {
 		if e, found = s.GetElection(r.name, now); found {
 			leader, waiting = s.Login(e.Leader.HolderID), s.Waiting(key)
 		}
-		last = s.LastEventSeq()
 	})
-	if nerr == nil {
-		w.Header().Set("X-OctoStore-Index", strconv.FormatUint(last, 10))
-	}
 	switch {
-	case err != nil || nerr != nil:
-		a.writeError(w, r.Request, firstError(err, nerr))
+	case !ok:
 	case found:
 		resp := newElectionResponse(r.name, e.Leader, leader, e.Since)
 		resp.Waiting = &waiting
@@ -247,25 +225,15 @@ type electionList struct {
 }
 
 func (a *API) handleListElections(w http.ResponseWriter, r *request) {
-	q := r.URL.Query()
-	prefix, after := q.Get("prefix"), q.Get("after")
-	limit, err := listLimit(q.Get("limit"))
-	stale, serr := staleParam(r.Request)
-	if err = firstError(err, serr, maxLen("prefix", prefix), maxLen("after", after)); err != nil {
+	q, err := parseListQuery(r)
+	if err != nil {
 		a.writeError(w, r.Request, err)
 		return
 	}
 	resp := electionList{Elections: []electionResponse{}}
-	err = a.store.Read(r.Context(), stale, func(s state.View, now int64) {
-		var es []state.Election
-		var more bool
-		if r.confined {
-			es, more = listSpans(r.spans, after, limit,
-				func(name string) (state.Election, bool) { return s.GetElection(name, now) },
-				func(p, a string, n int) []state.Election { es, _ := s.ListElections(p, a, n, now); return es })
-		} else {
-			es, more = s.ListElections(prefix, after, limit, now)
-		}
+	err = a.store.Read(r.Context(), q.stale, func(s state.View, now int64) {
+		es, more := pageOf(r, q, func(name string) (state.Election, bool) { return s.GetElection(name, now) },
+			func(p, a string, n int) ([]state.Election, bool) { return s.ListElections(p, a, n, now) })
 		for _, e := range es {
 			resp.Elections = append(resp.Elections, newElectionResponse(e.Name, e.Leader, s.Login(e.Leader.HolderID), e.Since))
 		}

@@ -151,42 +151,56 @@ type lockNotHeld struct {
 }
 
 func (a *API) handleGetLock(w http.ResponseWriter, r *request) {
-	stale, err := staleParam(r.Request)
-	wait, index, werr := blockingParams(r.Request)
-	if err = firstError(validName(r.name), err, werr); err != nil {
-		a.writeError(w, r.Request, err)
-		return
-	}
-	if wait > 0 && r.adm.park(w, wait) { // else no waiting slot is free: answer now
-		a.waitForChange(w, r, r.name, index, wait)
-	}
 	var st state.LockStatus
 	var held bool
-	var last uint64
 	var logins map[uuid.UUID]string
-	var nerr error
-	err = a.store.Read(r.Context(), stale, func(s state.View, now int64) {
-		if wait > 0 { // the caller may have lost the namespace while it waited
-			if _, nerr = a.tenancy.OwnersOf(s, r.user.ID, now).Check(r.name); nerr != nil {
-				return
-			}
-		}
+	ok := a.blockingRead(w, r, r.name, func(s state.View, now int64) {
 		if st, held = s.LockStatus(r.name, now); held {
 			logins = loginsOf(s, st.Holders)
 		}
-		last = s.LastEventSeq()
 	})
-	if nerr == nil {
-		w.Header().Set("X-OctoStore-Index", strconv.FormatUint(last, 10))
-	}
 	switch {
-	case err != nil || nerr != nil:
-		a.writeError(w, r.Request, firstError(err, nerr))
+	case !ok:
 	case held:
 		writeJSON(w, http.StatusOK, statusResponse(st, logins))
 	default:
 		writeJSON(w, http.StatusOK, lockNotHeld{Status: "available", Name: r.name, Message: "Lock not currently held"})
 	}
+}
+
+// blockingRead is a status read of r.name, whose events are under key (the
+// name itself, or an election's key): with ?wait= it first waits for a
+// change after ?index=, re-checks the caller's namespace (which it may
+// have lost meanwhile), then runs read on the state (?stale= says
+// whether to confirm leadership) and sets X-OctoStore-Index. It answers
+// errors itself; ok says whether the caller answers.
+func (a *API) blockingRead(w http.ResponseWriter, r *request, key string, read func(s state.View, now int64)) (ok bool) {
+	stale, err := staleParam(r.Request)
+	wait, index, werr := blockingParams(r.Request)
+	if err = firstError(validName(r.name), err, werr); err != nil {
+		a.writeError(w, r.Request, err)
+		return false
+	}
+	if wait > 0 && r.adm.park(w, wait) { // else no waiting slot is free: answer now
+		a.waitForChange(w, r, key, index, wait)
+	}
+	var last uint64
+	var nerr error
+	err = a.store.Read(r.Context(), stale, func(s state.View, now int64) {
+		if wait > 0 {
+			if _, nerr = a.tenancy.OwnersOf(s, r.user.ID, now).Check(r.name); nerr != nil {
+				return
+			}
+		}
+		read(s, now)
+		last = s.LastEventSeq()
+	})
+	if err = firstError(err, nerr); err != nil {
+		a.writeError(w, r.Request, err)
+		return false
+	}
+	w.Header().Set("X-OctoStore-Index", strconv.FormatUint(last, 10))
+	return true
 }
 
 type listedLock struct {
@@ -217,25 +231,15 @@ const (
 )
 
 func (a *API) handleListLocks(w http.ResponseWriter, r *request) {
-	q := r.URL.Query()
-	prefix, after := q.Get("prefix"), q.Get("after")
-	limit, err := listLimit(q.Get("limit"))
-	stale, serr := staleParam(r.Request)
-	if err = firstError(err, serr, maxLen("prefix", prefix), maxLen("after", after)); err != nil {
+	q, err := parseListQuery(r)
+	if err != nil {
 		a.writeError(w, r.Request, err)
 		return
 	}
 	resp := listResponse{Locks: []listedLock{}}
-	err = a.store.Read(r.Context(), stale, func(s state.View, now int64) {
-		var locks []state.Lock
-		var more bool
-		if r.confined {
-			locks, more = listSpans(r.spans, after, limit,
-				func(name string) (state.Lock, bool) { return s.GetLock(name, now) },
-				func(p, a string, n int) []state.Lock { ls, _ := s.ListLocks(p, a, n, now); return ls })
-		} else {
-			locks, more = s.ListLocks(prefix, after, limit, now)
-		}
+	err = a.store.Read(r.Context(), q.stale, func(s state.View, now int64) {
+		locks, more := pageOf(r, q, func(name string) (state.Lock, bool) { return s.GetLock(name, now) },
+			func(p, a string, n int) ([]state.Lock, bool) { return s.ListLocks(p, a, n, now) })
 		for _, l := range locks {
 			resp.Locks = append(resp.Locks, listed(s, l, now))
 		}
@@ -248,8 +252,8 @@ func (a *API) handleListLocks(w http.ResponseWriter, r *request) {
 		return
 	}
 	resp.Total = len(resp.Locks)
-	if q.Has("prefix") {
-		resp.Prefix = &prefix
+	if q.hasPrefix {
+		resp.Prefix = &q.prefix
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
@@ -264,6 +268,35 @@ func listed(s state.View, l state.Lock, now int64) listedLock {
 		e.Limit, e.Mode, e.Holders = full.Limit, full.Mode, full.Holders
 	}
 	return e
+}
+
+// listQuery is a list route's query: ?prefix=, ?after=, ?limit=, ?stale=.
+type listQuery struct {
+	prefix, after string
+	hasPrefix     bool
+	limit         int
+	stale         bool
+}
+
+func parseListQuery(r *request) (listQuery, error) {
+	v := r.URL.Query()
+	q := listQuery{prefix: v.Get("prefix"), after: v.Get("after"), hasPrefix: v.Has("prefix")}
+	var err, serr error
+	q.limit, err = listLimit(v.Get("limit"))
+	q.stale, serr = staleParam(r.Request)
+	return q, firstError(err, serr, maxLen("prefix", q.prefix), maxLen("after", q.after))
+}
+
+// pageOf is one page of a list under q: of the caller's spans when the
+// caller is confined to them (isolated tenancy), else of q's prefix. get
+// reads one name, list a prefix.
+func pageOf[T any](r *request, q listQuery, get func(name string) (T, bool),
+	list func(prefix, after string, limit int) ([]T, bool)) ([]T, bool) {
+	if r.confined {
+		return listSpans(r.spans, q.after, q.limit, get,
+			func(p, a string, n int) []T { items, _ := list(p, a, n); return items })
+	}
+	return list(q.prefix, q.after, q.limit)
 }
 
 func listLimit(s string) (int, error) {
