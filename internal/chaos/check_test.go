@@ -23,9 +23,8 @@ import (
 func finalReads(t *testing.T, rec *recorder, cl *chaosCluster) {
 	leader := cl.waitLeader()
 	c := &client{rec: rec, http: &http.Client{Timeout: 10 * time.Second}, token: cl.readerToken()}
-	for _, name := range rec.lockNames() {
-		in := Input{Op: OpGet, Name: name}
-		poll.Until(t, 5*time.Second, "final read of "+name, func() bool {
+	for _, in := range rec.lockReads() {
+		poll.Until(t, 5*time.Second, "final read of "+in.Name, func() bool {
 			call := rec.now()
 			out := c.send(leader.httpURL(), in)
 			if out.Status == http.StatusOK {

@@ -21,12 +21,12 @@ type recorder struct {
 	mu      sync.Mutex
 	start   time.Time
 	ops     []porcupine.Operation
-	names   map[string]bool
+	names   map[string]Input // every name used → how to read it (its shape)
 	unknown int
 	squats  squats // isolated tenancy: attempts on others' namespaces
 }
 
-func newRecorder() *recorder { return &recorder{start: time.Now(), names: map[string]bool{}} }
+func newRecorder() *recorder { return &recorder{start: time.Now(), names: map[string]Input{}} }
 
 func (r *recorder) now() int64 { return int64(time.Since(r.start)) }
 
@@ -39,7 +39,7 @@ func (r *recorder) add(client int, in Input, call int64, out Output) {
 	defer r.mu.Unlock()
 	r.ops = append(r.ops, porcupine.Operation{ClientId: client, Input: in, Call: call, Output: out, Return: ret})
 	if in.Name != "" {
-		r.names[in.Name] = true
+		r.names[in.Name] = Input{Op: OpGet, Name: in.Name, Limit: in.Limit, RW: in.RW}
 	}
 	if out.Unknown {
 		r.unknown++
@@ -52,12 +52,13 @@ func (r *recorder) operations() []porcupine.Operation {
 	return append([]porcupine.Operation(nil), r.ops...)
 }
 
-func (r *recorder) lockNames() []string {
+// lockReads returns a status read of every name used.
+func (r *recorder) lockReads() []Input {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []string
-	for n := range r.names {
-		out = append(out, n)
+	var out []Input
+	for _, in := range r.names {
+		out = append(out, in)
 	}
 	return out
 }
@@ -78,12 +79,13 @@ type client struct {
 	http    *http.Client
 	token   string
 	leases  map[string]string // lock → lease this client believes it holds
+	slots   map[string]Input  // lease → the semaphore or read/write lock it holds
 	session string
 	sNo     int // sessions created, for session-lock names
 }
 
 func newClient(id, round int, rng *rand.Rand, rec *recorder, cl *chaosCluster) *client {
-	return &client{id: id, round: round, rng: rng, rec: rec, cl: cl, leases: map[string]string{},
+	return &client{id: id, round: round, rng: rng, rec: rec, cl: cl, leases: map[string]string{}, slots: map[string]Input{},
 		http: &http.Client{Timeout: 3 * time.Second}, token: tokenOf(id)}
 }
 
@@ -91,6 +93,33 @@ func newClient(id, round int, rng *rand.Rand, rec *recorder, cl *chaosCluster) *
 // per round and TTLs an hour, so nothing expires while it is used.
 func (c *client) sharedLock() string {
 	return fmt.Sprintf("%slk/%d/%d", c.cl.owner(teamGroup), c.round, c.rng.IntN(8))
+}
+
+// Semaphore and read/write lock names, per round: two of each, the
+// semaphores of semLimit slots. Isolated tenancy does not use them.
+const semLimit = 3
+
+func (c *client) semaphore() Input {
+	return Input{Name: fmt.Sprintf("sem/%d/%d", c.round, c.rng.IntN(2)), Limit: semLimit}
+}
+
+func (c *client) rwLock() Input {
+	return Input{Name: fmt.Sprintf("rw/%d/%d", c.round, c.rng.IntN(2)), RW: true}
+}
+
+// lockName picks the name of an acquire or read: a shared mutex half the
+// time, else a semaphore or a read/write lock (in shared tenancy).
+func (c *client) lockName() Input {
+	if c.cl.isolated {
+		return Input{Name: c.sharedLock()}
+	}
+	switch c.rng.IntN(4) {
+	case 0:
+		return c.semaphore()
+	case 1:
+		return c.rwLock()
+	}
+	return Input{Name: c.sharedLock()}
 }
 
 func (c *client) run(ctx context.Context) {
@@ -106,13 +135,13 @@ func (c *client) step() {
 	}
 	switch r := c.rng.IntN(100); {
 	case r < 30:
-		c.acquire(c.sharedLock(), "")
+		c.acquireName(c.lockName())
 	case r < 50:
 		c.releaseOrRenew(OpRelease)
 	case r < 60:
 		c.releaseOrRenew(OpRenew)
 	case r < 80:
-		c.do(Input{Op: OpGet, Name: c.sharedLock()})
+		c.read(c.lockName())
 	default:
 		c.sessionStep()
 	}
@@ -125,7 +154,50 @@ func (c *client) acquire(name, session string) {
 	}
 }
 
+// acquireName acquires a mutex, a semaphore slot, or a read/write lock
+// in a random mode.
+func (c *client) acquireName(in Input) {
+	if !in.shaped() {
+		c.acquire(in.Name, "")
+		return
+	}
+	in.Op, in.Shared = OpAcquire, in.RW && c.rng.IntN(2) == 0
+	if out := c.do(in); out.Status == http.StatusOK {
+		c.slots[out.Lease] = Input{Name: in.Name, Limit: in.Limit, RW: in.RW}
+	}
+}
+
+// read reads a name's status; a shaped name's holders may show slots of
+// this client's whose grant it never heard of, which it then releases in
+// time (they would otherwise fill the name for the rest of the round).
+func (c *client) read(in Input) {
+	in.Op = OpGet
+	out := c.do(in)
+	if !in.shaped() || out.State != "held" {
+		return
+	}
+	holders := out.Holders
+	if len(holders) == 0 { // a read/write lock held exclusively reads as a mutex
+		holders = []Holder{{Client: out.Holder, Lease: out.Lease}}
+	}
+	for _, h := range holders {
+		if h.Client == c.id {
+			c.slots[h.Lease] = Input{Name: in.Name, Limit: in.Limit, RW: in.RW}
+		}
+	}
+}
+
 func (c *client) releaseOrRenew(op Op) {
+	if len(c.slots) > 0 && (len(c.leases) == 0 || c.rng.IntN(2) == 0) {
+		for lease, in := range c.slots {
+			in.Op, in.Lease = op, lease
+			out := c.do(in)
+			if op == OpRelease && (out.Status == http.StatusOK || out.Status == http.StatusNotFound) {
+				delete(c.slots, lease)
+			}
+			return
+		}
+	}
 	for name, lease := range c.leases {
 		out := c.do(Input{Op: op, Name: name, Lease: lease})
 		if op == OpRelease && (out.Status == http.StatusOK || out.Status == http.StatusNotFound) {
@@ -204,6 +276,14 @@ func request(in Input) (method, path string, body any) {
 		if in.Session != "" {
 			b["session_id"] = in.Session
 		}
+		switch {
+		case in.Limit > 0:
+			b["limit"] = in.Limit
+		case in.RW && in.Shared:
+			b["mode"] = "shared"
+		case in.RW:
+			b["mode"] = "exclusive"
+		}
 		return "POST", "/locks/" + in.Name + "/acquire", b
 	case OpRenew:
 		return "POST", "/locks/" + in.Name + "/renew", map[string]any{"lease_id": in.Lease, "ttl_seconds": 3600}
@@ -230,14 +310,32 @@ func parseOutput(in Input, status int, data []byte) Output {
 		Holder       string `json:"holder"`
 		SessionID    string `json:"session_id"`
 		Code         string `json:"code"`
+		Limit        int    `json:"limit"`
+		Mode         string `json:"mode"`
+		Holders      []struct {
+			LeaseID      string `json:"lease_id"`
+			FencingToken uint64 `json:"fencing_token"`
+			Holder       string `json:"holder"`
+			SessionID    string `json:"session_id"`
+		} `json:"holders"`
 	}
 	json.Unmarshal(data, &b)
 	if status == http.StatusServiceUnavailable && b.Code != "no_leader" && b.Code != "shutting_down" && in.Op != OpGet {
 		return Output{Unknown: true}
 	}
-	out := Output{Status: status, State: b.Status, Lease: b.LeaseID, Token: b.FencingToken, Session: b.SessionID, Holder: -1}
-	if h, ok := strings.CutPrefix(b.Holder, "u"); ok {
-		fmt.Sscan(h, &out.Holder)
+	out := Output{Status: status, State: b.Status, Lease: b.LeaseID, Token: b.FencingToken, Session: b.SessionID,
+		Holder: clientOf(b.Holder), Code: b.Code, Limit: b.Limit, Mode: b.Mode}
+	for _, h := range b.Holders {
+		out.Holders = append(out.Holders, Holder{Client: clientOf(h.Holder), Lease: h.LeaseID, Token: h.FencingToken, Session: h.SessionID})
 	}
 	return out
+}
+
+// clientOf is the client whose login is holder ("u3" → 3), or -1.
+func clientOf(holder string) int {
+	n := -1
+	if h, ok := strings.CutPrefix(holder, "u"); ok {
+		fmt.Sscan(h, &n)
+	}
+	return n
 }

@@ -33,6 +33,12 @@ type Input struct {
 	Name    string // lock name; empty for session operations
 	Session string // the session acquired with, kept alive or deleted
 	Lease   string // renew, release
+	// A semaphore's or read/write lock's name (model_slots.go) says so on
+	// every operation on it, reads included: Limit is the semaphore's
+	// slots, RW marks a read/write lock, Shared its shared acquires.
+	Limit  int
+	RW     bool
+	Shared bool
 }
 
 // Output is what the request got back. Unknown marks a request whose
@@ -46,6 +52,12 @@ type Output struct {
 	Token   uint64
 	Holder  int    // the client holding, on a held lock read
 	Session string // the holder's session on a read; the new session's ID on create
+	// Semaphores and read/write locks: the error code of a 409, the limit
+	// and mode an answer names, and every holder on a status read.
+	Code    string
+	Limit   int
+	Mode    string
+	Holders []Holder
 }
 
 // lockState is one lock's state with the sessions the model knows of.
@@ -63,20 +75,33 @@ type lockState struct {
 }
 
 // Model is the lock API as a porcupine model. A history is partitioned by
-// lock name. A session's operations go into the partition of every lock
+// lock name; a semaphore's or read/write lock's name is a slotState
+// (model_slots.go), a mutex's a lockState. A session's operations go into the partition of every lock
 // acquired with it (its liveness decides those acquires, its end releases
 // them), or into one of their own when it locked nothing.
 var Model = porcupine.NondeterministicModel{
 	Partition: partitionByLock,
 	Init:      func() []any { return []any{lockState{}} },
 	Step: func(st, in, out any) []any {
-		return step(st.(lockState), in.(Input), out.(Output))
+		if in := in.(Input); in.shaped() {
+			return stepSlots(st, in, out.(Output))
+		}
+		s, ok := st.(lockState)
+		if !ok {
+			return nil // a mutex operation on a shaped name: the harness never sends one
+		}
+		return step(s, in.(Input), out.(Output))
 	},
-	Equal: func(a, b any) bool { return a.(lockState) == b.(lockState) },
+	Equal: func(a, b any) bool { return a == b }, // lockState or slotState, both comparable
 	DescribeOperation: func(in, out any) string {
 		return describe(in.(Input), out.(Output))
 	},
-	DescribeState: func(st any) string { return fmt.Sprintf("%+v", st.(lockState)) },
+	DescribeState: func(st any) string {
+		if s, ok := st.(slotState); ok {
+			return describeSlots(s)
+		}
+		return fmt.Sprintf("%+v", st)
+	},
 }
 
 func partitionByLock(history []porcupine.Operation) [][]porcupine.Operation {
@@ -307,6 +332,14 @@ func describe(in Input, out Output) string {
 	if in.Name != "" {
 		fmt.Fprintf(&b, " %s", in.Name)
 	}
+	switch {
+	case in.Limit > 0:
+		fmt.Fprintf(&b, " limit=%d", in.Limit)
+	case in.RW && in.Op == OpAcquire && in.Shared:
+		b.WriteString(" shared")
+	case in.RW && in.Op == OpAcquire:
+		b.WriteString(" exclusive")
+	}
 	if in.Session != "" {
 		fmt.Fprintf(&b, " s=%.8s", in.Session)
 	}
@@ -319,6 +352,12 @@ func describe(in Input, out Output) string {
 	fmt.Fprintf(&b, " → %d %s", out.Status, out.State)
 	if out.Token > 0 {
 		fmt.Fprintf(&b, " t=%d", out.Token)
+	}
+	if out.Code != "" {
+		fmt.Fprintf(&b, " %s", out.Code)
+	}
+	for _, h := range out.Holders {
+		fmt.Fprintf(&b, " [c%d l=%.8s t=%d]", h.Client, h.Lease, h.Token)
 	}
 	return b.String()
 }
