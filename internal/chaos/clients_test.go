@@ -39,7 +39,7 @@ func (r *recorder) add(client int, in Input, call int64, out Output) {
 	defer r.mu.Unlock()
 	r.ops = append(r.ops, porcupine.Operation{ClientId: client, Input: in, Call: call, Output: out, Return: ret})
 	if in.Name != "" {
-		r.names[in.Name] = Input{Op: OpGet, Name: in.Name, Limit: in.Limit, RW: in.RW}
+		r.names[in.Name] = Input{Op: OpGet, Name: in.Name, Limit: in.Limit, RW: in.RW, Election: in.Election}
 	}
 	if out.Unknown {
 		r.unknown++
@@ -79,7 +79,8 @@ type client struct {
 	http    *http.Client
 	token   string
 	leases  map[string]string // lock → lease this client believes it holds
-	slots   map[string]Input  // lease → the semaphore or read/write lock it holds
+	slots   map[string]Input  // lease → the semaphore, read/write lock or election it holds
+	values  int               // campaigns and proclaims sent, for distinct values
 	session string
 	sNo     int // sessions created, for session-lock names
 }
@@ -95,8 +96,8 @@ func (c *client) sharedLock() string {
 	return fmt.Sprintf("%slk/%d/%d", c.cl.owner(teamGroup), c.round, c.rng.IntN(8))
 }
 
-// Semaphore and read/write lock names, per round: two of each, the
-// semaphores of semLimit slots. Isolated tenancy does not use them.
+// Semaphore, read/write lock and election names, per round: two of each,
+// the semaphores of semLimit slots. Isolated tenancy does not use them.
 const semLimit = 3
 
 func (c *client) semaphore() Input {
@@ -107,19 +108,32 @@ func (c *client) rwLock() Input {
 	return Input{Name: fmt.Sprintf("rw/%d/%d", c.round, c.rng.IntN(2)), RW: true}
 }
 
-// lockName picks the name of an acquire or read: a shared mutex half the
-// time, else a semaphore or a read/write lock (in shared tenancy).
+func (c *client) election() Input {
+	return Input{Name: fmt.Sprintf("el/%d/%d", c.round, c.rng.IntN(2)), Election: true}
+}
+
+// lockName picks the name of an acquire or read: a shared mutex 3 times
+// in 8, else a semaphore, a read/write lock or an election (in shared
+// tenancy; isolated tenancy uses the mutexes alone).
 func (c *client) lockName() Input {
 	if c.cl.isolated {
 		return Input{Name: c.sharedLock()}
 	}
-	switch c.rng.IntN(4) {
-	case 0:
+	switch c.rng.IntN(8) {
+	case 0, 1:
 		return c.semaphore()
-	case 1:
+	case 2, 3:
 		return c.rwLock()
+	case 4:
+		return c.election()
 	}
 	return Input{Name: c.sharedLock()}
+}
+
+// value is a fresh value for a campaign or proclaim.
+func (c *client) value() string {
+	c.values++
+	return fmt.Sprintf("u%d-v%d", c.id, c.values)
 }
 
 func (c *client) run(ctx context.Context) {
@@ -154,16 +168,19 @@ func (c *client) acquire(name, session string) {
 	}
 }
 
-// acquireName acquires a mutex, a semaphore slot, or a read/write lock
-// in a random mode.
+// acquireName acquires a mutex, a semaphore slot, a read/write lock in a
+// random mode, or campaigns in an election.
 func (c *client) acquireName(in Input) {
-	if !in.shaped() {
+	if !in.shaped() && !in.Election {
 		c.acquire(in.Name, "")
 		return
 	}
 	in.Op, in.Shared = OpAcquire, in.RW && c.rng.IntN(2) == 0
+	if in.Election {
+		in.Value = c.value()
+	}
 	if out := c.do(in); out.Status == http.StatusOK {
-		c.slots[out.Lease] = Input{Name: in.Name, Limit: in.Limit, RW: in.RW}
+		c.slots[out.Lease] = Input{Name: in.Name, Limit: in.Limit, RW: in.RW, Election: in.Election}
 	}
 }
 
@@ -173,6 +190,9 @@ func (c *client) acquireName(in Input) {
 func (c *client) read(in Input) {
 	in.Op = OpGet
 	out := c.do(in)
+	if in.Election && out.State == "leader" && out.Holder == c.id {
+		c.slots[out.Lease] = Input{Name: in.Name, Election: true}
+	}
 	if !in.shaped() || out.State != "held" {
 		return
 	}
@@ -191,6 +211,9 @@ func (c *client) releaseOrRenew(op Op) {
 	if len(c.slots) > 0 && (len(c.leases) == 0 || c.rng.IntN(2) == 0) {
 		for lease, in := range c.slots {
 			in.Op, in.Lease = op, lease
+			if in.Election && op == OpRenew {
+				in.Value = c.value() // a proclaim
+			}
 			out := c.do(in)
 			if op == OpRelease && (out.Status == http.StatusOK || out.Status == http.StatusNotFound) {
 				delete(c.slots, lease)
@@ -270,6 +293,9 @@ func noAnswer(in Input) Output {
 }
 
 func request(in Input) (method, path string, body any) {
+	if in.Election {
+		return electionRequest(in)
+	}
 	switch in.Op {
 	case OpAcquire:
 		b := map[string]any{"ttl_seconds": 3600}
@@ -299,6 +325,20 @@ func request(in Input) (method, path string, body any) {
 	return "DELETE", "/sessions/" + in.Session, nil
 }
 
+// electionRequest: a campaign that does not wait, a proclaim, a
+// resignation or a read.
+func electionRequest(in Input) (method, path string, body any) {
+	switch in.Op {
+	case OpAcquire:
+		return "POST", "/elections/" + in.Name + "/campaign", map[string]any{"ttl_seconds": 3600, "value": in.Value}
+	case OpRenew:
+		return "POST", "/elections/" + in.Name + "/proclaim", map[string]any{"lease_id": in.Lease, "value": in.Value}
+	case OpRelease:
+		return "POST", "/elections/" + in.Name + "/resign", map[string]any{"lease_id": in.Lease}
+	}
+	return "GET", "/elections/" + in.Name, nil
+}
+
 // parseOutput turns an answer into the model's terms. A 503 other than
 // no_leader or shutting_down may have been applied; a read that was not
 // answered tells nothing and constrains nothing.
@@ -318,6 +358,9 @@ func parseOutput(in Input, status int, data []byte) Output {
 			Holder       string `json:"holder"`
 			SessionID    string `json:"session_id"`
 		} `json:"holders"`
+		Leader json.RawMessage `json:"leader"` // an election's leader: a login, or on a 409 the leader's lock
+		Term   uint64          `json:"term"`
+		Value  string          `json:"value"`
 	}
 	json.Unmarshal(data, &b)
 	if status == http.StatusServiceUnavailable && b.Code != "no_leader" && b.Code != "shutting_down" && in.Op != OpGet {
@@ -325,6 +368,11 @@ func parseOutput(in Input, status int, data []byte) Output {
 	}
 	out := Output{Status: status, State: b.Status, Lease: b.LeaseID, Token: b.FencingToken, Session: b.SessionID,
 		Holder: clientOf(b.Holder), Code: b.Code, Limit: b.Limit, Mode: b.Mode}
+	if in.Election {
+		var leader string
+		json.Unmarshal(b.Leader, &leader)
+		out.Holder, out.Token, out.Value = clientOf(leader), b.Term, b.Value
+	}
 	for _, h := range b.Holders {
 		out.Holders = append(out.Holders, Holder{Client: clientOf(h.Holder), Lease: h.LeaseID, Token: h.FencingToken, Session: h.SessionID})
 	}

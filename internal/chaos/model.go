@@ -39,6 +39,10 @@ type Input struct {
 	Limit  int
 	RW     bool
 	Shared bool
+	// An election's name (model_election.go) says so on every operation
+	// on it; Value is a campaign's or proclaim's value.
+	Election bool
+	Value    string
 }
 
 // Output is what the request got back. Unknown marks a request whose
@@ -58,6 +62,7 @@ type Output struct {
 	Limit   int
 	Mode    string
 	Holders []Holder
+	Value   string // an election's value (Token is its term, Holder its leader)
 }
 
 // lockState is one lock's state with the sessions the model knows of.
@@ -83,7 +88,9 @@ var Model = porcupine.NondeterministicModel{
 	Partition: partitionByLock,
 	Init:      func() []any { return []any{lockState{}} },
 	Step: func(st, in, out any) []any {
-		if in := in.(Input); in.shaped() {
+		if in := in.(Input); in.Election {
+			return stepElection(st, in, out.(Output))
+		} else if in.shaped() {
 			return stepSlots(st, in, out.(Output))
 		}
 		s, ok := st.(lockState)
@@ -97,8 +104,11 @@ var Model = porcupine.NondeterministicModel{
 		return describe(in.(Input), out.(Output))
 	},
 	DescribeState: func(st any) string {
-		if s, ok := st.(slotState); ok {
+		switch s := st.(type) {
+		case slotState:
 			return describeSlots(s)
+		case electionState:
+			return describeElection(s)
 		}
 		return fmt.Sprintf("%+v", st)
 	},
@@ -328,7 +338,11 @@ func remove(set, id string) string {
 
 func describe(in Input, out Output) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "c%d %s", in.Client, opNames[in.Op])
+	op := opNames[in.Op]
+	if in.Election {
+		op = map[Op]string{OpAcquire: "campaign", OpRenew: "proclaim", OpRelease: "resign", OpGet: "get-election"}[in.Op]
+	}
+	fmt.Fprintf(&b, "c%d %s", in.Client, op)
 	if in.Name != "" {
 		fmt.Fprintf(&b, " %s", in.Name)
 	}
@@ -346,6 +360,9 @@ func describe(in Input, out Output) string {
 	if in.Lease != "" {
 		fmt.Fprintf(&b, " l=%.8s", in.Lease)
 	}
+	if in.Value != "" {
+		fmt.Fprintf(&b, " v=%q", in.Value)
+	}
 	if out.Unknown {
 		return b.String() + " → ?"
 	}
@@ -355,6 +372,9 @@ func describe(in Input, out Output) string {
 	}
 	if out.Code != "" {
 		fmt.Fprintf(&b, " %s", out.Code)
+	}
+	if out.Value != "" {
+		fmt.Fprintf(&b, " v=%q", out.Value)
 	}
 	for _, h := range out.Holders {
 		fmt.Fprintf(&b, " [c%d l=%.8s t=%d]", h.Client, h.Lease, h.Token)

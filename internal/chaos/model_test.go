@@ -283,4 +283,84 @@ func TestParseOutput_Shaped(t *testing.T) {
 	if out := parseOutput(Input{Op: OpAcquire, Name: "s", Limit: 3}, 409, []byte(`{"code":"limit_mismatch","limit":2}`)); out.Code != "limit_mismatch" {
 		t.Fatalf("409 parsed %+v", out)
 	}
+	el := Input{Op: OpAcquire, Name: "e", Election: true, Value: "v"}
+	if out := parseOutput(el, 200, []byte(`{"status":"leader","leader":"u2","lease_id":"L","term":9,"value":"v"}`)); out.Holder != 2 || out.Token != 9 || out.Value != "v" || out.Lease != "L" {
+		t.Fatalf("campaign parsed %+v", out)
+	}
+	if out := parseOutput(el, 409, []byte(`{"code":"lock_held","leader":{"holder":"u1"}}`)); out.Code != "lock_held" || out.Holder != -1 {
+		t.Fatalf("campaign's 409 parsed %+v", out)
+	}
+}
+
+func campaignIn(name, value string) Input {
+	return Input{Op: OpAcquire, Name: name, Election: true, Value: value}
+}
+func electionIn(op Op, name, lease, value string) Input {
+	return Input{Op: op, Name: name, Lease: lease, Election: true, Value: value}
+}
+
+func TestModel_Election(t *testing.T) {
+	leader := func(client int, lease string, term uint64, value string) Output {
+		return Output{Status: 200, State: "leader", Holder: client, Lease: lease, Token: term, Value: value}
+	}
+	busy := Output{Status: 409, Code: "lock_held", Holder: -1}
+	missing := Output{Status: 404, Code: "lock_not_found"}
+	elected := []porcupine.Operation{op(0, 0, 1, campaignIn("e", "a"), leader(0, "L1", 1, "a"))}
+	then := func(ops ...porcupine.Operation) []porcupine.Operation { return append(slices.Clone(elected), ops...) }
+	cases := []struct {
+		name string
+		ok   bool
+		ops  []porcupine.Operation
+	}{
+		{"OtherCampaignRefused", true, then(op(1, 2, 3, campaignIn("e", "b"), busy))},
+		{"TwoLeaders", false, then(op(1, 2, 3, campaignIn("e", "b"), leader(1, "L2", 2, "b")))},
+		{"RefusedWhileVacant", false, []porcupine.Operation{op(1, 2, 3, campaignIn("e", "b"), busy)}},
+		{"CampaignAgainKeepsTheTerm", true, then(
+			op(0, 2, 3, campaignIn("e", "a2"), leader(0, "L1", 1, "a2")),
+			op(1, 4, 5, electionIn(OpGet, "e", "", ""), leader(0, "L1", 1, "a2")),
+		)},
+		{"CampaignAgainIsANewTerm", false, then(op(0, 2, 3, campaignIn("e", "a2"), leader(0, "L2", 2, "a2")))},
+		{"ProclaimAndRead", true, then(
+			op(0, 2, 3, electionIn(OpRenew, "e", "L1", "x"), leader(0, "L1", 1, "x")),
+			op(1, 4, 5, electionIn(OpGet, "e", "", ""), leader(0, "L1", 1, "x")),
+		)},
+		{"ReadShowsAnOldValue", false, then(
+			op(0, 2, 3, electionIn(OpRenew, "e", "L1", "x"), leader(0, "L1", 1, "x")),
+			op(1, 4, 5, electionIn(OpGet, "e", "", ""), leader(0, "L1", 1, "a")),
+		)},
+		{"ProclaimByAnother", false, then(op(1, 2, 3, electionIn(OpRenew, "e", "L1", "x"), leader(1, "L1", 1, "x")))},
+		{"ResignThenANewTerm", true, then(
+			op(0, 2, 3, electionIn(OpRelease, "e", "L1", ""), Output{Status: 200, State: "resigned"}),
+			op(0, 4, 5, electionIn(OpRenew, "e", "L1", "x"), missing),
+			op(1, 6, 7, electionIn(OpGet, "e", "", ""), Output{Status: 200, State: "vacant"}),
+			op(1, 8, 9, campaignIn("e", "b"), leader(1, "L2", 2, "b")),
+		)},
+		{"StaleTerm", false, then(
+			op(0, 2, 3, electionIn(OpRelease, "e", "L1", ""), Output{Status: 200, State: "resigned"}),
+			op(1, 4, 5, campaignIn("e", "b"), leader(1, "L2", 1, "b")),
+		)},
+		{"LeaderNotFound", false, then(op(0, 2, 3, electionIn(OpRelease, "e", "L1", ""), missing))},
+		{"VacantWhileLed", false, then(op(1, 2, 3, electionIn(OpGet, "e", "", ""), Output{Status: 200, State: "vacant"}))},
+		{"UnknownCampaignLearnedByARead", true, []porcupine.Operation{
+			op(0, 0, math.MaxInt64, campaignIn("e", "a"), Output{Unknown: true}),
+			op(1, 1, 2, campaignIn("e", "b"), busy),
+			op(1, 3, 4, electionIn(OpGet, "e", "", ""), leader(0, "L7", 7, "a")),
+		}},
+		{"UnknownProclaimMayHaveHappened", true, then(
+			op(0, 2, math.MaxInt64, electionIn(OpRenew, "e", "L1", "x"), Output{Unknown: true}),
+			op(1, 4, 5, electionIn(OpGet, "e", "", ""), leader(0, "L1", 1, "x")),
+			op(1, 6, 7, electionIn(OpGet, "e", "", ""), leader(0, "L1", 1, "x")),
+		)},
+		{"UnknownProclaimTakesEffectOnce", false, then(
+			op(0, 2, math.MaxInt64, electionIn(OpRenew, "e", "L1", "x"), Output{Unknown: true}),
+			op(1, 4, 5, electionIn(OpGet, "e", "", ""), leader(0, "L1", 1, "x")),
+			op(0, 6, 7, electionIn(OpRenew, "e", "L1", "y"), leader(0, "L1", 1, "y")),
+			op(1, 8, 9, electionIn(OpGet, "e", "", ""), leader(0, "L1", 1, "x")),
+		)},
+	}
+	for _, c := range cases {
+		if got := porcupine.CheckOperations(model, c.ops); got != c.ok {
+			t.Errorf("%s: linearizable = %v, want %v", c.name, got, c.ok)
+		}
+	}
 }
