@@ -214,16 +214,17 @@ func observeSlotAcquire(s slotState, in Input, out Output) (slotState, bool) {
 	return s, false
 }
 
-// shapeMatches checks the limit and mode an acquire's answer names.
+// shapeMatches checks the limit and mode an acquire's answer names. An
+// exclusive acquire of a read/write lock that is free or held exclusively
+// follows the mutex rules and may answer as a mutex does, without them.
 func shapeMatches(s slotState, shared bool, out Output) bool {
-	if s.Limit > 0 {
+	switch {
+	case s.Limit > 0:
 		return out.Limit == s.Limit && out.Mode == "exclusive"
+	case shared:
+		return out.Limit == 1 && out.Mode == "shared"
 	}
-	mode := "exclusive"
-	if shared {
-		mode = "shared"
-	}
-	return out.Limit == 1 && out.Mode == mode
+	return (out.Limit == 1 && out.Mode == "exclusive") || (out.Limit == 0 && out.Mode == "")
 }
 
 // learn checks slot i against a lease and token an answer showed and

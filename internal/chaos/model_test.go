@@ -243,6 +243,13 @@ func TestModel_Slots(t *testing.T) {
 			op(2, 10, 11, rwExcl("rw"), w("W1", 3)),
 			op(0, 12, 13, rwOp(OpGet, "rw", ""), Output{Status: 200, State: "held", Lease: "W1", Token: 3, Holder: 2}),
 		}},
+		{"WriterAnswersAsAMutex", true, []porcupine.Operation{
+			op(2, 0, 1, rwExcl("rw"), Output{Status: 200, State: "acquired", Lease: "W1", Token: 1}),
+			op(2, 2, 3, rwExcl("rw"), Output{Status: 200, State: "held", Lease: "W1", Token: 1}),
+		}},
+		{"ReaderAnswersAsAMutex", false, []porcupine.Operation{
+			op(2, 0, 1, rwShared("rw"), Output{Status: 200, State: "acquired", Lease: "R1", Token: 1}),
+		}},
 		{"WriterReadAsShared", false, []porcupine.Operation{
 			op(2, 0, 1, rwExcl("rw"), w("W1", 1)),
 			op(0, 2, 3, rwOp(OpGet, "rw", ""), Output{Status: 200, State: "held", Lease: "W1", Token: 1, Holder: 2,
