@@ -21,6 +21,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.TTL, "ttl", 60e9, "lock TTL")
 	fs.StringVar(&cfg.Prefix, "prefix", "", "lock name prefix (default: bench/<random>)")
 	fs.DurationVar(&cfg.Wait, "wait", 0, "contended workload: every worker loops acquire (waiting up to this long in the FIFO queue) and release on one lock, each as its own session")
+	fs.IntVar(&cfg.Limit, "limit", 0, "semaphore workload: every worker loops acquire of a slot of one name with this many slots (2..1000; waiting up to --wait, default 10s, in its FIFO queue) and release")
+	fs.BoolVar(&cfg.Shared, "shared", false, "shared workload: every worker, its own session, loops a shared acquire of one name (a read/write lock's readers) and release")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	tlsFlags := addTLSFlags(fs)
 	if err := parseFlags(fs, args); err != nil {

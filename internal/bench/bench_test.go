@@ -178,6 +178,11 @@ func TestConfigValidation(t *testing.T) {
 		"negative concurrency": func(c *Config) { c.Concurrency = -1 },
 		"negative duration":    func(c *Config) { c.Duration = -time.Second },
 		"negative ttl":         func(c *Config) { c.TTL = -time.Second },
+		"limit of one":         func(c *Config) { c.Limit = 1 },
+		"limit above 1000":     func(c *Config) { c.Limit = 1001 },
+		"negative limit":       func(c *Config) { c.Limit = -2 },
+		"shared with a limit":  func(c *Config) { c.Shared, c.Limit = true, 4 },
+		"shared with a wait":   func(c *Config) { c.Shared, c.Wait = true, time.Second },
 	}
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -203,6 +208,9 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	if !regexp.MustCompile(`^bench/[0-9a-f]{6}$`).MatchString(cfg.Prefix) {
 		t.Errorf("default prefix = %q", cfg.Prefix)
+	}
+	if cfg, _ := (Config{URL: "http://127.0.0.1:3000", Limit: 16}).normalized(); cfg.Wait != 10*time.Second {
+		t.Errorf("a semaphore's default wait = %s, want 10s", cfg.Wait)
 	}
 	if got := ttlSeconds(1500 * time.Millisecond); got != 2 {
 		t.Errorf("ttlSeconds(1.5s) = %d, want 2", got)
@@ -275,5 +283,82 @@ func TestReportExplainsRateLimits(t *testing.T) {
 		if got := strings.Contains(text.String(), "OCTOSTORE_RATE_LIMIT=0"); got != want {
 			t.Errorf("first error %q: hint shown %v, want %v\n%s", first, got, want, text.String())
 		}
+	}
+}
+
+// TestRunSemaphore: with Limit every worker takes slots of one name with
+// that limit, waiting for a free one; the workers contend (the limit is
+// reached) but never exceed it, and every slot is released.
+func TestRunSemaphore(t *testing.T) {
+	fake := &fakeLockServer{}
+	cfg := shortConfig(startFakeServer(t, fake))
+	cfg.Concurrency, cfg.Limit, cfg.Wait = 8, 3, 2*time.Second
+	report, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	held, _, names, bad := fake.snapshot()
+	if bad != "" {
+		t.Fatalf("fake server rejected a request: %s", bad)
+	}
+	if report.Cycles <= 0 || report.Errors != 0 || report.FirstError != "" || report.Violations != 0 || report.Limit != 3 {
+		t.Fatalf("report: %+v", report)
+	}
+	if len(names) != 1 || !names["bench-test/semaphore"] {
+		t.Fatalf("names used: %v", names)
+	}
+	fake.mu.Lock()
+	most, sessions := fake.maxHolders, fake.sessions
+	fake.mu.Unlock()
+	if most != 3 || held != 0 || sessions != 0 {
+		t.Fatalf("at most %d holders at once (want the limit, 3), %d left held, %d sessions", most, held, sessions)
+	}
+	var out bytes.Buffer
+	report.WriteText(&out)
+	if !strings.Contains(out.String(), "one name, 3 slots, FIFO waits; 0 over-limit violations") {
+		t.Fatalf("text report:\n%s", out.String())
+	}
+}
+
+// TestRunShared: with Shared every worker is a shared holder of one name
+// in a session of its own, so no acquire extends another worker's hold.
+func TestRunShared(t *testing.T) {
+	fake := &fakeLockServer{}
+	cfg := shortConfig(startFakeServer(t, fake))
+	cfg.Concurrency, cfg.Shared = 8, true
+	report, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	held, _, names, bad := fake.snapshot()
+	if bad != "" {
+		t.Fatalf("fake server rejected a request: %s", bad)
+	}
+	if report.Cycles <= 0 || report.Errors != 0 || report.FirstError != "" || !report.Shared {
+		t.Fatalf("report: %+v", report)
+	}
+	if len(names) != 1 || !names["bench-test/shared"] {
+		t.Fatalf("names used: %v", names)
+	}
+	fake.mu.Lock()
+	most, seen, extends := fake.maxHolders, len(fake.sessionsSeen), fake.extends
+	fake.mu.Unlock()
+	if seen != 8 || extends != 0 || most < 2 || most > 8 || held != 0 {
+		t.Fatalf("%d sessions acquired, %d extends, at most %d holders at once, %d left held", seen, extends, most, held)
+	}
+}
+
+func TestSlotCheck(t *testing.T) {
+	c := &slotCheck{name: "s", limit: 2}
+	if c.enter(0) != nil || c.enter(1) != nil {
+		t.Fatal("two holders of two slots refused")
+	}
+	if err := c.enter(2); err == nil || c.violations.Load() != 1 {
+		t.Fatalf("a third holder of two slots: %v, %d violations", err, c.violations.Load())
+	}
+	c.leave()
+	c.leave()
+	if c.enter(3) != nil {
+		t.Fatal("a holder after two left refused")
 	}
 }

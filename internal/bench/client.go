@@ -128,6 +128,20 @@ func (c *lockClient) waitingBody(session string, wait time.Duration) []byte {
 	return b
 }
 
+// slotBody is a semaphore worker's acquire body: a slot of limit,
+// waiting in the queue.
+func (c *lockClient) slotBody(limit int, wait time.Duration) []byte {
+	b, _ := json.Marshal(map[string]any{"ttl_seconds": c.ttlSeconds, "limit": limit, "wait_seconds": ttlSeconds(wait)})
+	return b
+}
+
+// sharedBody is a shared worker's acquire body: a shared hold in its own
+// session.
+func (c *lockClient) sharedBody(session string) []byte {
+	b, _ := json.Marshal(map[string]any{"ttl_seconds": c.ttlSeconds, "mode": "shared", "session_id": session})
+	return b
+}
+
 // createSession starts a session (5 minutes), so that a contended worker is
 // a holder of its own under the shared token.
 func (c *lockClient) createSession(ctx context.Context, scratch *bytes.Buffer) (string, error) {

@@ -25,6 +25,15 @@ type Config struct {
 	// is its own session and loops acquire (waiting up to Wait in the
 	// lock's FIFO queue) then release on one shared name.
 	Wait time.Duration
+	// Limit (2..1000) switches to the semaphore workload: every worker
+	// loops acquire of a slot of one name with this limit, waiting up to
+	// Wait (default 10s) in its FIFO queue, then release. Every acquire is
+	// a new slot, so the workers need no sessions.
+	Limit int
+	// Shared switches to the shared workload: every worker is its own
+	// session (a holder of its own) and loops a shared acquire of one name
+	// and its release; shared holders never wait for each other.
+	Shared bool
 	// TLS is used for https:// URLs; nil verifies the server against the
 	// system's roots. (client.LoadTLS builds it from PEM files.)
 	TLS *tls.Config
@@ -35,6 +44,9 @@ const (
 	defaultDuration    = 10 * time.Second
 	defaultWarmup      = time.Second
 	defaultTTL         = 60 * time.Second
+	// defaultSlotWait is a semaphore worker's wait for a slot.
+	defaultSlotWait = 10 * time.Second
+	maxLimit        = 1000 // the server's MaxLimit
 )
 
 // normalized validates c and returns a copy with defaults filled in.
@@ -49,6 +61,9 @@ func (c Config) normalized() (Config, error) {
 	c.Warmup = orDefault(c.Warmup, defaultWarmup)
 	if c.Warmup < 0 {
 		c.Warmup = 0
+	}
+	if c.Limit > 0 {
+		c.Wait = orDefault(c.Wait, defaultSlotWait)
 	}
 	c.Prefix = strings.Trim(c.Prefix, "/")
 	if c.Prefix == "" {
@@ -70,6 +85,10 @@ func (c Config) validate() error {
 		return fmt.Errorf("bench: ttl must be > 0, got %s", c.TTL)
 	case c.Wait < 0 || c.Wait > 300*time.Second:
 		return fmt.Errorf("bench: wait must be between 0 and 5m, got %s", c.Wait)
+	case c.Limit < 0 || c.Limit == 1 || c.Limit > maxLimit:
+		return fmt.Errorf("bench: limit must be between 2 and %d (one slot is --wait's workload), got %d", maxLimit, c.Limit)
+	case c.Shared && (c.Limit > 0 || c.Wait > 0):
+		return errors.New("bench: shared takes no limit and no wait (shared holders never wait for each other)")
 	}
 	return nil
 }

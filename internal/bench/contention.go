@@ -30,3 +30,32 @@ func (c *contention) enter(id int, token int64) error {
 // leave is called before the release is sent: the next grant can only
 // come after the release commits.
 func (c *contention) leave() { c.holder.Store(0) }
+
+// oneName is the workload on one name, if any: the contended mutex, a
+// semaphore's slots, or shared holds. All nil/empty: fresh names.
+type oneName struct {
+	contended  *contention
+	slots      *slotCheck
+	sharedName string
+}
+
+// slotCheck checks the semaphore workload from the clients' side: never
+// more workers holding a slot than the limit. A worker counts itself in
+// after its grant's answer and out before it sends the release, so the
+// count never exceeds the server's true number of holders.
+type slotCheck struct {
+	name       string
+	limit      int64
+	holders    atomic.Int64
+	violations atomic.Int64
+}
+
+func (c *slotCheck) enter(id int) error {
+	if n := c.holders.Add(1); n > c.limit {
+		c.violations.Add(1)
+		return fmt.Errorf("worker %d was granted a slot of %s while %d workers held one (limit %d)", id, c.name, n-1, c.limit)
+	}
+	return nil
+}
+
+func (c *slotCheck) leave() { c.holders.Add(-1) }

@@ -2,7 +2,8 @@
 // subcommand.
 //
 // It drives acquire+release cycles against a running OctoStore HTTP lock API,
-// each on a fresh lock name so workers never contend with each other, checks
+// each on a fresh lock name so workers never contend with each other (or on
+// one name: a contended mutex, a semaphore's slots, shared holds), checks
 // that fencing tokens only move forward, and summarizes throughput and
 // per-operation latency percentiles in a Report. Flag parsing and process
 // wiring belong to the CLI; this package only needs a base URL and a token.

@@ -40,6 +40,10 @@ type Report struct {
 	// another worker held it, or with a token not above the last.
 	Contended  bool  `json:"contended"`
 	Violations int64 `json:"violations"`
+	// Limit is the semaphore workload's (its Violations: more workers
+	// holding a slot at once than the limit); Shared the shared workload.
+	Limit  int  `json:"limit,omitempty"`
+	Shared bool `json:"shared,omitempty"`
 }
 
 // limitsHint explains 429s: a benchmark is one user doing what many
@@ -58,6 +62,12 @@ func (r Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(tw, "per worker\t%d..%d cycles\n", r.MinWorkerCycles, r.MaxWorkerCycles)
 	if r.Contended {
 		fmt.Fprintf(tw, "contended\tone lock, FIFO waits; %d exclusion or token violations\n", r.Violations)
+	}
+	if r.Limit > 0 {
+		fmt.Fprintf(tw, "semaphore\tone name, %d slots, FIFO waits; %d over-limit violations\n", r.Limit, r.Violations)
+	}
+	if r.Shared {
+		fmt.Fprintf(tw, "shared\tone name, every worker a shared holder (a session each)\n")
 	}
 	if r.FirstError != "" {
 		fmt.Fprintf(tw, "first error\t%s\n", r.FirstError)

@@ -25,24 +25,34 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	started := time.Now()
 	win := window{measureFrom: started.Add(cfg.Warmup)}
 	win.end = win.measureFrom.Add(cfg.Duration)
-	var shared *contention
-	if cfg.Wait > 0 {
-		shared = &contention{name: cfg.Prefix + "/contended"}
+	var one oneName
+	switch {
+	case cfg.Limit > 0:
+		one.slots = &slotCheck{name: cfg.Prefix + "/semaphore", limit: int64(cfg.Limit)}
+	case cfg.Shared:
+		one.sharedName = cfg.Prefix + "/shared"
+	case cfg.Wait > 0:
+		one.contended = &contention{name: cfg.Prefix + "/contended"}
 	}
-	workers := runWorkers(ctx, cfg, client, win, shared)
+	workers := runWorkers(ctx, cfg, client, win, one)
 	measured := measuredSpan(win, time.Now())
 	r := buildReport(cfg.Concurrency, measured, workers)
-	if shared != nil {
-		r.Contended, r.Violations = true, shared.violations.Load()
+	switch {
+	case one.contended != nil:
+		r.Contended, r.Violations = true, one.contended.violations.Load()
+	case one.slots != nil:
+		r.Limit, r.Violations = cfg.Limit, one.slots.violations.Load()
+	case cfg.Shared:
+		r.Shared = true
 	}
 	return r, ctx.Err()
 }
 
-func runWorkers(ctx context.Context, cfg Config, client *lockClient, win window, shared *contention) []*worker {
+func runWorkers(ctx context.Context, cfg Config, client *lockClient, win window, one oneName) []*worker {
 	workers := make([]*worker, cfg.Concurrency)
 	var wg sync.WaitGroup
 	for i := range workers {
-		w := newWorker(i, cfg, client, win, shared)
+		w := newWorker(i, cfg, client, win, one)
 		workers[i] = w
 		wg.Go(func() { w.run(ctx) })
 	}

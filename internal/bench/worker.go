@@ -58,21 +58,35 @@ type worker struct {
 	firstErr         error
 	firstErrAt       time.Time
 
-	// The contended workload: all workers wait for one lock, each with a
-	// session of its own (created before its first cycle).
-	id     int
-	shared *contention // nil for the uncontended workload
-	wait   time.Duration
-	body   []byte // this worker's acquire body
+	// The workloads on one name: the contended one (all workers wait for
+	// one lock, each with a session of its own, created before its first
+	// cycle), the semaphore's and the shared one (a session each too).
+	id        int
+	contended *contention // nil but for the contended workload
+	slots     *slotCheck  // nil but for the semaphore workload
+	name      string      // the one name, "" for fresh names
+	session   bool        // the worker needs a session of its own
+	wait      time.Duration
+	limit     int
+	body      []byte // this worker's acquire body
 }
 
-func newWorker(id int, cfg Config, client *lockClient, win window, shared *contention) *worker {
+func newWorker(id int, cfg Config, client *lockClient, win window, one oneName) *worker {
 	const initialSamples = 4096
 	w := &worker{
 		client:     client,
 		window:     win,
 		namePrefix: cfg.Prefix + "/w" + strconv.Itoa(id) + "/",
-		id:         id, shared: shared, wait: cfg.Wait, body: client.acquireBody,
+		id:         id, contended: one.contended, slots: one.slots, wait: cfg.Wait, limit: cfg.Limit,
+		body: client.acquireBody,
+	}
+	switch {
+	case one.contended != nil:
+		w.name, w.session = one.contended.name, true
+	case one.slots != nil:
+		w.name, w.body = one.slots.name, client.slotBody(cfg.Limit, cfg.Wait)
+	case one.sharedName != "":
+		w.name, w.session = one.sharedName, true
 	}
 	w.acquire.latencies = make([]time.Duration, 0, initialSamples)
 	w.release.latencies = make([]time.Duration, 0, initialSamples)
@@ -80,7 +94,7 @@ func newWorker(id int, cfg Config, client *lockClient, win window, shared *conte
 }
 
 func (w *worker) run(ctx context.Context) {
-	if w.shared != nil && !w.joinContention(ctx) {
+	if w.session && !w.joinSession(ctx) {
 		return
 	}
 	for ctx.Err() == nil {
@@ -117,9 +131,13 @@ func (w *worker) cycle(ctx context.Context, measured bool) error {
 		return err
 	}
 	tokenErr := w.checkFencingToken(name, lease.FencingToken)
-	if w.shared != nil {
-		tokenErr = errors.Join(tokenErr, w.shared.enter(w.id, lease.FencingToken))
-		w.shared.leave()
+	if w.contended != nil {
+		tokenErr = errors.Join(tokenErr, w.contended.enter(w.id, lease.FencingToken))
+		w.contended.leave()
+	}
+	if w.slots != nil {
+		tokenErr = errors.Join(tokenErr, w.slots.enter(w.id))
+		w.slots.leave()
 	}
 	began = time.Now()
 	err = w.client.release(ctx, name, lease.LeaseID, &w.scratch)
@@ -128,22 +146,26 @@ func (w *worker) cycle(ctx context.Context, measured bool) error {
 }
 
 func (w *worker) nextName() string {
-	if w.shared != nil {
-		return w.shared.name
+	if w.name != "" {
+		return w.name
 	}
 	w.seq++
 	return w.namePrefix + strconv.FormatInt(w.seq, 10)
 }
 
-// joinContention gives the worker its own session, so that workers
-// sharing one token are distinct holders of the shared lock.
-func (w *worker) joinContention(ctx context.Context) bool {
+// joinSession gives the worker its own session, so that workers sharing
+// one token are distinct holders of the contended lock or the shared one.
+func (w *worker) joinSession(ctx context.Context) bool {
 	session, err := w.client.createSession(ctx, &w.scratch)
 	if err != nil {
 		w.noteError(err, true)
 		return false
 	}
-	w.body = w.client.waitingBody(session, w.wait)
+	if w.contended != nil {
+		w.body = w.client.waitingBody(session, w.wait)
+	} else {
+		w.body = w.client.sharedBody(session)
+	}
 	return true
 }
 

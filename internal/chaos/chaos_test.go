@@ -94,6 +94,7 @@ func runRound(t *testing.T, cl *chaosCluster, rng *rand.Rand, round int, length 
 	ops := rec.operations()
 	t.Logf("round %d: %d operations (%d with unknown outcome) under %d faults: %s",
 		round, len(ops), rec.unknownCount(), len(faults), summarize(faults))
+	t.Logf("round %d by name: %s", round, mix(ops))
 	check(t, ops, seed)
 	return stats{ops: len(ops), unknown: rec.unknownCount(), faults: faults}
 }

@@ -23,9 +23,8 @@ import (
 func finalReads(t *testing.T, rec *recorder, cl *chaosCluster) {
 	leader := cl.waitLeader()
 	c := &client{rec: rec, http: &http.Client{Timeout: 10 * time.Second}, token: cl.readerToken()}
-	for _, name := range rec.lockNames() {
-		in := Input{Op: OpGet, Name: name}
-		poll.Until(t, 5*time.Second, "final read of "+name, func() bool {
+	for _, in := range rec.lockReads() {
+		poll.Until(t, 5*time.Second, "final read of "+in.Name, func() bool {
 			call := rec.now()
 			out := c.send(leader.httpURL(), in)
 			if out.Status == http.StatusOK {
@@ -119,4 +118,45 @@ func tokensIncrease(ops []porcupine.Operation) error {
 		}
 	}
 	return nil
+}
+
+// mix counts a round's operations by kind of name, with the acquires
+// (campaigns) answered 200 and 409, and the status reads that saw a full
+// semaphore or several shared holders: what the round exercised.
+func mix(ops []porcupine.Operation) string {
+	kinds := []string{"mutex", "semaphore", "read/write", "election", "session"}
+	var n, granted, refused [5]int
+	full, readers := 0, 0
+	for _, op := range ops {
+		in, out := op.Input.(Input), op.Output.(Output)
+		k := 0
+		switch {
+		case in.Name == "":
+			k = 4
+		case in.Election:
+			k = 3
+		case in.Limit > 0:
+			k = 1
+		case in.RW:
+			k = 2
+		}
+		n[k]++
+		switch {
+		case out.Unknown:
+		case in.Op == OpAcquire && out.Status == http.StatusOK:
+			granted[k]++
+		case in.Op == OpAcquire && out.Status == http.StatusConflict:
+			refused[k]++
+		case in.Op == OpGet && in.Limit > 0 && len(out.Holders) == in.Limit:
+			full++
+		case in.Op == OpGet && in.RW && out.Mode == "shared" && len(out.Holders) > 1:
+			readers++
+		}
+	}
+	var parts []string
+	for k, kind := range kinds[:4] {
+		parts = append(parts, fmt.Sprintf("%s %d (acquires: %d 200, %d 409)", kind, n[k], granted[k], refused[k]))
+	}
+	return fmt.Sprintf("%s, session %d; reads of a full semaphore %d, of several shared holders %d",
+		strings.Join(parts, ", "), n[4], full, readers)
 }

@@ -21,12 +21,12 @@ type recorder struct {
 	mu      sync.Mutex
 	start   time.Time
 	ops     []porcupine.Operation
-	names   map[string]bool
+	names   map[string]Input // every name used → how to read it (its shape)
 	unknown int
 	squats  squats // isolated tenancy: attempts on others' namespaces
 }
 
-func newRecorder() *recorder { return &recorder{start: time.Now(), names: map[string]bool{}} }
+func newRecorder() *recorder { return &recorder{start: time.Now(), names: map[string]Input{}} }
 
 func (r *recorder) now() int64 { return int64(time.Since(r.start)) }
 
@@ -39,7 +39,7 @@ func (r *recorder) add(client int, in Input, call int64, out Output) {
 	defer r.mu.Unlock()
 	r.ops = append(r.ops, porcupine.Operation{ClientId: client, Input: in, Call: call, Output: out, Return: ret})
 	if in.Name != "" {
-		r.names[in.Name] = true
+		r.names[in.Name] = Input{Op: OpGet, Name: in.Name, Limit: in.Limit, RW: in.RW, Election: in.Election}
 	}
 	if out.Unknown {
 		r.unknown++
@@ -52,12 +52,13 @@ func (r *recorder) operations() []porcupine.Operation {
 	return append([]porcupine.Operation(nil), r.ops...)
 }
 
-func (r *recorder) lockNames() []string {
+// lockReads returns a status read of every name used.
+func (r *recorder) lockReads() []Input {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []string
-	for n := range r.names {
-		out = append(out, n)
+	var out []Input
+	for _, in := range r.names {
+		out = append(out, in)
 	}
 	return out
 }
@@ -78,12 +79,14 @@ type client struct {
 	http    *http.Client
 	token   string
 	leases  map[string]string // lock → lease this client believes it holds
+	slots   map[string]Input  // lease → the semaphore, read/write lock or election it holds
+	values  int               // campaigns and proclaims sent, for distinct values
 	session string
 	sNo     int // sessions created, for session-lock names
 }
 
 func newClient(id, round int, rng *rand.Rand, rec *recorder, cl *chaosCluster) *client {
-	return &client{id: id, round: round, rng: rng, rec: rec, cl: cl, leases: map[string]string{},
+	return &client{id: id, round: round, rng: rng, rec: rec, cl: cl, leases: map[string]string{}, slots: map[string]Input{},
 		http: &http.Client{Timeout: 3 * time.Second}, token: tokenOf(id)}
 }
 
@@ -91,6 +94,46 @@ func newClient(id, round int, rng *rand.Rand, rec *recorder, cl *chaosCluster) *
 // per round and TTLs an hour, so nothing expires while it is used.
 func (c *client) sharedLock() string {
 	return fmt.Sprintf("%slk/%d/%d", c.cl.owner(teamGroup), c.round, c.rng.IntN(8))
+}
+
+// Semaphore, read/write lock and election names, per round: two of each,
+// the semaphores of semLimit slots. Isolated tenancy does not use them.
+const semLimit = 3
+
+func (c *client) semaphore() Input {
+	return Input{Name: fmt.Sprintf("sem/%d/%d", c.round, c.rng.IntN(2)), Limit: semLimit}
+}
+
+func (c *client) rwLock() Input {
+	return Input{Name: fmt.Sprintf("rw/%d/%d", c.round, c.rng.IntN(2)), RW: true}
+}
+
+func (c *client) election() Input {
+	return Input{Name: fmt.Sprintf("el/%d/%d", c.round, c.rng.IntN(2)), Election: true}
+}
+
+// lockName picks the name of an acquire or read: a shared mutex 3 times
+// in 8, else a semaphore, a read/write lock or an election (in shared
+// tenancy; isolated tenancy uses the mutexes alone).
+func (c *client) lockName() Input {
+	if c.cl.isolated {
+		return Input{Name: c.sharedLock()}
+	}
+	switch c.rng.IntN(8) {
+	case 0, 1:
+		return c.semaphore()
+	case 2, 3:
+		return c.rwLock()
+	case 4:
+		return c.election()
+	}
+	return Input{Name: c.sharedLock()}
+}
+
+// value is a fresh value for a campaign or proclaim.
+func (c *client) value() string {
+	c.values++
+	return fmt.Sprintf("u%d-v%d", c.id, c.values)
 }
 
 func (c *client) run(ctx context.Context) {
@@ -106,13 +149,13 @@ func (c *client) step() {
 	}
 	switch r := c.rng.IntN(100); {
 	case r < 30:
-		c.acquire(c.sharedLock(), "")
+		c.acquireName(c.lockName())
 	case r < 50:
 		c.releaseOrRenew(OpRelease)
 	case r < 60:
 		c.releaseOrRenew(OpRenew)
 	case r < 80:
-		c.do(Input{Op: OpGet, Name: c.sharedLock()})
+		c.read(c.lockName())
 	default:
 		c.sessionStep()
 	}
@@ -125,7 +168,59 @@ func (c *client) acquire(name, session string) {
 	}
 }
 
+// acquireName acquires a mutex, a semaphore slot, a read/write lock in a
+// random mode, or campaigns in an election.
+func (c *client) acquireName(in Input) {
+	if !in.shaped() && !in.Election {
+		c.acquire(in.Name, "")
+		return
+	}
+	in.Op, in.Shared = OpAcquire, in.RW && c.rng.IntN(2) == 0
+	if in.Election {
+		in.Value = c.value()
+	}
+	if out := c.do(in); out.Status == http.StatusOK {
+		c.slots[out.Lease] = Input{Name: in.Name, Limit: in.Limit, RW: in.RW, Election: in.Election}
+	}
+}
+
+// read reads a name's status; a shaped name's holders may show slots of
+// this client's whose grant it never heard of, which it then releases in
+// time (they would otherwise fill the name for the rest of the round).
+func (c *client) read(in Input) {
+	in.Op = OpGet
+	out := c.do(in)
+	if in.Election && out.State == "leader" && out.Holder == c.id {
+		c.slots[out.Lease] = Input{Name: in.Name, Election: true}
+	}
+	if !in.shaped() || out.State != "held" {
+		return
+	}
+	holders := out.Holders
+	if len(holders) == 0 { // a read/write lock held exclusively reads as a mutex
+		holders = []Holder{{Client: out.Holder, Lease: out.Lease}}
+	}
+	for _, h := range holders {
+		if h.Client == c.id {
+			c.slots[h.Lease] = Input{Name: in.Name, Limit: in.Limit, RW: in.RW}
+		}
+	}
+}
+
 func (c *client) releaseOrRenew(op Op) {
+	if len(c.slots) > 0 && (len(c.leases) == 0 || c.rng.IntN(2) == 0) {
+		for lease, in := range c.slots {
+			in.Op, in.Lease = op, lease
+			if in.Election && op == OpRenew {
+				in.Value = c.value() // a proclaim
+			}
+			out := c.do(in)
+			if op == OpRelease && (out.Status == http.StatusOK || out.Status == http.StatusNotFound) {
+				delete(c.slots, lease)
+			}
+			return
+		}
+	}
 	for name, lease := range c.leases {
 		out := c.do(Input{Op: op, Name: name, Lease: lease})
 		if op == OpRelease && (out.Status == http.StatusOK || out.Status == http.StatusNotFound) {
@@ -198,11 +293,22 @@ func noAnswer(in Input) Output {
 }
 
 func request(in Input) (method, path string, body any) {
+	if in.Election {
+		return electionRequest(in)
+	}
 	switch in.Op {
 	case OpAcquire:
 		b := map[string]any{"ttl_seconds": 3600}
 		if in.Session != "" {
 			b["session_id"] = in.Session
+		}
+		switch {
+		case in.Limit > 0:
+			b["limit"] = in.Limit
+		case in.RW && in.Shared:
+			b["mode"] = "shared"
+		case in.RW:
+			b["mode"] = "exclusive"
 		}
 		return "POST", "/locks/" + in.Name + "/acquire", b
 	case OpRenew:
@@ -219,6 +325,20 @@ func request(in Input) (method, path string, body any) {
 	return "DELETE", "/sessions/" + in.Session, nil
 }
 
+// electionRequest: a campaign that does not wait, a proclaim, a
+// resignation or a read.
+func electionRequest(in Input) (method, path string, body any) {
+	switch in.Op {
+	case OpAcquire:
+		return "POST", "/elections/" + in.Name + "/campaign", map[string]any{"ttl_seconds": 3600, "value": in.Value}
+	case OpRenew:
+		return "POST", "/elections/" + in.Name + "/proclaim", map[string]any{"lease_id": in.Lease, "value": in.Value}
+	case OpRelease:
+		return "POST", "/elections/" + in.Name + "/resign", map[string]any{"lease_id": in.Lease}
+	}
+	return "GET", "/elections/" + in.Name, nil
+}
+
 // parseOutput turns an answer into the model's terms. A 503 other than
 // no_leader or shutting_down may have been applied; a read that was not
 // answered tells nothing and constrains nothing.
@@ -230,14 +350,40 @@ func parseOutput(in Input, status int, data []byte) Output {
 		Holder       string `json:"holder"`
 		SessionID    string `json:"session_id"`
 		Code         string `json:"code"`
+		Limit        int    `json:"limit"`
+		Mode         string `json:"mode"`
+		Holders      []struct {
+			LeaseID      string `json:"lease_id"`
+			FencingToken uint64 `json:"fencing_token"`
+			Holder       string `json:"holder"`
+			SessionID    string `json:"session_id"`
+		} `json:"holders"`
+		Leader json.RawMessage `json:"leader"` // an election's leader: a login, or on a 409 the leader's lock
+		Term   uint64          `json:"term"`
+		Value  string          `json:"value"`
 	}
 	json.Unmarshal(data, &b)
 	if status == http.StatusServiceUnavailable && b.Code != "no_leader" && b.Code != "shutting_down" && in.Op != OpGet {
 		return Output{Unknown: true}
 	}
-	out := Output{Status: status, State: b.Status, Lease: b.LeaseID, Token: b.FencingToken, Session: b.SessionID, Holder: -1}
-	if h, ok := strings.CutPrefix(b.Holder, "u"); ok {
-		fmt.Sscan(h, &out.Holder)
+	out := Output{Status: status, State: b.Status, Lease: b.LeaseID, Token: b.FencingToken, Session: b.SessionID,
+		Holder: clientOf(b.Holder), Code: b.Code, Limit: b.Limit, Mode: b.Mode}
+	if in.Election {
+		var leader string
+		json.Unmarshal(b.Leader, &leader)
+		out.Holder, out.Token, out.Value = clientOf(leader), b.Term, b.Value
+	}
+	for _, h := range b.Holders {
+		out.Holders = append(out.Holders, Holder{Client: clientOf(h.Holder), Lease: h.LeaseID, Token: h.FencingToken, Session: h.SessionID})
 	}
 	return out
+}
+
+// clientOf is the client whose login is holder ("u3" → 3), or -1.
+func clientOf(holder string) int {
+	n := -1
+	if h, ok := strings.CutPrefix(holder, "u"); ok {
+		fmt.Sscan(h, &n)
+	}
+	return n
 }

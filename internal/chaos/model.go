@@ -33,6 +33,16 @@ type Input struct {
 	Name    string // lock name; empty for session operations
 	Session string // the session acquired with, kept alive or deleted
 	Lease   string // renew, release
+	// A semaphore's or read/write lock's name (model_slots.go) says so on
+	// every operation on it, reads included: Limit is the semaphore's
+	// slots, RW marks a read/write lock, Shared its shared acquires.
+	Limit  int
+	RW     bool
+	Shared bool
+	// An election's name (model_election.go) says so on every operation
+	// on it; Value is a campaign's or proclaim's value.
+	Election bool
+	Value    string
 }
 
 // Output is what the request got back. Unknown marks a request whose
@@ -46,6 +56,13 @@ type Output struct {
 	Token   uint64
 	Holder  int    // the client holding, on a held lock read
 	Session string // the holder's session on a read; the new session's ID on create
+	// Semaphores and read/write locks: the error code of a 409, the limit
+	// and mode an answer names, and every holder on a status read.
+	Code    string
+	Limit   int
+	Mode    string
+	Holders []Holder
+	Value   string // an election's value (Token is its term, Holder its leader)
 }
 
 // lockState is one lock's state with the sessions the model knows of.
@@ -63,20 +80,38 @@ type lockState struct {
 }
 
 // Model is the lock API as a porcupine model. A history is partitioned by
-// lock name. A session's operations go into the partition of every lock
+// lock name; a semaphore's or read/write lock's name is a slotState
+// (model_slots.go), a mutex's a lockState. A session's operations go into the partition of every lock
 // acquired with it (its liveness decides those acquires, its end releases
 // them), or into one of their own when it locked nothing.
 var Model = porcupine.NondeterministicModel{
 	Partition: partitionByLock,
 	Init:      func() []any { return []any{lockState{}} },
 	Step: func(st, in, out any) []any {
-		return step(st.(lockState), in.(Input), out.(Output))
+		if in := in.(Input); in.Election {
+			return stepElection(st, in, out.(Output))
+		} else if in.shaped() {
+			return stepSlots(st, in, out.(Output))
+		}
+		s, ok := st.(lockState)
+		if !ok {
+			return nil // a mutex operation on a shaped name: the harness never sends one
+		}
+		return step(s, in.(Input), out.(Output))
 	},
-	Equal: func(a, b any) bool { return a.(lockState) == b.(lockState) },
+	Equal: func(a, b any) bool { return a == b }, // lockState or slotState, both comparable
 	DescribeOperation: func(in, out any) string {
 		return describe(in.(Input), out.(Output))
 	},
-	DescribeState: func(st any) string { return fmt.Sprintf("%+v", st.(lockState)) },
+	DescribeState: func(st any) string {
+		switch s := st.(type) {
+		case slotState:
+			return describeSlots(s)
+		case electionState:
+			return describeElection(s)
+		}
+		return fmt.Sprintf("%+v", st)
+	},
 }
 
 func partitionByLock(history []porcupine.Operation) [][]porcupine.Operation {
@@ -303,9 +338,21 @@ func remove(set, id string) string {
 
 func describe(in Input, out Output) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "c%d %s", in.Client, opNames[in.Op])
+	op := opNames[in.Op]
+	if in.Election {
+		op = map[Op]string{OpAcquire: "campaign", OpRenew: "proclaim", OpRelease: "resign", OpGet: "get-election"}[in.Op]
+	}
+	fmt.Fprintf(&b, "c%d %s", in.Client, op)
 	if in.Name != "" {
 		fmt.Fprintf(&b, " %s", in.Name)
+	}
+	switch {
+	case in.Limit > 0:
+		fmt.Fprintf(&b, " limit=%d", in.Limit)
+	case in.RW && in.Op == OpAcquire && in.Shared:
+		b.WriteString(" shared")
+	case in.RW && in.Op == OpAcquire:
+		b.WriteString(" exclusive")
 	}
 	if in.Session != "" {
 		fmt.Fprintf(&b, " s=%.8s", in.Session)
@@ -313,12 +360,24 @@ func describe(in Input, out Output) string {
 	if in.Lease != "" {
 		fmt.Fprintf(&b, " l=%.8s", in.Lease)
 	}
+	if in.Value != "" {
+		fmt.Fprintf(&b, " v=%q", in.Value)
+	}
 	if out.Unknown {
 		return b.String() + " → ?"
 	}
 	fmt.Fprintf(&b, " → %d %s", out.Status, out.State)
 	if out.Token > 0 {
 		fmt.Fprintf(&b, " t=%d", out.Token)
+	}
+	if out.Code != "" {
+		fmt.Fprintf(&b, " %s", out.Code)
+	}
+	if out.Value != "" {
+		fmt.Fprintf(&b, " v=%q", out.Value)
+	}
+	for _, h := range out.Holders {
+		fmt.Fprintf(&b, " [c%d l=%.8s t=%d]", h.Client, h.Lease, h.Token)
 	}
 	return b.String()
 }
