@@ -10,11 +10,12 @@ import (
 	"github.com/octostore/octostore/internal/state"
 )
 
-// Semaphores and read/write locks (issue #18) over the lock routes. A plain
-// acquire of a mutex answers exactly as before; an acquire that gave a
-// limit or a mode, or that found the name held in another shape, answers
-// with the name's limit and mode as well, and a status read of such a name
-// lists every holder.
+// Semaphores and read/write locks (issue #18) over the lock routes. An
+// acquire of a mutex answers exactly as before, also one that says
+// "limit": 1 or "mode": "exclusive" of a name held as a mutex or free: it
+// is a mutex. One the state answers as a semaphore slot or a shared hold
+// (res.Limit set) answers with the name's limit and mode as well, and a
+// status read of such a name lists every holder.
 
 // acquireShape reads an acquire's limit (1..MaxLimit slots) and mode
 // (exclusive or shared).
