@@ -398,6 +398,26 @@ export interface paths {
                          *     (409). 0, the default, is a try-lock.
                          */
                         wait_seconds?: number;
+                        /**
+                         * @description (addition) Hold the name as a counting semaphore of this many slots: up to
+                         *     `limit` holders at once, each with its own lease and fencing token (every
+                         *     acquire is a new slot, also by a holder that has one); the next acquirer gets 409
+                         *     or waits in FIFO order with `wait_seconds`. Every holder of a name must ask with
+                         *     the same limit: a different one is 409 `limit_mismatch`, naming the current
+                         *     limit. 1, like leaving it out, is a mutex.
+                         */
+                        limit?: number;
+                        /**
+                         * @description (addition) `shared` holds a read/write lock as a reader: any number of shared
+                         *     holders together, never with an exclusive one. `exclusive`, the default, is
+                         *     today's lock (the writer). Waiting is FIFO across modes: shared requests at the
+                         *     head of the queue are granted together, and a waiting exclusive request holds
+                         *     back every later shared one, so readers cannot starve a writer. A shared acquire
+                         *     takes no limit above 1; a holder asking for the other mode of a name it holds gets
+                         *     409 (there is no upgrade).
+                         * @enum {string}
+                         */
+                        mode?: "exclusive" | "shared";
                     };
                 };
             };
@@ -415,7 +435,11 @@ export interface paths {
                 401: components["responses"]["Unauthorized"];
                 403: components["responses"]["Forbidden"];
                 408: components["responses"]["RequestTimeout"];
-                /** @description Lock currently held by another user */
+                /**
+                 * @description Lock currently held by another user. (addition) For a semaphore: every slot is
+                 *     taken; for a read/write lock: the holders' mode excludes this one, or an earlier
+                 *     request waits. A different limit from the current holders' is `limit_mismatch`.
+                 */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -690,6 +714,344 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["ListLocksResponse"];
+                    };
+                };
+                400: components["responses"]["MalformedRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                422: components["responses"]["ValidationError"];
+                429: components["responses"]["TooManyRequests"];
+                431: components["responses"]["HeadersTooLarge"];
+                503: components["responses"]["ServiceUnavailable"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/elections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * (addition) List elections that have a leader
+         * @description Elections with a leader whose names start with `prefix`, in name order, paged as `GET /locks`.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    prefix?: string;
+                    /** @description Start after this election name (next_after of the previous page) */
+                    after?: string;
+                    limit?: number;
+                    stale?: boolean;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Elections with their leaders */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            elections: components["schemas"]["Election"][];
+                            total: number;
+                            next_after?: string | null;
+                        };
+                    };
+                };
+                400: components["responses"]["MalformedRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                422: components["responses"]["ValidationError"];
+                429: components["responses"]["TooManyRequests"];
+                431: components["responses"]["HeadersTooLarge"];
+                503: components["responses"]["ServiceUnavailable"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/elections/{name}/campaign": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * (addition) Campaign for an election's leadership
+         * @description Become the leader of election `name`, or wait for it in FIFO order (`wait_seconds`), as a
+         *     waiting acquire waits for a lock: an election is a lock underneath, in a namespace of its
+         *     own (election `x` and lock `x` are different things). The leader's `value` (e.g. its
+         *     address) is shown to everyone who reads the election. The leader campaigning again
+         *     extends its lease (never shortening it) and replaces its value when it gives one: that is
+         *     how a leader renews. A leader tied to a session loses leadership when the session ends.
+         *     The term is the leader's fencing token, strictly increasing across terms (and across all
+         *     locks). Election names follow the lock-name rules, tenancy and token scopes.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description (addition) An election's name, under the lock-name rules.
+                     * @example service/scheduler
+                     */
+                    name: components["parameters"]["ElectionName"];
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The leadership's time-to-live, as a lock's */
+                        ttl_seconds: number;
+                        /** @description The leader's value; valid UTF-8 without control characters */
+                        value?: string;
+                        /**
+                         * Format: uuid
+                         * @description Tie the leadership to this live session of the caller's
+                         */
+                        session_id?: string;
+                        /** @description Wait up to this long in FIFO order while another is leader; 0 answers at once */
+                        wait_seconds?: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description The caller is the leader */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Election"];
+                    };
+                };
+                400: components["responses"]["MalformedRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                408: components["responses"]["RequestTimeout"];
+                /** @description Another campaigner is the leader (after the wait, if any) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ElectionConflict"];
+                    };
+                };
+                413: components["responses"]["PayloadTooLarge"];
+                422: components["responses"]["ValidationError"];
+                429: components["responses"]["TooManyRequests"];
+                431: components["responses"]["HeadersTooLarge"];
+                503: components["responses"]["ServiceUnavailable"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/elections/{name}/proclaim": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * (addition) The leader replaces its value
+         * @description Changes the leader's value without touching its lease or term; readers and blocking reads
+         *     see the change. Any lease but the current leader's is 404.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description (addition) An election's name, under the lock-name rules.
+                     * @example service/scheduler
+                     */
+                    name: components["parameters"]["ElectionName"];
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        lease_id: string;
+                        /** @description The new value; empty clears it */
+                        value: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description The leadership with its new value */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Election"];
+                    };
+                };
+                400: components["responses"]["MalformedRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["LockNotFound"];
+                408: components["responses"]["RequestTimeout"];
+                413: components["responses"]["PayloadTooLarge"];
+                422: components["responses"]["ValidationError"];
+                429: components["responses"]["TooManyRequests"];
+                431: components["responses"]["HeadersTooLarge"];
+                503: components["responses"]["ServiceUnavailable"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/elections/{name}/resign": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * (addition) The leader gives up leadership
+         * @description The first campaigner waiting becomes leader at once. Any lease but the leader's is 404.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description (addition) An election's name, under the lock-name rules.
+                     * @example service/scheduler
+                     */
+                    name: components["parameters"]["ElectionName"];
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        lease_id: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Leadership given up */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {string} */
+                            status: "resigned";
+                            message?: string;
+                        };
+                    };
+                };
+                400: components["responses"]["MalformedRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["LockNotFound"];
+                408: components["responses"]["RequestTimeout"];
+                413: components["responses"]["PayloadTooLarge"];
+                422: components["responses"]["ValidationError"];
+                429: components["responses"]["TooManyRequests"];
+                431: components["responses"]["HeadersTooLarge"];
+                503: components["responses"]["ServiceUnavailable"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/elections/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * (addition) Read an election's leader
+         * @description The current leader, its value, term and since, or `vacant`. With `wait` and `index` it is a
+         *     blocking read, as a lock's status: it answers once the leadership changed after `index` (a
+         *     leader elected, resigned or expired, a value proclaimed, a lease extended), or when the
+         *     wait ends. Following `X-OctoStore-Index` from answer to answer observes every change;
+         *     `/events` carries them too (`event: election`).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Block until the election changes after index, or this long (seconds, or a duration like 30s; at most 5m) */
+                    wait?: string;
+                    /** @description The X-OctoStore-Index of an earlier answer */
+                    index?: number;
+                    /** @description Answer from this node's state without confirming leadership */
+                    stale?: boolean;
+                };
+                header?: never;
+                path: {
+                    /**
+                     * @description (addition) An election's name, under the lock-name rules.
+                     * @example service/scheduler
+                     */
+                    name: components["parameters"]["ElectionName"];
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The election's leader, or vacant */
+                200: {
+                    headers: {
+                        /** @description The event index this answer reflects, for ?index= of a blocking read. */
+                        "X-OctoStore-Index"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Election"] | components["schemas"]["ElectionVacant"];
                     };
                 };
                 400: components["responses"]["MalformedRequest"];
@@ -1110,6 +1472,12 @@ export interface paths {
          *     every event since, without gaps or duplicates, while they are kept; when they are not, an
          *     event "reset" says to re-read the state. Heartbeat comments every 15 s. Lease and session
          *     IDs are never included. A client more than 20,000 events behind is sent "error" and cut off.
+         *     Every holder of a semaphore or read/write lock has its own events, with its own fencing
+         *     token. Elections' leadership changes come as SSE event "election", data
+         *     `{"event": "acquired"|"renewed"|"released"|"expired", "election", "holder_id", "term",
+         *     "timestamp"}` (acquired: a new leader; renewed: a lease extended or a value proclaimed;
+         *     released: a resignation; expired: a lease or session that ended); the prefix, token scopes
+         *     and tenancy apply to the election's name.
          */
         get: {
             parameters: {
@@ -1855,13 +2223,94 @@ export interface components {
             metadata?: string | null;
             /** @description (addition) On status reads, how many acquires wait in the lock's queue. */
             waiters?: number;
+            /**
+             * @description (addition) Semaphores and read/write locks only: the name's slots (1 for a read/write
+             *     lock). Absent for a mutex, whose answers are exactly the seed's.
+             */
+            limit?: number;
+            /**
+             * @description (addition) Semaphores and read/write locks only: the holders' mode.
+             * @enum {string}
+             */
+            mode?: "exclusive" | "shared";
+            /**
+             * @description (addition) On status reads of a semaphore or of a read/write lock held shared: every
+             *     current holder, in grant order. The top-level lease fields are the first one's.
+             */
+            holders?: components["schemas"]["LockHolder"][];
         };
         LockConflict: {
             /** @example Lock already held */
             error: string;
+            /** @description (addition) lock_held, or limit_mismatch for a semaphore asked with another limit */
+            code?: string;
+            /**
+             * @description (addition) On limit_mismatch only: the limit the current holders asked with (a mutex
+             *     and a read/write lock have 1); `lock` is one of them.
+             */
+            limit?: number;
             lock: {
                 name?: string;
                 /** @description Current holder's GitHub username */
+                holder?: string;
+                /** Format: date-time */
+                expires_at?: string;
+            };
+        };
+        /** @description (addition) One holder of a semaphore or read/write lock. */
+        LockHolder: {
+            /** Format: uuid */
+            lease_id: string;
+            fencing_token: number;
+            holder: string;
+            /** Format: date-time */
+            expires_at: string;
+            /** Format: uuid */
+            session_id?: string;
+            metadata?: string;
+        };
+        /** @description (addition) An election's leader. */
+        Election: {
+            /** @enum {string} */
+            status: "leader";
+            name: string;
+            /** @description The leader's login */
+            leader: string;
+            /**
+             * Format: uuid
+             * @description The leader's lease, for proclaim and resign (and the leader's own re-campaign)
+             */
+            lease_id: string;
+            /** @description The leader's fencing token; strictly increasing across terms */
+            term: number;
+            /** @description The leader's value (e.g. its address); empty when none was given */
+            value: string;
+            /**
+             * Format: date-time
+             * @description When this leader was elected
+             */
+            since: string;
+            /** Format: date-time */
+            expires_at: string;
+            /** Format: uuid */
+            session_id?: string;
+            /** @description On reads, how many campaigns wait behind the leader */
+            waiting?: number;
+        };
+        /** @description (addition) An election without a leader. */
+        ElectionVacant: {
+            /** @enum {string} */
+            status: "vacant";
+            name: string;
+        };
+        /** @description (addition) A campaign's 409 when the election has another leader. */
+        ElectionConflict: {
+            error: string;
+            /** @enum {string} */
+            code: "lock_held";
+            leader: {
+                name?: string;
+                /** @description The leader's login */
                 holder?: string;
                 /** Format: date-time */
                 expires_at?: string;
@@ -1915,6 +2364,18 @@ export interface components {
                 metadata?: string | null;
                 /** @description (addition) Current login of the lock holder */
                 holder?: string;
+                /** @description (addition) Semaphores and read/write locks held shared only, as in LockResponse */
+                limit?: number;
+                /**
+                 * @description (addition) Semaphores and read/write locks held shared only
+                 * @enum {string}
+                 */
+                mode?: "exclusive" | "shared";
+                /**
+                 * @description (addition) Semaphores and read/write locks held shared only: every holder, in grant
+                 *     order; the entry's other fields are the first one's.
+                 */
+                holders?: components["schemas"]["LockHolder"][];
             }[];
             /**
              * @description Total number of locks returned
@@ -2317,6 +2778,11 @@ export interface components {
          * @example service/component/my-lock
          */
         LockName: string;
+        /**
+         * @description (addition) An election's name, under the lock-name rules.
+         * @example service/scheduler
+         */
+        ElectionName: string;
     };
     requestBodies: never;
     headers: {
