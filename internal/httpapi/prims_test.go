@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -354,4 +355,34 @@ func TestElection_Errors(t *testing.T) {
 			t.Fatalf("after resign: %+v", e)
 		}
 	})
+}
+
+// TestElection_DisconnectLeavesTheQueue: a campaigner whose client goes
+// away leaves the queue at once, and is never made leader (found in
+// review: the election's key was refused as a lock name, so the
+// campaign stayed queued and became a leader nobody was).
+func TestElection_DisconnectLeavesTheQueue(t *testing.T) {
+	_, c := apitest.Start(t)
+	r, lead := campaign(t, c, "gone", alice, body{"ttl_seconds": 60})
+	wantStatus(t, r, http.StatusOK)
+	waiting := func() int { e, _ := readElection(t, c, "/elections/gone"); return e.Waiting }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		req, _ := http.NewRequestWithContext(ctx, "POST", c.Base+"/elections/gone/campaign",
+			strings.NewReader(`{"ttl_seconds": 60, "wait_seconds": 120}`))
+		req.Header.Set("Authorization", "Bearer "+bob)
+		if resp, err := c.HTTP.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	poll.Until(t, 5*time.Second, "campaigner queued", func() bool { return waiting() == 1 })
+	cancel()
+	<-done
+	poll.Until(t, 5*time.Second, "campaigner gone", func() bool { return waiting() == 0 })
+	wantStatus(t, c.Do("POST", "/elections/gone/resign", alice, body{"lease_id": lead.LeaseID}), http.StatusOK)
+	if e, _ := readElection(t, c, "/elections/gone"); e.Status != "vacant" {
+		t.Fatalf("leadership went to a client that left: %+v", e)
+	}
 }

@@ -125,11 +125,14 @@ func (c Release) encode(e *encoder) {
 }
 
 func (Release) decode(d *decoder) Command {
-	return Release{Name: d.str(MaxLockNameLen), LeaseID: d.id(), HolderID: d.id()}
+	return Release{Name: d.str(maxKeyLen), LeaseID: d.id(), HolderID: d.id()}
 }
 
+// validate accepts an election's key as well as a lock's name: the HTTP
+// layer gives back a leadership granted to a campaigner that left, and
+// lets one leave the queue (CancelWait), by the election's key.
 func (c Release) validate() error {
-	return firstErr(nameErr(c.Name), idErr(c.LeaseID, c.HolderID))
+	return firstErr(keyErr(c.Name), idErr(c.LeaseID, c.HolderID))
 }
 
 func (c Release) apply(s *State, now int64, skew time.Duration) Result {
@@ -153,11 +156,11 @@ func (c CancelWait) encode(e *encoder) {
 }
 
 func (CancelWait) decode(d *decoder) Command {
-	return CancelWait{Name: d.str(MaxLockNameLen), LeaseID: d.id(), HolderID: d.id()}
+	return CancelWait{Name: d.str(maxKeyLen), LeaseID: d.id(), HolderID: d.id()}
 }
 
 func (c CancelWait) validate() error {
-	return firstErr(nameErr(c.Name), idErr(c.LeaseID, c.HolderID))
+	return firstErr(keyErr(c.Name), idErr(c.LeaseID, c.HolderID))
 }
 
 func (c CancelWait) apply(s *State, now int64, skew time.Duration) Result {

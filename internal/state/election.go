@@ -26,6 +26,11 @@ func ElectionName(key string) (string, bool) { return strings.CutPrefix(key, ele
 
 func isElectionKey(key string) bool { return strings.HasPrefix(key, electionPrefix) }
 
+// maxKeyLen bounds a key: an election's is its name's bound plus the prefix.
+const maxKeyLen = MaxLockNameLen + len(electionPrefix)
+
+func keyErr(key string) error { return check(validKey(key) == nil, errName) }
+
 // validKey reports whether key is a lock name or an election's key.
 func validKey(key string) error {
 	if name, ok := ElectionName(key); ok {
