@@ -94,7 +94,9 @@ func readAll(r io.Reader, size int64) ([]byte, error) {
 	if size <= 0 || size > maxBody {
 		return io.ReadAll(r)
 	}
-	b := make([]byte, 0, size+1) // +1: room to see EOF without growing
+	// +1: room to see EOF without growing. At most 4 KiB before any of it
+	// arrives: a declared size is not a body (lock requests are ~100 bytes).
+	b := make([]byte, 0, min(size+1, 4<<10))
 	for {
 		n, err := r.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]

@@ -67,8 +67,9 @@ func (t *GC) arm() {
 }
 
 // tune sets the percent for the live heap the last collection measured.
-// Setting it costs a lock of the heap, once per collection. Cleanups run
-// one at a time, so t.sample needs no lock.
+// Setting it costs a lock of the heap, once per collection. Only one
+// cleanup is armed at a time (each run arms the next), so t.sample is
+// never used by two at once.
 func (t *GC) tune() {
 	metrics.Read(t.sample)
 	if t.sample[0].Value.Kind() == metrics.KindUint64 {

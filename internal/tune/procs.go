@@ -23,8 +23,8 @@ const (
 	// minIdle CPUs must be idle on the machine for another P to help: with
 	// none, a second P only shares a CPU the first one had.
 	minIdle = 0.5
-	// settle intervals pass after a change before one is given back, so a
-	// burst does not make the count flap.
+	// settle intervals pass after a change before the next one, so a load
+	// near a threshold changes the count at most every few seconds.
 	settle = 3
 )
 
@@ -38,9 +38,11 @@ type Load struct {
 // max), changed calm intervals ago.
 func NextProcs(cur, max int, load Load, calm int) int {
 	switch {
+	case calm < settle:
+		return cur
 	case cur < max && load.Busy >= busyShare*float64(cur) && load.Idle >= minIdle:
 		return cur + 1
-	case cur > 1 && calm >= settle && load.Busy < keepShare*float64(cur-1):
+	case cur > 1 && load.Busy < keepShare*float64(cur-1):
 		return cur - 1
 	}
 	return cur
@@ -87,7 +89,7 @@ func (p *Procs) run(every time.Duration) {
 	defer close(p.done)
 	t := time.NewTicker(every)
 	defer t.Stop()
-	cur, calm, last := 1, 0, p.sample()
+	cur, calm, last := 1, settle, p.sample() // the first P may come at once
 	for {
 		select {
 		case <-p.stop:
@@ -122,7 +124,8 @@ func (s cpuSample) since(e cpuSample) Load {
 	}
 	l := Load{Busy: (s.proc - e.proc).Seconds() / wall, Idle: minIdle}
 	if s.idleOK && e.idleOK {
-		l.Idle = (s.idle - e.idle).Seconds() / wall
+		// max: iowait, counted in idle, can step back on some kernels.
+		l.Idle = max(0, (s.idle-e.idle).Seconds()/wall)
 	}
 	return l
 }
@@ -138,7 +141,9 @@ func readCPU() cpuSample {
 }
 
 // machineIdle reads the time all CPUs have been idle (idle and iowait)
-// from /proc/stat, in clock ticks of 1/100 s (USER_HZ, 100 on every
+// from /proc/stat: the host's, so in a container limited to some CPUs it
+// may see idle ones the container cannot use (then a P is added that the
+// quota throttles, and given back once the work fits), in clock ticks of 1/100 s (USER_HZ, 100 on every
 // Linux architecture Go supports).
 func machineIdle() (time.Duration, bool) {
 	f, err := os.Open("/proc/stat")

@@ -14,12 +14,13 @@ func TestNextProcs(t *testing.T) {
 		load           Load
 		want           int
 	}{
-		{"BusyWithIdleMachineAddsOne", 1, 4, 0, Load{Busy: 0.95, Idle: 2}, 2},
-		{"BusyButMachineFull", 1, 4, 0, Load{Busy: 0.95, Idle: 0.2}, 1},
+		{"BusyWithIdleMachineAddsOne", 1, 4, settle, Load{Busy: 0.95, Idle: 2}, 2},
+		{"BusyButMachineFull", 1, 4, settle, Load{Busy: 0.95, Idle: 0.2}, 1},
 		{"NotBusy", 1, 4, 9, Load{Busy: 0.78, Idle: 1}, 1},
-		{"AtMax", 4, 4, 0, Load{Busy: 4, Idle: 1}, 4},
+		{"AtMax", 4, 4, settle, Load{Busy: 4, Idle: 1}, 4},
 		{"WorkFitsInOneFewer", 2, 4, settle, Load{Busy: 0.93, Idle: 1}, 1},
-		{"NotSettled", 2, 4, settle - 1, Load{Busy: 0.5, Idle: 1}, 2},
+		{"NotSettledToGiveBack", 2, 4, settle - 1, Load{Busy: 0.5, Idle: 1}, 2},
+		{"NotSettledToAdd", 1, 4, settle - 1, Load{Busy: 0.99, Idle: 1}, 1},
 		{"NeedsThemAll", 2, 4, settle, Load{Busy: 1.5, Idle: 0.3}, 2},
 		{"NeverBelowOne", 1, 4, 9, Load{Busy: 0, Idle: 2}, 1},
 	} {
