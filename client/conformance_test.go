@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -801,5 +802,123 @@ func TestConformance_C12_TokensAndWebhooks(t *testing.T) {
 	}
 	if err := alice.DeleteWebhook(c, w.ID); !errors.Is(err, client.ErrNotFound) {
 		t.Fatalf("delete again: %v", err)
+	}
+}
+
+func holderIDs(st *client.LockStatus) []string {
+	var ids []string
+	for _, h := range st.Holders {
+		ids = append(ids, h.LeaseID)
+	}
+	return ids
+}
+
+func TestConformance_C13_SemaphoreSlots(t *testing.T) {
+	s := startConf(t)
+	alice, bob, c := s.client(t, aliceTok), s.client(t, bobTok), ctx(t)
+	lease, err := alice.Semaphore("c13/pool", 2).Hold(c, client.LeaseOptions{TTL: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lease.Release(context.Background())
+	if l := lease.Lock(); l.Limit != 2 || l.Mode != client.Exclusive {
+		t.Fatalf("helper's slot: %+v", l)
+	}
+	second, err := alice.Acquire(c, "c13/pool", client.AcquireOptions{TTL: 30 * time.Second, Limit: 2})
+	if err != nil || second.Status != "acquired" || second.LeaseID == lease.LeaseID() ||
+		second.FencingToken <= lease.FencingToken() || second.Limit != 2 {
+		t.Fatalf("second slot: %+v %v", second, err)
+	}
+	_, err = bob.Acquire(c, "c13/pool", client.AcquireOptions{TTL: 30 * time.Second, Limit: 2})
+	apiErr(t, err, 409, "lock_held")
+	if !errors.Is(err, client.ErrLockHeld) || errors.Is(err, client.ErrLimitMismatch) {
+		t.Fatalf("full: %v", err)
+	}
+	_, err = bob.Acquire(c, "c13/pool", client.AcquireOptions{TTL: 30 * time.Second, Limit: 3})
+	if e := apiErr(t, err, 409, "limit_mismatch"); !errors.Is(err, client.ErrLimitMismatch) || e.Limit != 2 {
+		t.Fatalf("mismatch: %v (limit %d)", err, e.Limit)
+	}
+	st := status(t, alice, "c13/pool")
+	if !st.Held || st.Limit != 2 || st.Mode != client.Exclusive ||
+		!slices.Equal(holderIDs(st), []string{lease.LeaseID(), second.LeaseID}) {
+		t.Fatalf("status: %+v", st)
+	}
+	bobCh := acquireAsync(c, bob, "c13/pool", client.AcquireOptions{TTL: 30 * time.Second, Limit: 2, Wait: 10 * time.Second})
+	waitFor(t, alice, "c13/pool", "bob queued", func(st *client.LockStatus) bool { return st.Waiters == 1 })
+	if err := alice.Release(c, "c13/pool", second.LeaseID); err != nil {
+		t.Fatal(err)
+	}
+	var lb acquired
+	select {
+	case lb = <-bobCh:
+	case <-time.After(10 * time.Second):
+		t.Fatal("bob was not granted a slot")
+	}
+	if lb.err != nil || lb.l.Status != "acquired" || lb.l.Holder != "bob" || lb.l.FencingToken <= second.FencingToken {
+		t.Fatalf("bob: %+v %v", lb.l, lb.err)
+	}
+	if err := lease.Release(c); err != nil {
+		t.Fatal(err)
+	}
+	if st := status(t, alice, "c13/pool"); !slices.Equal(holderIDs(st), []string{lb.l.LeaseID}) {
+		t.Fatalf("after the helper's release: %+v", st)
+	}
+}
+
+func TestConformance_C14_ReadWrite(t *testing.T) {
+	s := startConf(t)
+	alice, bob, carol, c := s.client(t, aliceTok), s.client(t, bobTok), s.client(t, carolTok), ctx(t)
+	ra, err := alice.RWLock("c14/cfg").HoldShared(c, client.LeaseOptions{TTL: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ra.Release(context.Background())
+	rb, err := bob.RWLock("c14/cfg").HoldShared(c, client.LeaseOptions{TTL: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rb.Release(context.Background())
+	if ra.Lock().Mode != client.Shared || rb.Lock().Mode != client.Shared || rb.FencingToken() <= ra.FencingToken() {
+		t.Fatalf("readers: %+v %+v", ra.Lock(), rb.Lock())
+	}
+	if st := status(t, alice, "c14/cfg"); st.Mode != client.Shared ||
+		!slices.Equal(holderIDs(st), []string{ra.LeaseID(), rb.LeaseID()}) {
+		t.Fatalf("status: %+v", st)
+	}
+	writerCh := acquireAsync(c, carol, "c14/cfg", client.AcquireOptions{TTL: 30 * time.Second, Wait: 30 * time.Second})
+	waitFor(t, alice, "c14/cfg", "writer queued", func(st *client.LockStatus) bool { return st.Waiters == 1 })
+	sess, err := alice.StartSession(c, client.SessionOptions{TTL: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = alice.Acquire(c, "c14/cfg", client.AcquireOptions{TTL: 30 * time.Second, Mode: client.Shared, SessionID: sess.ID()})
+	apiErr(t, err, 409, "lock_held")
+	if err := sess.Close(c); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-writerCh:
+		t.Fatalf("the writer answered while readers held: %+v %v", r.l, r.err)
+	default:
+	}
+	if err := ra.Release(c); err != nil {
+		t.Fatal(err)
+	}
+	if err := rb.Release(c); err != nil {
+		t.Fatal(err)
+	}
+	var w acquired
+	select {
+	case w = <-writerCh:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the writer was not granted the lock")
+	}
+	if w.err != nil || w.l.Status != "acquired" || w.l.Holder != "carol" || w.l.FencingToken <= rb.FencingToken() {
+		t.Fatalf("writer: %+v %v", w.l, w.err)
+	}
+	start := time.Now()
+	_, err = bob.Acquire(c, "c14/cfg", client.AcquireOptions{TTL: 30 * time.Second, Mode: client.Shared, Wait: time.Second})
+	if !errors.Is(err, client.ErrLockHeld) || time.Since(start) < 900*time.Millisecond {
+		t.Fatalf("reader behind the writer: %v after %v", err, time.Since(start))
 	}
 }

@@ -40,7 +40,14 @@ export interface AcquireOptions extends CallOptions {
   sessionId?: string;
   /** Free text stored with the lock (≤ 1024 bytes). */
   metadata?: string;
+  /** A semaphore of this many slots (2 to 1000; every holder must ask with the same, else LimitMismatch); 1 or absent is a mutex. */
+  limit?: number;
+  /** "shared" holds a read/write lock as a reader (no limit then); "exclusive" (the default) as the writer. */
+  mode?: LockMode;
 }
+
+/** An acquire's mode: "exclusive" (a mutex, a semaphore's slot, a writer) or "shared" (a reader). */
+export type LockMode = "exclusive" | "shared";
 
 /** GET /locks/{name}: `held` says whether anyone holds it; `index` is X-OctoStore-Index for a blocking read. */
 export type LockStatus =
@@ -72,6 +79,10 @@ export interface LeaseOptions extends CallOptions {
   wait?: number;
   sessionId?: string;
   metadata?: string;
+  /** Hold one of this many slots of a semaphore (see AcquireOptions.limit; semaphore() sets it). */
+  limit?: number;
+  /** "shared" holds a read/write lock as a reader (readLock() sets it). */
+  mode?: LockMode;
   /** Seconds before the earliest possible server expiry at which the signal aborts; default max(ttl/10, min(1, ttl/3)). */
   safetyMargin?: number;
   /** Renewal interval in seconds; default ttl/3. */
@@ -139,6 +150,11 @@ export class OctoStore {
     const body: Record<string, unknown> = { ttl_seconds: seconds(o.ttl, "ttl") };
     if (o.sessionId) body["session_id"] = o.sessionId;
     if (o.metadata !== undefined && o.metadata !== "") body["metadata"] = o.metadata;
+    if (o.limit !== undefined) body["limit"] = o.limit;
+    if (o.mode !== undefined) {
+      if (o.mode !== "exclusive" && o.mode !== "shared") throw new TypeError(`mode must be "exclusive" or "shared", not ${String(o.mode)}`);
+      body["mode"] = o.mode;
+    }
     const wait = seconds(o.wait ?? 0, "wait");
     if (wait > 0) body["wait_seconds"] = wait;
     const a = await this.t.call({ method: "POST", path: lockPath(name, "acquire"), body, kind: "write", signal: o.signal });
@@ -412,6 +428,34 @@ export class OctoStore {
     return runHeld(await this.hold(name, o), fn, (lease) => lease.release());
   }
 
+  /**
+   * withLock on one slot of the semaphore name of `limit` slots (2 to
+   * 1000): up to `limit` holders at once, each with its own lease and
+   * fencing token; every call is a new slot. Every holder must use the same
+   * limit: another is refused with LimitMismatch while the name is held.
+   */
+  async withSemaphore<T>(name: string, limit: number, o: LeaseOptions, fn: (lease: Lease) => Promise<T> | T): Promise<T> {
+    return this.withLock(name, { ...o, limit, mode: "exclusive" }, fn);
+  }
+
+  /**
+   * withLock on the read/write lock name as a reader: any number of
+   * readers together, never with a writer (withWriteLock). Waiting is FIFO
+   * across modes, so readers cannot starve a waiting writer. There is no
+   * upgrade: a holder asking for the other mode of a name it holds is
+   * refused (LockHeld).
+   */
+  async withReadLock<T>(name: string, o: LeaseOptions, fn: (lease: Lease) => Promise<T> | T): Promise<T> {
+    const { limit: _limit, ...rest } = o;
+    return this.withLock(name, { ...rest, mode: "shared" }, fn);
+  }
+
+  /** withLock on the read/write lock name as the writer (alone: no reader, no other writer). */
+  async withWriteLock<T>(name: string, o: LeaseOptions, fn: (lease: Lease) => Promise<T> | T): Promise<T> {
+    const { limit: _limit, ...rest } = o;
+    return this.withLock(name, { ...rest, mode: "exclusive" }, fn);
+  }
+
   /** Creates a session and keeps it alive until close(). Its `signal` aborts the moment it can no longer be proven alive. */
   async startSession(o: SessionOptions = {}): Promise<Session> {
     const { ttl, margin } = keptTTL(o.ttl, 60, o.safetyMargin);
@@ -448,11 +492,18 @@ export class OctoStore {
       }
       const st = await this.get(name, o.signal ? { signal: o.signal } : {});
       if (st.held) {
-        if ((st.session_id ?? undefined) === (o.sessionId || undefined)) {
+        // A semaphore's or shared lock's holders are all listed. A
+        // semaphore's slot is only told apart by its session: without one,
+        // another slot of the caller's is not this acquire's.
+        const semaphore = (o.limit ?? 1) > 1;
+        const mine = (st.holders ?? [st]).find(
+          (h) => (h.session_id ?? undefined) === (o.sessionId || undefined) && (!semaphore || !!o.sessionId),
+        );
+        if (mine) {
           // Perhaps ours: a renew of that lease succeeds only for its holder.
           const sent = now();
           try {
-            return { lock: await this.renew(name, st.lease_id, o.ttl, o), sent };
+            return { lock: await this.renew(name, mine.lease_id, o.ttl, o), sent };
           } catch (e) {
             if (e instanceof OutcomeUnknown) continue;
             if (!(e instanceof NotFound)) throw e;

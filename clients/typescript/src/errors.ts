@@ -63,6 +63,16 @@ export class LockHeld extends Conflict {
   }
 }
 
+/** 409 `limit_mismatch`: a semaphore asked with another limit than its current holders'; `holder` is one of them. */
+export class LimitMismatch extends LockHeld {
+  /** The limit the current holders asked with (1 for a mutex or a read/write lock). */
+  readonly limit: number | undefined;
+  constructor(message: string, init: ErrorInit & { lock?: { name?: string; holder?: string; expires_at?: string }; limit?: number }) {
+    super(message, init);
+    this.limit = init.limit;
+  }
+}
+
 /** 404: the lock, lease, session, webhook or token does not exist or is not the caller's, or the namespace is not bound (`code` says which: `lock_not_found`, `namespace_not_found`, ...). */
 export class NotFound extends OctoStoreError {}
 /** 401: the token is missing, wrong, expired or revoked. */
@@ -136,6 +146,10 @@ export function apiError(method: string, path: string, status: number, headers: 
     case 403: return code === "token_scope" ? new TokenScope(msg, init) : new Forbidden(msg, init);
     case 404: return new NotFound(msg, init);
     case 409:
+      if (code === "limit_mismatch") {
+        const limit = (body as { limit?: unknown }).limit;
+        return new LimitMismatch(msg, { ...init, lock: body.lock, ...(typeof limit === "number" ? { limit } : {}) });
+      }
       if (code === "lock_held" || (code === undefined && body.lock)) return new LockHeld(msg, { ...init, lock: body.lock });
       return new Conflict(msg, init);
     case 410: return new SessionExpired(msg, init);

@@ -9,6 +9,8 @@ type S = components["schemas"];
 
 /** An acquire's or renew's answer: status "acquired" (a new grant) or "held" (already the caller's). */
 export type LockResponse = S["LockResponse"];
+/** One holder of a semaphore or of a read/write lock held shared (LockResponse's `holders`). */
+export type LockHolder = S["LockHolder"];
 /** A held lock as GET /locks/{name} shows it (status "held", with `waiters`). */
 export type HeldLock = S["LockResponse"];
 /** GET /locks/{name} of a lock nobody holds. */

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
 import {
-  Forbidden, InvalidRequest, LeaseLost, LockHeld, NotFound, OctoStore, OctoStoreError, OutcomeUnknown, RateLimited,
+  Forbidden, InvalidRequest, LeaseLost, LimitMismatch, LockHeld, NotFound, OctoStore, OctoStoreError, OutcomeUnknown, RateLimited,
   SessionExpired, TokenScope, Unauthorized, Unavailable, type LockEvent, type LockResponse,
 } from "../src/index.js";
 import { closedPort, DropProxy, poll, Server, startServer, UUID } from "./harness.js";
@@ -498,3 +498,82 @@ test("C12-tokens-and-webhooks", async () => {
 
 // Keep the imported type used (the LockResponse shape is what acquire returns).
 export type _LockResponse = LockResponse;
+
+test("C13-semaphore-slots", async () => {
+  const alice = shared.client("alice");
+  const bob = shared.client("bob");
+  let bobs: LockResponse | undefined;
+  await alice.withSemaphore("c13/pool", 2, { ttl: 30 }, async (lease) => {
+    assert.equal(lease.lock.limit, 2);
+    assert.equal(lease.lock.mode, "exclusive");
+    const second = await alice.acquire("c13/pool", { ttl: 30, limit: 2 });
+    assert.equal(second.status, "acquired");
+    assert.notEqual(second.lease_id, lease.leaseId);
+    assert.ok(second.fencing_token > lease.fencingToken);
+    assert.equal(second.limit, 2);
+
+    const held = await rejects(bob.acquire("c13/pool", { ttl: 30, limit: 2 }), LockHeld, 409, "lock_held");
+    assert.ok(!(held instanceof LimitMismatch));
+    const mm = await rejects(bob.acquire("c13/pool", { ttl: 30, limit: 3 }), LimitMismatch, 409, "limit_mismatch");
+    assert.ok(mm instanceof LockHeld);
+    assert.equal(mm.limit, 2);
+
+    const st = await alice.get("c13/pool");
+    assert.ok(st.held);
+    assert.equal(st.limit, 2);
+    assert.equal(st.mode, "exclusive");
+    assert.deepEqual((st.holders ?? []).map((h) => h.lease_id), [lease.leaseId, second.lease_id]);
+
+    const bobP = bob.acquire("c13/pool", { ttl: 30, limit: 2, wait: 10 });
+    bobP.catch(() => {});
+    await poll("bob queued", async () => {
+      const s = await alice.get("c13/pool");
+      return s.held && s.waiters === 1;
+    });
+    await alice.release("c13/pool", second.lease_id);
+    bobs = await bobP;
+    assert.equal(bobs.status, "acquired");
+    assert.equal(bobs.holder, "bob");
+    assert.ok(bobs.fencing_token > second.fencing_token);
+    lease.check();
+  });
+  const st = await alice.get("c13/pool");
+  assert.ok(st.held);
+  assert.deepEqual((st.holders ?? []).map((h) => h.lease_id), [bobs?.lease_id]);
+});
+
+test("C14-read-write", async () => {
+  const alice = shared.client("alice");
+  const bob = shared.client("bob");
+  const carol = shared.client("carol");
+  let bobToken = 0;
+  let writerP: Promise<LockResponse> | undefined;
+  await alice.withReadLock("c14/cfg", { ttl: 30 }, (ra) => bob.withReadLock("c14/cfg", { ttl: 30 }, async (rb) => {
+    assert.equal(ra.lock.mode, "shared");
+    assert.equal(rb.lock.mode, "shared");
+    assert.ok(rb.fencingToken > ra.fencingToken);
+    bobToken = rb.fencingToken;
+    const st = await alice.get("c14/cfg");
+    assert.ok(st.held);
+    assert.equal(st.mode, "shared");
+    assert.deepEqual((st.holders ?? []).map((h) => h.lease_id), [ra.leaseId, rb.leaseId]);
+
+    writerP = carol.acquire("c14/cfg", { ttl: 30, wait: 30 });
+    writerP.catch(() => {});
+    await poll("writer queued", async () => {
+      const s = await alice.get("c14/cfg");
+      return s.held && s.waiters === 1;
+    });
+    await alice.withSession({ ttl: 30 }, async (session) => {
+      await rejects(alice.acquire("c14/cfg", { ttl: 30, mode: "shared", sessionId: session.id }), LockHeld, 409);
+    });
+  }));
+  assert.ok(writerP);
+  const w = await writerP;
+  assert.equal(w.status, "acquired");
+  assert.equal(w.holder, "carol");
+  assert.ok(w.fencing_token > bobToken);
+  const t0 = performance.now();
+  await rejects(bob.acquire("c14/cfg", { ttl: 30, mode: "shared", wait: 1 }), LockHeld, 409);
+  assert.ok(performance.now() - t0 >= 900, `gave up after ${performance.now() - t0} ms`);
+});

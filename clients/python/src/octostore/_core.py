@@ -445,10 +445,25 @@ def _lock(doc: Any, headers: Mapping[str, str]) -> Lock:
     return Lock.from_json(doc)
 
 
+MODES = ("exclusive", "shared")
+
+
 def acquire(
-    name: str, ttl: float, wait: float = 0, session_id: Optional[str] = None, metadata: Optional[str] = None
+    name: str,
+    ttl: float,
+    wait: float = 0,
+    session_id: Optional[str] = None,
+    metadata: Optional[str] = None,
+    limit: Optional[int] = None,
+    mode: Optional[str] = None,
 ) -> Call[Lock]:
     body: Dict[str, Any] = {"ttl_seconds": seconds(ttl)}
+    if limit is not None:
+        body["limit"] = limit
+    if mode is not None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be 'exclusive' or 'shared', not {mode!r}")
+        body["mode"] = mode
     if session_id:
         body["session_id"] = session_id
     if metadata:
@@ -606,6 +621,39 @@ def events(prefix: Optional[str], after: Optional[int]) -> Call[int]:
     )
 
 
+def held_by_session(st: LockStatus, session_id: Optional[str]) -> Optional[Lock]:
+    """The lease of session_id that a status read shows (of a mutex, or
+    one of a semaphore's or shared lock's holders), as acquire would have
+    answered; None when the session holds none."""
+    if not st.held or not session_id:
+        return None
+    for h in st.holders or []:
+        if h.session_id == session_id:
+            return Lock(
+                status="held",
+                name=st.name,
+                lease_id=h.lease_id,
+                fencing_token=h.fencing_token,
+                expires_at=h.expires_at,
+                holder=h.holder,
+                session_id=h.session_id,
+                metadata=h.metadata,
+                limit=st.limit,
+                mode=st.mode,
+            )
+    return lock_from_status(st) if st.session_id == session_id else None
+
+
+def lock_mode(limit: Optional[int], shared: bool) -> Tuple[Optional[int], Optional[str]]:
+    """The acquire's limit and mode for the lock helper's ``limit`` and
+    ``shared``: a shared hold takes no limit."""
+    if shared:
+        if limit not in (None, 1):
+            raise ValueError("a shared hold takes no limit")
+        return None, "shared"
+    return limit, None
+
+
 def lock_from_status(st: LockStatus) -> Lock:
     """The lease a status read shows, as acquire would have answered."""
     assert st.lease_id is not None and st.expires_at is not None
@@ -618,6 +666,8 @@ def lock_from_status(st: LockStatus) -> Lock:
         holder=st.holder or "",
         session_id=st.session_id,
         metadata=st.metadata,
+        limit=st.limit,
+        mode=st.mode,
     )
 
 

@@ -47,6 +47,39 @@ def _int(doc: Mapping[str, Any], key: str, default: int = 0) -> int:
 
 
 @dataclass(frozen=True)
+class LockHolder:
+    """One holder of a semaphore or of a read/write lock held shared."""
+
+    lease_id: str
+    fencing_token: int
+    holder: str
+    expires_at: _dt.datetime
+    session_id: Optional[str] = None
+    metadata: Optional[str] = None
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> "LockHolder":
+        return cls(
+            lease_id=str(doc.get("lease_id", "")),
+            fencing_token=_int(doc, "fencing_token"),
+            holder=str(doc.get("holder", "")),
+            expires_at=_time(doc, "expires_at"),
+            session_id=_opt_str(doc, "session_id"),
+            metadata=_opt_str(doc, "metadata"),
+        )
+
+
+def _opt_int(doc: Mapping[str, Any], key: str) -> Optional[int]:
+    v = doc.get(key)
+    return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def _holders(doc: Mapping[str, Any]) -> Optional[List[LockHolder]]:
+    v = doc.get("holders")
+    return [LockHolder.from_json(x) for x in v if isinstance(x, dict)] if isinstance(v, list) else None
+
+
+@dataclass(frozen=True)
 class Lock:
     """A held lock as its holder sees it (the answer of acquire and renew)."""
 
@@ -58,6 +91,10 @@ class Lock:
     holder: str
     session_id: Optional[str] = None
     metadata: Optional[str] = None
+    #: Semaphores and read/write locks only (None for a mutex): the name's
+    #: slots (1 for a read/write lock) and this lease's mode.
+    limit: Optional[int] = None
+    mode: Optional[str] = None  #: "exclusive" or "shared"
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> "Lock":
@@ -70,6 +107,8 @@ class Lock:
             holder=str(doc.get("holder", "")),
             session_id=_opt_str(doc, "session_id"),
             metadata=_opt_str(doc, "metadata"),
+            limit=_opt_int(doc, "limit"),
+            mode=_opt_str(doc, "mode"),
         )
 
 
@@ -89,6 +128,12 @@ class LockStatus:
     metadata: Optional[str] = None
     waiters: int = 0  #: acquires queued behind the holder
     index: int = 0  #: X-OctoStore-Index: pass it to a blocking get, or as last_event_id
+    #: Semaphores and read/write locks held shared only (None for a
+    #: mutex): the slots, the holders' mode and every holder in grant order
+    #: (the top-level lease fields are the first one's).
+    limit: Optional[int] = None
+    mode: Optional[str] = None
+    holders: Optional[List[LockHolder]] = None
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any], index: int) -> "LockStatus":
@@ -105,6 +150,9 @@ class LockStatus:
             metadata=_opt_str(doc, "metadata"),
             waiters=_int(doc, "waiters"),
             index=index,
+            limit=_opt_int(doc, "limit"),
+            mode=_opt_str(doc, "mode"),
+            holders=_holders(doc),
         )
 
 

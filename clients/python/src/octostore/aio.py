@@ -121,8 +121,10 @@ class AsyncClient:
         wait: float = 0,
         session_id: Optional[str] = None,
         metadata: Optional[str] = None,
+        limit: Optional[int] = None,
+        mode: Optional[str] = None,
     ) -> Lock:
-        return await self._do(_core.acquire(name, ttl, wait, session_id, metadata))
+        return await self._do(_core.acquire(name, ttl, wait, session_id, metadata, limit, mode))
 
     async def renew(self, name: str, lease_id: str, ttl: float = 30) -> Lock:
         return await self._do(_core.renew(name, lease_id, ttl))
@@ -264,15 +266,19 @@ class AsyncClient:
         *,
         session: "Union[AsyncSession, str, None]" = None,
         metadata: Optional[str] = None,
+        limit: Optional[int] = None,
+        shared: bool = False,
         safety_margin: Optional[float] = None,
         renew_every: Optional[float] = None,
     ) -> "_Pending[AsyncLease]":
         """``async with client.lock(...) as lease:`` (or ``lease = await
-        client.lock(...)``): as Client.lock, renewing in an asyncio task."""
+        client.lock(...)``): as Client.lock (``limit`` for a semaphore's
+        slot, ``shared`` for a reader), renewing in an asyncio task."""
         ttl, margin = _core.kept_ttl(ttl, 30, safety_margin)
+        limit, mode = _core.lock_mode(limit, shared)
         every = renew_every if renew_every and renew_every > 0 else ttl / 3
         session_id = session.session_id if isinstance(session, AsyncSession) else session
-        return _Pending(lambda: self._hold(name, ttl, margin, every, wait, session_id, metadata))
+        return _Pending(lambda: self._hold(name, ttl, margin, every, wait, session_id, metadata, limit, mode))
 
     async def _hold(
         self,
@@ -283,9 +289,11 @@ class AsyncClient:
         wait: float,
         session_id: Optional[str],
         metadata: Optional[str],
+        limit: Optional[int],
+        mode: Optional[str],
     ) -> "AsyncLease":
         sent = time.monotonic()
-        lk = await self._acquire_checked(name, ttl, wait, session_id, metadata)
+        lk = await self._acquire_checked(name, ttl, wait, session_id, metadata, limit, mode)
         if wait > 0 and time.monotonic() - sent > every:
             sent = time.monotonic()
             try:
@@ -299,17 +307,25 @@ class AsyncClient:
         return AsyncLease(self, lk, sent, ttl, margin, every)
 
     async def _acquire_checked(
-        self, name: str, ttl: float, wait: float, session_id: Optional[str], metadata: Optional[str]
+        self,
+        name: str,
+        ttl: float,
+        wait: float,
+        session_id: Optional[str],
+        metadata: Optional[str],
+        limit: Optional[int],
+        mode: Optional[str],
     ) -> Lock:
         start = time.monotonic()
         try:
-            return await self.acquire(name, ttl, wait=wait, session_id=session_id, metadata=metadata)
+            return await self.acquire(name, ttl, wait=wait, session_id=session_id, metadata=metadata, limit=limit, mode=mode)
         except OutcomeUnknown:
             st = await self.get(name)
-        if st.held and session_id and st.session_id == session_id:
-            return _core.lock_from_status(st)
+        mine = _core.held_by_session(st, session_id)
+        if mine is not None:
+            return mine
         left = 0.0 if st.held else max(0.0, wait - (time.monotonic() - start))
-        return await self.acquire(name, ttl, wait=left, session_id=session_id, metadata=metadata)
+        return await self.acquire(name, ttl, wait=left, session_id=session_id, metadata=metadata, limit=limit, mode=mode)
 
     def session(
         self, ttl: float = 60, *, keepalive_every: Optional[float] = None, safety_margin: Optional[float] = None

@@ -129,13 +129,15 @@ class Client:
         wait: float = 0,
         session_id: Optional[str] = None,
         metadata: Optional[str] = None,
+        limit: Optional[int] = None,
+        mode: Optional[str] = None,
     ) -> Lock:
         """Takes the lock ``name`` for ``ttl`` seconds (whole, 1 to 3600).
         With ``wait`` (up to 300 s) the request waits its turn in the
         lock's FIFO queue. Raises LockHeld (with ``holder`` and
         ``expires_at``) when someone else holds it, OutcomeUnknown when the
         answer was lost (never repeated: the lock may be the caller's)."""
-        return self._do(_core.acquire(name, ttl, wait, session_id, metadata))
+        return self._do(_core.acquire(name, ttl, wait, session_id, metadata, limit, mode))
 
     def renew(self, name: str, lease_id: str, ttl: float = 30) -> Lock:
         """Extends the lease to ``ttl`` seconds from now; a lease that is
@@ -299,18 +301,26 @@ class Client:
         *,
         session: "Union[Session, str, None]" = None,
         metadata: Optional[str] = None,
+        limit: Optional[int] = None,
+        shared: bool = False,
         safety_margin: Optional[float] = None,
         renew_every: Optional[float] = None,
     ) -> "Lease":
         """Acquires ``name`` (waiting up to ``wait`` s) and keeps it renewed
         in a background thread until released; use it as ``with
         client.lock(...) as lease:``, which releases on exit, exceptions
-        included. See Lease for the safety rules."""
+        included. See Lease for the safety rules.
+
+        ``limit=N`` holds one of the N slots of a semaphore (every holder
+        must ask with the same N, else LimitMismatch); ``shared=True``
+        holds a read/write lock as a reader (any number together, never
+        with a writer, who holds it without ``shared``)."""
         ttl, margin = _core.kept_ttl(ttl, 30, safety_margin)
+        limit, mode = _core.lock_mode(limit, shared)
         every = renew_every if renew_every and renew_every > 0 else ttl / 3
         session_id = session.session_id if isinstance(session, Session) else session
         sent = time.monotonic()
-        lk = self._acquire_checked(name, ttl, wait, session_id, metadata)
+        lk = self._acquire_checked(name, ttl, wait, session_id, metadata, limit, mode)
         if wait > 0 and time.monotonic() - sent > every:
             # Granted long after it was sent: restart the deadline from a
             # fresh reading.
@@ -326,7 +336,14 @@ class Client:
         return Lease(self, lk, sent, ttl, margin, every)
 
     def _acquire_checked(
-        self, name: str, ttl: float, wait: float, session_id: Optional[str], metadata: Optional[str]
+        self,
+        name: str,
+        ttl: float,
+        wait: float,
+        session_id: Optional[str],
+        metadata: Optional[str],
+        limit: Optional[int],
+        mode: Optional[str],
     ) -> Lock:
         """acquire, resolving an unknown outcome with a status read instead
         of repeating it blindly: a lock held by this session is adopted;
@@ -335,13 +352,14 @@ class Client:
         one is asked for again with what is left of the wait."""
         start = time.monotonic()
         try:
-            return self.acquire(name, ttl, wait=wait, session_id=session_id, metadata=metadata)
+            return self.acquire(name, ttl, wait=wait, session_id=session_id, metadata=metadata, limit=limit, mode=mode)
         except OutcomeUnknown:
             st = self.get(name)
-        if st.held and session_id and st.session_id == session_id:
-            return _core.lock_from_status(st)
+        mine = _core.held_by_session(st, session_id)
+        if mine is not None:
+            return mine
         left = 0.0 if st.held else max(0.0, wait - (time.monotonic() - start))
-        return self.acquire(name, ttl, wait=left, session_id=session_id, metadata=metadata)
+        return self.acquire(name, ttl, wait=left, session_id=session_id, metadata=metadata, limit=limit, mode=mode)
 
     def session(
         self, ttl: float = 60, *, keepalive_every: Optional[float] = None, safety_margin: Optional[float] = None
