@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -921,4 +922,95 @@ func TestConformance_C14_ReadWrite(t *testing.T) {
 	if !errors.Is(err, client.ErrLockHeld) || time.Since(start) < 900*time.Millisecond {
 		t.Fatalf("reader behind the writer: %v after %v", err, time.Since(start))
 	}
+}
+
+func TestConformance_C15_Election(t *testing.T) {
+	s := startConf(t)
+	alice, bob, c := s.client(t, aliceTok), s.client(t, bobTok), ctx(t)
+	if st, err := alice.GetElection(c, "c15/leader", client.GetOptions{}); err != nil || st.Elected || st.Status != "vacant" {
+		t.Fatalf("first read: %+v %v", st, err)
+	}
+	var mu sync.Mutex
+	var seen []client.ElectionStatus
+	obsCtx, stop := context.WithCancel(c)
+	observed := make(chan error, 1)
+	go func() {
+		observed <- bob.Election("c15/leader").Observe(obsCtx, func(st client.ElectionStatus) error {
+			mu.Lock()
+			defer mu.Unlock()
+			seen = append(seen, st)
+			return nil
+		})
+	}()
+	defer func() { stop(); <-observed }()
+	sees := func(elected bool, leader, value string) {
+		t.Helper()
+		if !poll.Wait(10*time.Second, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			if len(seen) == 0 {
+				return false
+			}
+			l := seen[len(seen)-1]
+			return l.Elected == elected && (!elected || l.Leader == leader && l.Value == value)
+		}) {
+			t.Fatalf("the observer never saw elected=%v %s %q; saw %+v", elected, leader, value, seen)
+		}
+	}
+	sees(false, "", "")
+	a, err := alice.Campaign(c, "c15/leader", client.CampaignOptions{TTL: 30 * time.Second, Value: "a:1"})
+	if err != nil || a.Status != "leader" || a.Leader != "alice" || a.Value != "a:1" || a.LeaseID == "" || a.Term == 0 {
+		t.Fatalf("campaign: %+v %v", a, err)
+	}
+	sees(true, "alice", "a:1")
+	again, err := alice.Campaign(c, "c15/leader", client.CampaignOptions{TTL: 30 * time.Second})
+	if err != nil || again.LeaseID != a.LeaseID || again.Term != a.Term || again.Value != "a:1" {
+		t.Fatalf("re-campaign: %+v %v", again, err)
+	}
+	_, err = bob.Campaign(c, "c15/leader", client.CampaignOptions{TTL: 30 * time.Second})
+	if held, ok := client.HeldBy(err); !errors.Is(err, client.ErrLockHeld) || !ok || held.Holder != "alice" {
+		t.Fatalf("bob's campaign: %v", err)
+	}
+	if p, err := alice.Proclaim(c, "c15/leader", a.LeaseID, "a:2"); err != nil || p.Value != "a:2" {
+		t.Fatalf("proclaim: %+v %v", p, err)
+	}
+	sees(true, "alice", "a:2")
+	if _, err := alice.Proclaim(c, "c15/leader", "00000000-0000-4000-8000-000000000000", "x"); !errors.Is(err, client.ErrNotFound) {
+		t.Fatalf("proclaim with another lease: %v", err)
+	}
+	type campaigned struct {
+		st  *client.ElectionStatus
+		err error
+	}
+	bobCh := make(chan campaigned, 1)
+	go func() {
+		st, err := bob.Campaign(c, "c15/leader", client.CampaignOptions{TTL: 30 * time.Second, Value: "b:1", Wait: 30 * time.Second})
+		bobCh <- campaigned{st, err}
+	}()
+	if !poll.Wait(10*time.Second, func() bool {
+		st, err := alice.GetElection(c, "c15/leader", client.GetOptions{})
+		return err == nil && st.Waiting == 1
+	}) {
+		t.Fatal("bob never waited")
+	}
+	if err := alice.Resign(c, "c15/leader", a.LeaseID); err != nil {
+		t.Fatal(err)
+	}
+	var b campaigned
+	select {
+	case b = <-bobCh:
+	case <-time.After(10 * time.Second):
+		t.Fatal("bob was not elected")
+	}
+	if b.err != nil || b.st.Leader != "bob" || b.st.Term <= a.Term || b.st.Value != "b:1" {
+		t.Fatalf("bob: %+v %v", b.st, b.err)
+	}
+	sees(true, "bob", "b:1")
+	if err := bob.Resign(c, "c15/leader", b.st.LeaseID); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := alice.GetElection(c, "c15/leader", client.GetOptions{}); err != nil || st.Elected {
+		t.Fatalf("after bob resigned: %+v %v", st, err)
+	}
+	sees(false, "", "")
 }

@@ -455,3 +455,47 @@ def test_c14_read_write(server: Server) -> None:
     with pytest.raises(octostore.LockHeld):
         bob.acquire("c14/cfg", 30, mode="shared", wait=1)
     assert time.monotonic() - start >= 0.9
+
+
+def test_c15_election(server: Server) -> None:
+    alice, bob = client(server, ALICE), client(server, BOB)
+    assert not alice.get_election("c15/leader").elected
+    seen: List[octostore.Election] = []
+
+    def observe() -> None:
+        for st in bob.observe_election("c15/leader", wait=5):
+            seen.append(st)
+            if len(seen) == 5:
+                return
+
+    threading.Thread(target=observe, daemon=True).start()
+
+    def sees(elected: bool, leader: str = "", value: str = "") -> None:
+        poll(
+            lambda: bool(seen) and (seen[-1].elected, seen[-1].leader, seen[-1].value) == (elected, leader, value),
+            what=f"observer sees {leader or 'vacant'} {value}",
+        )
+
+    sees(False)
+    a = alice.campaign("c15/leader", 30, value="a:1")
+    assert (a.status, a.leader, a.value, a.elected) == ("leader", "alice", "a:1", True)
+    assert a.lease_id and a.term > 0
+    sees(True, "alice", "a:1")
+    again = alice.campaign("c15/leader", 30)
+    assert (again.lease_id, again.term, again.value) == (a.lease_id, a.term, "a:1")
+    with pytest.raises(octostore.LockHeld) as held:
+        bob.campaign("c15/leader", 30)
+    assert held.value.holder == "alice"
+    assert alice.proclaim("c15/leader", a.lease_id, "a:2").value == "a:2"
+    sees(True, "alice", "a:2")
+    with pytest.raises(octostore.NotFound):
+        alice.proclaim("c15/leader", "00000000-0000-4000-8000-000000000000", "x")
+    b = Background(lambda: bob.campaign("c15/leader", 30, value="b:1", wait=30))
+    poll(lambda: alice.get_election("c15/leader").waiting == 1, what="bob waiting")
+    alice.resign("c15/leader", a.lease_id)
+    lb = b.get()
+    assert lb.leader == "bob" and lb.term > a.term and lb.value == "b:1"
+    sees(True, "bob", "b:1")
+    bob.resign("c15/leader", lb.lease_id)
+    assert not alice.get_election("c15/leader").elected
+    sees(False)

@@ -1,14 +1,14 @@
 // The client: one typed method per route, and the helpers that hold a
 // lock or a session for as long as it can be proven held.
 
-import { lockPath, now, seconds, Transport, type FetchLike, type RetryPolicy } from "./core.js";
+import { lockPath, now, seconds, sleep, Transport, type FetchLike, type RetryPolicy } from "./core.js";
 import {
-  InvalidRequest, LeaseLost, LockHeld, NotFound, OutcomeUnknown, Released, SessionLost,
+  Forbidden, InvalidRequest, LeaseLost, LockHeld, NotFound, OutcomeUnknown, Released, SessionLost, Unauthorized,
 } from "./errors.js";
 import { EventStream, type EventsOptions } from "./events.js";
 import { Keeper, keptTTL } from "./keeper.js";
 import type {
-  ClusterStatus, CreatedToken, CreateSessionResponse, CreateWebhookRequest, HeldLock, KeepAliveResponse,
+  ClusterStatus, CreatedToken, Election, ElectionVacant, CreateSessionResponse, CreateWebhookRequest, HeldLock, KeepAliveResponse,
   ListedLock, ListLocksResponse, LockNotHeld, LockResponse, Namespace, NamespaceList, ReadyStatus, SessionStatus,
   TokenInfo, Webhook,
 } from "./types.js";
@@ -53,6 +53,27 @@ export type LockMode = "exclusive" | "shared";
 export type LockStatus =
   | (HeldLock & { held: true; index: number })
   | (LockNotHeld & { held: false; index: number });
+
+export interface CampaignOptions extends CallOptions {
+  /** The leadership's TTL unless renewed, seconds (1 to 3600; rounded up); default 30. */
+  ttl?: number;
+  /** Wait up to this long (seconds, at most 300) in FIFO order; 0 (default) fails at once with LockHeld when led. */
+  wait?: number;
+  /** Tie the leadership to this session: it ends with it. */
+  sessionId?: string;
+  /** The leader's value (≤ 1024 bytes); a leader's re-campaign without one keeps its value. */
+  value?: string;
+}
+
+/** GET /elections/{name}: `elected` says whether anyone leads; `index` is X-OctoStore-Index for a blocking read. */
+export type ElectionStatus =
+  | (Election & { elected: true; index: number })
+  | (ElectionVacant & { elected: false; index: number });
+
+export interface ObserveOptions extends CallOptions {
+  /** Each blocking read waits up to this long (seconds, at most 300); default 60. */
+  wait?: number;
+}
 
 export interface GetOptions extends CallOptions {
   /** With wait: return as soon as the lock changes after this index. */
@@ -199,6 +220,90 @@ export class OctoStore {
     const d = a.data as HeldLock | LockNotHeld;
     const index = Number(a.headers.get("X-OctoStore-Index") ?? "0") || 0;
     return d.status === "held" ? { ...(d as HeldLock), held: true, index } : { ...(d as LockNotHeld), held: false, index };
+  }
+
+  // ---- elections
+
+  /**
+   * Asks once to lead election name, waiting up to o.wait seconds in FIFO
+   * order. Another leader is LockHeld (`holder` is the leader). The leader
+   * campaigning again (same user and session) extends its lease and gets
+   * the same lease back: that is how a leader renews.
+   */
+  async campaign(name: string, o: CampaignOptions = {}): Promise<Election> {
+    const body: Record<string, unknown> = { ttl_seconds: seconds(o.ttl ?? 30, "ttl") };
+    if (o.sessionId) body["session_id"] = o.sessionId;
+    if (o.value !== undefined && o.value !== "") body["value"] = o.value;
+    const wait = seconds(o.wait ?? 0, "wait");
+    if (wait > 0) body["wait_seconds"] = wait;
+    const a = await this.t.call({ method: "POST", path: electionPath(name, "campaign"), body, kind: "write", signal: o.signal });
+    return a.data as Election;
+  }
+
+  /** Replaces the value of the leader whose lease is leaseId (empty clears it); any other lease is NotFound. */
+  async proclaim(name: string, leaseId: string, value: string, o: CallOptions = {}): Promise<Election> {
+    const a = await this.t.call({
+      method: "POST", path: electionPath(name, "proclaim"), kind: "write", signal: o.signal,
+      body: { lease_id: leaseId, value },
+    });
+    return a.data as Election;
+  }
+
+  /** Gives up the leadership held with leaseId: the first campaigner waiting leads at once. Repeated as release is. */
+  async resign(name: string, leaseId: string, o: CallOptions = {}): Promise<void> {
+    await this.t.call({
+      method: "POST", path: electionPath(name, "resign"), kind: "idempotent", goneIsDone: true, signal: o.signal,
+      body: { lease_id: leaseId },
+    });
+  }
+
+  /**
+   * Reads an election's leadership; vacant is not an error (`elected`
+   * false). With `wait` (and `index`) it is a blocking read that returns
+   * when the leadership changes after index, or after wait seconds.
+   */
+  async getElection(name: string, o: GetOptions = {}): Promise<ElectionStatus> {
+    const q: Q = { stale: bool(o.stale) };
+    if (o.wait !== undefined && o.wait > 0) {
+      q["wait"] = `${seconds(o.wait, "wait")}s`;
+      q["index"] = String(o.index ?? 0);
+    }
+    const a = await this.t.call({ method: "GET", path: electionPath(name), query: q, kind: "read", signal: o.signal });
+    const d = a.data as Election | ElectionVacant;
+    const index = Number(a.headers.get("X-OctoStore-Index") ?? "0") || 0;
+    return d.status === "leader" ? { ...(d as Election), elected: true, index } : { ...(d as ElectionVacant), elected: false, index };
+  }
+
+  /**
+   * Yields the election's leadership now, then every change of leader,
+   * term or value (a vacancy included), following it with blocking reads
+   * (X-OctoStore-Index), until o.signal aborts (then it just ends). A
+   * failed read is repeated with backoff; it throws only errors no retry
+   * can fix (Unauthorized, Forbidden, InvalidRequest). Changes that come
+   * and go between two reads may be missed; the last one never is.
+   */
+  async *observeElection(name: string, o: ObserveOptions = {}): AsyncGenerator<ElectionStatus, void, undefined> {
+    let last: ElectionStatus | undefined;
+    let failures = 0;
+    for (;;) {
+      let st: ElectionStatus;
+      try {
+        st = await this.getElection(name, {
+          ...(last ? { index: last.index, wait: o.wait ?? 60 } : {}),
+          ...(o.signal ? { signal: o.signal } : {}),
+        });
+      } catch (e) {
+        if (o.signal?.aborted) return;
+        if (e instanceof Unauthorized || e instanceof Forbidden || e instanceof InvalidRequest) throw e;
+        if (!(await sleep(this.t.backoff(++failures, e), o.signal))) return;
+        continue;
+      }
+      failures = 0;
+      const changed = !last || last.elected !== st.elected ||
+        (st.elected && last.elected && (last.lease_id !== st.lease_id || last.value !== st.value));
+      if (changed) yield st;
+      last = st;
+    }
   }
 
   /** One page of the held locks in name order. */
@@ -521,6 +626,11 @@ export class OctoStore {
     }
     throw unknown ?? new OutcomeUnknown("acquire: outcome unknown");
   }
+}
+
+/** An election's path: the lock-name rules, under /elections. */
+function electionPath(name: string, action?: string): string {
+  return "/elections/" + lockPath(name, action).slice("/locks/".length);
 }
 
 /** Runs fn with thing (a lease or a session), then ends it; fn's outcome wins over the end's. */

@@ -150,7 +150,12 @@ export function apiError(method: string, path: string, status: number, headers: 
         const limit = (body as { limit?: unknown }).limit;
         return new LimitMismatch(msg, { ...init, lock: body.lock, ...(typeof limit === "number" ? { limit } : {}) });
       }
-      if (code === "lock_held" || (code === undefined && body.lock)) return new LockHeld(msg, { ...init, lock: body.lock });
+      if (code === "lock_held" || (code === undefined && body.lock)) {
+        // A campaign's conflict names the leader as a lock's names its holder.
+        const leader = (body as { leader?: unknown }).leader;
+        const lock = body.lock ?? (leader && typeof leader === "object" ? leader as { name?: string; holder?: string; expires_at?: string } : undefined);
+        return new LockHeld(msg, { ...init, ...(lock ? { lock } : {}) });
+      }
       return new Conflict(msg, init);
     case 410: return new SessionExpired(msg, init);
     case 429: return new RateLimited(msg, init);

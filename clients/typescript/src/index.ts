@@ -3,7 +3,7 @@
 export {
   OctoStore, Lease, Session,
   type OctoStoreOptions, type CallOptions, type AcquireOptions, type GetOptions, type ListOptions,
-  type LeaseOptions, type LockMode, type SessionOptions, type TokenOptions, type LockStatus, type NamespaceListOptions,
+  type LeaseOptions, type LockMode, type CampaignOptions, type ElectionStatus, type ObserveOptions, type SessionOptions, type TokenOptions, type LockStatus, type NamespaceListOptions,
 } from "./client.js";
 export { EventStream, type EventsOptions, type LockEvent } from "./events.js";
 export { DEFAULT_RETRY, type RetryPolicy, type FetchLike } from "./core.js";
@@ -13,7 +13,7 @@ export {
   type ErrorInit,
 } from "./errors.js";
 export type {
-  LockResponse, LockHolder, HeldLock, LockNotHeld, ListLocksResponse, ListedLock, CreateSessionResponse, KeepAliveResponse,
+  LockResponse, LockHolder, Election, ElectionVacant, HeldLock, LockNotHeld, ListLocksResponse, ListedLock, CreateSessionResponse, KeepAliveResponse,
   SessionStatus, CreateWebhookRequest, Webhook, TokenInfo, CreatedToken, ClusterStatus, ReadyStatus, ErrorBody,
   WebhookPayload, NamespaceList, Namespace, paths, components,
 } from "./types.js";

@@ -13,6 +13,10 @@ export type LockResponse = S["LockResponse"];
 export type LockHolder = S["LockHolder"];
 /** A held lock as GET /locks/{name} shows it (status "held", with `waiters`). */
 export type HeldLock = S["LockResponse"];
+/** An election's leader: a campaign's or proclaim's answer, or a read's. */
+export type Election = S["Election"];
+/** GET /elections/{name} of an election nobody leads. */
+export type ElectionVacant = S["ElectionVacant"];
 /** GET /locks/{name} of a lock nobody holds. */
 export type LockNotHeld = S["LockNotHeld"];
 /** One page of GET /locks. */

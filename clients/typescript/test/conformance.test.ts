@@ -6,7 +6,7 @@ import { after, before, test } from "node:test";
 
 import {
   Forbidden, InvalidRequest, LeaseLost, LimitMismatch, LockHeld, NotFound, OctoStore, OctoStoreError, OutcomeUnknown, RateLimited,
-  SessionExpired, TokenScope, Unauthorized, Unavailable, type LockEvent, type LockResponse,
+  SessionExpired, TokenScope, Unauthorized, Unavailable, type ElectionStatus, type LockEvent, type LockResponse,
 } from "../src/index.js";
 import { closedPort, DropProxy, poll, Server, startServer, UUID } from "./harness.js";
 
@@ -576,4 +576,58 @@ test("C14-read-write", async () => {
   const t0 = performance.now();
   await rejects(bob.acquire("c14/cfg", { ttl: 30, mode: "shared", wait: 1 }), LockHeld, 409);
   assert.ok(performance.now() - t0 >= 900, `gave up after ${performance.now() - t0} ms`);
+});
+
+test("C15-election", async () => {
+  const alice = shared.client("alice");
+  const bob = shared.client("bob");
+  assert.equal((await alice.getElection("c15/leader")).elected, false);
+  const seen: ElectionStatus[] = [];
+  const stop = new AbortController();
+  const observer = (async () => {
+    for await (const st of bob.observeElection("c15/leader", { wait: 5, signal: stop.signal })) seen.push(st);
+  })();
+  const sees = (elected: boolean, leader = "", value = "") => poll(`observer sees ${leader || "vacant"} ${value}`, async () => {
+    const l = seen.at(-1);
+    if (!l || l.elected !== elected) return false;
+    return !l.elected || (l.leader === leader && l.value === value);
+  });
+  try {
+    await sees(false);
+    const a = await alice.campaign("c15/leader", { ttl: 30, value: "a:1" });
+    assert.equal(a.status, "leader");
+    assert.equal(a.leader, "alice");
+    assert.equal(a.value, "a:1");
+    assert.match(a.lease_id, UUID);
+    assert.ok(a.term > 0);
+    await sees(true, "alice", "a:1");
+    const again = await alice.campaign("c15/leader", { ttl: 30 });
+    assert.equal(again.lease_id, a.lease_id);
+    assert.equal(again.term, a.term);
+    assert.equal(again.value, "a:1");
+    const held = await rejects(bob.campaign("c15/leader", { ttl: 30 }), LockHeld, 409, "lock_held");
+    assert.equal(held.holder, "alice");
+    assert.equal((await alice.proclaim("c15/leader", a.lease_id, "a:2")).value, "a:2");
+    await sees(true, "alice", "a:2");
+    await rejects(alice.proclaim("c15/leader", "00000000-0000-4000-8000-000000000000", "x"), NotFound, 404);
+
+    const bobP = bob.campaign("c15/leader", { ttl: 30, value: "b:1", wait: 30 });
+    bobP.catch(() => {});
+    await poll("bob waiting", async () => {
+      const st = await alice.getElection("c15/leader");
+      return st.elected && st.waiting === 1;
+    });
+    await alice.resign("c15/leader", a.lease_id);
+    const b = await bobP;
+    assert.equal(b.leader, "bob");
+    assert.ok(b.term > a.term);
+    assert.equal(b.value, "b:1");
+    await sees(true, "bob", "b:1");
+    await bob.resign("c15/leader", b.lease_id);
+    assert.equal((await alice.getElection("c15/leader")).elected, false);
+    await sees(false);
+  } finally {
+    stop.abort();
+    await observer;
+  }
 });

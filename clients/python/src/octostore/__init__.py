@@ -32,6 +32,7 @@ from ._errors import (
 from ._models import (
     ClusterNode,
     ClusterStatus,
+    Election,
     Event,
     KeepAliveResult,
     ListedLock,
@@ -61,6 +62,7 @@ __all__ = [
     "Client",
     "ClusterNode",
     "ClusterStatus",
+    "Election",
     "Event",
     "EventStream",
     "Forbidden",

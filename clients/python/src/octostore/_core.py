@@ -35,6 +35,7 @@ from ._errors import (
 )
 from ._models import (
     ClusterStatus,
+    Election,
     Event,
     KeepAliveResult,
     Lock,
@@ -652,6 +653,57 @@ def lock_mode(limit: Optional[int], shared: bool) -> Tuple[Optional[int], Option
             raise ValueError("a shared hold takes no limit")
         return None, "shared"
     return limit, None
+
+
+# --- elections ------------------------------------------------------------
+
+
+def election_path(name: str, action: str = "") -> str:
+    return "/elections/" + lock_path(name, action)[len("/locks/") :]
+
+
+def _election(doc: Any, headers: Mapping[str, str]) -> Election:
+    return Election.from_json(doc, _header_int(headers, "x-octostore-index"))
+
+
+def campaign(name: str, ttl: float, wait: float, session_id: Optional[str], value: Optional[str]) -> Call[Election]:
+    body: Dict[str, Any] = {"ttl_seconds": seconds(ttl)}
+    if session_id:
+        body["session_id"] = session_id
+    if value:
+        body["value"] = value
+    if wait > 0:
+        body["wait_seconds"] = seconds(wait)
+    return Call("POST", election_path(name, "campaign"), _election, body=body, extra_time=seconds(wait))
+
+
+def proclaim(name: str, lease_id: str, value: str) -> Call[Election]:
+    return Call("POST", election_path(name, "proclaim"), _election, body={"lease_id": lease_id, "value": value})
+
+
+def resign(name: str, lease_id: str) -> Call[None]:
+    return _ok("POST", election_path(name, "resign"), kind=Kind.IDEMPOTENT, body={"lease_id": lease_id})
+
+
+def get_election(name: str, wait: float = 0, index: int = 0, stale: bool = False) -> Call[Election]:
+    q: Dict[str, str] = {}
+    if wait > 0:
+        q["wait"] = f"{seconds(wait)}s"
+        q["index"] = str(index)
+    if stale:
+        q["stale"] = "true"
+    return Call("GET", election_path(name), _election, kind=Kind.READ, query=q, extra_time=seconds(wait))
+
+
+def observe_fatal(err: BaseException) -> bool:
+    """Errors an observer's retry cannot fix: it ends with them."""
+    return isinstance(err, (Unauthorized, Forbidden, Invalid)) or not isinstance(err, OctoStoreError)
+
+
+def election_changed(last: Optional[Election], st: Election) -> bool:
+    """Whether an observer reports st after last: another leader, term
+    (lease) or value, or a vacancy (a lease extended is no change)."""
+    return last is None or (last.elected, last.lease_id, last.value) != (st.elected, st.lease_id, st.value)
 
 
 def lock_from_status(st: LockStatus) -> Lock:

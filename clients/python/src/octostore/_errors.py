@@ -193,7 +193,8 @@ def from_answer(
         message = str(doc.get("error") or "")
         details = doc.get("details") if isinstance(doc.get("details"), str) else None
         code = doc.get("code") if isinstance(doc.get("code"), str) else None
-        lock = doc.get("lock")
+        # A campaign's conflict names the leader as a lock's names its holder.
+        lock = doc.get("lock") if isinstance(doc.get("lock"), dict) else doc.get("leader")
         limit = doc.get("limit")
     if not message:
         message = _STATUS_TEXT.get(status, f"HTTP {status}")

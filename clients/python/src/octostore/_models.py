@@ -157,6 +157,42 @@ class LockStatus:
 
 
 @dataclass(frozen=True)
+class Election:
+    """An election's leadership: a campaign's or proclaim's answer, or a
+    read's (``elected`` False: vacant, the leader's fields empty)."""
+
+    name: str
+    status: str  #: "leader", or "vacant" on a read of an election nobody leads
+    elected: bool
+    leader: str = ""  #: the leader's login
+    lease_id: str = ""  #: the leader's lease, for proclaim and resign
+    term: int = 0  #: the leader's fencing token: strictly increasing across terms
+    value: str = ""  #: the leader's value (e.g. its address)
+    since: Optional[_dt.datetime] = None
+    expires_at: Optional[_dt.datetime] = None
+    session_id: Optional[str] = None
+    waiting: int = 0  #: on reads: campaigns queued behind the leader
+    index: int = 0  #: on reads, X-OctoStore-Index: pass it to a blocking get_election
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any], index: int = 0) -> "Election":
+        return cls(
+            name=str(doc.get("name", "")),
+            status=str(doc.get("status", "")),
+            elected=doc.get("status") == "leader",
+            leader=str(doc.get("leader") or ""),
+            lease_id=str(doc.get("lease_id") or ""),
+            term=_int(doc, "term"),
+            value=str(doc.get("value") or ""),
+            since=parse_time(doc.get("since")),
+            expires_at=parse_time(doc.get("expires_at")),
+            session_id=_opt_str(doc, "session_id"),
+            waiting=_int(doc, "waiting"),
+            index=index,
+        )
+
+
+@dataclass(frozen=True)
 class ListedLock:
     """One lock of a list."""
 

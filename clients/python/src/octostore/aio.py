@@ -22,6 +22,7 @@ from ._errors import (
 )
 from ._models import (
     ClusterStatus,
+    Election,
     Event,
     KeepAliveResult,
     ListedLock,
@@ -255,6 +256,53 @@ class AsyncClient:
         finally:
             await resp.aclose()
         return n
+
+    # --- elections ---
+
+    async def campaign(
+        self,
+        name: str,
+        ttl: float = 30,
+        *,
+        value: Optional[str] = None,
+        wait: float = 0,
+        session_id: Optional[str] = None,
+    ) -> Election:
+        """As Client.campaign."""
+        return await self._do(_core.campaign(name, ttl, wait, session_id, value))
+
+    async def proclaim(self, name: str, lease_id: str, value: str) -> Election:
+        return await self._do(_core.proclaim(name, lease_id, value))
+
+    async def resign(self, name: str, lease_id: str) -> None:
+        call = _core.resign(name, lease_id)
+        try:
+            await self._do(call)
+        except NotFound:
+            if not call.uncertain:
+                raise
+
+    async def get_election(self, name: str, *, wait: float = 0, index: int = 0, stale: bool = False) -> Election:
+        return await self._do(_core.get_election(name, wait, index, stale))
+
+    async def observe_election(self, name: str, *, wait: float = 60) -> AsyncIterator[Election]:
+        """``async for leader in client.observe_election(name):`` as
+        Client.observe_election."""
+        last: Optional[Election] = None
+        index, failures = 0, 0
+        while True:
+            try:
+                st = await self.get_election(name, wait=wait if last is not None else 0, index=index)
+            except OctoStoreError as e:
+                if _core.observe_fatal(e):
+                    raise
+                failures += 1
+                await asyncio.sleep(_core.backoff(self.retry, failures, e))
+                continue
+            failures, index = 0, st.index
+            if _core.election_changed(last, st):
+                last = st
+                yield st
 
     # --- helpers ---
 

@@ -21,6 +21,7 @@ from ._errors import (
 )
 from ._models import (
     ClusterStatus,
+    Election,
     Event,
     KeepAliveResult,
     ListedLock,
@@ -290,6 +291,69 @@ class Client:
         finally:
             resp.close()
         return n
+
+    # --- elections ---
+
+    def campaign(
+        self,
+        name: str,
+        ttl: float = 30,
+        *,
+        value: Optional[str] = None,
+        wait: float = 0,
+        session_id: Optional[str] = None,
+    ) -> Election:
+        """Asks once to lead election ``name`` (waiting up to ``wait`` s in
+        FIFO order). Another leader raises LockHeld (``holder`` is the
+        leader). The leader campaigning again (same user and session)
+        extends its lease and gets the same lease back: that is how a
+        leader renews; without ``value`` it keeps its value."""
+        return self._do(_core.campaign(name, ttl, wait, session_id, value))
+
+    def proclaim(self, name: str, lease_id: str, value: str) -> Election:
+        """Replaces the value of the leader whose lease is ``lease_id``
+        (empty clears it). Any other lease raises NotFound."""
+        return self._do(_core.proclaim(name, lease_id, value))
+
+    def resign(self, name: str, lease_id: str) -> None:
+        """Gives up the leadership held with ``lease_id``: the first
+        campaigner waiting becomes leader at once. Retried as release is
+        (a 404 after a repeat means done)."""
+        call = _core.resign(name, lease_id)
+        try:
+            self._do(call)
+        except NotFound:
+            if not call.uncertain:
+                raise
+
+    def get_election(self, name: str, *, wait: float = 0, index: int = 0, stale: bool = False) -> Election:
+        """Reads an election's leadership (vacant is not an error:
+        ``elected`` False). With ``wait`` and ``index`` it blocks until the
+        leadership changes after ``index``."""
+        return self._do(_core.get_election(name, wait, index, stale))
+
+    def observe_election(self, name: str, *, wait: float = 60) -> Iterator[Election]:
+        """Yields the election's leadership now, then every change of
+        leader, term or value (a vacancy included), following it with
+        blocking reads (``X-OctoStore-Index``) of up to ``wait`` s. A failed
+        read is repeated with backoff; it raises only errors no retry can
+        fix (Unauthorized, Forbidden, Invalid). Changes that come and go
+        between two reads may be missed; the last one never is."""
+        last: Optional[Election] = None
+        index, failures = 0, 0
+        while True:
+            try:
+                st = self.get_election(name, wait=wait if last is not None else 0, index=index)
+            except OctoStoreError as e:
+                if _core.observe_fatal(e):
+                    raise
+                failures += 1
+                time.sleep(_core.backoff(self.retry, failures, e))
+                continue
+            failures, index = 0, st.index
+            if _core.election_changed(last, st):
+                last = st
+                yield st
 
     # --- helpers ---
 
