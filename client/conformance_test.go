@@ -1013,4 +1013,25 @@ func TestConformance_C15_Election(t *testing.T) {
 		t.Fatalf("after bob resigned: %+v %v", st, err)
 	}
 	sees(false, "", "")
+
+	// 8. The leadership helper.
+	leader, err := alice.Election("c15/kept").Campaign(c, client.CampaignOptions{TTL: 2 * time.Second, Value: "k"})
+	if err != nil || leader.Status().Value != "k" {
+		t.Fatalf("helper: %v", err)
+	}
+	for start := time.Now(); time.Since(start) < 3500*time.Millisecond; time.Sleep(50 * time.Millisecond) {
+		st, err := alice.GetElection(c, "c15/kept", client.GetOptions{})
+		if err != nil || !st.Elected || st.LeaseID != leader.LeaseID() || st.Term != leader.Term() || st.Leader != "alice" {
+			t.Fatalf("kept leadership: %+v %v", st, err)
+		}
+	}
+	if err := leader.Err(); err != nil {
+		t.Fatalf("the helper lost its leadership: %v", err)
+	}
+	if err := leader.Resign(c); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := alice.GetElection(c, "c15/kept", client.GetOptions{}); err != nil || st.Elected {
+		t.Fatalf("after the helper resigned: %+v %v", st, err)
+	}
 }

@@ -499,3 +499,14 @@ def test_c15_election(server: Server) -> None:
     bob.resign("c15/leader", lb.lease_id)
     assert not alice.get_election("c15/leader").elected
     sees(False)
+
+    with alice.lead("c15/kept", ttl=2, value="k") as leader:
+        assert leader.status.value == "k" and leader.term > 0
+        start = time.monotonic()
+        while time.monotonic() - start < 3.5:
+            st = alice.get_election("c15/kept")
+            assert st.elected and (st.lease_id, st.term, st.leader) == (leader.lease_id, leader.term, "alice")
+            time.sleep(0.05)
+        leader.check()
+        assert not leader.lost.is_set()
+    assert not alice.get_election("c15/kept").elected

@@ -3,7 +3,7 @@
 
 import { lockPath, now, seconds, sleep, Transport, type FetchLike, type RetryPolicy } from "./core.js";
 import {
-  Forbidden, InvalidRequest, LeaseLost, LockHeld, NotFound, OutcomeUnknown, Released, SessionLost, Unauthorized,
+  Forbidden, InvalidRequest, LeadershipLost, LeaseLost, LockHeld, NotFound, OutcomeUnknown, Released, SessionLost, Unauthorized,
 } from "./errors.js";
 import { EventStream, type EventsOptions } from "./events.js";
 import { Keeper, keptTTL } from "./keeper.js";
@@ -69,6 +69,13 @@ export interface CampaignOptions extends CallOptions {
 export type ElectionStatus =
   | (Election & { elected: true; index: number })
   | (ElectionVacant & { elected: false; index: number });
+
+export interface LeadershipOptions extends CampaignOptions {
+  /** As LeaseOptions.safetyMargin. */
+  safetyMargin?: number;
+  /** Renewal (re-campaign) interval in seconds; default ttl/3. */
+  renewEvery?: number;
+}
 
 export interface ObserveOptions extends CallOptions {
   /** Each blocking read waits up to this long (seconds, at most 300); default 60. */
@@ -561,6 +568,36 @@ export class OctoStore {
     return this.withLock(name, { ...rest, mode: "exclusive" }, fn);
   }
 
+  /**
+   * Campaigns for election name (waiting up to o.wait seconds) and keeps
+   * the leadership renewed in the background, by campaigning again (which
+   * extends the same lease), until resign(). Its `signal` aborts (a
+   * LeadershipLost) the moment the leadership can no longer be proven
+   * held, as a Lease's does.
+   */
+  async lead(name: string, o: LeadershipOptions = {}): Promise<Leadership> {
+    const { ttl, margin } = keptTTL(o.ttl, 30, o.safetyMargin);
+    const renewEvery = o.renewEvery !== undefined && o.renewEvery > 0 ? o.renewEvery : ttl / 3;
+    const again: CampaignOptions = { ttl, ...(o.sessionId ? { sessionId: o.sessionId } : {}) };
+    let sent = now();
+    const st = await this.campaign(name, { ...o, ttl });
+    if ((o.wait ?? 0) > 0 && now() - sent > renewEvery * 1000) {
+      sent = now();
+      try {
+        await this.campaign(name, { ...again, ...(o.signal ? { signal: o.signal } : {}) });
+      } catch (e) {
+        await this.resign(name, st.lease_id).catch(() => {});
+        throw e;
+      }
+    }
+    return new Leadership(this, st, again, sent, ttl, margin, renewEvery);
+  }
+
+  /** Leads election name while fn runs (see lead), then resigns; fn's result or error, unchanged. */
+  async withLeadership<T>(name: string, o: LeadershipOptions, fn: (leader: Leadership) => Promise<T> | T): Promise<T> {
+    return runHeld(await this.lead(name, o), fn, (leader) => leader.resign());
+  }
+
   /** Creates a session and keeps it alive until close(). Its `signal` aborts the moment it can no longer be proven alive. */
   async startSession(o: SessionOptions = {}): Promise<Session> {
     const { ttl, margin } = keptTTL(o.ttl, 60, o.safetyMargin);
@@ -745,6 +782,63 @@ export class Lease extends Kept<LeaseLost> {
     await this.k.halt(new Released(`lease of ${this.name} released`));
     try {
       await this.c.release(this.current.name, this.current.lease_id, o);
+    } catch (e) {
+      if (!(e instanceof NotFound)) throw e;
+    }
+  }
+}
+
+/** An election's leadership kept by this client (OctoStore.lead) until resign(). */
+export class Leadership extends Kept<LeadershipLost> {
+  protected readonly k: Keeper;
+  private current: Election;
+
+  /** @internal */
+  constructor(private readonly c: OctoStore, status: Election, again: CampaignOptions, sent: number, ttl: number, margin: number, every: number) {
+    super(LeadershipLost);
+    this.current = status;
+    this.k = new Keeper(sent, ttl * 1000, margin * 1000, every * 1000,
+      (msg, cause) => new LeadershipLost(`leadership of ${status.name} lost: ${msg}`, { cause }),
+      async (signal) => {
+        const st = await c.campaign(status.name, { ...again, signal });
+        if (st.lease_id !== this.current.lease_id) {
+          // Our lease lapsed and nobody took over: this campaign began a new
+          // term, which is not the leadership held. Give it back.
+          await c.resign(status.name, st.lease_id).catch(() => {});
+          throw new NotFound(`the leadership of term ${this.current.term} lapsed (term ${st.term} began)`, { code: "lock_not_found" });
+        }
+        this.current = { ...st, value: this.current.value };
+      });
+  }
+
+  /** The election's name. */
+  get name(): string {
+    return this.current.name;
+  }
+  /** The leader's lease. */
+  get leaseId(): string {
+    return this.current.lease_id;
+  }
+  /** The term (the leader's fencing token): send it with every write only the leader may make. */
+  get term(): number {
+    return this.current.term;
+  }
+  /** The campaign's answer, with the value last proclaimed. */
+  get status(): Election {
+    return this.current;
+  }
+
+  /** Replaces the leader's value (a lost leadership: NotFound). */
+  async proclaim(value: string, o: CallOptions = {}): Promise<Election> {
+    this.current = await this.c.proclaim(this.current.name, this.current.lease_id, value, o);
+    return this.current;
+  }
+
+  /** Stops renewing, aborts signal and resigns. A leadership already lost is not an error. */
+  async resign(o: CallOptions = {}): Promise<void> {
+    await this.k.halt(new Released(`leadership of ${this.name} resigned`));
+    try {
+      await this.c.resign(this.current.name, this.current.lease_id, o);
     } catch (e) {
       if (!(e instanceof NotFound)) throw e;
     }

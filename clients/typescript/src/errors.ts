@@ -101,6 +101,8 @@ export class UnexpectedResponse extends OctoStoreError {}
 
 /** Why a Lease's signal aborted: the lease can no longer be proven held. */
 export class LeaseLost extends OctoStoreError {}
+/** Why a Leadership's signal aborted: the leadership can no longer be proven held (a LeaseLost). */
+export class LeadershipLost extends LeaseLost {}
 /** Why a Session's signal aborted: the session can no longer be proven alive. */
 export class SessionLost extends OctoStoreError {}
 /** Why a Lease's or Session's signal aborted after release() or close(). */

@@ -630,4 +630,21 @@ test("C15-election", async () => {
     stop.abort();
     await observer;
   }
+
+  // 8. The leadership helper.
+  await alice.withLeadership("c15/kept", { ttl: 2, value: "k" }, async (leader) => {
+    assert.equal(leader.status.value, "k");
+    const t0 = performance.now();
+    while (performance.now() - t0 < 3500) {
+      const st = await alice.getElection("c15/kept");
+      assert.ok(st.elected);
+      assert.equal(st.lease_id, leader.leaseId);
+      assert.equal(st.term, leader.term);
+      assert.equal(st.leader, "alice");
+      await nap(50);
+    }
+    leader.check();
+    assert.equal(leader.lost, undefined);
+  });
+  assert.equal((await alice.getElection("c15/kept")).elected, false);
 });

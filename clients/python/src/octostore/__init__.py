@@ -15,6 +15,7 @@ from ._errors import (
     APIError,
     Forbidden,
     Invalid,
+    LeadershipLost,
     LeaseLost,
     LimitMismatch,
     LockHeld,
@@ -48,8 +49,8 @@ from ._models import (
     TokenInfo,
     Webhook,
 )
-from .aio import AsyncClient, AsyncEventStream, AsyncLease, AsyncSession
-from .client import Client, EventStream, Lease, Session
+from .aio import AsyncClient, AsyncEventStream, AsyncLeadership, AsyncLease, AsyncSession
+from .client import Client, EventStream, Leadership, Lease, Session
 
 __version__ = "0.1.0"
 
@@ -57,6 +58,7 @@ __all__ = [
     "APIError",
     "AsyncClient",
     "AsyncEventStream",
+    "AsyncLeadership",
     "AsyncLease",
     "AsyncSession",
     "Client",
@@ -68,7 +70,9 @@ __all__ = [
     "Forbidden",
     "Invalid",
     "KeepAliveResult",
+    "Leadership",
     "Lease",
+    "LeadershipLost",
     "LeaseLost",
     "LimitMismatch",
     "ListedLock",

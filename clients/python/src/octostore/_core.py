@@ -706,6 +706,15 @@ def election_changed(last: Optional[Election], st: Election) -> bool:
     return last is None or (last.elected, last.lease_id, last.value) != (st.elected, st.lease_id, st.value)
 
 
+def term_lapsed(held: Election, st: Election) -> Optional[NotFound]:
+    """A kept leadership's re-campaign answered st: None when it is the
+    same lease extended; else the leadership lapsed and st began a new
+    term, which is not the one held (the caller resigns it)."""
+    if st.lease_id == held.lease_id:
+        return None
+    return NotFound(f"the leadership of term {held.term} lapsed (term {st.term} began)", code="lock_not_found")
+
+
 def lock_from_status(st: LockStatus) -> Lock:
     """The lease a status read shows, as acquire would have answered."""
     assert st.lease_id is not None and st.expires_at is not None

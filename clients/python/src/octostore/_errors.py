@@ -128,6 +128,11 @@ class LeaseLost(OctoStoreError):
     its local deadline passed without a confirmed one."""
 
 
+class LeadershipLost(LeaseLost):
+    """An election's leadership can no longer be proven held (a
+    Leadership's ``check()``); a LeaseLost."""
+
+
 class SessionLost(OctoStoreError):
     """The session can no longer be proven alive."""
 

@@ -13,6 +13,7 @@ import httpx
 from . import _core
 from ._core import Call, Failure, Retry, TransportFailure
 from ._errors import (
+    LeadershipLost,
     LeaseLost,
     NotFound,
     OctoStoreError,
@@ -375,6 +376,48 @@ class AsyncClient:
         left = 0.0 if st.held else max(0.0, wait - (time.monotonic() - start))
         return await self.acquire(name, ttl, wait=left, session_id=session_id, metadata=metadata, limit=limit, mode=mode)
 
+    def lead(
+        self,
+        name: str,
+        ttl: float = 30,
+        wait: float = 0,
+        *,
+        value: Optional[str] = None,
+        session: "Union[AsyncSession, str, None]" = None,
+        safety_margin: Optional[float] = None,
+        renew_every: Optional[float] = None,
+    ) -> "_Pending[AsyncLeadership]":
+        """``async with client.lead(...) as leader:`` as Client.lead,
+        renewing in an asyncio task."""
+        ttl, margin = _core.kept_ttl(ttl, 30, safety_margin)
+        every = renew_every if renew_every and renew_every > 0 else ttl / 3
+        session_id = session.session_id if isinstance(session, AsyncSession) else session
+        return _Pending(lambda: self._lead(name, ttl, margin, every, wait, value, session_id))
+
+    async def _lead(
+        self,
+        name: str,
+        ttl: float,
+        margin: float,
+        every: float,
+        wait: float,
+        value: Optional[str],
+        session_id: Optional[str],
+    ) -> "AsyncLeadership":
+        sent = time.monotonic()
+        st = await self.campaign(name, ttl, value=value, wait=wait, session_id=session_id)
+        if wait > 0 and time.monotonic() - sent > every:
+            sent = time.monotonic()
+            try:
+                await self.campaign(name, ttl, session_id=session_id)
+            except BaseException:
+                try:
+                    await self.resign(name, st.lease_id)
+                except OctoStoreError:
+                    pass
+                raise
+        return AsyncLeadership(self, st, session_id, sent, ttl, margin, every)
+
     def session(
         self, ttl: float = 60, *, keepalive_every: Optional[float] = None, safety_margin: Optional[float] = None
     ) -> "_Pending[AsyncSession]":
@@ -396,7 +439,7 @@ class AsyncClient:
         return AsyncEventStream(self, prefix, last_event_id)
 
 
-C = TypeVar("C", bound="Union[AsyncLease, AsyncSession]")
+C = TypeVar("C", bound="Union[AsyncLease, AsyncLeadership, AsyncSession]")
 
 
 class _Pending(Awaitable[C]):
@@ -560,6 +603,74 @@ class AsyncLease:
             pass
 
     release = aclose
+
+
+class AsyncLeadership:
+    """Leadership for asyncio (AsyncClient.lead): ``lost`` is an
+    asyncio.Event; ``await leader.aclose()`` (or leaving ``async with``)
+    resigns."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        status: Election,
+        session_id: Optional[str],
+        sent: float,
+        ttl: float,
+        margin: float,
+        every: float,
+    ) -> None:
+        self._client = client
+        self.status = status
+        self._session_id = session_id
+        self._keeper = _AsyncKeeper(sent, ttl, margin, every, self._renew, LeadershipLost, "leadership")
+
+    async def _renew(self, deadline: float) -> None:
+        name, ttl = self.status.name, self._keeper.state.ttl
+        st = await self._client._do(_core.campaign(name, ttl, 0, self._session_id, None), deadline)
+        lapsed = _core.term_lapsed(self.status, st)
+        if lapsed is not None:
+            try:
+                await self._client.resign(name, st.lease_id)
+            finally:
+                raise lapsed
+
+    @property
+    def name(self) -> str:
+        return self.status.name
+
+    @property
+    def lease_id(self) -> str:
+        return self.status.lease_id
+
+    @property
+    def term(self) -> int:
+        return self.status.term
+
+    @property
+    def lost(self) -> asyncio.Event:
+        return self._keeper.lost
+
+    @property
+    def reason(self) -> Optional[Exception]:
+        return self._keeper.reason
+
+    def check(self) -> None:
+        self._keeper.check()
+
+    async def proclaim(self, value: str) -> Election:
+        self.status = await self._client.proclaim(self.status.name, self.status.lease_id, value)
+        return self.status
+
+    async def aclose(self) -> None:
+        """Stops renewing and resigns; a lost leadership is not an error."""
+        await self._keeper.halt(LeadershipLost("leadership resigned"))
+        try:
+            await self._client.resign(self.status.name, self.status.lease_id)
+        except NotFound:
+            pass
+
+    resign = aclose
 
 
 class AsyncSession:

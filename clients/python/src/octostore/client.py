@@ -12,6 +12,7 @@ import httpx
 from . import _core
 from ._core import Call, Failure, Retry, TransportFailure
 from ._errors import (
+    LeadershipLost,
     LeaseLost,
     NotFound,
     OctoStoreError,
@@ -425,6 +426,38 @@ class Client:
         left = 0.0 if st.held else max(0.0, wait - (time.monotonic() - start))
         return self.acquire(name, ttl, wait=left, session_id=session_id, metadata=metadata, limit=limit, mode=mode)
 
+    def lead(
+        self,
+        name: str,
+        ttl: float = 30,
+        wait: float = 0,
+        *,
+        value: Optional[str] = None,
+        session: "Union[Session, str, None]" = None,
+        safety_margin: Optional[float] = None,
+        renew_every: Optional[float] = None,
+    ) -> "Leadership":
+        """Campaigns for election ``name`` (waiting up to ``wait`` s) and
+        keeps the leadership renewed in a background thread, by campaigning
+        again, until resigned: ``with client.lead(...) as leader:`` resigns
+        on exit. ``lost``/``check()`` as for a Lease (LeadershipLost)."""
+        ttl, margin = _core.kept_ttl(ttl, 30, safety_margin)
+        every = renew_every if renew_every and renew_every > 0 else ttl / 3
+        session_id = session.session_id if isinstance(session, Session) else session
+        sent = time.monotonic()
+        st = self.campaign(name, ttl, value=value, wait=wait, session_id=session_id)
+        if wait > 0 and time.monotonic() - sent > every:
+            sent = time.monotonic()
+            try:
+                self.campaign(name, ttl, session_id=session_id)
+            except BaseException:
+                try:
+                    self.resign(name, st.lease_id)
+                except OctoStoreError:
+                    pass
+                raise
+        return Leadership(self, st, session_id, sent, ttl, margin, every)
+
     def session(
         self, ttl: float = 60, *, keepalive_every: Optional[float] = None, safety_margin: Optional[float] = None
     ) -> "Session":
@@ -621,6 +654,83 @@ class Lease:
     ) -> None:
         try:
             self.release()
+        except OctoStoreError:
+            if exc is None:
+                raise
+
+
+class Leadership:
+    """An election's leadership kept by this client (Client.lead): renewed
+    by campaigning again every ttl/3, which extends the same lease. ``lost``
+    is set, and ``check()`` raises LeadershipLost, the moment it can no
+    longer be proven held, as for a Lease; send ``term`` with every write
+    only the leader may make."""
+
+    def __init__(
+        self, client: Client, status: Election, session_id: Optional[str], sent: float, ttl: float, margin: float, every: float
+    ) -> None:
+        self._client = client
+        self.status = status
+        self._session_id = session_id
+        self._keeper = _Keeper(sent, ttl, margin, every, self._renew, LeadershipLost, "leadership")
+
+    def _renew(self, deadline: float) -> None:
+        name, ttl = self.status.name, self._keeper.state.ttl
+        st = self._client._do(_core.campaign(name, ttl, 0, self._session_id, None), deadline)
+        lapsed = _core.term_lapsed(self.status, st)
+        if lapsed is not None:
+            try:
+                self._client.resign(name, st.lease_id)
+            finally:
+                raise lapsed
+
+    @property
+    def name(self) -> str:
+        return self.status.name
+
+    @property
+    def lease_id(self) -> str:
+        return self.status.lease_id
+
+    @property
+    def term(self) -> int:
+        return self.status.term
+
+    @property
+    def lost(self) -> threading.Event:
+        return self._keeper.lost
+
+    @property
+    def reason(self) -> Optional[Exception]:
+        return self._keeper.reason
+
+    def check(self) -> None:
+        """Raises LeadershipLost if the leadership is lost or its local
+        deadline has passed."""
+        self._keeper.check()
+
+    def proclaim(self, value: str) -> Election:
+        """Replaces the leader's value (a lost leadership: NotFound)."""
+        self.status = self._client.proclaim(self.status.name, self.status.lease_id, value)
+        return self.status
+
+    def resign(self) -> None:
+        """Stops renewing and gives the leadership up; one already lost is
+        not an error."""
+        self._keeper.halt(LeadershipLost("leadership resigned"), self._client.timeout)
+        try:
+            self._client.resign(self.status.name, self.status.lease_id)
+        except NotFound:
+            pass
+
+    def __enter__(self) -> "Leadership":
+        return self
+
+    def __exit__(
+        self, typ: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
+    ) -> None:
+        try:
+            self.resign()
         except OctoStoreError:
             if exc is None:
                 raise
