@@ -13,8 +13,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -801,5 +803,235 @@ func TestConformance_C12_TokensAndWebhooks(t *testing.T) {
 	}
 	if err := alice.DeleteWebhook(c, w.ID); !errors.Is(err, client.ErrNotFound) {
 		t.Fatalf("delete again: %v", err)
+	}
+}
+
+func holderIDs(st *client.LockStatus) []string {
+	var ids []string
+	for _, h := range st.Holders {
+		ids = append(ids, h.LeaseID)
+	}
+	return ids
+}
+
+func TestConformance_C13_SemaphoreSlots(t *testing.T) {
+	s := startConf(t)
+	alice, bob, c := s.client(t, aliceTok), s.client(t, bobTok), ctx(t)
+	lease, err := alice.Semaphore("c13/pool", 2).Hold(c, client.LeaseOptions{TTL: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lease.Release(context.Background())
+	if l := lease.Lock(); l.Limit != 2 || l.Mode != client.Exclusive {
+		t.Fatalf("helper's slot: %+v", l)
+	}
+	second, err := alice.Acquire(c, "c13/pool", client.AcquireOptions{TTL: 30 * time.Second, Limit: 2})
+	if err != nil || second.Status != "acquired" || second.LeaseID == lease.LeaseID() ||
+		second.FencingToken <= lease.FencingToken() || second.Limit != 2 {
+		t.Fatalf("second slot: %+v %v", second, err)
+	}
+	_, err = bob.Acquire(c, "c13/pool", client.AcquireOptions{TTL: 30 * time.Second, Limit: 2})
+	apiErr(t, err, 409, "lock_held")
+	if !errors.Is(err, client.ErrLockHeld) || errors.Is(err, client.ErrLimitMismatch) {
+		t.Fatalf("full: %v", err)
+	}
+	_, err = bob.Acquire(c, "c13/pool", client.AcquireOptions{TTL: 30 * time.Second, Limit: 3})
+	if e := apiErr(t, err, 409, "limit_mismatch"); !errors.Is(err, client.ErrLimitMismatch) || e.Limit != 2 {
+		t.Fatalf("mismatch: %v (limit %d)", err, e.Limit)
+	}
+	st := status(t, alice, "c13/pool")
+	if !st.Held || st.Limit != 2 || st.Mode != client.Exclusive ||
+		!slices.Equal(holderIDs(st), []string{lease.LeaseID(), second.LeaseID}) {
+		t.Fatalf("status: %+v", st)
+	}
+	bobCh := acquireAsync(c, bob, "c13/pool", client.AcquireOptions{TTL: 30 * time.Second, Limit: 2, Wait: 10 * time.Second})
+	waitFor(t, alice, "c13/pool", "bob queued", func(st *client.LockStatus) bool { return st.Waiters == 1 })
+	if err := alice.Release(c, "c13/pool", second.LeaseID); err != nil {
+		t.Fatal(err)
+	}
+	var lb acquired
+	select {
+	case lb = <-bobCh:
+	case <-time.After(10 * time.Second):
+		t.Fatal("bob was not granted a slot")
+	}
+	if lb.err != nil || lb.l.Status != "acquired" || lb.l.Holder != "bob" || lb.l.FencingToken <= second.FencingToken {
+		t.Fatalf("bob: %+v %v", lb.l, lb.err)
+	}
+	if err := lease.Release(c); err != nil {
+		t.Fatal(err)
+	}
+	if st := status(t, alice, "c13/pool"); !slices.Equal(holderIDs(st), []string{lb.l.LeaseID}) {
+		t.Fatalf("after the helper's release: %+v", st)
+	}
+}
+
+func TestConformance_C14_ReadWrite(t *testing.T) {
+	s := startConf(t)
+	alice, bob, carol, c := s.client(t, aliceTok), s.client(t, bobTok), s.client(t, carolTok), ctx(t)
+	ra, err := alice.RWLock("c14/cfg").HoldShared(c, client.LeaseOptions{TTL: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ra.Release(context.Background())
+	rb, err := bob.RWLock("c14/cfg").HoldShared(c, client.LeaseOptions{TTL: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rb.Release(context.Background())
+	if ra.Lock().Mode != client.Shared || rb.Lock().Mode != client.Shared || rb.FencingToken() <= ra.FencingToken() {
+		t.Fatalf("readers: %+v %+v", ra.Lock(), rb.Lock())
+	}
+	if st := status(t, alice, "c14/cfg"); st.Mode != client.Shared ||
+		!slices.Equal(holderIDs(st), []string{ra.LeaseID(), rb.LeaseID()}) {
+		t.Fatalf("status: %+v", st)
+	}
+	writerCh := acquireAsync(c, carol, "c14/cfg", client.AcquireOptions{TTL: 30 * time.Second, Wait: 30 * time.Second})
+	waitFor(t, alice, "c14/cfg", "writer queued", func(st *client.LockStatus) bool { return st.Waiters == 1 })
+	sess, err := alice.StartSession(c, client.SessionOptions{TTL: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = alice.Acquire(c, "c14/cfg", client.AcquireOptions{TTL: 30 * time.Second, Mode: client.Shared, SessionID: sess.ID()})
+	apiErr(t, err, 409, "lock_held")
+	if err := sess.Close(c); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-writerCh:
+		t.Fatalf("the writer answered while readers held: %+v %v", r.l, r.err)
+	default:
+	}
+	if err := ra.Release(c); err != nil {
+		t.Fatal(err)
+	}
+	if err := rb.Release(c); err != nil {
+		t.Fatal(err)
+	}
+	var w acquired
+	select {
+	case w = <-writerCh:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the writer was not granted the lock")
+	}
+	if w.err != nil || w.l.Status != "acquired" || w.l.Holder != "carol" || w.l.FencingToken <= rb.FencingToken() {
+		t.Fatalf("writer: %+v %v", w.l, w.err)
+	}
+	start := time.Now()
+	_, err = bob.Acquire(c, "c14/cfg", client.AcquireOptions{TTL: 30 * time.Second, Mode: client.Shared, Wait: time.Second})
+	if !errors.Is(err, client.ErrLockHeld) || time.Since(start) < 900*time.Millisecond {
+		t.Fatalf("reader behind the writer: %v after %v", err, time.Since(start))
+	}
+}
+
+func TestConformance_C15_Election(t *testing.T) {
+	s := startConf(t)
+	alice, bob, c := s.client(t, aliceTok), s.client(t, bobTok), ctx(t)
+	if st, err := alice.GetElection(c, "c15/leader", client.GetOptions{}); err != nil || st.Elected || st.Status != "vacant" {
+		t.Fatalf("first read: %+v %v", st, err)
+	}
+	var mu sync.Mutex
+	var seen []client.ElectionStatus
+	obsCtx, stop := context.WithCancel(c)
+	observed := make(chan error, 1)
+	go func() {
+		observed <- bob.Election("c15/leader").Observe(obsCtx, func(st client.ElectionStatus) error {
+			mu.Lock()
+			defer mu.Unlock()
+			seen = append(seen, st)
+			return nil
+		})
+	}()
+	defer func() { stop(); <-observed }()
+	sees := func(elected bool, leader, value string) {
+		t.Helper()
+		if !poll.Wait(10*time.Second, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			if len(seen) == 0 {
+				return false
+			}
+			l := seen[len(seen)-1]
+			return l.Elected == elected && (!elected || l.Leader == leader && l.Value == value)
+		}) {
+			t.Fatalf("the observer never saw elected=%v %s %q; saw %+v", elected, leader, value, seen)
+		}
+	}
+	sees(false, "", "")
+	a, err := alice.Campaign(c, "c15/leader", client.CampaignOptions{TTL: 30 * time.Second, Value: "a:1"})
+	if err != nil || a.Status != "leader" || a.Leader != "alice" || a.Value != "a:1" || a.LeaseID == "" || a.Term == 0 {
+		t.Fatalf("campaign: %+v %v", a, err)
+	}
+	sees(true, "alice", "a:1")
+	again, err := alice.Campaign(c, "c15/leader", client.CampaignOptions{TTL: 30 * time.Second})
+	if err != nil || again.LeaseID != a.LeaseID || again.Term != a.Term || again.Value != "a:1" {
+		t.Fatalf("re-campaign: %+v %v", again, err)
+	}
+	_, err = bob.Campaign(c, "c15/leader", client.CampaignOptions{TTL: 30 * time.Second})
+	if held, ok := client.HeldBy(err); !errors.Is(err, client.ErrLockHeld) || !ok || held.Holder != "alice" {
+		t.Fatalf("bob's campaign: %v", err)
+	}
+	if p, err := alice.Proclaim(c, "c15/leader", a.LeaseID, "a:2"); err != nil || p.Value != "a:2" {
+		t.Fatalf("proclaim: %+v %v", p, err)
+	}
+	sees(true, "alice", "a:2")
+	if _, err := alice.Proclaim(c, "c15/leader", "00000000-0000-4000-8000-000000000000", "x"); !errors.Is(err, client.ErrNotFound) {
+		t.Fatalf("proclaim with another lease: %v", err)
+	}
+	type campaigned struct {
+		st  *client.ElectionStatus
+		err error
+	}
+	bobCh := make(chan campaigned, 1)
+	go func() {
+		st, err := bob.Campaign(c, "c15/leader", client.CampaignOptions{TTL: 30 * time.Second, Value: "b:1", Wait: 30 * time.Second})
+		bobCh <- campaigned{st, err}
+	}()
+	if !poll.Wait(10*time.Second, func() bool {
+		st, err := alice.GetElection(c, "c15/leader", client.GetOptions{})
+		return err == nil && st.Waiting == 1
+	}) {
+		t.Fatal("bob never waited")
+	}
+	if err := alice.Resign(c, "c15/leader", a.LeaseID); err != nil {
+		t.Fatal(err)
+	}
+	var b campaigned
+	select {
+	case b = <-bobCh:
+	case <-time.After(10 * time.Second):
+		t.Fatal("bob was not elected")
+	}
+	if b.err != nil || b.st.Leader != "bob" || b.st.Term <= a.Term || b.st.Value != "b:1" {
+		t.Fatalf("bob: %+v %v", b.st, b.err)
+	}
+	sees(true, "bob", "b:1")
+	if err := bob.Resign(c, "c15/leader", b.st.LeaseID); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := alice.GetElection(c, "c15/leader", client.GetOptions{}); err != nil || st.Elected {
+		t.Fatalf("after bob resigned: %+v %v", st, err)
+	}
+	sees(false, "", "")
+
+	// 8. The leadership helper.
+	leader, err := alice.Election("c15/kept").Campaign(c, client.CampaignOptions{TTL: 2 * time.Second, Value: "k"})
+	if err != nil || leader.Status().Value != "k" {
+		t.Fatalf("helper: %v", err)
+	}
+	for start := time.Now(); time.Since(start) < 3500*time.Millisecond; time.Sleep(50 * time.Millisecond) {
+		st, err := alice.GetElection(c, "c15/kept", client.GetOptions{})
+		if err != nil || !st.Elected || st.LeaseID != leader.LeaseID() || st.Term != leader.Term() || st.Leader != "alice" {
+			t.Fatalf("kept leadership: %+v %v", st, err)
+		}
+	}
+	if err := leader.Err(); err != nil {
+		t.Fatalf("the helper lost its leadership: %v", err)
+	}
+	if err := leader.Resign(c); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := alice.GetElection(c, "c15/kept", client.GetOptions{}); err != nil || st.Elected {
+		t.Fatalf("after the helper resigned: %+v %v", st, err)
 	}
 }

@@ -406,3 +406,107 @@ def test_c12_tokens_and_webhooks(make_server: ServerFactory) -> None:
     assert all(x.id != w.id for x in alice.list_webhooks())
     with pytest.raises(octostore.NotFound):
         alice.delete_webhook(w.id)
+
+
+def test_c13_semaphore_slots(server: Server) -> None:
+    alice, bob = client(server, ALICE), client(server, BOB)
+    with alice.lock("c13/pool", ttl=30, limit=2) as lease:
+        assert (lease.lock.limit, lease.lock.mode) == (2, "exclusive")
+        second = alice.acquire("c13/pool", 30, limit=2)
+        assert second.status == "acquired" and second.lease_id != lease.lease_id
+        assert second.fencing_token > lease.fencing_token and second.limit == 2
+        with pytest.raises(octostore.LockHeld) as held:
+            bob.acquire("c13/pool", 30, limit=2)
+        check_error(held.value, 409, "lock_held")
+        assert not isinstance(held.value, octostore.LimitMismatch)
+        with pytest.raises(octostore.LimitMismatch) as mm:
+            bob.acquire("c13/pool", 30, limit=3)
+        check_error(mm.value, 409, "limit_mismatch")
+        assert isinstance(mm.value, octostore.LockHeld) and mm.value.limit == 2
+        st = alice.get("c13/pool")
+        assert st.held and (st.limit, st.mode) == (2, "exclusive")
+        assert [h.lease_id for h in st.holders or []] == [lease.lease_id, second.lease_id]
+        b = Background(lambda: bob.acquire("c13/pool", 30, limit=2, wait=10))
+        poll(lambda: alice.get("c13/pool").waiters == 1, what="bob queued")
+        alice.release("c13/pool", second.lease_id)
+        lb = b.get()
+        assert lb.status == "acquired" and lb.holder == "bob" and lb.fencing_token > second.fencing_token
+        lease.check()
+    st = alice.get("c13/pool")
+    assert [h.lease_id for h in st.holders or []] == [lb.lease_id]
+
+
+def test_c14_read_write(server: Server) -> None:
+    alice, bob, carol = client(server, ALICE), client(server, BOB), client(server, CAROL)
+    with alice.lock("c14/cfg", ttl=30, shared=True) as ra, bob.lock("c14/cfg", ttl=30, shared=True) as rb:
+        assert ra.lock.mode == "shared" and rb.lock.mode == "shared"
+        assert rb.fencing_token > ra.fencing_token
+        st = alice.get("c14/cfg")
+        assert st.mode == "shared" and [h.lease_id for h in st.holders or []] == [ra.lease_id, rb.lease_id]
+        w = Background(lambda: carol.acquire("c14/cfg", 30, wait=30))
+        poll(lambda: alice.get("c14/cfg").waiters == 1, what="writer queued")
+        with alice.session(ttl=30) as s:
+            with pytest.raises(octostore.LockHeld):
+                alice.acquire("c14/cfg", 30, mode="shared", session_id=s.session_id)
+        assert not w.done.is_set()
+    lw = w.get()
+    assert lw.status == "acquired" and lw.holder == "carol" and lw.fencing_token > rb.fencing_token
+    start = time.monotonic()
+    with pytest.raises(octostore.LockHeld):
+        bob.acquire("c14/cfg", 30, mode="shared", wait=1)
+    assert time.monotonic() - start >= 0.9
+
+
+def test_c15_election(server: Server) -> None:
+    alice, bob = client(server, ALICE), client(server, BOB)
+    assert not alice.get_election("c15/leader").elected
+    seen: List[octostore.Election] = []
+
+    def observe() -> None:
+        for st in bob.observe_election("c15/leader", wait=5):
+            seen.append(st)
+            if len(seen) == 5:
+                return
+
+    threading.Thread(target=observe, daemon=True).start()
+
+    def sees(elected: bool, leader: str = "", value: str = "") -> None:
+        poll(
+            lambda: bool(seen) and (seen[-1].elected, seen[-1].leader, seen[-1].value) == (elected, leader, value),
+            what=f"observer sees {leader or 'vacant'} {value}",
+        )
+
+    sees(False)
+    a = alice.campaign("c15/leader", 30, value="a:1")
+    assert (a.status, a.leader, a.value, a.elected) == ("leader", "alice", "a:1", True)
+    assert a.lease_id and a.term > 0
+    sees(True, "alice", "a:1")
+    again = alice.campaign("c15/leader", 30)
+    assert (again.lease_id, again.term, again.value) == (a.lease_id, a.term, "a:1")
+    with pytest.raises(octostore.LockHeld) as held:
+        bob.campaign("c15/leader", 30)
+    assert held.value.holder == "alice"
+    assert alice.proclaim("c15/leader", a.lease_id, "a:2").value == "a:2"
+    sees(True, "alice", "a:2")
+    with pytest.raises(octostore.NotFound):
+        alice.proclaim("c15/leader", "00000000-0000-4000-8000-000000000000", "x")
+    b = Background(lambda: bob.campaign("c15/leader", 30, value="b:1", wait=30))
+    poll(lambda: alice.get_election("c15/leader").waiting == 1, what="bob waiting")
+    alice.resign("c15/leader", a.lease_id)
+    lb = b.get()
+    assert lb.leader == "bob" and lb.term > a.term and lb.value == "b:1"
+    sees(True, "bob", "b:1")
+    bob.resign("c15/leader", lb.lease_id)
+    assert not alice.get_election("c15/leader").elected
+    sees(False)
+
+    with alice.lead("c15/kept", ttl=2, value="k") as leader:
+        assert leader.status.value == "k" and leader.term > 0
+        start = time.monotonic()
+        while time.monotonic() - start < 3.5:
+            st = alice.get_election("c15/kept")
+            assert st.elected and (st.lease_id, st.term, st.leader) == (leader.lease_id, leader.term, "alice")
+            time.sleep(0.05)
+        leader.check()
+        assert not leader.lost.is_set()
+    assert not alice.get_election("c15/kept").elected

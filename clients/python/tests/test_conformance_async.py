@@ -226,3 +226,32 @@ def test_c11_rate_limit_backoff_async(make_server: ServerFactory) -> None:
             assert time.monotonic() - start >= 0.9
 
     run(main)
+
+
+def test_c13_c14_c15_helpers_async(server: Server) -> None:
+    async def main() -> None:
+        async with aclient(server, ALICE) as alice, aclient(server, BOB) as bob:
+            async with alice.lock("c13/async", ttl=30, limit=2) as slot:
+                assert (slot.lock.limit, slot.lock.mode) == (2, "exclusive")
+                with pytest.raises(octostore.LimitMismatch) as mm:
+                    await bob.acquire("c13/async", 30, limit=3)
+                assert mm.value.limit == 2
+            async with alice.lock("c14/async", ttl=30, shared=True) as ra, bob.lock("c14/async", ttl=30, shared=True):
+                st = await alice.get("c14/async")
+                assert ra.lock.mode == "shared" and st.mode == "shared" and len(st.holders or []) == 2
+
+            async with alice.lead("c15/kept-async", ttl=2, value="k") as leader:
+                start = time.monotonic()
+                while time.monotonic() - start < 3.5:
+                    el = await alice.get_election("c15/kept-async")
+                    assert el.elected and (el.lease_id, el.term) == (leader.lease_id, leader.term)
+                    await asyncio.sleep(0.05)
+                leader.check()
+            assert not (await alice.get_election("c15/kept-async")).elected
+            seen: List[octostore.Election] = []
+            async for obs in alice.observe_election("c15/kept-async", wait=1):
+                seen.append(obs)
+                break
+            assert seen and not seen[0].elected
+
+    run(main)

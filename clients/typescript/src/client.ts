@@ -1,14 +1,14 @@
 // The client: one typed method per route, and the helpers that hold a
 // lock or a session for as long as it can be proven held.
 
-import { lockPath, now, seconds, Transport, type FetchLike, type RetryPolicy } from "./core.js";
+import { lockPath, now, seconds, sleep, Transport, type FetchLike, type RetryPolicy } from "./core.js";
 import {
-  InvalidRequest, LeaseLost, LockHeld, NotFound, OutcomeUnknown, Released, SessionLost,
+  Forbidden, InvalidRequest, LeadershipLost, LeaseLost, LockHeld, NotFound, OutcomeUnknown, Released, SessionLost, Unauthorized,
 } from "./errors.js";
 import { EventStream, type EventsOptions } from "./events.js";
 import { Keeper, keptTTL } from "./keeper.js";
 import type {
-  ClusterStatus, CreatedToken, CreateSessionResponse, CreateWebhookRequest, HeldLock, KeepAliveResponse,
+  ClusterStatus, CreatedToken, Election, ElectionVacant, CreateSessionResponse, CreateWebhookRequest, HeldLock, KeepAliveResponse,
   ListedLock, ListLocksResponse, LockNotHeld, LockResponse, Namespace, NamespaceList, ReadyStatus, SessionStatus,
   TokenInfo, Webhook,
 } from "./types.js";
@@ -40,12 +40,47 @@ export interface AcquireOptions extends CallOptions {
   sessionId?: string;
   /** Free text stored with the lock (≤ 1024 bytes). */
   metadata?: string;
+  /** A semaphore of this many slots (2 to 1000; every holder must ask with the same, else LimitMismatch); 1 or absent is a mutex. */
+  limit?: number;
+  /** "shared" holds a read/write lock as a reader (no limit then); "exclusive" (the default) as the writer. */
+  mode?: LockMode;
 }
+
+/** An acquire's mode: "exclusive" (a mutex, a semaphore's slot, a writer) or "shared" (a reader). */
+export type LockMode = "exclusive" | "shared";
 
 /** GET /locks/{name}: `held` says whether anyone holds it; `index` is X-OctoStore-Index for a blocking read. */
 export type LockStatus =
   | (HeldLock & { held: true; index: number })
   | (LockNotHeld & { held: false; index: number });
+
+export interface CampaignOptions extends CallOptions {
+  /** The leadership's TTL unless renewed, seconds (1 to 3600; rounded up); default 30. */
+  ttl?: number;
+  /** Wait up to this long (seconds, at most 300) in FIFO order; 0 (default) fails at once with LockHeld when led. */
+  wait?: number;
+  /** Tie the leadership to this session: it ends with it. */
+  sessionId?: string;
+  /** The leader's value (≤ 1024 bytes); a leader's re-campaign without one keeps its value. */
+  value?: string;
+}
+
+/** GET /elections/{name}: `elected` says whether anyone leads; `index` is X-OctoStore-Index for a blocking read. */
+export type ElectionStatus =
+  | (Election & { elected: true; index: number })
+  | (ElectionVacant & { elected: false; index: number });
+
+export interface LeadershipOptions extends CampaignOptions {
+  /** As LeaseOptions.safetyMargin. */
+  safetyMargin?: number;
+  /** Renewal (re-campaign) interval in seconds; default ttl/3. */
+  renewEvery?: number;
+}
+
+export interface ObserveOptions extends CallOptions {
+  /** Each blocking read waits up to this long (seconds, at most 300); default 60. */
+  wait?: number;
+}
 
 export interface GetOptions extends CallOptions {
   /** With wait: return as soon as the lock changes after this index. */
@@ -72,6 +107,10 @@ export interface LeaseOptions extends CallOptions {
   wait?: number;
   sessionId?: string;
   metadata?: string;
+  /** Hold one of this many slots of a semaphore (see AcquireOptions.limit; semaphore() sets it). */
+  limit?: number;
+  /** "shared" holds a read/write lock as a reader (readLock() sets it). */
+  mode?: LockMode;
   /** Seconds before the earliest possible server expiry at which the signal aborts; default max(ttl/10, min(1, ttl/3)). */
   safetyMargin?: number;
   /** Renewal interval in seconds; default ttl/3. */
@@ -139,6 +178,11 @@ export class OctoStore {
     const body: Record<string, unknown> = { ttl_seconds: seconds(o.ttl, "ttl") };
     if (o.sessionId) body["session_id"] = o.sessionId;
     if (o.metadata !== undefined && o.metadata !== "") body["metadata"] = o.metadata;
+    if (o.limit !== undefined) body["limit"] = o.limit;
+    if (o.mode !== undefined) {
+      if (o.mode !== "exclusive" && o.mode !== "shared") throw new TypeError(`mode must be "exclusive" or "shared", not ${String(o.mode)}`);
+      body["mode"] = o.mode;
+    }
     const wait = seconds(o.wait ?? 0, "wait");
     if (wait > 0) body["wait_seconds"] = wait;
     const a = await this.t.call({ method: "POST", path: lockPath(name, "acquire"), body, kind: "write", signal: o.signal });
@@ -183,6 +227,90 @@ export class OctoStore {
     const d = a.data as HeldLock | LockNotHeld;
     const index = Number(a.headers.get("X-OctoStore-Index") ?? "0") || 0;
     return d.status === "held" ? { ...(d as HeldLock), held: true, index } : { ...(d as LockNotHeld), held: false, index };
+  }
+
+  // ---- elections
+
+  /**
+   * Asks once to lead election name, waiting up to o.wait seconds in FIFO
+   * order. Another leader is LockHeld (`holder` is the leader). The leader
+   * campaigning again (same user and session) extends its lease and gets
+   * the same lease back: that is how a leader renews.
+   */
+  async campaign(name: string, o: CampaignOptions = {}): Promise<Election> {
+    const body: Record<string, unknown> = { ttl_seconds: seconds(o.ttl ?? 30, "ttl") };
+    if (o.sessionId) body["session_id"] = o.sessionId;
+    if (o.value !== undefined && o.value !== "") body["value"] = o.value;
+    const wait = seconds(o.wait ?? 0, "wait");
+    if (wait > 0) body["wait_seconds"] = wait;
+    const a = await this.t.call({ method: "POST", path: electionPath(name, "campaign"), body, kind: "write", signal: o.signal });
+    return a.data as Election;
+  }
+
+  /** Replaces the value of the leader whose lease is leaseId (empty clears it); any other lease is NotFound. */
+  async proclaim(name: string, leaseId: string, value: string, o: CallOptions = {}): Promise<Election> {
+    const a = await this.t.call({
+      method: "POST", path: electionPath(name, "proclaim"), kind: "write", signal: o.signal,
+      body: { lease_id: leaseId, value },
+    });
+    return a.data as Election;
+  }
+
+  /** Gives up the leadership held with leaseId: the first campaigner waiting leads at once. Repeated as release is. */
+  async resign(name: string, leaseId: string, o: CallOptions = {}): Promise<void> {
+    await this.t.call({
+      method: "POST", path: electionPath(name, "resign"), kind: "idempotent", goneIsDone: true, signal: o.signal,
+      body: { lease_id: leaseId },
+    });
+  }
+
+  /**
+   * Reads an election's leadership; vacant is not an error (`elected`
+   * false). With `wait` (and `index`) it is a blocking read that returns
+   * when the leadership changes after index, or after wait seconds.
+   */
+  async getElection(name: string, o: GetOptions = {}): Promise<ElectionStatus> {
+    const q: Q = { stale: bool(o.stale) };
+    if (o.wait !== undefined && o.wait > 0) {
+      q["wait"] = `${seconds(o.wait, "wait")}s`;
+      q["index"] = String(o.index ?? 0);
+    }
+    const a = await this.t.call({ method: "GET", path: electionPath(name), query: q, kind: "read", signal: o.signal });
+    const d = a.data as Election | ElectionVacant;
+    const index = Number(a.headers.get("X-OctoStore-Index") ?? "0") || 0;
+    return d.status === "leader" ? { ...(d as Election), elected: true, index } : { ...(d as ElectionVacant), elected: false, index };
+  }
+
+  /**
+   * Yields the election's leadership now, then every change of leader,
+   * term or value (a vacancy included), following it with blocking reads
+   * (X-OctoStore-Index), until o.signal aborts (then it just ends). A
+   * failed read is repeated with backoff; it throws only errors no retry
+   * can fix (Unauthorized, Forbidden, InvalidRequest). Changes that come
+   * and go between two reads may be missed; the last one never is.
+   */
+  async *observeElection(name: string, o: ObserveOptions = {}): AsyncGenerator<ElectionStatus, void, undefined> {
+    let last: ElectionStatus | undefined;
+    let failures = 0;
+    for (;;) {
+      let st: ElectionStatus;
+      try {
+        st = await this.getElection(name, {
+          ...(last ? { index: last.index, wait: o.wait ?? 60 } : {}),
+          ...(o.signal ? { signal: o.signal } : {}),
+        });
+      } catch (e) {
+        if (o.signal?.aborted) return;
+        if (e instanceof Unauthorized || e instanceof Forbidden || e instanceof InvalidRequest) throw e;
+        if (!(await sleep(this.t.backoff(++failures, e), o.signal))) return;
+        continue;
+      }
+      failures = 0;
+      const changed = !last || last.elected !== st.elected ||
+        (st.elected && last.elected && (last.lease_id !== st.lease_id || last.value !== st.value));
+      if (changed) yield st;
+      last = st;
+    }
   }
 
   /** One page of the held locks in name order. */
@@ -412,6 +540,64 @@ export class OctoStore {
     return runHeld(await this.hold(name, o), fn, (lease) => lease.release());
   }
 
+  /**
+   * withLock on one slot of the semaphore name of `limit` slots (2 to
+   * 1000): up to `limit` holders at once, each with its own lease and
+   * fencing token; every call is a new slot. Every holder must use the same
+   * limit: another is refused with LimitMismatch while the name is held.
+   */
+  async withSemaphore<T>(name: string, limit: number, o: LeaseOptions, fn: (lease: Lease) => Promise<T> | T): Promise<T> {
+    return this.withLock(name, { ...o, limit, mode: "exclusive" }, fn);
+  }
+
+  /**
+   * withLock on the read/write lock name as a reader: any number of
+   * readers together, never with a writer (withWriteLock). Waiting is FIFO
+   * across modes, so readers cannot starve a waiting writer. There is no
+   * upgrade: a holder asking for the other mode of a name it holds is
+   * refused (LockHeld).
+   */
+  async withReadLock<T>(name: string, o: LeaseOptions, fn: (lease: Lease) => Promise<T> | T): Promise<T> {
+    const { limit: _limit, ...rest } = o;
+    return this.withLock(name, { ...rest, mode: "shared" }, fn);
+  }
+
+  /** withLock on the read/write lock name as the writer (alone: no reader, no other writer). */
+  async withWriteLock<T>(name: string, o: LeaseOptions, fn: (lease: Lease) => Promise<T> | T): Promise<T> {
+    const { limit: _limit, ...rest } = o;
+    return this.withLock(name, { ...rest, mode: "exclusive" }, fn);
+  }
+
+  /**
+   * Campaigns for election name (waiting up to o.wait seconds) and keeps
+   * the leadership renewed in the background, by campaigning again (which
+   * extends the same lease), until resign(). Its `signal` aborts (a
+   * LeadershipLost) the moment the leadership can no longer be proven
+   * held, as a Lease's does.
+   */
+  async lead(name: string, o: LeadershipOptions = {}): Promise<Leadership> {
+    const { ttl, margin } = keptTTL(o.ttl, 30, o.safetyMargin);
+    const renewEvery = o.renewEvery !== undefined && o.renewEvery > 0 ? o.renewEvery : ttl / 3;
+    const again: CampaignOptions = { ttl, ...(o.sessionId ? { sessionId: o.sessionId } : {}) };
+    let sent = now();
+    const st = await this.campaign(name, { ...o, ttl });
+    if ((o.wait ?? 0) > 0 && now() - sent > renewEvery * 1000) {
+      sent = now();
+      try {
+        await this.campaign(name, { ...again, ...(o.signal ? { signal: o.signal } : {}) });
+      } catch (e) {
+        await this.resign(name, st.lease_id).catch(() => {});
+        throw e;
+      }
+    }
+    return new Leadership(this, st, again, sent, ttl, margin, renewEvery);
+  }
+
+  /** Leads election name while fn runs (see lead), then resigns; fn's result or error, unchanged. */
+  async withLeadership<T>(name: string, o: LeadershipOptions, fn: (leader: Leadership) => Promise<T> | T): Promise<T> {
+    return runHeld(await this.lead(name, o), fn, (leader) => leader.resign());
+  }
+
   /** Creates a session and keeps it alive until close(). Its `signal` aborts the moment it can no longer be proven alive. */
   async startSession(o: SessionOptions = {}): Promise<Session> {
     const { ttl, margin } = keptTTL(o.ttl, 60, o.safetyMargin);
@@ -448,11 +634,18 @@ export class OctoStore {
       }
       const st = await this.get(name, o.signal ? { signal: o.signal } : {});
       if (st.held) {
-        if ((st.session_id ?? undefined) === (o.sessionId || undefined)) {
+        // A semaphore's or shared lock's holders are all listed. A
+        // semaphore's slot is only told apart by its session: without one,
+        // another slot of the caller's is not this acquire's.
+        const semaphore = (o.limit ?? 1) > 1;
+        const mine = (st.holders ?? [st]).find(
+          (h) => (h.session_id ?? undefined) === (o.sessionId || undefined) && (!semaphore || !!o.sessionId),
+        );
+        if (mine) {
           // Perhaps ours: a renew of that lease succeeds only for its holder.
           const sent = now();
           try {
-            return { lock: await this.renew(name, st.lease_id, o.ttl, o), sent };
+            return { lock: await this.renew(name, mine.lease_id, o.ttl, o), sent };
           } catch (e) {
             if (e instanceof OutcomeUnknown) continue;
             if (!(e instanceof NotFound)) throw e;
@@ -470,6 +663,11 @@ export class OctoStore {
     }
     throw unknown ?? new OutcomeUnknown("acquire: outcome unknown");
   }
+}
+
+/** An election's path: the lock-name rules, under /elections. */
+function electionPath(name: string, action?: string): string {
+  return "/elections/" + lockPath(name, action).slice("/locks/".length);
 }
 
 /** Runs fn with thing (a lease or a session), then ends it; fn's outcome wins over the end's. */
@@ -584,6 +782,63 @@ export class Lease extends Kept<LeaseLost> {
     await this.k.halt(new Released(`lease of ${this.name} released`));
     try {
       await this.c.release(this.current.name, this.current.lease_id, o);
+    } catch (e) {
+      if (!(e instanceof NotFound)) throw e;
+    }
+  }
+}
+
+/** An election's leadership kept by this client (OctoStore.lead) until resign(). */
+export class Leadership extends Kept<LeadershipLost> {
+  protected readonly k: Keeper;
+  private current: Election;
+
+  /** @internal */
+  constructor(private readonly c: OctoStore, status: Election, again: CampaignOptions, sent: number, ttl: number, margin: number, every: number) {
+    super(LeadershipLost);
+    this.current = status;
+    this.k = new Keeper(sent, ttl * 1000, margin * 1000, every * 1000,
+      (msg, cause) => new LeadershipLost(`leadership of ${status.name} lost: ${msg}`, { cause }),
+      async (signal) => {
+        const st = await c.campaign(status.name, { ...again, signal });
+        if (st.lease_id !== this.current.lease_id) {
+          // Our lease lapsed and nobody took over: this campaign began a new
+          // term, which is not the leadership held. Give it back.
+          await c.resign(status.name, st.lease_id).catch(() => {});
+          throw new NotFound(`the leadership of term ${this.current.term} lapsed (term ${st.term} began)`, { code: "lock_not_found" });
+        }
+        this.current = { ...st, value: this.current.value };
+      });
+  }
+
+  /** The election's name. */
+  get name(): string {
+    return this.current.name;
+  }
+  /** The leader's lease. */
+  get leaseId(): string {
+    return this.current.lease_id;
+  }
+  /** The term (the leader's fencing token): send it with every write only the leader may make. */
+  get term(): number {
+    return this.current.term;
+  }
+  /** The campaign's answer, with the value last proclaimed. */
+  get status(): Election {
+    return this.current;
+  }
+
+  /** Replaces the leader's value (a lost leadership: NotFound). */
+  async proclaim(value: string, o: CallOptions = {}): Promise<Election> {
+    this.current = await this.c.proclaim(this.current.name, this.current.lease_id, value, o);
+    return this.current;
+  }
+
+  /** Stops renewing, aborts signal and resigns. A leadership already lost is not an error. */
+  async resign(o: CallOptions = {}): Promise<void> {
+    await this.k.halt(new Released(`leadership of ${this.name} resigned`));
+    try {
+      await this.c.resign(this.current.name, this.current.lease_id, o);
     } catch (e) {
       if (!(e instanceof NotFound)) throw e;
     }

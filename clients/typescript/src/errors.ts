@@ -63,6 +63,16 @@ export class LockHeld extends Conflict {
   }
 }
 
+/** 409 `limit_mismatch`: a semaphore asked with another limit than its current holders'; `holder` is one of them. */
+export class LimitMismatch extends LockHeld {
+  /** The limit the current holders asked with (1 for a mutex or a read/write lock). */
+  readonly limit: number | undefined;
+  constructor(message: string, init: ErrorInit & { lock?: { name?: string; holder?: string; expires_at?: string }; limit?: number }) {
+    super(message, init);
+    this.limit = init.limit;
+  }
+}
+
 /** 404: the lock, lease, session, webhook or token does not exist or is not the caller's, or the namespace is not bound (`code` says which: `lock_not_found`, `namespace_not_found`, ...). */
 export class NotFound extends OctoStoreError {}
 /** 401: the token is missing, wrong, expired or revoked. */
@@ -91,6 +101,8 @@ export class UnexpectedResponse extends OctoStoreError {}
 
 /** Why a Lease's signal aborted: the lease can no longer be proven held. */
 export class LeaseLost extends OctoStoreError {}
+/** Why a Leadership's signal aborted: the leadership can no longer be proven held (a LeaseLost). */
+export class LeadershipLost extends LeaseLost {}
 /** Why a Session's signal aborted: the session can no longer be proven alive. */
 export class SessionLost extends OctoStoreError {}
 /** Why a Lease's or Session's signal aborted after release() or close(). */
@@ -136,7 +148,16 @@ export function apiError(method: string, path: string, status: number, headers: 
     case 403: return code === "token_scope" ? new TokenScope(msg, init) : new Forbidden(msg, init);
     case 404: return new NotFound(msg, init);
     case 409:
-      if (code === "lock_held" || (code === undefined && body.lock)) return new LockHeld(msg, { ...init, lock: body.lock });
+      if (code === "limit_mismatch") {
+        const limit = (body as { limit?: unknown }).limit;
+        return new LimitMismatch(msg, { ...init, lock: body.lock, ...(typeof limit === "number" ? { limit } : {}) });
+      }
+      if (code === "lock_held" || (code === undefined && body.lock)) {
+        // A campaign's conflict names the leader as a lock's names its holder.
+        const leader = (body as { leader?: unknown }).leader;
+        const lock = body.lock ?? (leader && typeof leader === "object" ? leader as { name?: string; holder?: string; expires_at?: string } : undefined);
+        return new LockHeld(msg, { ...init, ...(lock ? { lock } : {}) });
+      }
       return new Conflict(msg, init);
     case 410: return new SessionExpired(msg, init);
     case 429: return new RateLimited(msg, init);

@@ -9,8 +9,14 @@ type S = components["schemas"];
 
 /** An acquire's or renew's answer: status "acquired" (a new grant) or "held" (already the caller's). */
 export type LockResponse = S["LockResponse"];
+/** One holder of a semaphore or of a read/write lock held shared (LockResponse's `holders`). */
+export type LockHolder = S["LockHolder"];
 /** A held lock as GET /locks/{name} shows it (status "held", with `waiters`). */
 export type HeldLock = S["LockResponse"];
+/** An election's leader: a campaign's or proclaim's answer, or a read's. */
+export type Election = S["Election"];
+/** GET /elections/{name} of an election nobody leads. */
+export type ElectionVacant = S["ElectionVacant"];
 /** GET /locks/{name} of a lock nobody holds. */
 export type LockNotHeld = S["LockNotHeld"];
 /** One page of GET /locks. */

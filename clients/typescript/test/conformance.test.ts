@@ -5,8 +5,8 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
 import {
-  Forbidden, InvalidRequest, LeaseLost, LockHeld, NotFound, OctoStore, OctoStoreError, OutcomeUnknown, RateLimited,
-  SessionExpired, TokenScope, Unauthorized, Unavailable, type LockEvent, type LockResponse,
+  Forbidden, InvalidRequest, LeaseLost, LimitMismatch, LockHeld, NotFound, OctoStore, OctoStoreError, OutcomeUnknown, RateLimited,
+  SessionExpired, TokenScope, Unauthorized, Unavailable, type ElectionStatus, type LockEvent, type LockResponse,
 } from "../src/index.js";
 import { closedPort, DropProxy, poll, Server, startServer, UUID } from "./harness.js";
 
@@ -498,3 +498,153 @@ test("C12-tokens-and-webhooks", async () => {
 
 // Keep the imported type used (the LockResponse shape is what acquire returns).
 export type _LockResponse = LockResponse;
+
+test("C13-semaphore-slots", async () => {
+  const alice = shared.client("alice");
+  const bob = shared.client("bob");
+  let bobs: LockResponse | undefined;
+  await alice.withSemaphore("c13/pool", 2, { ttl: 30 }, async (lease) => {
+    assert.equal(lease.lock.limit, 2);
+    assert.equal(lease.lock.mode, "exclusive");
+    const second = await alice.acquire("c13/pool", { ttl: 30, limit: 2 });
+    assert.equal(second.status, "acquired");
+    assert.notEqual(second.lease_id, lease.leaseId);
+    assert.ok(second.fencing_token > lease.fencingToken);
+    assert.equal(second.limit, 2);
+
+    const held = await rejects(bob.acquire("c13/pool", { ttl: 30, limit: 2 }), LockHeld, 409, "lock_held");
+    assert.ok(!(held instanceof LimitMismatch));
+    const mm = await rejects(bob.acquire("c13/pool", { ttl: 30, limit: 3 }), LimitMismatch, 409, "limit_mismatch");
+    assert.ok(mm instanceof LockHeld);
+    assert.equal(mm.limit, 2);
+
+    const st = await alice.get("c13/pool");
+    assert.ok(st.held);
+    assert.equal(st.limit, 2);
+    assert.equal(st.mode, "exclusive");
+    assert.deepEqual((st.holders ?? []).map((h) => h.lease_id), [lease.leaseId, second.lease_id]);
+
+    const bobP = bob.acquire("c13/pool", { ttl: 30, limit: 2, wait: 10 });
+    bobP.catch(() => {});
+    await poll("bob queued", async () => {
+      const s = await alice.get("c13/pool");
+      return s.held && s.waiters === 1;
+    });
+    await alice.release("c13/pool", second.lease_id);
+    bobs = await bobP;
+    assert.equal(bobs.status, "acquired");
+    assert.equal(bobs.holder, "bob");
+    assert.ok(bobs.fencing_token > second.fencing_token);
+    lease.check();
+  });
+  const st = await alice.get("c13/pool");
+  assert.ok(st.held);
+  assert.deepEqual((st.holders ?? []).map((h) => h.lease_id), [bobs?.lease_id]);
+});
+
+test("C14-read-write", async () => {
+  const alice = shared.client("alice");
+  const bob = shared.client("bob");
+  const carol = shared.client("carol");
+  let bobToken = 0;
+  let writerP: Promise<LockResponse> | undefined;
+  await alice.withReadLock("c14/cfg", { ttl: 30 }, (ra) => bob.withReadLock("c14/cfg", { ttl: 30 }, async (rb) => {
+    assert.equal(ra.lock.mode, "shared");
+    assert.equal(rb.lock.mode, "shared");
+    assert.ok(rb.fencingToken > ra.fencingToken);
+    bobToken = rb.fencingToken;
+    const st = await alice.get("c14/cfg");
+    assert.ok(st.held);
+    assert.equal(st.mode, "shared");
+    assert.deepEqual((st.holders ?? []).map((h) => h.lease_id), [ra.leaseId, rb.leaseId]);
+
+    writerP = carol.acquire("c14/cfg", { ttl: 30, wait: 30 });
+    writerP.catch(() => {});
+    await poll("writer queued", async () => {
+      const s = await alice.get("c14/cfg");
+      return s.held && s.waiters === 1;
+    });
+    await alice.withSession({ ttl: 30 }, async (session) => {
+      await rejects(alice.acquire("c14/cfg", { ttl: 30, mode: "shared", sessionId: session.id }), LockHeld, 409);
+    });
+  }));
+  assert.ok(writerP);
+  const w = await writerP;
+  assert.equal(w.status, "acquired");
+  assert.equal(w.holder, "carol");
+  assert.ok(w.fencing_token > bobToken);
+  const t0 = performance.now();
+  await rejects(bob.acquire("c14/cfg", { ttl: 30, mode: "shared", wait: 1 }), LockHeld, 409);
+  assert.ok(performance.now() - t0 >= 900, `gave up after ${performance.now() - t0} ms`);
+});
+
+test("C15-election", async () => {
+  const alice = shared.client("alice");
+  const bob = shared.client("bob");
+  assert.equal((await alice.getElection("c15/leader")).elected, false);
+  const seen: ElectionStatus[] = [];
+  const stop = new AbortController();
+  const observer = (async () => {
+    for await (const st of bob.observeElection("c15/leader", { wait: 5, signal: stop.signal })) seen.push(st);
+  })();
+  const sees = (elected: boolean, leader = "", value = "") => poll(`observer sees ${leader || "vacant"} ${value}`, async () => {
+    const l = seen.at(-1);
+    if (!l || l.elected !== elected) return false;
+    return !l.elected || (l.leader === leader && l.value === value);
+  });
+  try {
+    await sees(false);
+    const a = await alice.campaign("c15/leader", { ttl: 30, value: "a:1" });
+    assert.equal(a.status, "leader");
+    assert.equal(a.leader, "alice");
+    assert.equal(a.value, "a:1");
+    assert.match(a.lease_id, UUID);
+    assert.ok(a.term > 0);
+    await sees(true, "alice", "a:1");
+    const again = await alice.campaign("c15/leader", { ttl: 30 });
+    assert.equal(again.lease_id, a.lease_id);
+    assert.equal(again.term, a.term);
+    assert.equal(again.value, "a:1");
+    const held = await rejects(bob.campaign("c15/leader", { ttl: 30 }), LockHeld, 409, "lock_held");
+    assert.equal(held.holder, "alice");
+    assert.equal((await alice.proclaim("c15/leader", a.lease_id, "a:2")).value, "a:2");
+    await sees(true, "alice", "a:2");
+    await rejects(alice.proclaim("c15/leader", "00000000-0000-4000-8000-000000000000", "x"), NotFound, 404);
+
+    const bobP = bob.campaign("c15/leader", { ttl: 30, value: "b:1", wait: 30 });
+    bobP.catch(() => {});
+    await poll("bob waiting", async () => {
+      const st = await alice.getElection("c15/leader");
+      return st.elected && st.waiting === 1;
+    });
+    await alice.resign("c15/leader", a.lease_id);
+    const b = await bobP;
+    assert.equal(b.leader, "bob");
+    assert.ok(b.term > a.term);
+    assert.equal(b.value, "b:1");
+    await sees(true, "bob", "b:1");
+    await bob.resign("c15/leader", b.lease_id);
+    assert.equal((await alice.getElection("c15/leader")).elected, false);
+    await sees(false);
+  } finally {
+    stop.abort();
+    await observer;
+  }
+
+  // 8. The leadership helper.
+  await alice.withLeadership("c15/kept", { ttl: 2, value: "k" }, async (leader) => {
+    assert.equal(leader.status.value, "k");
+    const t0 = performance.now();
+    while (performance.now() - t0 < 3500) {
+      const st = await alice.getElection("c15/kept");
+      assert.ok(st.elected);
+      assert.equal(st.lease_id, leader.leaseId);
+      assert.equal(st.term, leader.term);
+      assert.equal(st.leader, "alice");
+      await nap(50);
+    }
+    leader.check();
+    assert.equal(leader.lost, undefined);
+  });
+  assert.equal((await alice.getElection("c15/kept")).elected, false);
+});

@@ -15,7 +15,9 @@ from ._errors import (
     APIError,
     Forbidden,
     Invalid,
+    LeadershipLost,
     LeaseLost,
+    LimitMismatch,
     LockHeld,
     NotFound,
     OctoStoreError,
@@ -31,10 +33,12 @@ from ._errors import (
 from ._models import (
     ClusterNode,
     ClusterStatus,
+    Election,
     Event,
     KeepAliveResult,
     ListedLock,
     Lock,
+    LockHolder,
     LockList,
     LockStatus,
     Namespace,
@@ -45,8 +49,8 @@ from ._models import (
     TokenInfo,
     Webhook,
 )
-from .aio import AsyncClient, AsyncEventStream, AsyncLease, AsyncSession
-from .client import Client, EventStream, Lease, Session
+from .aio import AsyncClient, AsyncEventStream, AsyncLeadership, AsyncLease, AsyncSession
+from .client import Client, EventStream, Leadership, Lease, Session
 
 __version__ = "0.1.0"
 
@@ -54,21 +58,27 @@ __all__ = [
     "APIError",
     "AsyncClient",
     "AsyncEventStream",
+    "AsyncLeadership",
     "AsyncLease",
     "AsyncSession",
     "Client",
     "ClusterNode",
     "ClusterStatus",
+    "Election",
     "Event",
     "EventStream",
     "Forbidden",
     "Invalid",
     "KeepAliveResult",
+    "Leadership",
     "Lease",
+    "LeadershipLost",
     "LeaseLost",
+    "LimitMismatch",
     "ListedLock",
     "Lock",
     "LockHeld",
+    "LockHolder",
     "LockList",
     "LockStatus",
     "Namespace",

@@ -35,6 +35,7 @@ from ._errors import (
 )
 from ._models import (
     ClusterStatus,
+    Election,
     Event,
     KeepAliveResult,
     Lock,
@@ -445,10 +446,25 @@ def _lock(doc: Any, headers: Mapping[str, str]) -> Lock:
     return Lock.from_json(doc)
 
 
+MODES = ("exclusive", "shared")
+
+
 def acquire(
-    name: str, ttl: float, wait: float = 0, session_id: Optional[str] = None, metadata: Optional[str] = None
+    name: str,
+    ttl: float,
+    wait: float = 0,
+    session_id: Optional[str] = None,
+    metadata: Optional[str] = None,
+    limit: Optional[int] = None,
+    mode: Optional[str] = None,
 ) -> Call[Lock]:
     body: Dict[str, Any] = {"ttl_seconds": seconds(ttl)}
+    if limit is not None:
+        body["limit"] = limit
+    if mode is not None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be 'exclusive' or 'shared', not {mode!r}")
+        body["mode"] = mode
     if session_id:
         body["session_id"] = session_id
     if metadata:
@@ -606,6 +622,99 @@ def events(prefix: Optional[str], after: Optional[int]) -> Call[int]:
     )
 
 
+def held_by_session(st: LockStatus, session_id: Optional[str]) -> Optional[Lock]:
+    """The lease of session_id that a status read shows (of a mutex, or
+    one of a semaphore's or shared lock's holders), as acquire would have
+    answered; None when the session holds none."""
+    if not st.held or not session_id:
+        return None
+    for h in st.holders or []:
+        if h.session_id == session_id:
+            return Lock(
+                status="held",
+                name=st.name,
+                lease_id=h.lease_id,
+                fencing_token=h.fencing_token,
+                expires_at=h.expires_at,
+                holder=h.holder,
+                session_id=h.session_id,
+                metadata=h.metadata,
+                limit=st.limit,
+                mode=st.mode,
+            )
+    return lock_from_status(st) if st.session_id == session_id else None
+
+
+def lock_mode(limit: Optional[int], shared: bool) -> Tuple[Optional[int], Optional[str]]:
+    """The acquire's limit and mode for the lock helper's ``limit`` and
+    ``shared``: a shared hold takes no limit."""
+    if shared:
+        if limit not in (None, 1):
+            raise ValueError("a shared hold takes no limit")
+        return None, "shared"
+    return limit, None
+
+
+# --- elections ------------------------------------------------------------
+
+
+def election_path(name: str, action: str = "") -> str:
+    return "/elections/" + lock_path(name, action)[len("/locks/") :]
+
+
+def _election(doc: Any, headers: Mapping[str, str]) -> Election:
+    return Election.from_json(doc, _header_int(headers, "x-octostore-index"))
+
+
+def campaign(name: str, ttl: float, wait: float, session_id: Optional[str], value: Optional[str]) -> Call[Election]:
+    body: Dict[str, Any] = {"ttl_seconds": seconds(ttl)}
+    if session_id:
+        body["session_id"] = session_id
+    if value:
+        body["value"] = value
+    if wait > 0:
+        body["wait_seconds"] = seconds(wait)
+    return Call("POST", election_path(name, "campaign"), _election, body=body, extra_time=seconds(wait))
+
+
+def proclaim(name: str, lease_id: str, value: str) -> Call[Election]:
+    return Call("POST", election_path(name, "proclaim"), _election, body={"lease_id": lease_id, "value": value})
+
+
+def resign(name: str, lease_id: str) -> Call[None]:
+    return _ok("POST", election_path(name, "resign"), kind=Kind.IDEMPOTENT, body={"lease_id": lease_id})
+
+
+def get_election(name: str, wait: float = 0, index: int = 0, stale: bool = False) -> Call[Election]:
+    q: Dict[str, str] = {}
+    if wait > 0:
+        q["wait"] = f"{seconds(wait)}s"
+        q["index"] = str(index)
+    if stale:
+        q["stale"] = "true"
+    return Call("GET", election_path(name), _election, kind=Kind.READ, query=q, extra_time=seconds(wait))
+
+
+def observe_fatal(err: BaseException) -> bool:
+    """Errors an observer's retry cannot fix: it ends with them."""
+    return isinstance(err, (Unauthorized, Forbidden, Invalid)) or not isinstance(err, OctoStoreError)
+
+
+def election_changed(last: Optional[Election], st: Election) -> bool:
+    """Whether an observer reports st after last: another leader, term
+    (lease) or value, or a vacancy (a lease extended is no change)."""
+    return last is None or (last.elected, last.lease_id, last.value) != (st.elected, st.lease_id, st.value)
+
+
+def term_lapsed(held: Election, st: Election) -> Optional[NotFound]:
+    """A kept leadership's re-campaign answered st: None when it is the
+    same lease extended; else the leadership lapsed and st began a new
+    term, which is not the one held (the caller resigns it)."""
+    if st.lease_id == held.lease_id:
+        return None
+    return NotFound(f"the leadership of term {held.term} lapsed (term {st.term} began)", code="lock_not_found")
+
+
 def lock_from_status(st: LockStatus) -> Lock:
     """The lease a status read shows, as acquire would have answered."""
     assert st.lease_id is not None and st.expires_at is not None
@@ -618,6 +727,8 @@ def lock_from_status(st: LockStatus) -> Lock:
         holder=st.holder or "",
         session_id=st.session_id,
         metadata=st.metadata,
+        limit=st.limit,
+        mode=st.mode,
     )
 
 

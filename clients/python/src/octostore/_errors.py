@@ -69,6 +69,15 @@ class LockHeld(OctoStoreError):
     expires_at: Optional[_dt.datetime] = None
 
 
+class LimitMismatch(LockHeld):
+    """A semaphore asked with another limit than its current holders'
+    (409 ``limit_mismatch``). A LockHeld: ``holder`` is one of them."""
+
+    #: The limit the current holders asked with (1 for a mutex or a
+    #: read/write lock).
+    limit: int = 0
+
+
 class NotFound(OctoStoreError):
     """The lock, lease, session, webhook or token does not exist or is not
     the caller's, or the namespace is not bound (404; ``code`` says which:
@@ -119,6 +128,11 @@ class LeaseLost(OctoStoreError):
     its local deadline passed without a confirmed one."""
 
 
+class LeadershipLost(LeaseLost):
+    """An election's leadership can no longer be proven held (a
+    Leadership's ``check()``); a LeaseLost."""
+
+
 class SessionLost(OctoStoreError):
     """The session can no longer be proven alive."""
 
@@ -142,6 +156,8 @@ def not_applied(status: int, code: Optional[str]) -> bool:
 def _class_for(method: str, status: int, code: Optional[str]) -> Type[OctoStoreError]:
     if status == 409 and code == "lock_held":
         return LockHeld
+    if status == 409 and code == "limit_mismatch":
+        return LimitMismatch
     if status == 403:
         return TokenScope if code == "token_scope" else Forbidden
     if status == 503:
@@ -173,6 +189,7 @@ def from_answer(
     """The error an answer other than 2xx stands for."""
     message, details, code = "", None, None
     lock: Any = None
+    limit: Any = None
     try:
         doc = json.loads(body) if body else None
     except ValueError:
@@ -181,7 +198,9 @@ def from_answer(
         message = str(doc.get("error") or "")
         details = doc.get("details") if isinstance(doc.get("details"), str) else None
         code = doc.get("code") if isinstance(doc.get("code"), str) else None
-        lock = doc.get("lock")
+        # A campaign's conflict names the leader as a lock's names its holder.
+        lock = doc.get("lock") if isinstance(doc.get("lock"), dict) else doc.get("leader")
+        limit = doc.get("limit")
     if not message:
         message = _STATUS_TEXT.get(status, f"HTTP {status}")
     cls = _class_for(method, status, code)
@@ -199,6 +218,8 @@ def from_answer(
         err.name = str(lock.get("name") or "")
         err.holder = str(lock.get("holder") or "")
         err.expires_at = parse_time(lock.get("expires_at"))
+    if isinstance(err, LimitMismatch) and isinstance(limit, int) and not isinstance(limit, bool):
+        err.limit = limit
     return err
 
 

@@ -47,6 +47,39 @@ def _int(doc: Mapping[str, Any], key: str, default: int = 0) -> int:
 
 
 @dataclass(frozen=True)
+class LockHolder:
+    """One holder of a semaphore or of a read/write lock held shared."""
+
+    lease_id: str
+    fencing_token: int
+    holder: str
+    expires_at: _dt.datetime
+    session_id: Optional[str] = None
+    metadata: Optional[str] = None
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> "LockHolder":
+        return cls(
+            lease_id=str(doc.get("lease_id", "")),
+            fencing_token=_int(doc, "fencing_token"),
+            holder=str(doc.get("holder", "")),
+            expires_at=_time(doc, "expires_at"),
+            session_id=_opt_str(doc, "session_id"),
+            metadata=_opt_str(doc, "metadata"),
+        )
+
+
+def _opt_int(doc: Mapping[str, Any], key: str) -> Optional[int]:
+    v = doc.get(key)
+    return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def _holders(doc: Mapping[str, Any]) -> Optional[List[LockHolder]]:
+    v = doc.get("holders")
+    return [LockHolder.from_json(x) for x in v if isinstance(x, dict)] if isinstance(v, list) else None
+
+
+@dataclass(frozen=True)
 class Lock:
     """A held lock as its holder sees it (the answer of acquire and renew)."""
 
@@ -58,6 +91,10 @@ class Lock:
     holder: str
     session_id: Optional[str] = None
     metadata: Optional[str] = None
+    #: Semaphores and read/write locks only (None for a mutex): the name's
+    #: slots (1 for a read/write lock) and this lease's mode.
+    limit: Optional[int] = None
+    mode: Optional[str] = None  #: "exclusive" or "shared"
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> "Lock":
@@ -70,6 +107,8 @@ class Lock:
             holder=str(doc.get("holder", "")),
             session_id=_opt_str(doc, "session_id"),
             metadata=_opt_str(doc, "metadata"),
+            limit=_opt_int(doc, "limit"),
+            mode=_opt_str(doc, "mode"),
         )
 
 
@@ -89,6 +128,12 @@ class LockStatus:
     metadata: Optional[str] = None
     waiters: int = 0  #: acquires queued behind the holder
     index: int = 0  #: X-OctoStore-Index: pass it to a blocking get, or as last_event_id
+    #: Semaphores and read/write locks held shared only (None for a
+    #: mutex): the slots, the holders' mode and every holder in grant order
+    #: (the top-level lease fields are the first one's).
+    limit: Optional[int] = None
+    mode: Optional[str] = None
+    holders: Optional[List[LockHolder]] = None
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any], index: int) -> "LockStatus":
@@ -104,6 +149,45 @@ class LockStatus:
             session_id=_opt_str(doc, "session_id"),
             metadata=_opt_str(doc, "metadata"),
             waiters=_int(doc, "waiters"),
+            index=index,
+            limit=_opt_int(doc, "limit"),
+            mode=_opt_str(doc, "mode"),
+            holders=_holders(doc),
+        )
+
+
+@dataclass(frozen=True)
+class Election:
+    """An election's leadership: a campaign's or proclaim's answer, or a
+    read's (``elected`` False: vacant, the leader's fields empty)."""
+
+    name: str
+    status: str  #: "leader", or "vacant" on a read of an election nobody leads
+    elected: bool
+    leader: str = ""  #: the leader's login
+    lease_id: str = ""  #: the leader's lease, for proclaim and resign
+    term: int = 0  #: the leader's fencing token: strictly increasing across terms
+    value: str = ""  #: the leader's value (e.g. its address)
+    since: Optional[_dt.datetime] = None
+    expires_at: Optional[_dt.datetime] = None
+    session_id: Optional[str] = None
+    waiting: int = 0  #: on reads: campaigns queued behind the leader
+    index: int = 0  #: on reads, X-OctoStore-Index: pass it to a blocking get_election
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any], index: int = 0) -> "Election":
+        return cls(
+            name=str(doc.get("name", "")),
+            status=str(doc.get("status", "")),
+            elected=doc.get("status") == "leader",
+            leader=str(doc.get("leader") or ""),
+            lease_id=str(doc.get("lease_id") or ""),
+            term=_int(doc, "term"),
+            value=str(doc.get("value") or ""),
+            since=parse_time(doc.get("since")),
+            expires_at=parse_time(doc.get("expires_at")),
+            session_id=_opt_str(doc, "session_id"),
+            waiting=_int(doc, "waiting"),
             index=index,
         )
 

@@ -13,6 +13,7 @@ import httpx
 from . import _core
 from ._core import Call, Failure, Retry, TransportFailure
 from ._errors import (
+    LeadershipLost,
     LeaseLost,
     NotFound,
     OctoStoreError,
@@ -22,6 +23,7 @@ from ._errors import (
 )
 from ._models import (
     ClusterStatus,
+    Election,
     Event,
     KeepAliveResult,
     ListedLock,
@@ -121,8 +123,10 @@ class AsyncClient:
         wait: float = 0,
         session_id: Optional[str] = None,
         metadata: Optional[str] = None,
+        limit: Optional[int] = None,
+        mode: Optional[str] = None,
     ) -> Lock:
-        return await self._do(_core.acquire(name, ttl, wait, session_id, metadata))
+        return await self._do(_core.acquire(name, ttl, wait, session_id, metadata, limit, mode))
 
     async def renew(self, name: str, lease_id: str, ttl: float = 30) -> Lock:
         return await self._do(_core.renew(name, lease_id, ttl))
@@ -254,6 +258,53 @@ class AsyncClient:
             await resp.aclose()
         return n
 
+    # --- elections ---
+
+    async def campaign(
+        self,
+        name: str,
+        ttl: float = 30,
+        *,
+        value: Optional[str] = None,
+        wait: float = 0,
+        session_id: Optional[str] = None,
+    ) -> Election:
+        """As Client.campaign."""
+        return await self._do(_core.campaign(name, ttl, wait, session_id, value))
+
+    async def proclaim(self, name: str, lease_id: str, value: str) -> Election:
+        return await self._do(_core.proclaim(name, lease_id, value))
+
+    async def resign(self, name: str, lease_id: str) -> None:
+        call = _core.resign(name, lease_id)
+        try:
+            await self._do(call)
+        except NotFound:
+            if not call.uncertain:
+                raise
+
+    async def get_election(self, name: str, *, wait: float = 0, index: int = 0, stale: bool = False) -> Election:
+        return await self._do(_core.get_election(name, wait, index, stale))
+
+    async def observe_election(self, name: str, *, wait: float = 60) -> AsyncIterator[Election]:
+        """``async for leader in client.observe_election(name):`` as
+        Client.observe_election."""
+        last: Optional[Election] = None
+        index, failures = 0, 0
+        while True:
+            try:
+                st = await self.get_election(name, wait=wait if last is not None else 0, index=index)
+            except OctoStoreError as e:
+                if _core.observe_fatal(e):
+                    raise
+                failures += 1
+                await asyncio.sleep(_core.backoff(self.retry, failures, e))
+                continue
+            failures, index = 0, st.index
+            if _core.election_changed(last, st):
+                last = st
+                yield st
+
     # --- helpers ---
 
     def lock(
@@ -264,15 +315,19 @@ class AsyncClient:
         *,
         session: "Union[AsyncSession, str, None]" = None,
         metadata: Optional[str] = None,
+        limit: Optional[int] = None,
+        shared: bool = False,
         safety_margin: Optional[float] = None,
         renew_every: Optional[float] = None,
     ) -> "_Pending[AsyncLease]":
         """``async with client.lock(...) as lease:`` (or ``lease = await
-        client.lock(...)``): as Client.lock, renewing in an asyncio task."""
+        client.lock(...)``): as Client.lock (``limit`` for a semaphore's
+        slot, ``shared`` for a reader), renewing in an asyncio task."""
         ttl, margin = _core.kept_ttl(ttl, 30, safety_margin)
+        limit, mode = _core.lock_mode(limit, shared)
         every = renew_every if renew_every and renew_every > 0 else ttl / 3
         session_id = session.session_id if isinstance(session, AsyncSession) else session
-        return _Pending(lambda: self._hold(name, ttl, margin, every, wait, session_id, metadata))
+        return _Pending(lambda: self._hold(name, ttl, margin, every, wait, session_id, metadata, limit, mode))
 
     async def _hold(
         self,
@@ -283,9 +338,11 @@ class AsyncClient:
         wait: float,
         session_id: Optional[str],
         metadata: Optional[str],
+        limit: Optional[int],
+        mode: Optional[str],
     ) -> "AsyncLease":
         sent = time.monotonic()
-        lk = await self._acquire_checked(name, ttl, wait, session_id, metadata)
+        lk = await self._acquire_checked(name, ttl, wait, session_id, metadata, limit, mode)
         if wait > 0 and time.monotonic() - sent > every:
             sent = time.monotonic()
             try:
@@ -299,17 +356,67 @@ class AsyncClient:
         return AsyncLease(self, lk, sent, ttl, margin, every)
 
     async def _acquire_checked(
-        self, name: str, ttl: float, wait: float, session_id: Optional[str], metadata: Optional[str]
+        self,
+        name: str,
+        ttl: float,
+        wait: float,
+        session_id: Optional[str],
+        metadata: Optional[str],
+        limit: Optional[int],
+        mode: Optional[str],
     ) -> Lock:
         start = time.monotonic()
         try:
-            return await self.acquire(name, ttl, wait=wait, session_id=session_id, metadata=metadata)
+            return await self.acquire(name, ttl, wait=wait, session_id=session_id, metadata=metadata, limit=limit, mode=mode)
         except OutcomeUnknown:
             st = await self.get(name)
-        if st.held and session_id and st.session_id == session_id:
-            return _core.lock_from_status(st)
+        mine = _core.held_by_session(st, session_id)
+        if mine is not None:
+            return mine
         left = 0.0 if st.held else max(0.0, wait - (time.monotonic() - start))
-        return await self.acquire(name, ttl, wait=left, session_id=session_id, metadata=metadata)
+        return await self.acquire(name, ttl, wait=left, session_id=session_id, metadata=metadata, limit=limit, mode=mode)
+
+    def lead(
+        self,
+        name: str,
+        ttl: float = 30,
+        wait: float = 0,
+        *,
+        value: Optional[str] = None,
+        session: "Union[AsyncSession, str, None]" = None,
+        safety_margin: Optional[float] = None,
+        renew_every: Optional[float] = None,
+    ) -> "_Pending[AsyncLeadership]":
+        """``async with client.lead(...) as leader:`` as Client.lead,
+        renewing in an asyncio task."""
+        ttl, margin = _core.kept_ttl(ttl, 30, safety_margin)
+        every = renew_every if renew_every and renew_every > 0 else ttl / 3
+        session_id = session.session_id if isinstance(session, AsyncSession) else session
+        return _Pending(lambda: self._lead(name, ttl, margin, every, wait, value, session_id))
+
+    async def _lead(
+        self,
+        name: str,
+        ttl: float,
+        margin: float,
+        every: float,
+        wait: float,
+        value: Optional[str],
+        session_id: Optional[str],
+    ) -> "AsyncLeadership":
+        sent = time.monotonic()
+        st = await self.campaign(name, ttl, value=value, wait=wait, session_id=session_id)
+        if wait > 0 and time.monotonic() - sent > every:
+            sent = time.monotonic()
+            try:
+                await self.campaign(name, ttl, session_id=session_id)
+            except BaseException:
+                try:
+                    await self.resign(name, st.lease_id)
+                except OctoStoreError:
+                    pass
+                raise
+        return AsyncLeadership(self, st, session_id, sent, ttl, margin, every)
 
     def session(
         self, ttl: float = 60, *, keepalive_every: Optional[float] = None, safety_margin: Optional[float] = None
@@ -332,7 +439,7 @@ class AsyncClient:
         return AsyncEventStream(self, prefix, last_event_id)
 
 
-C = TypeVar("C", bound="Union[AsyncLease, AsyncSession]")
+C = TypeVar("C", bound="Union[AsyncLease, AsyncLeadership, AsyncSession]")
 
 
 class _Pending(Awaitable[C]):
@@ -496,6 +603,74 @@ class AsyncLease:
             pass
 
     release = aclose
+
+
+class AsyncLeadership:
+    """Leadership for asyncio (AsyncClient.lead): ``lost`` is an
+    asyncio.Event; ``await leader.aclose()`` (or leaving ``async with``)
+    resigns."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        status: Election,
+        session_id: Optional[str],
+        sent: float,
+        ttl: float,
+        margin: float,
+        every: float,
+    ) -> None:
+        self._client = client
+        self.status = status
+        self._session_id = session_id
+        self._keeper = _AsyncKeeper(sent, ttl, margin, every, self._renew, LeadershipLost, "leadership")
+
+    async def _renew(self, deadline: float) -> None:
+        name, ttl = self.status.name, self._keeper.state.ttl
+        st = await self._client._do(_core.campaign(name, ttl, 0, self._session_id, None), deadline)
+        lapsed = _core.term_lapsed(self.status, st)
+        if lapsed is not None:
+            try:
+                await self._client.resign(name, st.lease_id)
+            finally:
+                raise lapsed
+
+    @property
+    def name(self) -> str:
+        return self.status.name
+
+    @property
+    def lease_id(self) -> str:
+        return self.status.lease_id
+
+    @property
+    def term(self) -> int:
+        return self.status.term
+
+    @property
+    def lost(self) -> asyncio.Event:
+        return self._keeper.lost
+
+    @property
+    def reason(self) -> Optional[Exception]:
+        return self._keeper.reason
+
+    def check(self) -> None:
+        self._keeper.check()
+
+    async def proclaim(self, value: str) -> Election:
+        self.status = await self._client.proclaim(self.status.name, self.status.lease_id, value)
+        return self.status
+
+    async def aclose(self) -> None:
+        """Stops renewing and resigns; a lost leadership is not an error."""
+        await self._keeper.halt(LeadershipLost("leadership resigned"))
+        try:
+            await self._client.resign(self.status.name, self.status.lease_id)
+        except NotFound:
+            pass
+
+    resign = aclose
 
 
 class AsyncSession:

@@ -12,6 +12,7 @@ import httpx
 from . import _core
 from ._core import Call, Failure, Retry, TransportFailure
 from ._errors import (
+    LeadershipLost,
     LeaseLost,
     NotFound,
     OctoStoreError,
@@ -21,6 +22,7 @@ from ._errors import (
 )
 from ._models import (
     ClusterStatus,
+    Election,
     Event,
     KeepAliveResult,
     ListedLock,
@@ -129,13 +131,15 @@ class Client:
         wait: float = 0,
         session_id: Optional[str] = None,
         metadata: Optional[str] = None,
+        limit: Optional[int] = None,
+        mode: Optional[str] = None,
     ) -> Lock:
         """Takes the lock ``name`` for ``ttl`` seconds (whole, 1 to 3600).
         With ``wait`` (up to 300 s) the request waits its turn in the
         lock's FIFO queue. Raises LockHeld (with ``holder`` and
         ``expires_at``) when someone else holds it, OutcomeUnknown when the
         answer was lost (never repeated: the lock may be the caller's)."""
-        return self._do(_core.acquire(name, ttl, wait, session_id, metadata))
+        return self._do(_core.acquire(name, ttl, wait, session_id, metadata, limit, mode))
 
     def renew(self, name: str, lease_id: str, ttl: float = 30) -> Lock:
         """Extends the lease to ``ttl`` seconds from now; a lease that is
@@ -289,6 +293,69 @@ class Client:
             resp.close()
         return n
 
+    # --- elections ---
+
+    def campaign(
+        self,
+        name: str,
+        ttl: float = 30,
+        *,
+        value: Optional[str] = None,
+        wait: float = 0,
+        session_id: Optional[str] = None,
+    ) -> Election:
+        """Asks once to lead election ``name`` (waiting up to ``wait`` s in
+        FIFO order). Another leader raises LockHeld (``holder`` is the
+        leader). The leader campaigning again (same user and session)
+        extends its lease and gets the same lease back: that is how a
+        leader renews; without ``value`` it keeps its value."""
+        return self._do(_core.campaign(name, ttl, wait, session_id, value))
+
+    def proclaim(self, name: str, lease_id: str, value: str) -> Election:
+        """Replaces the value of the leader whose lease is ``lease_id``
+        (empty clears it). Any other lease raises NotFound."""
+        return self._do(_core.proclaim(name, lease_id, value))
+
+    def resign(self, name: str, lease_id: str) -> None:
+        """Gives up the leadership held with ``lease_id``: the first
+        campaigner waiting becomes leader at once. Retried as release is
+        (a 404 after a repeat means done)."""
+        call = _core.resign(name, lease_id)
+        try:
+            self._do(call)
+        except NotFound:
+            if not call.uncertain:
+                raise
+
+    def get_election(self, name: str, *, wait: float = 0, index: int = 0, stale: bool = False) -> Election:
+        """Reads an election's leadership (vacant is not an error:
+        ``elected`` False). With ``wait`` and ``index`` it blocks until the
+        leadership changes after ``index``."""
+        return self._do(_core.get_election(name, wait, index, stale))
+
+    def observe_election(self, name: str, *, wait: float = 60) -> Iterator[Election]:
+        """Yields the election's leadership now, then every change of
+        leader, term or value (a vacancy included), following it with
+        blocking reads (``X-OctoStore-Index``) of up to ``wait`` s. A failed
+        read is repeated with backoff; it raises only errors no retry can
+        fix (Unauthorized, Forbidden, Invalid). Changes that come and go
+        between two reads may be missed; the last one never is."""
+        last: Optional[Election] = None
+        index, failures = 0, 0
+        while True:
+            try:
+                st = self.get_election(name, wait=wait if last is not None else 0, index=index)
+            except OctoStoreError as e:
+                if _core.observe_fatal(e):
+                    raise
+                failures += 1
+                time.sleep(_core.backoff(self.retry, failures, e))
+                continue
+            failures, index = 0, st.index
+            if _core.election_changed(last, st):
+                last = st
+                yield st
+
     # --- helpers ---
 
     def lock(
@@ -299,18 +366,26 @@ class Client:
         *,
         session: "Union[Session, str, None]" = None,
         metadata: Optional[str] = None,
+        limit: Optional[int] = None,
+        shared: bool = False,
         safety_margin: Optional[float] = None,
         renew_every: Optional[float] = None,
     ) -> "Lease":
         """Acquires ``name`` (waiting up to ``wait`` s) and keeps it renewed
         in a background thread until released; use it as ``with
         client.lock(...) as lease:``, which releases on exit, exceptions
-        included. See Lease for the safety rules."""
+        included. See Lease for the safety rules.
+
+        ``limit=N`` holds one of the N slots of a semaphore (every holder
+        must ask with the same N, else LimitMismatch); ``shared=True``
+        holds a read/write lock as a reader (any number together, never
+        with a writer, who holds it without ``shared``)."""
         ttl, margin = _core.kept_ttl(ttl, 30, safety_margin)
+        limit, mode = _core.lock_mode(limit, shared)
         every = renew_every if renew_every and renew_every > 0 else ttl / 3
         session_id = session.session_id if isinstance(session, Session) else session
         sent = time.monotonic()
-        lk = self._acquire_checked(name, ttl, wait, session_id, metadata)
+        lk = self._acquire_checked(name, ttl, wait, session_id, metadata, limit, mode)
         if wait > 0 and time.monotonic() - sent > every:
             # Granted long after it was sent: restart the deadline from a
             # fresh reading.
@@ -326,7 +401,14 @@ class Client:
         return Lease(self, lk, sent, ttl, margin, every)
 
     def _acquire_checked(
-        self, name: str, ttl: float, wait: float, session_id: Optional[str], metadata: Optional[str]
+        self,
+        name: str,
+        ttl: float,
+        wait: float,
+        session_id: Optional[str],
+        metadata: Optional[str],
+        limit: Optional[int],
+        mode: Optional[str],
     ) -> Lock:
         """acquire, resolving an unknown outcome with a status read instead
         of repeating it blindly: a lock held by this session is adopted;
@@ -335,13 +417,46 @@ class Client:
         one is asked for again with what is left of the wait."""
         start = time.monotonic()
         try:
-            return self.acquire(name, ttl, wait=wait, session_id=session_id, metadata=metadata)
+            return self.acquire(name, ttl, wait=wait, session_id=session_id, metadata=metadata, limit=limit, mode=mode)
         except OutcomeUnknown:
             st = self.get(name)
-        if st.held and session_id and st.session_id == session_id:
-            return _core.lock_from_status(st)
+        mine = _core.held_by_session(st, session_id)
+        if mine is not None:
+            return mine
         left = 0.0 if st.held else max(0.0, wait - (time.monotonic() - start))
-        return self.acquire(name, ttl, wait=left, session_id=session_id, metadata=metadata)
+        return self.acquire(name, ttl, wait=left, session_id=session_id, metadata=metadata, limit=limit, mode=mode)
+
+    def lead(
+        self,
+        name: str,
+        ttl: float = 30,
+        wait: float = 0,
+        *,
+        value: Optional[str] = None,
+        session: "Union[Session, str, None]" = None,
+        safety_margin: Optional[float] = None,
+        renew_every: Optional[float] = None,
+    ) -> "Leadership":
+        """Campaigns for election ``name`` (waiting up to ``wait`` s) and
+        keeps the leadership renewed in a background thread, by campaigning
+        again, until resigned: ``with client.lead(...) as leader:`` resigns
+        on exit. ``lost``/``check()`` as for a Lease (LeadershipLost)."""
+        ttl, margin = _core.kept_ttl(ttl, 30, safety_margin)
+        every = renew_every if renew_every and renew_every > 0 else ttl / 3
+        session_id = session.session_id if isinstance(session, Session) else session
+        sent = time.monotonic()
+        st = self.campaign(name, ttl, value=value, wait=wait, session_id=session_id)
+        if wait > 0 and time.monotonic() - sent > every:
+            sent = time.monotonic()
+            try:
+                self.campaign(name, ttl, session_id=session_id)
+            except BaseException:
+                try:
+                    self.resign(name, st.lease_id)
+                except OctoStoreError:
+                    pass
+                raise
+        return Leadership(self, st, session_id, sent, ttl, margin, every)
 
     def session(
         self, ttl: float = 60, *, keepalive_every: Optional[float] = None, safety_margin: Optional[float] = None
@@ -539,6 +654,83 @@ class Lease:
     ) -> None:
         try:
             self.release()
+        except OctoStoreError:
+            if exc is None:
+                raise
+
+
+class Leadership:
+    """An election's leadership kept by this client (Client.lead): renewed
+    by campaigning again every ttl/3, which extends the same lease. ``lost``
+    is set, and ``check()`` raises LeadershipLost, the moment it can no
+    longer be proven held, as for a Lease; send ``term`` with every write
+    only the leader may make."""
+
+    def __init__(
+        self, client: Client, status: Election, session_id: Optional[str], sent: float, ttl: float, margin: float, every: float
+    ) -> None:
+        self._client = client
+        self.status = status
+        self._session_id = session_id
+        self._keeper = _Keeper(sent, ttl, margin, every, self._renew, LeadershipLost, "leadership")
+
+    def _renew(self, deadline: float) -> None:
+        name, ttl = self.status.name, self._keeper.state.ttl
+        st = self._client._do(_core.campaign(name, ttl, 0, self._session_id, None), deadline)
+        lapsed = _core.term_lapsed(self.status, st)
+        if lapsed is not None:
+            try:
+                self._client.resign(name, st.lease_id)
+            finally:
+                raise lapsed
+
+    @property
+    def name(self) -> str:
+        return self.status.name
+
+    @property
+    def lease_id(self) -> str:
+        return self.status.lease_id
+
+    @property
+    def term(self) -> int:
+        return self.status.term
+
+    @property
+    def lost(self) -> threading.Event:
+        return self._keeper.lost
+
+    @property
+    def reason(self) -> Optional[Exception]:
+        return self._keeper.reason
+
+    def check(self) -> None:
+        """Raises LeadershipLost if the leadership is lost or its local
+        deadline has passed."""
+        self._keeper.check()
+
+    def proclaim(self, value: str) -> Election:
+        """Replaces the leader's value (a lost leadership: NotFound)."""
+        self.status = self._client.proclaim(self.status.name, self.status.lease_id, value)
+        return self.status
+
+    def resign(self) -> None:
+        """Stops renewing and gives the leadership up; one already lost is
+        not an error."""
+        self._keeper.halt(LeadershipLost("leadership resigned"), self._client.timeout)
+        try:
+            self._client.resign(self.status.name, self.status.lease_id)
+        except NotFound:
+            pass
+
+    def __enter__(self) -> "Leadership":
+        return self
+
+    def __exit__(
+        self, typ: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
+    ) -> None:
+        try:
+            self.resign()
         except OctoStoreError:
             if exc is None:
                 raise
