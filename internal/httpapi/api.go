@@ -240,7 +240,9 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) (string, bool) {
 		a.forward(w, r)
 		return rt.name, true
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	if !req.bodyRead { // intake read and bounded it already
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	}
 	h(w, req)
 	return rt.name, false
 }

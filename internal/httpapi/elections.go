@@ -185,15 +185,10 @@ func (a *API) handleGetElection(w http.ResponseWriter, r *request) {
 // electionValue reads a campaign's or proclaim's value: text of at most
 // MaxElectionValue bytes, required by proclaim (an empty one clears it).
 func electionValue(v *text, required bool) (string, error) {
-	switch {
-	case v == nil && required:
+	if v == nil && required {
 		return "", invalid("value is required")
-	case v == nil:
-		return "", nil
-	case len(*v) > state.MaxElectionValue:
-		return "", invalid("value must be at most %d bytes", state.MaxElectionValue)
 	}
-	return string(*v), nil
+	return textUpTo("value", v, state.MaxElectionValue)
 }
 
 // electionPayload is an election's event on /events (event: election):

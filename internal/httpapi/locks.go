@@ -238,10 +238,10 @@ func (a *API) handleListLocks(w http.ResponseWriter, r *request) {
 	}
 	resp := listResponse{Locks: []listedLock{}}
 	err = a.store.Read(r.Context(), q.stale, func(s state.View, now int64) {
-		locks, more := pageOf(r, q, func(name string) (state.Lock, bool) { return s.GetLock(name, now) },
-			func(p, a string, n int) ([]state.Lock, bool) { return s.ListLocks(p, a, n, now) })
-		for _, l := range locks {
-			resp.Locks = append(resp.Locks, listed(s, l, now))
+		locks, more := pageOf(r, q, func(name string) (state.LockStatus, bool) { return s.LockStatus(name, now) },
+			func(p, a string, n int) ([]state.LockStatus, bool) { return s.ListLockStatuses(p, a, n, now) })
+		for _, st := range locks {
+			resp.Locks = append(resp.Locks, listed(s, st))
 		}
 		if more {
 			resp.NextAfter = &locks[len(locks)-1].Name
@@ -258,12 +258,13 @@ func (a *API) handleListLocks(w http.ResponseWriter, r *request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// listed is a listing's entry for l, a held name's first holder; a
+// listed is a listing's entry for a held name: its first holder; a
 // shaped name's entry also has its shape and every holder.
-func listed(s state.View, l state.Lock, now int64) listedLock {
+func listed(s state.View, st state.LockStatus) listedLock {
+	l := st.Holders[0]
 	e := listedLock{Name: l.Name, Status: "held", HolderID: l.HolderID, Holder: s.Login(l.HolderID),
 		FencingToken: l.Token, ExpiresAt: unixTime(l.ExpiresAt), Metadata: l.Metadata}
-	if st, ok := s.LockStatus(l.Name, now); ok && shaped(st) {
+	if shaped(st) {
 		full := statusResponse(st, loginsOf(s, st.Holders))
 		e.Limit, e.Mode, e.Holders = full.Limit, full.Mode, full.Holders
 	}

@@ -73,12 +73,15 @@ func optionalUUID(field string, s *string) (uuid.UUID, error) {
 	return id, nil
 }
 
-func metadata(s *text) (string, error) {
+func metadata(s *text) (string, error) { return textUpTo("metadata", s, state.MaxMetadataLen) }
+
+// textUpTo reads an optional text field of at most max bytes.
+func textUpTo(field string, s *text, max int) (string, error) {
 	if s == nil {
 		return "", nil
 	}
-	if len(*s) > state.MaxMetadataLen {
-		return "", invalid("metadata must be at most %d bytes", state.MaxMetadataLen)
+	if len(*s) > max {
+		return "", invalid("%s must be at most %d bytes", field, max)
 	}
 	return string(*s), nil
 }

@@ -95,31 +95,33 @@ func (s *State) GetSession(id uuid.UUID, now int64) (Session, int, bool) {
 
 // UserByToken returns the user owning the token with digest h.
 func (s *State) UserByToken(h TokenHash) (User, bool) {
+	_, u, ok := s.tokenAndUser(h)
+	return u, ok
+}
+
+// tokenAndUser finds the token with digest h and its user, in one lookup.
+func (s *State) tokenAndUser(h TokenHash) (Token, User, bool) {
 	e, ok := s.tokens[h]
 	if !ok {
-		return User{}, false
+		return Token{}, User{}, false
 	}
 	// The map lookup is keyed by the digest, so its timing reveals nothing
 	// usable about the token; compare the full digest in constant time anyway.
 	if subtle.ConstantTimeCompare(h[:], e.Hash[:]) != 1 {
-		return User{}, false
+		return Token{}, User{}, false
 	}
 	u, ok := s.users[e.UserID]
 	if !ok {
-		return User{}, false
+		return Token{}, User{}, false
 	}
-	return *u, true
+	return e, *u, true
 }
 
 // TokenFor returns the token with digest h and its user, unless it
 // expired at now: what a request authenticates with.
 func (s *State) TokenFor(h TokenHash, now int64) (Token, User, bool) {
-	u, ok := s.UserByToken(h)
-	if !ok {
-		return Token{}, User{}, false
-	}
-	t := s.tokens[h]
-	if t.ExpiredAt(now) {
+	t, u, ok := s.tokenAndUser(h)
+	if !ok || t.ExpiredAt(now) {
 		return Token{}, User{}, false
 	}
 	return t, u, true
