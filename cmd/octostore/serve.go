@@ -76,6 +76,8 @@ func serve(cfg server.Config) int {
 		// A lock server's live heap is its state: the tuner bounds memory
 		// by it without collecting a small heap constantly (package tune).
 		defer tune.StartGC().Stop()
+		// The headroom goes back to the system once a burst is over.
+		defer tune.StartIdle().Stop()
 	}
 	if _, set := os.LookupEnv("GOMAXPROCS"); !set {
 		// One P until the server is busy on all it has and the machine

@@ -2,7 +2,8 @@
 // collector's target follows the live heap (gc.go), and the number of
 // Ps, the threads that run Go code at once, follows the CPU the server
 // actually uses (procs.go). Each is off when its environment variable
-// (GOGC, GOMAXPROCS) is set: an operator's choice wins.
+// (GOGC, GOMAXPROCS) is set: an operator's choice wins. After a burst,
+// the collector's headroom goes back to the system (idle.go).
 //
 // The collector. GOGC is a fixed ratio: the heap may grow by GOGC percent
 // of what the last collection left alive. A lock server's live heap is

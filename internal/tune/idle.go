@@ -1,0 +1,95 @@
+package tune
+
+import (
+	"runtime/debug"
+	"runtime/metrics"
+	"time"
+)
+
+// The collector's headroom (gc.go) is memory the heap may fill with
+// garbage before the next collection: needed while requests allocate,
+// not once they stop. A lock server is often quiet between bursts while
+// it holds many locks, and the runtime's own scavenger gives that memory
+// back over minutes. So when a quiet interval follows real work, the
+// server collects and returns what is free at once (debug.FreeOSMemory):
+// one collection per burst, which at 100,000 held locks costs tens of
+// milliseconds, and the resident set falls to about the live heap.
+const (
+	idleEvery = 500 * time.Millisecond
+	// quietAllocs: an interval that allocated less is quiet. Idle
+	// keepalives and health checks allocate far less than this.
+	quietAllocs = 1 << 20
+	// worthFreeing: the allocation since the last return that makes a
+	// collection worth its cost; below it, the heap has not grown enough
+	// to matter.
+	worthFreeing = 32 << 20
+)
+
+// idleReturn decides, from the bytes allocated in total, when to return
+// memory: after a quiet interval that follows at least worthFreeing
+// bytes of allocation since the last return. It is pure so that its
+// rules are tested without a clock.
+type idleReturn struct {
+	last, since uint64
+	started     bool
+}
+
+// step takes the total allocated at the end of an interval and reports
+// whether to return memory now.
+func (r *idleReturn) step(total uint64) bool {
+	if !r.started {
+		r.started, r.last = true, total
+		return false
+	}
+	delta := total - r.last
+	r.last = total
+	r.since += delta
+	if delta >= quietAllocs || r.since < worthFreeing {
+		return false
+	}
+	r.since = 0
+	return true
+}
+
+// returnWhenIdle runs until stop is closed, returning memory (free) when
+// idleReturn says so, with the total allocated read by allocs.
+func returnWhenIdle(every time.Duration, allocs func() uint64, free func(), stop <-chan struct{}) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var r idleReturn
+	r.step(allocs())
+	for {
+		select {
+		case <-t.C:
+			if r.step(allocs()) {
+				free()
+			}
+		case <-stop:
+			return
+		}
+	}
+}
+
+// totalAllocs is the bytes the heap has allocated since the start.
+func totalAllocs() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
+}
+
+// Idle returns memory to the system when the server goes quiet after
+// work, until Stop.
+type Idle struct{ stop chan struct{} }
+
+// StartIdle starts returning memory when idle.
+func StartIdle() *Idle {
+	i := &Idle{stop: make(chan struct{})}
+	go returnWhenIdle(idleEvery, totalAllocs, debug.FreeOSMemory, i.stop)
+	return i
+}
+
+// Stop ends it.
+func (i *Idle) Stop() { close(i.stop) }
