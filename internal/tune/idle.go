@@ -13,30 +13,34 @@ import (
 // back over minutes. So when a quiet interval follows real work, the
 // server collects and returns what is free at once (debug.FreeOSMemory):
 // one collection per burst, which at 100,000 held locks costs tens of
-// milliseconds, and the resident set falls to about the live heap.
+// milliseconds, and the resident set falls to about the live heap. A
+// forced collection costs in proportion to the live heap, so a burst must
+// have allocated at least the live heap to earn one: frequent bursts on a
+// large state then add at most one collection for every two the
+// collector makes anyway (it collects every half live heap, gc.go).
 const (
 	idleEvery = 500 * time.Millisecond
 	// quietAllocs: an interval that allocated less is quiet. Idle
 	// keepalives and health checks allocate far less than this.
 	quietAllocs = 1 << 20
-	// worthFreeing: the allocation since the last return that makes a
-	// collection worth its cost; below it, the heap has not grown enough
-	// to matter.
+	// worthFreeing: the least allocation since the last return that
+	// makes a collection worth its cost (the live heap, if larger);
+	// below it, the heap has not grown enough to matter.
 	worthFreeing = 32 << 20
 )
 
 // idleReturn decides, from the bytes allocated in total, when to return
 // memory: after a quiet interval that follows at least worthFreeing
-// bytes of allocation since the last return. It is pure so that its
-// rules are tested without a clock.
+// bytes, and at least the live heap, of allocation since the last
+// return. It is pure so that its rules are tested without a clock.
 type idleReturn struct {
 	last, since uint64
 	started     bool
 }
 
-// step takes the total allocated at the end of an interval and reports
-// whether to return memory now.
-func (r *idleReturn) step(total uint64) bool {
+// step takes the total allocated at the end of an interval and the live
+// heap, and reports whether to return memory now.
+func (r *idleReturn) step(total, live uint64) bool {
 	if !r.started {
 		r.started, r.last = true, total
 		return false
@@ -44,7 +48,7 @@ func (r *idleReturn) step(total uint64) bool {
 	delta := total - r.last
 	r.last = total
 	r.since += delta
-	if delta >= quietAllocs || r.since < worthFreeing {
+	if delta >= quietAllocs || r.since < max(worthFreeing, live) {
 		return false
 	}
 	r.since = 0
@@ -52,16 +56,17 @@ func (r *idleReturn) step(total uint64) bool {
 }
 
 // returnWhenIdle runs until stop is closed, returning memory (free) when
-// idleReturn says so, with the total allocated read by allocs.
-func returnWhenIdle(every time.Duration, allocs func() uint64, free func(), stop <-chan struct{}) {
+// idleReturn says so, with the total allocated and the live heap read by
+// heap.
+func returnWhenIdle(every time.Duration, heap func() (total, live uint64), free func(), stop <-chan struct{}) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	var r idleReturn
-	r.step(allocs())
+	r.step(heap())
 	for {
 		select {
 		case <-t.C:
-			if r.step(allocs()) {
+			if r.step(heap()) {
 				free()
 			}
 		case <-stop:
@@ -70,14 +75,18 @@ func returnWhenIdle(every time.Duration, allocs func() uint64, free func(), stop
 	}
 }
 
-// totalAllocs is the bytes the heap has allocated since the start.
-func totalAllocs() uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+// heapAllocs reads the bytes the heap has allocated since the start and
+// the live heap the last collection measured.
+func heapAllocs() (total, live uint64) {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/heap/live:bytes"}}
 	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		return 0
+	if s[0].Value.Kind() == metrics.KindUint64 {
+		total = s[0].Value.Uint64()
 	}
-	return s[0].Value.Uint64()
+	if s[1].Value.Kind() == metrics.KindUint64 {
+		live = s[1].Value.Uint64()
+	}
+	return total, live
 }
 
 // Idle returns memory to the system when the server goes quiet after
@@ -87,7 +96,7 @@ type Idle struct{ stop chan struct{} }
 // StartIdle starts returning memory when idle.
 func StartIdle() *Idle {
 	i := &Idle{stop: make(chan struct{})}
-	go returnWhenIdle(idleEvery, totalAllocs, debug.FreeOSMemory, i.stop)
+	go returnWhenIdle(idleEvery, heapAllocs, debug.FreeOSMemory, i.stop)
 	return i
 }
 
