@@ -1,19 +1,27 @@
-// Command floor is the least an HTTP/JSON lock server built on net/http
-// can cost: it answers `octostore bench`'s requests (create a session,
-// acquire, release) with answers of the same shape and size, decoding and
-// encoding JSON with encoding/json, and does nothing else: no
-// authentication, no state, no Raft, no disk. bench/cpu-per-cycle.sh
-// measures its CPU per acquire+release cycle beside the real server's, so
-// BENCHMARKS.md can say how much of a cycle is net/http and the kernel's
-// loopback TCP, which no change to OctoStore's own code removes.
+// Command floor is the least an HTTP/JSON lock server can cost: it
+// answers `octostore bench`'s and the shared load generator's requests
+// (create a session, acquire, release) with answers of the same shape and
+// size, and does nothing else: no authentication, no state, no Raft.
 //
-//	go run ./bench/floor 127.0.0.1:13999
+// By default it is built on net/http and encoding/json, as OctoStore is,
+// so bench/cpu-per-cycle.sh can say how much of a cycle is net/http and
+// the kernel's loopback TCP, which no change to OctoStore's own code
+// removes. With -raw it is a hand-written HTTP/1.1 loop instead (one
+// buffered read and one write per request, no goroutine but the
+// connection's): what leaving net/http could at best give. With -fsync
+// DIR every acquire and release also writes a record into a preallocated
+// file in DIR and fdatasyncs it before answering, one at a time: the
+// durable ceiling of a single client (bench/ceilings.sh).
+//
+//	go run ./bench/floor [-raw] [-fsync DIR] 127.0.0.1:13999
 package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -24,19 +32,40 @@ import (
 var token atomic.Uint64
 
 func main() {
-	if len(os.Args) != 2 || !strings.HasPrefix(os.Args[1], "127.0.0.1:") {
-		fmt.Fprintln(os.Stderr, "usage: floor 127.0.0.1:PORT")
+	raw := flag.Bool("raw", false, "serve with a hand-written HTTP/1.1 loop instead of net/http")
+	fsyncDir := flag.String("fsync", "", "write and fdatasync a record per acquire and release, in this directory")
+	flag.Parse()
+	if flag.NArg() != 1 || !strings.HasPrefix(flag.Arg(0), "127.0.0.1:") {
+		fmt.Fprintln(os.Stderr, "usage: floor [-raw] [-fsync DIR] 127.0.0.1:PORT")
 		os.Exit(2)
 	}
-	srv := &http.Server{Addr: os.Args[1], Handler: http.HandlerFunc(handle), ReadHeaderTimeout: 10 * time.Second}
+	if *fsyncDir != "" {
+		if err := openLog(*fsyncDir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	if *raw {
+		ln, err := net.Listen("tcp", flag.Arg(0))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		serveRaw(ln)
+	}
+	srv := &http.Server{Addr: flag.Arg(0), Handler: http.HandlerFunc(handle), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintln(os.Stderr, srv.ListenAndServe())
 	os.Exit(1)
 }
 
 func handle(w http.ResponseWriter, r *http.Request) {
 	var in map[string]any
-	if b, _ := io.ReadAll(r.Body); len(b) > 0 {
+	b, _ := io.ReadAll(r.Body)
+	if len(b) > 0 {
 		_ = json.Unmarshal(b, &in)
+	}
+	if isLockWrite(r.URL.Path) {
+		durable(b, r.URL.Path)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Request-Id", "floor")
@@ -55,4 +84,9 @@ func handle(w http.ResponseWriter, r *http.Request) {
 			"expires_at": time.Now().Add(time.Minute).UTC(), "keepalive_interval_secs": 30}
 	}
 	_ = json.NewEncoder(w).Encode(out)
+}
+
+// isLockWrite: the requests a lock server must make durable.
+func isLockWrite(path string) bool {
+	return strings.HasSuffix(path, "/acquire") || strings.HasSuffix(path, "/release")
 }
