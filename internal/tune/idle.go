@@ -12,8 +12,7 @@ import (
 // it holds many locks, and the runtime's own scavenger gives that memory
 // back over minutes. So when a quiet interval follows real work, the
 // server collects and returns what is free at once (debug.FreeOSMemory):
-// one collection per burst, which at 100,000 held locks costs tens of
-// milliseconds, and the resident set falls to about the live heap. A
+// one collection per burst, and the resident set loses the headroom. A
 // forced collection costs in proportion to the live heap, so a burst must
 // have allocated at least the live heap to earn one: frequent bursts on a
 // large state then add at most one collection for every two the
@@ -30,11 +29,16 @@ const (
 )
 
 // idleReturn decides, from the bytes allocated in total, when to return
-// memory: after a quiet interval that follows at least worthFreeing
-// bytes, and at least the live heap, of allocation since the last
-// return. It is pure so that its rules are tested without a clock.
+// memory: on a quiet interval after a busy one, once at least
+// worthFreeing bytes, and at least the live heap, were allocated since
+// the last return. The busy interval is what makes it a burst: a steady
+// trickle of quiet intervals adds up to the threshold too, and would
+// otherwise make every threshold's worth of light load pay a collection
+// and fault the returned pages back in. It is pure so that its rules are
+// tested without a clock.
 type idleReturn struct {
 	last, since uint64
+	busy        bool // an interval since the last return allocated quietAllocs or more
 	started     bool
 }
 
@@ -48,10 +52,14 @@ func (r *idleReturn) step(total, live uint64) bool {
 	delta := total - r.last
 	r.last = total
 	r.since += delta
-	if delta >= quietAllocs || r.since < max(worthFreeing, live) {
+	if delta >= quietAllocs {
+		r.busy = true
 		return false
 	}
-	r.since = 0
+	if !r.busy || r.since < max(worthFreeing, live) {
+		return false
+	}
+	r.since, r.busy = 0, false
 	return true
 }
 

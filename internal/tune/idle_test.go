@@ -1,15 +1,17 @@
 package tune
 
 import (
+	"runtime/metrics"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 )
 
 // TestIdleReturn: memory goes back once per burst, on the first quiet
-// interval after at least worthFreeing bytes (and the live heap) of
-// allocation, never while busy, and not again while the server stays
-// quiet.
+// interval after a busy one once at least worthFreeing bytes (and the
+// live heap) were allocated, never while busy, not again while the server
+// stays quiet, and never for a steady trickle of quiet intervals.
 func TestIdleReturn(t *testing.T) {
 	const mib = 1 << 20
 	for _, tc := range []struct {
@@ -21,6 +23,9 @@ func TestIdleReturn(t *testing.T) {
 		{"BusyThenQuiet", []uint64{40 * mib, 40 * mib, 0, 0, 0}, 0, []bool{false, false, true, false, false}},
 		{"SmallBurstNotWorthIt", []uint64{8 * mib, 0, 8 * mib, 0}, 0, []bool{false, false, false, false}},
 		{"SmallBurstsAddUp", []uint64{20 * mib, 0, 20 * mib, 0}, 0, []bool{false, false, false, true}},
+		{"SteadyTrickle", slices.Repeat([]uint64{quietAllocs - 1}, 64), 0, make([]bool, 64)},
+		{"TrickleThenBurst", append(slices.Repeat([]uint64{quietAllocs - 1}, 40), quietAllocs, 0, 0), 0,
+			append(make([]bool, 41), true, false)},
 		{"KeepalivesAreQuiet", []uint64{64 * mib, quietAllocs - 1, quietAllocs - 1}, 0, []bool{false, true, false}},
 		{"NeverQuiet", []uint64{64 * mib, quietAllocs, 2 * quietAllocs, 64 * mib}, 0, []bool{false, false, false, false}},
 		{"EachBurst", []uint64{64 * mib, 0, 64 * mib, 0}, 0, []bool{false, true, false, true}},
@@ -45,7 +50,7 @@ func TestIdleReturn(t *testing.T) {
 func TestReturnWhenIdle_Runs(t *testing.T) {
 	var total, frees atomic.Uint64
 	var reads atomic.Int64
-	heap := func() (uint64, uint64) { reads.Add(1); return total.Load(), 0 }
+	heap := func() (uint64, uint64) { v := total.Load(); reads.Add(1); return v, 0 }
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		returnWhenIdle(time.Millisecond, heap, func() { frees.Add(1) }, stop)
@@ -68,3 +73,23 @@ func TestReturnWhenIdle_Runs(t *testing.T) {
 		t.Fatalf("%d returns after one burst, want 1", n)
 	}
 }
+
+// TestHeapAllocs: the runtime serves both metrics the loop reads (a
+// renamed or dropped one would silently turn the return off), and the
+// total grows with allocation.
+func TestHeapAllocs(t *testing.T) {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	for _, m := range s {
+		if m.Value.Kind() != metrics.KindUint64 {
+			t.Fatalf("runtime/metrics %s: kind %v, want uint64", m.Name, m.Value.Kind())
+		}
+	}
+	before, _ := heapAllocs()
+	sink = make([]byte, 1<<20)
+	if after, _ := heapAllocs(); after < before+1<<20 {
+		t.Fatalf("allocated 1 MiB, total went %d -> %d", before, after)
+	}
+}
+
+var sink []byte
