@@ -59,31 +59,39 @@ func main() {
 }
 
 func handle(w http.ResponseWriter, r *http.Request) {
-	var in map[string]any
 	b, _ := io.ReadAll(r.Body)
-	if len(b) > 0 {
-		_ = json.Unmarshal(b, &in)
-	}
-	if isLockWrite(r.URL.Path) {
-		durable(b, r.URL.Path)
-	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Request-Id", "floor")
+	w.Write(answer(r.URL.Path, b))
+}
+
+// answer decodes the request's JSON body, makes it durable when it is a
+// lock write and a log is open, and encodes the answer of the shape
+// OctoStore gives, with encoding/json: both floors do exactly this.
+func answer(path string, body []byte) []byte {
+	var in map[string]any
+	if len(body) > 0 {
+		_ = json.Unmarshal(body, &in)
+	}
+	if isLockWrite(path) {
+		durable(body, path)
+	}
 	var out any
 	switch {
-	case r.URL.Path == "/health" || r.URL.Path == "/ready":
+	case path == "/health" || path == "/ready":
 		out = map[string]string{"status": "ok"}
-	case strings.HasSuffix(r.URL.Path, "/acquire"):
-		out = map[string]any{"status": "acquired", "name": strings.TrimPrefix(r.URL.Path, "/locks/"),
+	case strings.HasSuffix(path, "/acquire"):
+		out = map[string]any{"status": "acquired", "name": strings.TrimSuffix(strings.TrimPrefix(path, "/locks/"), "/acquire"),
 			"lease_id": "9de484d2-73bb-42d1-9a1c-b0b512dd136b", "fencing_token": token.Add(1),
 			"expires_at": time.Now().Add(time.Minute).UTC(), "holder": "bench"}
-	case strings.HasSuffix(r.URL.Path, "/release"):
+	case strings.HasSuffix(path, "/release"):
 		out = map[string]string{"status": "released", "message": "Lock released"}
 	default: // sessions: create, keepalive, delete
 		out = map[string]any{"session_id": "5f0c6a9e-2b7d-4c1e-9a53-0d8e7f6b1c2a", "ttl_seconds": 60,
 			"expires_at": time.Now().Add(time.Minute).UTC(), "keepalive_interval_secs": 30}
 	}
-	_ = json.NewEncoder(w).Encode(out)
+	b, _ := json.Marshal(out)
+	return append(b, '\n')
 }
 
 // isLockWrite: the requests a lock server must make durable.
