@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from typing import List, Optional
 
 import pytest
 
@@ -100,5 +101,71 @@ def test_namespace_routes(make_server: ServerFactory) -> None:
             with pytest.raises(octostore.NotFound) as gone:
                 await a.release_namespace("bob")
             assert gone.value.code == "namespace_not_found"
+
+    asyncio.run(run())
+
+
+def test_election_list(make_server: ServerFactory) -> None:
+    s = make_server()
+    alice, bob = Client(s.addr, ALICE), Client(s.addr, BOB)
+    a = alice.campaign("el/a", 60, value="a:1")
+    b = bob.campaign("el/b", 60, value="b:1")
+    alice.campaign("elx/other", 60)  # outside the prefix
+    alice.resign("el/vacant", alice.campaign("el/vacant", 60).lease_id)  # vacant: not listed
+
+    page = alice.list_elections("el/")
+    assert page.total == 2 and page.next_after is None
+    assert [(e.name, e.elected, e.leader, e.lease_id, e.term, e.value) for e in page.elections] == [
+        ("el/a", True, "alice", a.lease_id, a.term, "a:1"),
+        ("el/b", True, "bob", b.lease_id, b.term, "b:1"),
+    ]
+    assert all(e.since is not None and e.expires_at is not None for e in page.elections)
+
+    # One per page: every one exactly once, in name order.
+    names: List[str] = []
+    after: Optional[str] = None
+    while True:
+        page = alice.list_elections("el/", after=after, limit=1)
+        assert page.total == len(page.elections) == 1
+        names.append(page.elections[0].name)
+        if page.next_after is None:
+            break
+        after = page.next_after
+    assert names == ["el/a", "el/b"]
+    assert [e.name for e in alice.list_all_elections("el/")] == ["el/a", "el/b"]
+    assert [e.name for e in bob.list_all_elections()] == ["el/a", "el/b", "elx/other"]
+    assert alice.list_elections("el/", stale=True).total == 2
+
+    async def run() -> None:
+        async with AsyncClient(s.addr, BOB) as ab:
+            page = await ab.list_elections("el/", limit=1)
+            assert [(e.name, e.leader, e.term) for e in page.elections] == [("el/a", "alice", a.term)]
+            assert page.next_after == "el/a"
+            page = await ab.list_elections("el/", after=page.next_after, limit=1)
+            assert [(e.name, e.leader, e.term) for e in page.elections] == [("el/b", "bob", b.term)]
+            assert page.next_after is None
+            assert [e.name for e in await ab.list_all_elections("el/")] == ["el/a", "el/b"]
+
+    asyncio.run(run())
+
+
+def test_election_list_tenancy(make_server: ServerFactory) -> None:
+    # Under isolated tenancy another user sees none of alice's elections,
+    # and asking for her prefix is Forbidden.
+    s = make_server("--tenancy", "isolated")
+    alice, bob = Client(s.addr, ALICE), Client(s.addr, BOB)
+    alice.campaign("alice/el/a", 60)
+    alice.campaign("alice/el/b", 60)
+    bob.campaign("bob/el/c", 60)
+    assert [e.name for e in alice.list_all_elections()] == ["alice/el/a", "alice/el/b"]
+    assert [e.name for e in bob.list_all_elections()] == ["bob/el/c"]
+    with pytest.raises(octostore.Forbidden):
+        bob.list_elections("alice/")
+
+    async def run() -> None:
+        async with AsyncClient(s.addr, BOB) as ab:
+            assert [e.name for e in (await ab.list_elections()).elections] == ["bob/el/c"]
+            with pytest.raises(octostore.Forbidden):
+                await ab.list_elections("alice/el/")
 
     asyncio.run(run())

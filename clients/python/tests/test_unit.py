@@ -243,6 +243,24 @@ def test_namespace_calls() -> None:
     ]
 
 
+def test_election_list_call() -> None:
+    page = _core.list_elections("svc/", "svc/a", 2, True)
+    assert (page.method, page.path, page.query, page.kind) == (
+        "GET", "/elections", {"prefix": "svc/", "after": "svc/a", "limit": "2", "stale": "true"}, _core.Kind.READ
+    )
+    assert _core.list_elections(None, None, None, False).query == {}
+    doc = {"elections": [{"status": "leader", "name": "svc/b", "leader": "alice",
+                          "lease_id": "550e8400-e29b-41d4-a716-446655440000", "term": 7, "value": "b:1",
+                          "since": "2030-01-01T00:00:00Z", "expires_at": "2030-01-01T00:00:30Z"}],
+           "total": 1, "next_after": "svc/b"}
+    got = page.parse(doc, {})
+    assert (got.total, got.next_after) == (1, "svc/b")
+    e = got.elections[0]
+    assert (e.name, e.elected, e.leader, e.term, e.value) == ("svc/b", True, "alice", 7, "b:1")
+    assert e.expires_at == dt.datetime(2030, 1, 1, 0, 0, 30, tzinfo=dt.timezone.utc)
+    assert page.parse({"elections": [], "total": 0, "next_after": None}, {}) == octostore.ElectionList([], 0, None)
+
+
 def test_token_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for k in ("OCTOSTORE_URL", "OCTOSTORE_TOKEN", "OCTOSTORE_TOKEN_FILE"):
         monkeypatch.delenv(k, raising=False)

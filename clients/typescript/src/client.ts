@@ -9,7 +9,7 @@ import { EventStream, type EventsOptions } from "./events.js";
 import { Keeper, keptTTL } from "./keeper.js";
 import type {
   ClusterStatus, CreatedToken, Election, ElectionVacant, CreateSessionResponse, CreateWebhookRequest, HeldLock, KeepAliveResponse,
-  ListedLock, ListLocksResponse, LockNotHeld, LockResponse, Namespace, NamespaceList, ReadyStatus, SessionStatus,
+  ListElectionsResponse, ListedLock, ListLocksResponse, LockNotHeld, LockResponse, Namespace, NamespaceList, ReadyStatus, SessionStatus,
   TokenInfo, Webhook,
 } from "./types.js";
 
@@ -148,6 +148,14 @@ type Q = Record<string, string | undefined>;
 
 const bool = (b: boolean | undefined): string | undefined => (b ? "true" : undefined);
 
+/** The query of a page of locks or elections. */
+function listQuery(o: ListOptions): Q {
+  return {
+    prefix: o.prefix || undefined, after: o.after || undefined,
+    limit: o.limit !== undefined && o.limit > 0 ? String(Math.floor(o.limit)) : undefined, stale: bool(o.stale),
+  };
+}
+
 export class OctoStore {
   /** @internal */
   readonly t: Transport;
@@ -282,6 +290,21 @@ export class OctoStore {
   }
 
   /**
+   * One page of the elections that have a leader, in name order, selected
+   * as list() selects locks (`prefix`, `after`, `limit`, `stale`);
+   * `next_after` is set when more follow. A vacant election is not listed.
+   */
+  async listElections(o: ListOptions = {}): Promise<ListElectionsResponse> {
+    const a = await this.t.call({ method: "GET", path: "/elections", query: listQuery(o), kind: "read", signal: o.signal });
+    return a.data as ListElectionsResponse;
+  }
+
+  /** Pages through every election with a leader under prefix. */
+  async listAllElections(prefix = "", o: CallOptions & { stale?: boolean } = {}): Promise<Election[]> {
+    return collect((after) => this.listElections({ ...o, prefix, ...(after !== undefined ? { after } : {}) }), (page) => page.elections);
+  }
+
+  /**
    * Yields the election's leadership now, then every change of leader,
    * term or value (a vacancy included), following it with blocking reads
    * (X-OctoStore-Index), until o.signal aborts (then it just ends). A
@@ -315,11 +338,7 @@ export class OctoStore {
 
   /** One page of the held locks in name order. */
   async list(o: ListOptions = {}): Promise<ListLocksResponse> {
-    const q: Q = {
-      prefix: o.prefix || undefined, after: o.after || undefined,
-      limit: o.limit !== undefined && o.limit > 0 ? String(Math.floor(o.limit)) : undefined, stale: bool(o.stale),
-    };
-    const a = await this.t.call({ method: "GET", path: "/locks", query: q, kind: "read", signal: o.signal });
+    const a = await this.t.call({ method: "GET", path: "/locks", query: listQuery(o), kind: "read", signal: o.signal });
     return a.data as ListLocksResponse;
   }
 

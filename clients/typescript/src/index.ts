@@ -14,6 +14,6 @@ export {
 } from "./errors.js";
 export type {
   LockResponse, LockHolder, Election, ElectionVacant, HeldLock, LockNotHeld, ListLocksResponse, ListedLock, CreateSessionResponse, KeepAliveResponse,
-  SessionStatus, CreateWebhookRequest, Webhook, TokenInfo, CreatedToken, ClusterStatus, ReadyStatus, ErrorBody,
+  ListElectionsResponse, SessionStatus, CreateWebhookRequest, Webhook, TokenInfo, CreatedToken, ClusterStatus, ReadyStatus, ErrorBody,
   WebhookPayload, NamespaceList, Namespace, paths, components,
 } from "./types.js";

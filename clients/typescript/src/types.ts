@@ -3,7 +3,7 @@
 // returned as the server sends them: snake_case fields, times as RFC 3339
 // strings.
 
-import type { components } from "./generated/openapi.js";
+import type { components, paths } from "./generated/openapi.js";
 
 type S = components["schemas"];
 
@@ -17,6 +17,8 @@ export type HeldLock = S["LockResponse"];
 export type Election = S["Election"];
 /** GET /elections/{name} of an election nobody leads. */
 export type ElectionVacant = S["ElectionVacant"];
+/** One page of GET /elections: elections with a leader, in name order (`next_after` when more follow). */
+export type ListElectionsResponse = paths["/elections"]["get"]["responses"][200]["content"]["application/json"];
 /** GET /locks/{name} of a lock nobody holds. */
 export type LockNotHeld = S["LockNotHeld"];
 /** One page of GET /locks. */

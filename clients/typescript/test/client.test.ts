@@ -160,6 +160,30 @@ test("namespaces: the list's query and the escaped name; a lost release is not r
   assert.deepEqual(r.calls, ["DELETE /namespaces/a%20b"]);
 });
 
+test("elections: the list's query, and listAllElections follows next_after", async () => {
+  const e = (name: string) => ({
+    status: "leader", name, leader: "alice", lease_id: lock.lease_id, term: 7, value: "", since: "2030-01-01T00:00:00Z",
+    expires_at: "2030-01-01T00:00:30Z",
+  });
+  const s = scripted(
+    answer(200, "", { elections: [e("svc/a")], total: 1, next_after: "svc/a" }),
+    answer(200, "", { elections: [e("svc/b")], total: 1, next_after: null }),
+  );
+  const page = await s.c.listElections({ prefix: "svc/", after: "svc/", limit: 1.5, stale: true });
+  assert.deepEqual(page, { elections: [e("svc/a")], total: 1, next_after: "svc/a" });
+  assert.deepEqual((await s.c.listAllElections("svc/")).map((x) => x.name), ["svc/b"]);
+  assert.deepEqual(s.urls, [
+    "http://octostore.test/elections?prefix=svc%2F&after=svc%2F&limit=1&stale=true",
+    "http://octostore.test/elections?prefix=svc%2F",
+  ]);
+  const t = scripted(
+    answer(200, "", { elections: [e("svc/a")], total: 1, next_after: "svc/a" }),
+    answer(200, "", { elections: [e("svc/b")], total: 1 }),
+  );
+  assert.deepEqual((await t.c.listAllElections("svc/")).map((x) => x.name), ["svc/a", "svc/b"]);
+  assert.deepEqual(t.urls, ["http://octostore.test/elections?prefix=svc%2F", "http://octostore.test/elections?prefix=svc%2F&after=svc%2Fa"]);
+});
+
 test("names: sent as one path segment, '.' and '..' refused before sending", async () => {
   const s = scripted(answer(200, "", lock));
   await s.c.acquire("jobs/a.b/c_d-e", { ttl: 1 });

@@ -1,6 +1,6 @@
 // The routes the conformance scenarios leave out: system and admin routes,
 // blocking and stale reads, token rotation, sessions kept alive and lost,
-// namespace bindings.
+// namespace bindings, election lists.
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -111,4 +111,50 @@ test("namespaces: an administrator pages through the bindings and releases one; 
   await assert.rejects(admin.releaseNamespace("bob"), (e) => e instanceof NotFound && e.status === 404 && e.code === "namespace_not_found");
   await bob.acquire("bob/y", { ttl: 30 }); // binds it anew
   assert.deepEqual((await admin.listNamespaces({ after: "alice" })).namespaces.map((n) => n.name), ["bob"]);
+});
+
+test("elections: listElections pages through the led elections under a prefix; listAllElections", async () => {
+  const alice = s.client("alice");
+  const bob = s.client("bob");
+  const a = await alice.campaign("el/a", { ttl: 60, value: "a:1" });
+  const b = await bob.campaign("el/b", { ttl: 60, value: "b:1" });
+  await alice.campaign("elx/other", { ttl: 60 }); // outside the prefix
+  await alice.resign("el/vacant", (await alice.campaign("el/vacant", { ttl: 60 })).lease_id); // vacant: not listed
+
+  const page = await alice.listElections({ prefix: "el/" });
+  assert.equal(page.total, 2);
+  assert.ok(page.next_after === undefined || page.next_after === null);
+  assert.deepEqual(page.elections.map((e) => [e.name, e.status, e.leader, e.lease_id, e.term, e.value]), [
+    ["el/a", "leader", "alice", a.lease_id, a.term, "a:1"],
+    ["el/b", "leader", "bob", b.lease_id, b.term, "b:1"],
+  ]);
+  for (const e of page.elections) assert.ok(!Number.isNaN(Date.parse(e.since)) && !Number.isNaN(Date.parse(e.expires_at)));
+
+  // One per page: every one exactly once, in name order.
+  const names: string[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const p = await bob.listElections({ prefix: "el/", limit: 1, ...(after !== undefined ? { after } : {}) });
+    assert.equal(p.total, 1);
+    assert.equal(p.elections.length, 1);
+    names.push(p.elections[0]!.name);
+    if (p.next_after === undefined || p.next_after === null) break;
+    after = p.next_after;
+  }
+  assert.deepEqual(names, ["el/a", "el/b"]);
+  assert.deepEqual((await alice.listAllElections("el/")).map((e) => e.name), ["el/a", "el/b"]);
+  assert.deepEqual((await bob.listAllElections()).map((e) => e.name), ["el/a", "el/b", "elx/other"]);
+  assert.equal((await alice.listElections({ prefix: "el/", stale: true })).total, 2);
+});
+
+test("elections: in isolated tenancy another user lists none of alice's elections", async () => {
+  const iso = await startServer(["--tenancy", "isolated"]);
+  const alice = iso.client("alice");
+  const bob = iso.client("bob");
+  await alice.campaign("alice/el/a", { ttl: 60 });
+  await alice.campaign("alice/el/b", { ttl: 60 });
+  await bob.campaign("bob/el/c", { ttl: 60 });
+  assert.deepEqual((await alice.listAllElections()).map((e) => e.name), ["alice/el/a", "alice/el/b"]);
+  assert.deepEqual((await bob.listElections()).elections.map((e) => e.name), ["bob/el/c"]);
+  await assert.rejects(bob.listElections({ prefix: "alice/" }), (e) => e instanceof Forbidden && e.status === 403);
 });

@@ -36,6 +36,7 @@ from ._errors import (
 from ._models import (
     ClusterStatus,
     Election,
+    ElectionList,
     Event,
     KeepAliveResult,
     Lock,
@@ -499,7 +500,8 @@ def get(name: str, wait: float = 0, index: int = 0, stale: bool = False) -> Call
     )
 
 
-def list_locks(prefix: Optional[str], after: Optional[str], limit: Optional[int], stale: bool) -> Call[LockList]:
+def _list_query(prefix: Optional[str], after: Optional[str], limit: Optional[int], stale: bool) -> Dict[str, str]:
+    """The query of a page of locks or elections."""
     q: Dict[str, str] = {}
     if prefix:
         q["prefix"] = prefix
@@ -509,6 +511,11 @@ def list_locks(prefix: Optional[str], after: Optional[str], limit: Optional[int]
         q["limit"] = str(limit)
     if stale:
         q["stale"] = "true"
+    return q
+
+
+def list_locks(prefix: Optional[str], after: Optional[str], limit: Optional[int], stale: bool) -> Call[LockList]:
+    q = _list_query(prefix, after, limit, stale)
     return Call("GET", "/locks", lambda doc, h: LockList.from_json(doc), kind=Kind.READ, query=q)
 
 
@@ -693,6 +700,13 @@ def get_election(name: str, wait: float = 0, index: int = 0, stale: bool = False
     if stale:
         q["stale"] = "true"
     return Call("GET", election_path(name), _election, kind=Kind.READ, query=q, extra_time=seconds(wait))
+
+
+def list_elections(
+    prefix: Optional[str], after: Optional[str], limit: Optional[int], stale: bool
+) -> Call[ElectionList]:
+    q = _list_query(prefix, after, limit, stale)
+    return Call("GET", "/elections", lambda doc, h: ElectionList.from_json(doc), kind=Kind.READ, query=q)
 
 
 def observe_fatal(err: BaseException) -> bool:

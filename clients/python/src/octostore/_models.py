@@ -193,6 +193,25 @@ class Election:
 
 
 @dataclass(frozen=True)
+class ElectionList:
+    """One page of elections with a leader, in name order (every one
+    ``elected``; ``waiting`` and ``index`` are left 0: a list does not
+    say them)."""
+
+    elections: List[Election]
+    total: int
+    next_after: Optional[str] = None  #: set when more follow: pass it as ``after``
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> "ElectionList":
+        return cls(
+            elections=[Election.from_json(x) for x in doc.get("elections") or []],
+            total=_int(doc, "total"),
+            next_after=_opt_str(doc, "next_after"),
+        )
+
+
+@dataclass(frozen=True)
 class ListedLock:
     """One lock of a list."""
 

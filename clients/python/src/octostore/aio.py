@@ -24,6 +24,7 @@ from ._errors import (
 from ._models import (
     ClusterStatus,
     Election,
+    ElectionList,
     Event,
     KeepAliveResult,
     ListedLock,
@@ -285,6 +286,23 @@ class AsyncClient:
 
     async def get_election(self, name: str, *, wait: float = 0, index: int = 0, stale: bool = False) -> Election:
         return await self._do(_core.get_election(name, wait, index, stale))
+
+    async def list_elections(
+        self, prefix: Optional[str] = None, *, after: Optional[str] = None, limit: Optional[int] = None, stale: bool = False
+    ) -> ElectionList:
+        """As Client.list_elections."""
+        return await self._do(_core.list_elections(prefix, after, limit, stale))
+
+    async def list_all_elections(self, prefix: Optional[str] = None) -> List[Election]:
+        """As Client.list_all_elections."""
+        out: List[Election] = []
+        after: Optional[str] = None
+        while True:
+            page = await self.list_elections(prefix, after=after)
+            out.extend(page.elections)
+            if page.next_after is None:
+                return out
+            after = page.next_after
 
     async def observe_election(self, name: str, *, wait: float = 60) -> AsyncIterator[Election]:
         """``async for leader in client.observe_election(name):`` as

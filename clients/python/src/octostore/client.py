@@ -23,6 +23,7 @@ from ._errors import (
 from ._models import (
     ClusterStatus,
     Election,
+    ElectionList,
     Event,
     KeepAliveResult,
     ListedLock,
@@ -332,6 +333,25 @@ class Client:
         ``elected`` False). With ``wait`` and ``index`` it blocks until the
         leadership changes after ``index``."""
         return self._do(_core.get_election(name, wait, index, stale))
+
+    def list_elections(
+        self, prefix: Optional[str] = None, *, after: Optional[str] = None, limit: Optional[int] = None, stale: bool = False
+    ) -> ElectionList:
+        """One page of the elections that have a leader, in name order,
+        selected as ``list`` selects locks; ``next_after`` is set when more
+        follow."""
+        return self._do(_core.list_elections(prefix, after, limit, stale))
+
+    def list_all_elections(self, prefix: Optional[str] = None) -> List[Election]:
+        """Every election with a leader under ``prefix``, through all pages."""
+        out: List[Election] = []
+        after: Optional[str] = None
+        while True:
+            page = self.list_elections(prefix, after=after)
+            out.extend(page.elections)
+            if page.next_after is None:
+                return out
+            after = page.next_after
 
     def observe_election(self, name: str, *, wait: float = 60) -> Iterator[Election]:
         """Yields the election's leadership now, then every change of
