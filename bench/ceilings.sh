@@ -27,14 +27,8 @@ DURATION="${DURATION:-8s}"
 REPS="${REPS:-3}"
 TARGETS="${TARGETS:-redis-aof raw+fsync http+fsync octostore}"
 [[ -x $LOADGEN ]] || { echo "no load generator at $LOADGEN (build ../shared/bench/loadgen, or set LOADGEN)" >&2; exit 1; }
-WORK="$(mktemp -d /tmp/octostore-ceilings.XXXXXX)"
-TOKEN="bench-token-$RANDOM$RANDOM$RANDOM$RANDOM"
-export OCTOSTORE_TOKENS="bench:$TOKEN"
-export OCTOSTORE_RATE_LIMIT=0 OCTOSTORE_MAX_LOCKS_PER_USER=0 OCTOSTORE_MAX_SESSIONS_PER_USER=0 \
-  OCTOSTORE_MAX_IN_FLIGHT_PER_USER=0
-PID=
-cleanup() { [[ -n $PID ]] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
+. bench/lib.sh
+bench_setup ceilings
 go build -o "$WORK/octostore" ./cmd/octostore
 go build -o "$WORK/floor" ./bench/floor
 

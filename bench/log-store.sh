@@ -13,15 +13,8 @@ BEFORE="${BEFORE:-8a189c1}"
 CONCURRENCY="${CONCURRENCY:-1 16}"
 DURATION="${DURATION:-10s}"
 REPS="${REPS:-3}"
-WORK="$(mktemp -d /tmp/octostore-logstore-bench.XXXXXX)"
-TOKEN="bench-token-$RANDOM$RANDOM$RANDOM$RANDOM"
-export OCTOSTORE_TOKENS="bench:$TOKEN"
-# one user drives all the load: lift the per-user limits
-export OCTOSTORE_RATE_LIMIT=0 OCTOSTORE_MAX_LOCKS_PER_USER=0 OCTOSTORE_MAX_SESSIONS_PER_USER=0 \
-  OCTOSTORE_MAX_IN_FLIGHT_PER_USER=0
-PID=
-cleanup() { [[ -n $PID ]] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
+. bench/lib.sh
+bench_setup logstore-bench
 
 mkdir "$WORK/src"
 git archive "$BEFORE" | tar -x -C "$WORK/src"

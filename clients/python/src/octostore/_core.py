@@ -13,7 +13,7 @@ import ssl
 import stat
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Generic, List, Mapping, Optional, Tuple, Type, TypeVar, Union
+from typing import Any, Callable, Dict, Generic, List, Mapping, Optional, Protocol, Tuple, Type, TypeVar, Union
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -39,6 +39,7 @@ from ._models import (
     ElectionList,
     Event,
     KeepAliveResult,
+    ListedLock,
     Lock,
     LockList,
     LockStatus,
@@ -707,6 +708,27 @@ def list_elections(
 ) -> Call[ElectionList]:
     q = _list_query(prefix, after, limit, stale)
     return Call("GET", "/elections", lambda doc, h: ElectionList.from_json(doc), kind=Kind.READ, query=q)
+
+
+class Page(Protocol):
+    """A page of a list (LockList, ElectionList): what paging needs."""
+
+    @property
+    def next_after(self) -> Optional[str]: ...
+
+
+PageT = TypeVar("PageT", bound=Page)
+ItemT = TypeVar("ItemT")
+
+
+def lock_items(page: LockList) -> List[ListedLock]:
+    """A page of locks' items, for paging through them."""
+    return page.locks
+
+
+def election_items(page: ElectionList) -> List[Election]:
+    """A page of elections' items, for paging through them."""
+    return page.elections
 
 
 def observe_fatal(err: BaseException) -> bool:

@@ -149,14 +149,7 @@ class AsyncClient:
         return await self._do(_core.list_locks(prefix, after, limit, stale))
 
     async def list_all(self, prefix: Optional[str] = None) -> List[ListedLock]:
-        out: List[ListedLock] = []
-        after: Optional[str] = None
-        while True:
-            page = await self.list(prefix, after=after)
-            out.extend(page.locks)
-            if page.next_after is None:
-                return out
-            after = page.next_after
+        return await _all_pages(lambda after: self.list(prefix, after=after), _core.lock_items)
 
     # --- sessions ---
 
@@ -295,14 +288,7 @@ class AsyncClient:
 
     async def list_all_elections(self, prefix: Optional[str] = None) -> List[Election]:
         """As Client.list_all_elections."""
-        out: List[Election] = []
-        after: Optional[str] = None
-        while True:
-            page = await self.list_elections(prefix, after=after)
-            out.extend(page.elections)
-            if page.next_after is None:
-                return out
-            after = page.next_after
+        return await _all_pages(lambda after: self.list_elections(prefix, after=after), _core.election_items)
 
     async def observe_election(self, name: str, *, wait: float = 60) -> AsyncIterator[Election]:
         """``async for leader in client.observe_election(name):`` as
@@ -805,3 +791,17 @@ class AsyncEventStream:
             if self._closed:
                 return
             await asyncio.sleep(cur.pause(self._client.retry, err))
+
+
+async def _all_pages(
+    fetch: Callable[[Optional[str]], Awaitable[_core.PageT]], items: Callable[[_core.PageT], List[_core.ItemT]]
+) -> List[_core.ItemT]:
+    """Every item of a list, fetching page after page from ``after``."""
+    out: List[_core.ItemT] = []
+    after: Optional[str] = None
+    while True:
+        page = await fetch(after)
+        out.extend(items(page))
+        if page.next_after is None:
+            return out
+        after = page.next_after

@@ -172,14 +172,7 @@ class Client:
 
     def list_all(self, prefix: Optional[str] = None) -> List[ListedLock]:
         """Every held lock under ``prefix``, through all pages."""
-        out: List[ListedLock] = []
-        after: Optional[str] = None
-        while True:
-            page = self.list(prefix, after=after)
-            out.extend(page.locks)
-            if page.next_after is None:
-                return out
-            after = page.next_after
+        return _all_pages(lambda after: self.list(prefix, after=after), _core.lock_items)
 
     # --- sessions ---
 
@@ -344,14 +337,7 @@ class Client:
 
     def list_all_elections(self, prefix: Optional[str] = None) -> List[Election]:
         """Every election with a leader under ``prefix``, through all pages."""
-        out: List[Election] = []
-        after: Optional[str] = None
-        while True:
-            page = self.list_elections(prefix, after=after)
-            out.extend(page.elections)
-            if page.next_after is None:
-                return out
-            after = page.next_after
+        return _all_pages(lambda after: self.list_elections(prefix, after=after), _core.election_items)
 
     def observe_election(self, name: str, *, wait: float = 60) -> Iterator[Election]:
         """Yields the election's leadership now, then every change of
@@ -882,3 +868,15 @@ class EventStream:
             if self._closed:
                 return
             time.sleep(cur.pause(self._client.retry, err))
+
+
+def _all_pages(fetch: Callable[[Optional[str]], _core.PageT], items: Callable[[_core.PageT], List[_core.ItemT]]) -> List[_core.ItemT]:
+    """Every item of a list, fetching page after page from ``after``."""
+    out: List[_core.ItemT] = []
+    after: Optional[str] = None
+    while True:
+        page = fetch(after)
+        out.extend(items(page))
+        if page.next_after is None:
+            return out
+        after = page.next_after
