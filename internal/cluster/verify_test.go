@@ -63,12 +63,15 @@ func TestLeaderCheck(t *testing.T) {
 		// b and c arrive while round 1 runs: it started before them, so
 		// it cannot serve them; one more round serves both.
 		b, cc := confirmAsync(c, context.Background()), confirmAsync(c, context.Background())
-		for {
+		for deadline := time.Now().Add(10 * time.Second); ; {
 			c.mu.Lock()
 			joined := c.next != nil && c.next.readers == 2
 			c.mu.Unlock()
 			if joined {
 				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("b and c never joined the pending round")
 			}
 			time.Sleep(time.Millisecond) // b and c are on their way to the pending round
 		}

@@ -56,11 +56,14 @@ func TestReturnWhenIdle_Runs(t *testing.T) {
 		returnWhenIdle(time.Millisecond, heap, func() { frees.Add(1) }, stop)
 		close(done)
 	}()
+	deadline := time.Now().Add(10 * time.Second)
 	for reads.Load() == 0 { // the loop's starting point is read
+		if time.Now().After(deadline) {
+			t.Fatal("the loop never read the counter")
+		}
 		time.Sleep(time.Millisecond)
 	}
 	total.Add(worthFreeing) // a burst; the counter stays put after it
-	deadline := time.Now().Add(10 * time.Second)
 	for frees.Load() == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("no return of memory within 10s of a quiet interval")
