@@ -47,12 +47,15 @@ start() { # $1 target, $2 port, $3 dir; sets PID and ARGS (the loadgen's target 
     octostore) "$WORK/octostore" serve --listen "127.0.0.1:$2" --data-dir "$3/data" >/dev/null 2>"$3/log" & PID=$! ;;
     *) echo "unknown target $1" >&2; exit 2 ;;
   esac
-  for _ in $(seq 1 300); do
-    kill -0 "$PID" 2>/dev/null || break # it exited: a port taken, say; never measure another listener
-    if [[ $1 == redis-aof ]]; then redis-cli -p "$2" ping 2>/dev/null | grep -q PONG && return 0
-    else curl -fs "http://127.0.0.1:$2/health" >/dev/null 2>&1 && return 0; fi
-    sleep 0.1
-  done
+  if [[ $1 != redis-aof ]]; then
+    bench_wait "http://127.0.0.1:$2" && return 0
+  else
+    for _ in $(seq 1 300); do
+      kill -0 "$PID" 2>/dev/null || break # it exited: a port taken, say; never measure another listener
+      redis-cli -p "$2" ping 2>/dev/null | grep -q PONG && return 0
+      sleep 0.1
+    done
+  fi
   echo "$1 did not start; see $3/log" >&2; return 1
 }
 
@@ -61,7 +64,7 @@ run() { # $1 target, $2 workers, $3 rep: one measurement, appended to $WORK/line
   start "$1" "$port" "$dir" || exit 1
   "$LOADGEN" run "${ARGS[@]}" -workload uncontended -workers "$2" -duration "$DURATION" \
     -server-pid "$PID" -out "$dir/result.json" >/dev/null 2>"$dir/loadgen.log" || ok=$?
-  kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
+  bench_stop
   [[ $ok == 0 ]] || { echo "the load generator failed against $1; see $dir/loadgen.log" >&2; exit 1; }
   python3 - "$1" "$2" "$3" "$dir/result.json" <<'PY' | tee -a "$WORK/lines"
 import json, sys

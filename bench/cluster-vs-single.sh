@@ -22,10 +22,7 @@ trap cleanup EXIT
 
 go build -o "$BIN" ./cmd/octostore
 
-wait_http() {
-  for _ in $(seq 1 100); do curl -fs "$1/health" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  echo "no answer from $1" >&2; return 1
-}
+. bench/lib.sh # bench_wait; this script's cleanup stops several servers
 
 run_bench() { # $1 label, $2 url
   echo "== $1 ($CONCURRENCY clients, $DURATION)"
@@ -34,17 +31,17 @@ run_bench() { # $1 label, $2 url
 
 # Single node.
 "$BIN" serve --listen 127.0.0.1:13100 --data-dir "$WORK/single" 2>"$WORK/single.log" & PIDS+=($!)
-wait_http http://127.0.0.1:13100
+bench_wait http://127.0.0.1:13100
 run_bench "single node" http://127.0.0.1:13100
 kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 
 # Three nodes.
 for i in 1 2 3; do
   join=()
-  [[ $i -gt 1 ]] && join=(--join http://127.0.0.1:13101)
+  [[ $i -gt 1 ]] && join=(--join 127.0.0.1:13201) # a member's Raft address
   OCTOSTORE_CLUSTER_KEY="$KEY" "$BIN" serve --node-id "n$i" --listen "127.0.0.1:1310$i" --raft-addr "127.0.0.1:1320$i" \
     --data-dir "$WORK/n$i" "${join[@]}" 2>"$WORK/n$i.log" & PIDS+=($!)
-  wait_http "http://127.0.0.1:1310$i"
+  bench_wait "http://127.0.0.1:1310$i"
 done
 for _ in $(seq 1 100); do
   members=$(curl -fs -H "Authorization: Bearer $TOKEN" http://127.0.0.1:13101/cluster | grep -o '"voter":true' | wc -l || true)

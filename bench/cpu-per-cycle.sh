@@ -28,8 +28,7 @@ HZ=$(getconf CLK_TCK)
 start() { # $1 binary name, $2 port, $3 data dir
   if [[ $1 == floor ]]; then "$WORK/floor" "127.0.0.1:$2" 2>"$3.log" & PID=$!
   else "$WORK/$1" serve --listen "127.0.0.1:$2" --data-dir "$3" 2>"$3.log" & PID=$!; fi
-  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$2/health" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  echo "$1 did not start; see $3.log" >&2; return 1
+  bench_wait "http://127.0.0.1:$2" || { echo "$1 did not start; see $3.log" >&2; return 1; }
 }
 
 run() { # $1 binary name, $2 clients, $3 rep
@@ -42,7 +41,7 @@ run() { # $1 binary name, $2 clients, $3 rep
   awk -v n="$1" -v c="$2" -v r="$3" -v hz="$HZ" -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v k="$cycles" -v d="$DURATION" \
     'BEGIN{printf "%-6s %3d clients rep %d: %7.0f cycles/s  server CPU %6.1f µs/cycle (user %5.1f, sys %5.1f)\n",
       n, c, r, k/(d+0), (u+s)*1e6/hz/k, u*1e6/hz/k, s*1e6/hz/k}'
-  kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
+  bench_stop
 }
 
 for c in $CONCURRENCY; do

@@ -24,10 +24,10 @@ go build -o "$WORK/after" ./cmd/octostore
 run() { # $1 binary name, $2 clients, $3 rep
   local port=$((13200 + RANDOM % 1000)) dir="$WORK/data-$1-$2-$3"
   "$WORK/$1" serve --listen "127.0.0.1:$port" --data-dir "$dir" 2>"$dir.log" & PID=$!
-  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && break; sleep 0.1; done
+  bench_wait "http://127.0.0.1:$port" /ready || { echo "$1 did not start; see $dir.log" >&2; exit 1; }
   echo "== $1 ($(cd "$WORK" && ls -d "data-$1-$2-$3"/* | tr '\n' ' ')) $2 clients, $DURATION, rep $3"
   "$WORK/$1" bench --url "http://127.0.0.1:$port" --token "$TOKEN" --concurrency "$2" --duration "$DURATION"
-  kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
+  bench_stop
 }
 
 for c in $CONCURRENCY; do

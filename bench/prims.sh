@@ -17,21 +17,14 @@ LIMIT="${LIMIT:-16}"
 DURATION="${DURATION:-10s}"
 REPS="${REPS:-3}"
 NICE="${NICE:-}"
-WORK="$(mktemp -d /tmp/octostore-prims-bench.XXXXXX)"
+. bench/lib.sh
+bench_setup prims-bench
 BIN="$WORK/octostore"
-TOKEN="benchtoken-0123456789abcdef"
-export OCTOSTORE_TOKENS="bench:$TOKEN"
-# one user drives all the load: lift the per-user limits
-export OCTOSTORE_RATE_LIMIT=0 OCTOSTORE_MAX_LOCKS_PER_USER=0 OCTOSTORE_MAX_SESSIONS_PER_USER=0 \
-  OCTOSTORE_MAX_IN_FLIGHT_PER_USER=0
 URL=http://127.0.0.1:13300
-SERVER=""
-cleanup() { [[ -n "$SERVER" ]] && kill "$SERVER" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
 
 $NICE go build -o "$BIN" ./cmd/octostore
-$NICE "$BIN" serve --listen 127.0.0.1:13300 --data-dir "$WORK/data" 2>"$WORK/server.log" & SERVER=$!
-for _ in $(seq 1 100); do curl -fs "$URL/health" >/dev/null 2>&1 && break; sleep 0.1; done
+$NICE "$BIN" serve --listen 127.0.0.1:13300 --data-dir "$WORK/data" 2>"$WORK/server.log" & PID=$!
+bench_wait "$URL" || { echo "the server did not start; see $WORK/server.log" >&2; exit 1; }
 
 declare -A ARGS=(
   [uncontended]=""

@@ -65,26 +65,25 @@ func handle(w http.ResponseWriter, r *http.Request) {
 	w.Write(answer(r.URL.Path, b))
 }
 
-// answer decodes the request's JSON body, makes it durable when it is a
-// lock write and a log is open, and encodes the answer of the shape
+// answer decodes the request's JSON body, makes it durable when it is an
+// acquire or a release and a log is open, and encodes the answer of the shape
 // OctoStore gives, with encoding/json: both floors do exactly this.
 func answer(path string, body []byte) []byte {
 	var in map[string]any
 	if len(body) > 0 {
 		_ = json.Unmarshal(body, &in)
 	}
-	if isLockWrite(path) {
-		durable(body, path)
-	}
 	var out any
 	switch {
 	case path == "/health" || path == "/ready":
 		out = map[string]string{"status": "ok"}
 	case strings.HasSuffix(path, "/acquire"):
+		durable(body, path)
 		out = map[string]any{"status": "acquired", "name": strings.TrimSuffix(strings.TrimPrefix(path, "/locks/"), "/acquire"),
 			"lease_id": "9de484d2-73bb-42d1-9a1c-b0b512dd136b", "fencing_token": token.Add(1),
 			"expires_at": time.Now().Add(time.Minute).UTC(), "holder": "bench"}
 	case strings.HasSuffix(path, "/release"):
+		durable(body, path)
 		out = map[string]string{"status": "released", "message": "Lock released"}
 	default: // sessions: create, keepalive, delete
 		out = map[string]any{"session_id": "5f0c6a9e-2b7d-4c1e-9a53-0d8e7f6b1c2a", "ttl_seconds": 60,
@@ -92,9 +91,4 @@ func answer(path string, body []byte) []byte {
 	}
 	b, _ := json.Marshal(out)
 	return append(b, '\n')
-}
-
-// isLockWrite: the requests a lock server must make durable.
-func isLockWrite(path string) bool {
-	return strings.HasSuffix(path, "/acquire") || strings.HasSuffix(path, "/release")
 }
