@@ -3,10 +3,10 @@
 
 import { lockPath, now, seconds, sleep, Transport, type FetchLike, type RetryPolicy } from "./core.js";
 import {
-  Forbidden, InvalidRequest, LeadershipLost, LeaseLost, LockHeld, NotFound, OutcomeUnknown, Released, SessionLost, Unauthorized,
+  InvalidRequest, LeadershipLost, LeaseLost, LockHeld, noRetryFixes, NotFound, OutcomeUnknown, Released, SessionLost,
 } from "./errors.js";
 import { EventStream, type EventsOptions } from "./events.js";
-import { Keeper, keptTTL } from "./keeper.js";
+import { Keeper, keptTTL, renewInterval } from "./keeper.js";
 import type {
   ClusterStatus, CreatedToken, Election, ElectionVacant, CreateSessionResponse, CreateWebhookRequest, HeldLock, KeepAliveResponse,
   ListElectionsResponse, ListedLock, ListLocksResponse, LockNotHeld, LockResponse, Namespace, NamespaceList, ReadyStatus, SessionStatus,
@@ -148,6 +148,21 @@ type Q = Record<string, string | undefined>;
 
 const bool = (b: boolean | undefined): string | undefined => (b ? "true" : undefined);
 
+/** The query of a status read of a lock or election: blocking with wait (until a change after index), stale from the node's own state. */
+function waitQuery(o: GetOptions): Q {
+  const q: Q = { stale: bool(o.stale) };
+  if (o.wait !== undefined && o.wait > 0) {
+    q["wait"] = `${seconds(o.wait, "wait")}s`;
+    q["index"] = String(o.index ?? 0);
+  }
+  return q;
+}
+
+/** X-OctoStore-Index of an answer (0 when absent or not a number), for a blocking read. */
+function indexOf(headers: Headers): number {
+  return Number(headers.get("X-OctoStore-Index") ?? "0") || 0;
+}
+
 /** The query of a page of locks or elections. */
 function listQuery(o: ListOptions): Q {
   return {
@@ -226,14 +241,9 @@ export class OctoStore {
    * wait seconds.
    */
   async get(name: string, o: GetOptions = {}): Promise<LockStatus> {
-    const q: Q = { stale: bool(o.stale) };
-    if (o.wait !== undefined && o.wait > 0) {
-      q["wait"] = `${seconds(o.wait, "wait")}s`;
-      q["index"] = String(o.index ?? 0);
-    }
-    const a = await this.t.call({ method: "GET", path: lockPath(name), query: q, kind: "read", signal: o.signal });
+    const a = await this.t.call({ method: "GET", path: lockPath(name), query: waitQuery(o), kind: "read", signal: o.signal });
     const d = a.data as HeldLock | LockNotHeld;
-    const index = Number(a.headers.get("X-OctoStore-Index") ?? "0") || 0;
+    const index = indexOf(a.headers);
     return d.status === "held" ? { ...(d as HeldLock), held: true, index } : { ...(d as LockNotHeld), held: false, index };
   }
 
@@ -278,14 +288,9 @@ export class OctoStore {
    * when the leadership changes after index, or after wait seconds.
    */
   async getElection(name: string, o: GetOptions = {}): Promise<ElectionStatus> {
-    const q: Q = { stale: bool(o.stale) };
-    if (o.wait !== undefined && o.wait > 0) {
-      q["wait"] = `${seconds(o.wait, "wait")}s`;
-      q["index"] = String(o.index ?? 0);
-    }
-    const a = await this.t.call({ method: "GET", path: electionPath(name), query: q, kind: "read", signal: o.signal });
+    const a = await this.t.call({ method: "GET", path: electionPath(name), query: waitQuery(o), kind: "read", signal: o.signal });
     const d = a.data as Election | ElectionVacant;
-    const index = Number(a.headers.get("X-OctoStore-Index") ?? "0") || 0;
+    const index = indexOf(a.headers);
     return d.status === "leader" ? { ...(d as Election), elected: true, index } : { ...(d as ElectionVacant), elected: false, index };
   }
 
@@ -324,7 +329,7 @@ export class OctoStore {
         });
       } catch (e) {
         if (o.signal?.aborted) return;
-        if (e instanceof Unauthorized || e instanceof Forbidden || e instanceof InvalidRequest) throw e;
+        if (noRetryFixes(e)) throw e;
         if (!(await sleep(this.t.backoff(++failures, e), o.signal))) return;
         continue;
       }
@@ -529,7 +534,7 @@ export class OctoStore {
    */
   async hold(name: string, o: LeaseOptions = {}): Promise<Lease> {
     const { ttl, margin } = keptTTL(o.ttl, 30, o.safetyMargin);
-    const renewEvery = o.renewEvery !== undefined && o.renewEvery > 0 ? o.renewEvery : ttl / 3;
+    const renewEvery = renewInterval(o.renewEvery, ttl);
     const waitS = o.wait ?? 0;
     let { lock, sent } = await this.acquireResolved(name, { ...o, ttl, wait: waitS });
     if (waitS > 0 && now() - sent > renewEvery * 1000) {
@@ -596,7 +601,7 @@ export class OctoStore {
    */
   async lead(name: string, o: LeadershipOptions = {}): Promise<Leadership> {
     const { ttl, margin } = keptTTL(o.ttl, 30, o.safetyMargin);
-    const renewEvery = o.renewEvery !== undefined && o.renewEvery > 0 ? o.renewEvery : ttl / 3;
+    const renewEvery = renewInterval(o.renewEvery, ttl);
     const again: CampaignOptions = { ttl, ...(o.sessionId ? { sessionId: o.sessionId } : {}) };
     let sent = now();
     const st = await this.campaign(name, { ...o, ttl });

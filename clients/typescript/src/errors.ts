@@ -172,6 +172,11 @@ export function unknownOutcome(method: string, code: string | undefined): boolea
   return code === "outcome_unknown" || (code === "timeout" && method !== "GET");
 }
 
+/** An error no retry can fix (Unauthorized, Forbidden, InvalidRequest): a reconnecting stream or an observer ends with it. */
+export function noRetryFixes(e: unknown): boolean {
+  return e instanceof Unauthorized || e instanceof Forbidden || e instanceof InvalidRequest;
+}
+
 /** The server says nothing was applied: any request may be sent again. */
 export function notApplied(e: OctoStoreError): boolean {
   return e.status === 503 && (e.code === "no_leader" || e.code === "shutting_down");

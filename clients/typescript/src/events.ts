@@ -4,7 +4,7 @@
 // (client/events.go).
 
 import { sleep, type Answer, type Transport } from "./core.js";
-import { Forbidden, InvalidRequest, OctoStoreError, StreamEnded, Unauthorized } from "./errors.js";
+import { InvalidRequest, noRetryFixes, OctoStoreError, StreamEnded } from "./errors.js";
 
 /** One event: a lock acquired, renewed, released or expired; or "reset". */
 export interface LockEvent {
@@ -95,7 +95,7 @@ export class EventStream implements AsyncIterableIterator<LockEvent> {
         failure = e;
       }
       if (signal.aborted) return;
-      if (failure instanceof Unauthorized || failure instanceof Forbidden || failure instanceof InvalidRequest) throw failure;
+      if (noRetryFixes(failure)) throw failure;
       if (failure instanceof StreamEnded) {
         // Too far behind: resuming would be cut off again. Start from now
         // and say what was missed, as the server's reset does.

@@ -26,6 +26,11 @@ export function keptTTL(ttl: number | undefined, def: number, margin: number | u
   return { ttl: t, margin: m };
 }
 
+/** How often a kept lease or leadership is renewed, in seconds: every when given and positive, else ttl/3. */
+export function renewInterval(every: number | undefined, ttl: number): number {
+  return every !== undefined && every > 0 ? every : ttl / 3;
+}
+
 /** Failures that mean the lease or session is gone for sure. */
 export function definitive(e: unknown): boolean {
   return e instanceof NotFound || e instanceof LockHeld || e instanceof SessionExpired ||

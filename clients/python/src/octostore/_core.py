@@ -43,6 +43,7 @@ from ._models import (
     Lock,
     LockList,
     LockStatus,
+    Namespace,
     NamespaceList,
     NewToken,
     SessionGrant,
@@ -84,7 +85,8 @@ class Kind(enum.Enum):
 class Call(Generic[T]):
     """One API request and how to read its answer. A fresh one per call:
     ``uncertain`` records that an attempt that may have been applied was
-    repeated."""
+    repeated. An answer whose body says nothing more ("OK") has ``parse``
+    _none: it is not decoded."""
 
     method: str
     path: str
@@ -97,9 +99,10 @@ class Call(Generic[T]):
     #: client's timeout.
     extra_time: float = 0.0
     uncertain: bool = False
-    #: Whether the answer's body carries the value: False when it says
-    #: nothing more ("OK"), so it is not decoded and parse gets None.
-    answer_body: bool = True
+    #: A NotFound after an uncertain repeat means the thing is gone, as
+    #: wanted: the call succeeds (parse gets None) instead of raising. Only
+    #: for idempotent calls (release, resign).
+    gone_is_done: bool = False
 
 
 class TransportFailure(Exception):
@@ -222,6 +225,29 @@ def kept_ttl(ttl: Optional[float], default: float, margin: Optional[float]) -> T
     if m >= t:
         raise Invalid(f"safety margin {m}s must be shorter than the TTL {t}s")
     return t, m
+
+
+def renew_interval(renew_every: Optional[float], ttl: float) -> float:
+    """How often a kept lease or leadership is renewed: renew_every, or
+    by default ttl/3."""
+    return renew_every if renew_every and renew_every > 0 else ttl / 3
+
+
+def granted_late(wait: float, sent: float, every: float) -> bool:
+    """Whether a waited acquire or campaign sent at sent (time.monotonic)
+    was granted more than every seconds later: its keeper's deadline is
+    then restarted from a fresh reading, with a renewal."""
+    return wait > 0 and time.monotonic() - sent > every
+
+
+def keepalive_interval(keepalive_every: Optional[float], advised: float, ttl: float, margin: float) -> float:
+    """How often a kept session is kept alive: keepalive_every, else the
+    server's advice; ttl/3 when that is not positive or not shorter than
+    ttl - margin."""
+    every = keepalive_every or advised
+    if every <= 0 or every >= ttl - margin:
+        every = ttl / 3
+    return every
 
 
 def retry_delay(failures: int, every: float) -> float:
@@ -379,7 +405,7 @@ def encode_body(call: Call[Any]) -> Optional[bytes]:
 
 def decode_answer(call: Call[T], data: bytes, headers: Mapping[str, str]) -> T:
     doc: Any = None
-    if not call.answer_body:
+    if call.parse is _none:
         return call.parse(None, headers)  # the answer's body says nothing more ("OK")
     if data.strip():
         try:
@@ -408,9 +434,13 @@ def request_args(call: Call[Any], url: str, token: str, body: Optional[bytes], t
 
 
 def answer(call: Call[T], resp: httpx.Response, data: bytes) -> T:
-    """call's value from a whole answer, or its error."""
+    """call's value from a whole answer, or its error (a 404 after an
+    uncertain repeat of a gone_is_done call is done: parse gets None)."""
     if not resp.is_success:
-        raise from_answer(call.method, call.path, resp.status_code, resp.headers, data)
+        err = from_answer(call.method, call.path, resp.status_code, resp.headers, data)
+        if call.gone_is_done and call.uncertain and isinstance(err, NotFound):
+            return call.parse(None, resp.headers)
+        raise err
     return decode_answer(call, data, resp.headers)
 
 
@@ -431,10 +461,12 @@ def _none(doc: Any, headers: Mapping[str, str]) -> None:
     return None
 
 
-def _ok(method: str, path: str, kind: Kind = Kind.WRITE, body: Any = None, stream: bool = False) -> Call[None]:
+def _ok(
+    method: str, path: str, kind: Kind = Kind.WRITE, body: Any = None, stream: bool = False, gone_is_done: bool = False
+) -> Call[None]:
     """A call whose answer's body says nothing more ("OK"): it is not
     decoded, and the value is None."""
-    return Call(method, path, _none, kind=kind, body=body, stream=stream, answer_body=False)
+    return Call(method, path, _none, kind=kind, body=body, stream=stream, gone_is_done=gone_is_done)
 
 
 def _header_int(headers: Mapping[str, str], key: str) -> int:
@@ -481,22 +513,31 @@ def renew(name: str, lease_id: str, ttl: float) -> Call[Lock]:
 
 
 def release(name: str, lease_id: str) -> Call[None]:
-    return _ok("POST", lock_path(name, "release"), kind=Kind.IDEMPOTENT, body={"lease_id": lease_id})
+    """Repeated even when the outcome is unknown (releasing twice cannot
+    free anyone else's lock); a 404 after such a repeat means done."""
+    return _ok("POST", lock_path(name, "release"), kind=Kind.IDEMPOTENT, body={"lease_id": lease_id}, gone_is_done=True)
 
 
-def get(name: str, wait: float = 0, index: int = 0, stale: bool = False) -> Call[LockStatus]:
+def _wait_query(wait: float, index: int, stale: bool) -> Dict[str, str]:
+    """The query of a status read of a lock or election: a blocking one
+    with wait (until a change after index), from the node's own state with
+    stale."""
     q: Dict[str, str] = {}
     if wait > 0:
         q["wait"] = f"{seconds(wait)}s"
         q["index"] = str(index)
     if stale:
         q["stale"] = "true"
+    return q
+
+
+def get(name: str, wait: float = 0, index: int = 0, stale: bool = False) -> Call[LockStatus]:
     return Call(
         "GET",
         lock_path(name),
         lambda doc, h: LockStatus.from_json(doc, _header_int(h, "x-octostore-index")),
         kind=Kind.READ,
-        query=q,
+        query=_wait_query(wait, index, stale),
         extra_time=seconds(wait),
     )
 
@@ -690,16 +731,12 @@ def proclaim(name: str, lease_id: str, value: str) -> Call[Election]:
 
 
 def resign(name: str, lease_id: str) -> Call[None]:
-    return _ok("POST", election_path(name, "resign"), kind=Kind.IDEMPOTENT, body={"lease_id": lease_id})
+    """Retried as release is (a 404 after a repeat means done)."""
+    return _ok("POST", election_path(name, "resign"), kind=Kind.IDEMPOTENT, body={"lease_id": lease_id}, gone_is_done=True)
 
 
 def get_election(name: str, wait: float = 0, index: int = 0, stale: bool = False) -> Call[Election]:
-    q: Dict[str, str] = {}
-    if wait > 0:
-        q["wait"] = f"{seconds(wait)}s"
-        q["index"] = str(index)
-    if stale:
-        q["stale"] = "true"
+    q = _wait_query(wait, index, stale)
     return Call("GET", election_path(name), _election, kind=Kind.READ, query=q, extra_time=seconds(wait))
 
 
@@ -731,9 +768,9 @@ def election_items(page: ElectionList) -> List[Election]:
     return page.elections
 
 
-def observe_fatal(err: BaseException) -> bool:
-    """Errors an observer's retry cannot fix: it ends with them."""
-    return isinstance(err, (Unauthorized, Forbidden, Invalid)) or not isinstance(err, OctoStoreError)
+def namespace_items(page: NamespaceList) -> List[Namespace]:
+    """A page of namespaces' items, for paging through them."""
+    return page.namespaces
 
 
 def election_changed(last: Optional[Election], st: Election) -> bool:
@@ -806,7 +843,8 @@ class SSEParser:
 
 
 def stream_fatal(err: BaseException) -> bool:
-    """An error no reconnect can fix."""
+    """An error no reconnect (of an event stream) or repeated read (of an
+    election observer) can fix."""
     return isinstance(err, (Unauthorized, Forbidden, Invalid))
 
 

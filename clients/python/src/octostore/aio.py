@@ -133,12 +133,7 @@ class AsyncClient:
         return await self._do(_core.renew(name, lease_id, ttl))
 
     async def release(self, name: str, lease_id: str) -> None:
-        call = _core.release(name, lease_id)
-        try:
-            await self._do(call)
-        except NotFound:
-            if not call.uncertain:
-                raise
+        await self._do(_core.release(name, lease_id))
 
     async def get(self, name: str, *, wait: float = 0, index: int = 0, stale: bool = False) -> LockStatus:
         return await self._do(_core.get(name, wait, index, stale))
@@ -209,14 +204,7 @@ class AsyncClient:
 
     async def list_all_namespaces(self) -> List[Namespace]:
         """Every bound namespace, through all pages."""
-        out: List[Namespace] = []
-        after: Optional[str] = None
-        while True:
-            page = await self.list_namespaces(after)
-            out.extend(page.namespaces)
-            if page.next_after is None:
-                return out
-            after = page.next_after
+        return await _all_pages(lambda after: self.list_namespaces(after), _core.namespace_items)
 
     async def release_namespace(self, name: str) -> None:
         """Frees a namespace's binding, so the next account to use it binds
@@ -270,12 +258,7 @@ class AsyncClient:
         return await self._do(_core.proclaim(name, lease_id, value))
 
     async def resign(self, name: str, lease_id: str) -> None:
-        call = _core.resign(name, lease_id)
-        try:
-            await self._do(call)
-        except NotFound:
-            if not call.uncertain:
-                raise
+        await self._do(_core.resign(name, lease_id))
 
     async def get_election(self, name: str, *, wait: float = 0, index: int = 0, stale: bool = False) -> Election:
         return await self._do(_core.get_election(name, wait, index, stale))
@@ -299,7 +282,7 @@ class AsyncClient:
             try:
                 st = await self.get_election(name, wait=wait if last is not None else 0, index=index)
             except OctoStoreError as e:
-                if _core.observe_fatal(e):
+                if _core.stream_fatal(e):
                     raise
                 failures += 1
                 await asyncio.sleep(_core.backoff(self.retry, failures, e))
@@ -329,7 +312,7 @@ class AsyncClient:
         slot, ``shared`` for a reader), renewing in an asyncio task."""
         ttl, margin = _core.kept_ttl(ttl, 30, safety_margin)
         limit, mode = _core.lock_mode(limit, shared)
-        every = renew_every if renew_every and renew_every > 0 else ttl / 3
+        every = _core.renew_interval(renew_every, ttl)
         session_id = session.session_id if isinstance(session, AsyncSession) else session
         return _Pending(lambda: self._hold(name, ttl, margin, every, wait, session_id, metadata, limit, mode))
 
@@ -347,7 +330,7 @@ class AsyncClient:
     ) -> "AsyncLease":
         sent = time.monotonic()
         lk = await self._acquire_checked(name, ttl, wait, session_id, metadata, limit, mode)
-        if wait > 0 and time.monotonic() - sent > every:
+        if _core.granted_late(wait, sent, every):
             sent = time.monotonic()
             try:
                 await self.renew(name, lk.lease_id, ttl)
@@ -394,7 +377,7 @@ class AsyncClient:
         """``async with client.lead(...) as leader:`` as Client.lead,
         renewing in an asyncio task."""
         ttl, margin = _core.kept_ttl(ttl, 30, safety_margin)
-        every = renew_every if renew_every and renew_every > 0 else ttl / 3
+        every = _core.renew_interval(renew_every, ttl)
         session_id = session.session_id if isinstance(session, AsyncSession) else session
         return _Pending(lambda: self._lead(name, ttl, margin, every, wait, value, session_id))
 
@@ -410,7 +393,7 @@ class AsyncClient:
     ) -> "AsyncLeadership":
         sent = time.monotonic()
         st = await self.campaign(name, ttl, value=value, wait=wait, session_id=session_id)
-        if wait > 0 and time.monotonic() - sent > every:
+        if _core.granted_late(wait, sent, every):
             sent = time.monotonic()
             try:
                 await self.campaign(name, ttl, session_id=session_id)
@@ -431,9 +414,7 @@ class AsyncClient:
         async def start() -> AsyncSession:
             sent = time.monotonic()
             grant = await self.create_session(ttl)
-            every = keepalive_every or float(grant.keepalive_interval_secs)
-            if every <= 0 or every >= ttl - margin:
-                every = ttl / 3
+            every = _core.keepalive_interval(keepalive_every, float(grant.keepalive_interval_secs), ttl, margin)
             return AsyncSession(self, grant, sent, ttl, margin, every)
 
         return _Pending(start)

@@ -152,12 +152,7 @@ class Client:
         outcome is unknown (releasing twice cannot free anyone else's
         lock); a 404 after such a repeat means done. A first-attempt 404
         raises NotFound."""
-        call = _core.release(name, lease_id)
-        try:
-            self._do(call)
-        except NotFound:
-            if not call.uncertain:
-                raise
+        self._do(_core.release(name, lease_id))
 
     def get(self, name: str, *, wait: float = 0, index: int = 0, stale: bool = False) -> LockStatus:
         """Reads a lock's status (not held is not an error). With ``wait``
@@ -240,14 +235,7 @@ class Client:
 
     def list_all_namespaces(self) -> List[Namespace]:
         """Every bound namespace, through all pages."""
-        out: List[Namespace] = []
-        after: Optional[str] = None
-        while True:
-            page = self.list_namespaces(after)
-            out.extend(page.namespaces)
-            if page.next_after is None:
-                return out
-            after = page.next_after
+        return _all_pages(lambda after: self.list_namespaces(after), _core.namespace_items)
 
     def release_namespace(self, name: str) -> None:
         """Frees a namespace's binding, so the next account to use it binds
@@ -314,12 +302,7 @@ class Client:
         """Gives up the leadership held with ``lease_id``: the first
         campaigner waiting becomes leader at once. Retried as release is
         (a 404 after a repeat means done)."""
-        call = _core.resign(name, lease_id)
-        try:
-            self._do(call)
-        except NotFound:
-            if not call.uncertain:
-                raise
+        self._do(_core.resign(name, lease_id))
 
     def get_election(self, name: str, *, wait: float = 0, index: int = 0, stale: bool = False) -> Election:
         """Reads an election's leadership (vacant is not an error:
@@ -352,7 +335,7 @@ class Client:
             try:
                 st = self.get_election(name, wait=wait if last is not None else 0, index=index)
             except OctoStoreError as e:
-                if _core.observe_fatal(e):
+                if _core.stream_fatal(e):
                     raise
                 failures += 1
                 time.sleep(_core.backoff(self.retry, failures, e))
@@ -388,11 +371,11 @@ class Client:
         with a writer, who holds it without ``shared``)."""
         ttl, margin = _core.kept_ttl(ttl, 30, safety_margin)
         limit, mode = _core.lock_mode(limit, shared)
-        every = renew_every if renew_every and renew_every > 0 else ttl / 3
+        every = _core.renew_interval(renew_every, ttl)
         session_id = session.session_id if isinstance(session, Session) else session
         sent = time.monotonic()
         lk = self._acquire_checked(name, ttl, wait, session_id, metadata, limit, mode)
-        if wait > 0 and time.monotonic() - sent > every:
+        if _core.granted_late(wait, sent, every):
             # Granted long after it was sent: restart the deadline from a
             # fresh reading.
             sent = time.monotonic()
@@ -448,11 +431,11 @@ class Client:
         again, until resigned: ``with client.lead(...) as leader:`` resigns
         on exit. ``lost``/``check()`` as for a Lease (LeadershipLost)."""
         ttl, margin = _core.kept_ttl(ttl, 30, safety_margin)
-        every = renew_every if renew_every and renew_every > 0 else ttl / 3
+        every = _core.renew_interval(renew_every, ttl)
         session_id = session.session_id if isinstance(session, Session) else session
         sent = time.monotonic()
         st = self.campaign(name, ttl, value=value, wait=wait, session_id=session_id)
-        if wait > 0 and time.monotonic() - sent > every:
+        if _core.granted_late(wait, sent, every):
             sent = time.monotonic()
             try:
                 self.campaign(name, ttl, session_id=session_id)
@@ -473,9 +456,7 @@ class Client:
         ttl, margin = _core.kept_ttl(ttl, 60, safety_margin)
         sent = time.monotonic()
         grant = self.create_session(ttl)
-        every = keepalive_every or float(grant.keepalive_interval_secs)
-        if every <= 0 or every >= ttl - margin:
-            every = ttl / 3
+        every = _core.keepalive_interval(keepalive_every, float(grant.keepalive_interval_secs), ttl, margin)
         return Session(self, grant, sent, ttl, margin, every)
 
     def events(self, prefix: Optional[str] = None, last_event_id: Optional[int] = None) -> "EventStream":
