@@ -70,18 +70,9 @@ func (a *API) handleAcquireLock(w http.ResponseWriter, r *request) {
 		a.writeError(w, r.Request, err)
 		return
 	}
-	waiting := cmd.Wait > 0 && r.adm.park(w, cmd.Wait)
-	if !a.bindNamespace(w, r) {
-		return
-	}
 	wa := waitingAcquire{acquire: cmd, propose: func(wait time.Duration) state.Command { c := cmd; c.Wait = wait; return c },
 		answer: func(res state.Result, err error) { a.writeLockResult(w, r, res, err, cmd.Mode) }}
-	if waiting {
-		a.acquireWaiting(w, r, wa)
-		return
-	}
-	res, err := a.store.Apply(r.Context(), wa.propose(0)) // no waiting slot free: a try-lock
-	wa.answer(res, err)
+	a.acquireOrTry(w, r, cmd.Wait, wa)
 }
 
 // writeLockResult answers an acquire or renew made in mode. A refusal goes
