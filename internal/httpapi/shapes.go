@@ -71,25 +71,34 @@ func shaped(st state.LockStatus) bool { return st.Limit > 1 || st.Mode == state.
 // acquire took the shaped path (res.Limit set); a plain one is unchanged.
 func withShape(resp lockResponse, res state.Result, mode state.Mode) lockResponse {
 	if res.Limit > 0 {
-		m := mode.String()
-		resp.Limit, resp.Mode = &res.Limit, &m
+		resp.Limit, resp.Mode, _ = shapeFields(res.Limit, mode, nil, nil)
 	}
 	return resp
 }
 
+// shapeFields are what a shaped name's answers add: its limit and mode,
+// and for holders given, their views, with logins read through login.
+func shapeFields(limit int, mode state.Mode, holders []state.Lock, login func(uuid.UUID) string) (*int, *string, []holderView) {
+	m := mode.String()
+	var views []holderView
+	if holders != nil {
+		views = make([]holderView, len(holders))
+		for i, l := range holders {
+			views[i] = newHolderView(l, login(l.HolderID))
+		}
+	}
+	return &limit, &m, views
+}
+
 // statusResponse is a held name's status: its first holder as a mutex's
 // status shows it, and for a shaped name, the limit, mode and holders.
-func statusResponse(st state.LockStatus, logins map[uuid.UUID]string) lockResponse {
+// login reads a holder's login while the state is held.
+func statusResponse(st state.LockStatus, login func(uuid.UUID) string) lockResponse {
 	first := st.Holders[0]
-	resp := newLockResponse("held", first, logins[first.HolderID])
+	resp := newLockResponse("held", first, login(first.HolderID))
 	resp.Waiters = &st.Waiting
 	if shaped(st) {
-		m := st.Mode.String()
-		resp.Limit, resp.Mode = &st.Limit, &m
-		resp.Holders = make([]holderView, len(st.Holders))
-		for i, l := range st.Holders {
-			resp.Holders[i] = newHolderView(l, logins[l.HolderID])
-		}
+		resp.Limit, resp.Mode, resp.Holders = shapeFields(st.Limit, st.Mode, st.Holders, login)
 	}
 	return resp
 }
@@ -124,15 +133,4 @@ func withLimit(err error, res state.Result) error {
 			ExpiresAt: unixTime(res.Lock.ExpiresAt)}}
 	}
 	return err
-}
-
-// loginsOf reads the logins of holders' users while the state is held.
-func loginsOf(s state.View, holders []state.Lock) map[uuid.UUID]string {
-	m := make(map[uuid.UUID]string, 1)
-	for _, l := range holders {
-		if _, ok := m[l.HolderID]; !ok {
-			m[l.HolderID] = s.Login(l.HolderID)
-		}
-	}
-	return m
 }
