@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -103,19 +102,6 @@ func statusResponse(st state.LockStatus, login func(uuid.UUID) string) lockRespo
 	return resp
 }
 
-// limitError is state.ErrLimitMismatch with the limit the current holders
-// asked with, which the 409 names, and a holder, which the seed's
-// LockConflict shape of a 409 shows.
-type limitError struct {
-	limit int
-	lock  conflictLock
-}
-
-func (e limitError) Error() string {
-	return fmt.Sprintf("limit differs from the current holders' limit (%d)", e.limit)
-}
-func (e limitError) Unwrap() error { return state.ErrLimitMismatch }
-
 // limitBody is the 409 of a limit mismatch: the seed's LockConflict with
 // the current limit.
 type limitBody struct {
@@ -126,11 +112,12 @@ type limitBody struct {
 }
 
 // withLimit attaches the current limit and first holder to a limit
-// mismatch.
+// mismatch (a heldError of state.ErrLimitMismatch); other errors pass
+// unchanged.
 func withLimit(err error, res state.Result) error {
 	if errors.Is(err, state.ErrLimitMismatch) {
-		return limitError{limit: res.Limit, lock: conflictLock{Name: res.Lock.Name, Holder: res.Holder,
-			ExpiresAt: unixTime(res.Lock.ExpiresAt)}}
+		return heldError{err: state.ErrLimitMismatch, lock: conflictLock{Name: res.Lock.Name, Holder: res.Holder,
+			ExpiresAt: unixTime(res.Lock.ExpiresAt)}, limit: res.Limit}
 	}
 	return err
 }
