@@ -272,12 +272,16 @@ func neverSent(err error) bool {
 }
 
 // lockPath is the escaped path of a lock name, '/' kept as separator.
-func lockPath(name string, action ...string) string {
+func lockPath(name string, action ...string) string { return namedPath("/locks/", name, action...) }
+
+// namedPath is base followed by the escaped name, '/' kept as separator,
+// and the actions.
+func namedPath(base, name string, action ...string) string {
 	parts := strings.Split(name, "/")
 	for i, p := range parts {
 		parts[i] = url.PathEscape(p)
 	}
-	p := "/locks/" + strings.Join(parts, "/")
+	p := base + strings.Join(parts, "/")
 	for _, a := range action {
 		p += "/" + a
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -283,5 +282,5 @@ func (l *Leadership) Resign(ctx context.Context) error {
 
 // electionPath is the escaped path of an election, '/' kept as separator.
 func electionPath(name string, action ...string) string {
-	return "/elections/" + strings.TrimPrefix(lockPath(name, action...), "/locks/")
+	return namedPath("/elections/", name, action...)
 }

@@ -90,8 +90,8 @@ func elect(c *client.Client, name string, command []string, o electOptions, stdo
 	sigs := notifyStop()
 	defer signal.Stop(sigs)
 	var lead *client.Leadership
-	h, code := acquireHolding("campaigning for "+name, sigs, stderr, func(ctx context.Context) (*holding, error) {
-		return startHolding(ctx, c, name, o.ttl, func(ctx context.Context, sess *client.Session) (held, func(context.Context) error, error) {
+	h, code := acquireHolding("campaigning for "+name, sigs, stderr, c, name, o.ttl,
+		func(ctx context.Context, sess *client.Session) (held, func(context.Context) error, error) {
 			var err error
 			lead, err = campaign(ctx, c.Election(name), client.CampaignOptions{TTL: o.ttl, SessionID: sess.ID(),
 				Value: o.value, SafetyMargin: holdMargin(o.ttl)}, o.wait)
@@ -100,7 +100,6 @@ func elect(c *client.Client, name string, command []string, o electOptions, stdo
 			}
 			return lead, lead.Resign, nil
 		})
-	})
 	if h == nil {
 		return code
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/octostore/octostore/client"
+	"github.com/octostore/octostore/internal/state"
 )
 
 const holdHelp = `Usage: octostore lock hold NAME [flags] -- CMD [ARGS...]
@@ -125,8 +126,8 @@ func parseHold(fs *flag.FlagSet, args []string, o *holdOptions) (string, []strin
 // checkShape checks --limit and --shared.
 func checkShape(limit int, shared bool) error {
 	switch {
-	case limit < 0 || limit > 1000:
-		return fmt.Errorf("--limit %d: must be between 1 and 1000", limit)
+	case limit < 0 || limit > state.MaxLimit:
+		return fmt.Errorf("--limit %d: must be between 1 and %d", limit, state.MaxLimit)
 	case shared && limit > 1:
 		return errors.New("--shared takes no --limit above 1: a read/write lock has one exclusive slot")
 	}
@@ -156,8 +157,8 @@ func hold(c *client.Client, name string, command []string, o holdOptions, stdout
 	sigs := notifyStop()
 	defer signal.Stop(sigs)
 	var lease *client.Lease
-	h, code := acquireHolding("acquiring "+name, sigs, stderr, func(ctx context.Context) (*holding, error) {
-		return startHolding(ctx, c, name, o.ttl, func(ctx context.Context, sess *client.Session) (held, func(context.Context) error, error) {
+	h, code := acquireHolding("acquiring "+name, sigs, stderr, c, name, o.ttl,
+		func(ctx context.Context, sess *client.Session) (held, func(context.Context) error, error) {
 			var err error
 			lease, err = sess.Hold(ctx, name, client.LeaseOptions{TTL: o.ttl, Wait: o.wait, Metadata: o.metadata,
 				Limit: o.limit, Mode: mode(o.shared), SafetyMargin: holdMargin(o.ttl)})
@@ -166,7 +167,6 @@ func hold(c *client.Client, name string, command []string, o holdOptions, stdout
 			}
 			return lease, lease.Release, nil
 		})
-	})
 	if h == nil {
 		return code
 	}
@@ -245,10 +245,12 @@ func (h *holding) release(stderr io.Writer) {
 	}
 }
 
-// acquireHolding runs start (which starts a session and takes what is
-// held with it); a signal meanwhile gives up. On failure it returns nil
-// and the exit code; doing says what was interrupted.
-func acquireHolding(doing string, sigs <-chan os.Signal, stderr io.Writer, start func(context.Context) (*holding, error)) (*holding, int) {
+// acquireHolding starts a session on c for a hold of name for ttl and
+// has take take what is held with it (startHolding); a signal meanwhile
+// gives up. On failure it returns nil and the exit code; doing says what
+// was interrupted.
+func acquireHolding(doing string, sigs <-chan os.Signal, stderr io.Writer, c *client.Client, name string, ttl time.Duration,
+	take func(context.Context, *client.Session) (held, func(context.Context) error, error)) (*holding, int) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	type result struct {
@@ -257,7 +259,7 @@ func acquireHolding(doing string, sigs <-chan os.Signal, stderr io.Writer, start
 	}
 	got := make(chan result, 1)
 	go func() {
-		h, err := start(ctx)
+		h, err := startHolding(ctx, c, name, ttl, take)
 		got <- result{h, err}
 	}()
 	select {

@@ -67,7 +67,6 @@ type worker struct {
 	name      string      // the one name, "" for fresh names
 	session   bool        // the worker needs a session of its own
 	wait      time.Duration
-	limit     int
 	body      []byte // this worker's acquire body
 }
 
@@ -77,7 +76,7 @@ func newWorker(id int, cfg Config, client *lockClient, win window, one oneName) 
 		client:     client,
 		window:     win,
 		namePrefix: cfg.Prefix + "/w" + strconv.Itoa(id) + "/",
-		id:         id, contended: one.contended, slots: one.slots, wait: cfg.Wait, limit: cfg.Limit,
+		id:         id, contended: one.contended, slots: one.slots, wait: cfg.Wait,
 		body: client.acquireBody,
 	}
 	switch {

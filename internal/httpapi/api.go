@@ -178,9 +178,9 @@ type request struct {
 	// paramErr is a malformed path parameter, answered 422 once the
 	// caller is authenticated.
 	paramErr error
-	// body is the request body readBodyFirst read, for the handler.
-	body     []byte
-	bodyRead bool
+	// body is the request body readBodyFirst read, for the handler; nil
+	// when it read none.
+	body []byte
 	// Isolated tenancy (checkNamespace): the binding an acquire proposes
 	// first, and what a confined list reads.
 	bind     tenancy.Binding
@@ -240,7 +240,7 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) (string, bool) {
 		a.forward(w, r)
 		return rt.name, true
 	}
-	if !req.bodyRead { // intake read and bounded it already
+	if req.body == nil { // else intake read and bounded it already
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	}
 	h(w, req)

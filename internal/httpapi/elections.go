@@ -78,21 +78,12 @@ func (a *API) handleCampaign(w http.ResponseWriter, r *request) {
 		a.writeError(w, r.Request, err)
 		return
 	}
-	waiting := c.Wait > 0 && r.adm.park(w, c.Wait)
-	if !a.bindNamespace(w, r) {
-		return
-	}
 	wa := waitingAcquire{
 		acquire: state.Acquire{Name: state.ElectionKey(c.Name), LeaseID: c.LeaseID, HolderID: c.HolderID, Wait: c.Wait},
 		propose: func(wait time.Duration) state.Command { cc := c; cc.Wait = wait; return cc },
 		answer:  func(res state.Result, err error) { a.writeElectionResult(w, r, res, err, c.TTL) },
 	}
-	if waiting {
-		a.acquireWaiting(w, r, wa)
-		return
-	}
-	res, err := a.store.Apply(r.Context(), wa.propose(0)) // no waiting slot free: answer now
-	wa.answer(res, err)
+	a.acquireOrTry(w, r, c.Wait, wa)
 }
 
 // writeElectionResult answers a campaign or proclaim. A leadership handed

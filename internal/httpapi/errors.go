@@ -143,11 +143,7 @@ func (e errorRow) body(err error) any {
 	}
 	var h heldError
 	if errors.As(err, &h) {
-		return conflictBody{Error: b.Error, Code: b.Code, Lock: h.lock}
-	}
-	var l limitError
-	if errors.As(err, &l) {
-		return limitBody{Error: b.Error, Code: b.Code, Lock: l.lock, Limit: l.limit}
+		return h.body(b)
 	}
 	return b
 }
@@ -179,15 +175,34 @@ type conflictBody struct {
 	Lock  conflictLock `json:"lock"`
 }
 
-// heldError is state.ErrLockHeld with the lock it conflicts with, which
-// the seed's 409 (LockConflict) shows.
+// heldError is a 409 refusal with the lock it conflicts with, which the
+// seed's 409 (LockConflict) shows: state.ErrLockHeld (withConflict), or
+// state.ErrLimitMismatch with the limit the current holders asked with,
+// which its 409 names as well (withLimit).
 type heldError struct {
-	err  error
-	lock conflictLock
+	err   error
+	lock  conflictLock
+	limit int // a limit mismatch's current limit
 }
 
-func (e heldError) Error() string { return e.err.Error() }
+func (e heldError) mismatch() bool { return errors.Is(e.err, state.ErrLimitMismatch) }
+
+func (e heldError) Error() string {
+	if e.mismatch() {
+		return fmt.Sprintf("limit differs from the current holders' limit (%d)", e.limit)
+	}
+	return e.err.Error()
+}
 func (e heldError) Unwrap() error { return e.err }
+
+// body is the 409's JSON, with b's error and code: the seed's
+// LockConflict, and for a limit mismatch the current limit too.
+func (e heldError) body(b errorBody) any {
+	if e.mismatch() {
+		return limitBody{Error: b.Error, Code: b.Code, Lock: e.lock, Limit: e.limit}
+	}
+	return conflictBody{Error: b.Error, Code: b.Code, Lock: e.lock}
+}
 
 // withConflict attaches res's conflicting lock to a held-lock refusal;
 // other errors pass unchanged.

@@ -183,14 +183,17 @@ func (s *eventStream) send(events []state.Event, span outboxSpan) error {
 	var b strings.Builder
 	for _, e := range events {
 		s.cursor = e.Seq
-		name := nameOfKey(e.Lock)
+		name, election := state.ElectionName(e.Lock)
+		if !election {
+			name = e.Lock
+		}
 		if !strings.HasPrefix(name, s.prefix) || !s.tok.Allows(name, false) || !s.owners.Reads(name) {
 			continue
 		}
 		// Streams carry what webhooks deliver: never a lease or session ID.
-		if election, ok := state.ElectionName(e.Lock); ok {
-			data, _ := json.Marshal(electionPayload{Event: e.Kind.String(), Election: election, HolderID: e.HolderID,
-				Term: e.Token, Timestamp: time.Unix(0, e.Time).UTC()})
+		if election {
+			data, _ := json.Marshal(electionPayload{Event: e.Kind.String(), Election: name, HolderID: e.HolderID,
+				Term: e.Token, Timestamp: unixTime(e.Time)})
 			fmt.Fprintf(&b, "id: %d\nevent: election\ndata: %s\n\n", e.Seq, data)
 			continue
 		}

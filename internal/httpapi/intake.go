@@ -45,7 +45,7 @@ func (a *API) intake(w http.ResponseWriter, rt *route, req *request, forward boo
 		err = a.checkNamespace(rt, req)
 	}
 	if err == nil && rt.body && req.Method == http.MethodPost {
-		err = a.readBodyFirst(w, req)
+		err = a.readBodyFirst(w, req, forward)
 	}
 	if err != nil || forward {
 		return err
@@ -71,8 +71,9 @@ func hasBody(r *http.Request) bool {
 }
 
 // readBodyFirst reads r's whole body, at most maxBody within
-// BodyTimeout, and leaves a copy for the handler (or the forwarder).
-func (a *API) readBodyFirst(w http.ResponseWriter, req *request) error {
+// BodyTimeout, and leaves it for the handler, or when forwarding, a copy
+// for the forwarder.
+func (a *API) readBodyFirst(w http.ResponseWriter, req *request, forward bool) error {
 	r := req.Request
 	if !hasBody(r) {
 		return nil
@@ -93,9 +94,11 @@ func (a *API) readBodyFirst(w http.ResponseWriter, req *request) error {
 		// would cut a long wait short.
 		rc.SetReadDeadline(time.Time{})
 	}
-	req.body, req.bodyRead = b, true
-	r.Body = io.NopCloser(bytes.NewReader(b)) // for the forwarder
-	r.ContentLength, r.TransferEncoding = int64(len(b)), nil
+	req.body = b // never nil: readBody answers an empty body with an empty slice
+	if forward {
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		r.ContentLength, r.TransferEncoding = int64(len(b)), nil
+	}
 	w.Header().Del("Connection") // the body is in: the connection may serve another request
 	return nil
 }

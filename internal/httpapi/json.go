@@ -52,14 +52,10 @@ func readBody(r *http.Request) ([]byte, error) {
 // decodeJSON strictly decodes the body into v: one JSON object, known
 // fields only, right types. An empty body is an error only when required.
 // Every failure says what is wrong.
+// The body is what intake read (readBodyFirst), as it does for every
+// route whose POST handler decodes one (route.body): nil when none came.
 func decodeJSON(r *request, v any, required bool) error {
-	body, err := r.body, error(nil)
-	if !r.bodyRead {
-		body, err = readBody(r.Request)
-	}
-	if err != nil {
-		return err
-	}
+	body := r.body
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
 		if required {

@@ -70,18 +70,9 @@ func (a *API) handleAcquireLock(w http.ResponseWriter, r *request) {
 		a.writeError(w, r.Request, err)
 		return
 	}
-	waiting := cmd.Wait > 0 && r.adm.park(w, cmd.Wait)
-	if !a.bindNamespace(w, r) {
-		return
-	}
 	wa := waitingAcquire{acquire: cmd, propose: func(wait time.Duration) state.Command { c := cmd; c.Wait = wait; return c },
 		answer: func(res state.Result, err error) { a.writeLockResult(w, r, res, err, cmd.Mode) }}
-	if waiting {
-		a.acquireWaiting(w, r, wa)
-		return
-	}
-	res, err := a.store.Apply(r.Context(), wa.propose(0)) // no waiting slot free: a try-lock
-	wa.answer(res, err)
+	a.acquireOrTry(w, r, cmd.Wait, wa)
 }
 
 // writeLockResult answers an acquire or renew made in mode. A refusal goes
@@ -151,18 +142,18 @@ type lockNotHeld struct {
 }
 
 func (a *API) handleGetLock(w http.ResponseWriter, r *request) {
-	var st state.LockStatus
+	var resp lockResponse
 	var held bool
-	var logins map[uuid.UUID]string
 	ok := a.blockingRead(w, r, r.name, func(s state.View, now int64) {
+		var st state.LockStatus
 		if st, held = s.LockStatus(r.name, now); held {
-			logins = loginsOf(s, st.Holders)
+			resp = statusResponse(st, s.Login)
 		}
 	})
 	switch {
 	case !ok:
 	case held:
-		writeJSON(w, http.StatusOK, statusResponse(st, logins))
+		writeJSON(w, http.StatusOK, resp)
 	default:
 		writeJSON(w, http.StatusOK, lockNotHeld{Status: "available", Name: r.name, Message: "Lock not currently held"})
 	}
@@ -265,8 +256,7 @@ func listed(s state.View, st state.LockStatus) listedLock {
 	e := listedLock{Name: l.Name, Status: "held", HolderID: l.HolderID, Holder: s.Login(l.HolderID),
 		FencingToken: l.Token, ExpiresAt: unixTime(l.ExpiresAt), Metadata: l.Metadata}
 	if shaped(st) {
-		full := statusResponse(st, loginsOf(s, st.Holders))
-		e.Limit, e.Mode, e.Holders = full.Limit, full.Mode, full.Holders
+		e.Limit, e.Mode, e.Holders = shapeFields(st.Limit, st.Mode, st.Holders, s.Login)
 	}
 	return e
 }

@@ -26,6 +26,10 @@ type route struct {
 	body bool
 	// scope is what a scoped token may do here (none unless set).
 	scope scopeRule
+	// named: a lock's or an election's route, {name} in its path (its
+	// status and actions); lists: GET /locks or GET /elections, which a
+	// scoped token and isolated tenancy confine by prefix.
+	named, lists bool
 }
 
 // routes are built once; resolving a request allocates nothing but the
@@ -54,8 +58,8 @@ func (a *API) buildRoutes() {
 		ui:        &route{name: "/ui/", methods: map[string]handler{"GET": a.handleUI, "HEAD": a.handleUI}, public: true, local: true},
 		node:      &route{name: "/cluster/nodes/{id}", methods: map[string]handler{"DELETE": a.handleRemoveNode}},
 		snapshot:  &route{name: "/cluster/snapshot", methods: map[string]handler{"GET": a.handleSnapshot}},
-		list:      &route{name: "/locks", methods: map[string]handler{"GET": a.handleListLocks}, scope: scopeRead},
-		status:    &route{name: "/locks/{name}", methods: map[string]handler{"GET": a.handleGetLock}, scope: scopeRead},
+		list:      &route{name: "/locks", methods: map[string]handler{"GET": a.handleListLocks}, scope: scopeRead, lists: true},
+		status:    &route{name: "/locks/{name}", methods: map[string]handler{"GET": a.handleGetLock}, scope: scopeRead, named: true},
 		create:    &route{name: "/sessions", methods: map[string]handler{"POST": a.handleCreateSession}, body: true, scope: scopeWrite},
 		session:   &route{name: "/sessions/{id}", methods: map[string]handler{"GET": a.handleGetSession, "DELETE": a.handleDeleteSession}, scope: scopeRead},
 		keepalive: &route{name: "/sessions/{id}/keepalive", methods: map[string]handler{"POST": a.handleKeepAlive}, body: true, scope: scopeWrite},
@@ -70,16 +74,16 @@ func (a *API) buildRoutes() {
 		namespaces: &route{name: "/namespaces", methods: map[string]handler{"GET": a.handleListNamespaces}},
 		namespace:  &route{name: "/namespaces/{name}", methods: map[string]handler{"DELETE": a.handleReleaseNamespace}},
 		actions: map[string]*route{
-			"acquire": {name: "/locks/{name}/acquire", methods: map[string]handler{"POST": a.handleAcquireLock}, body: true, scope: scopeWrite},
-			"renew":   {name: "/locks/{name}/renew", methods: map[string]handler{"POST": a.handleRenewLock}, body: true, scope: scopeWrite},
-			"release": {name: "/locks/{name}/release", methods: map[string]handler{"POST": a.handleReleaseLock}, body: true, scope: scopeWrite},
+			"acquire": {name: "/locks/{name}/acquire", methods: map[string]handler{"POST": a.handleAcquireLock}, body: true, scope: scopeWrite, named: true},
+			"renew":   {name: "/locks/{name}/renew", methods: map[string]handler{"POST": a.handleRenewLock}, body: true, scope: scopeWrite, named: true},
+			"release": {name: "/locks/{name}/release", methods: map[string]handler{"POST": a.handleReleaseLock}, body: true, scope: scopeWrite, named: true},
 		},
-		election:  &route{name: "/elections/{name}", methods: map[string]handler{"GET": a.handleGetElection}, scope: scopeRead},
-		elections: &route{name: "/elections", methods: map[string]handler{"GET": a.handleListElections}, scope: scopeRead},
+		election:  &route{name: "/elections/{name}", methods: map[string]handler{"GET": a.handleGetElection}, scope: scopeRead, named: true},
+		elections: &route{name: "/elections", methods: map[string]handler{"GET": a.handleListElections}, scope: scopeRead, lists: true},
 		electionActions: map[string]*route{
-			"campaign": {name: "/elections/{name}/campaign", methods: map[string]handler{"POST": a.handleCampaign}, body: true, scope: scopeWrite},
-			"proclaim": {name: "/elections/{name}/proclaim", methods: map[string]handler{"POST": a.handleProclaim}, body: true, scope: scopeWrite},
-			"resign":   {name: "/elections/{name}/resign", methods: map[string]handler{"POST": a.handleResign}, body: true, scope: scopeWrite},
+			"campaign": {name: "/elections/{name}/campaign", methods: map[string]handler{"POST": a.handleCampaign}, body: true, scope: scopeWrite, named: true},
+			"proclaim": {name: "/elections/{name}/proclaim", methods: map[string]handler{"POST": a.handleProclaim}, body: true, scope: scopeWrite, named: true},
+			"resign":   {name: "/elections/{name}/resign", methods: map[string]handler{"POST": a.handleResign}, body: true, scope: scopeWrite, named: true},
 		},
 	}
 }

@@ -61,7 +61,7 @@ func (a *API) checkScope(rt *route, req *request) error {
 		return ErrTokenScope
 	case req.name != "" && !tok.Allows(req.name, write):
 		return ErrTokenScope
-	case (rt == a.routes.list || rt == a.routes.elections) && !tok.Covers(req.URL.Query().Get("prefix")):
+	case rt.lists && !tok.Covers(req.URL.Query().Get("prefix")):
 		return ErrTokenScope
 	}
 	return nil

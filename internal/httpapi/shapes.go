@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -71,41 +70,37 @@ func shaped(st state.LockStatus) bool { return st.Limit > 1 || st.Mode == state.
 // acquire took the shaped path (res.Limit set); a plain one is unchanged.
 func withShape(resp lockResponse, res state.Result, mode state.Mode) lockResponse {
 	if res.Limit > 0 {
-		m := mode.String()
-		resp.Limit, resp.Mode = &res.Limit, &m
+		resp.Limit, resp.Mode, _ = shapeFields(res.Limit, mode, nil, nil)
 	}
 	return resp
+}
+
+// shapeFields are what a shaped name's answers add: its limit and mode,
+// and for holders given, their views, with logins read through login.
+func shapeFields(limit int, mode state.Mode, holders []state.Lock, login func(uuid.UUID) string) (*int, *string, []holderView) {
+	m := mode.String()
+	var views []holderView
+	if holders != nil {
+		views = make([]holderView, len(holders))
+		for i, l := range holders {
+			views[i] = newHolderView(l, login(l.HolderID))
+		}
+	}
+	return &limit, &m, views
 }
 
 // statusResponse is a held name's status: its first holder as a mutex's
 // status shows it, and for a shaped name, the limit, mode and holders.
-func statusResponse(st state.LockStatus, logins map[uuid.UUID]string) lockResponse {
+// login reads a holder's login while the state is held.
+func statusResponse(st state.LockStatus, login func(uuid.UUID) string) lockResponse {
 	first := st.Holders[0]
-	resp := newLockResponse("held", first, logins[first.HolderID])
+	resp := newLockResponse("held", first, login(first.HolderID))
 	resp.Waiters = &st.Waiting
 	if shaped(st) {
-		m := st.Mode.String()
-		resp.Limit, resp.Mode = &st.Limit, &m
-		resp.Holders = make([]holderView, len(st.Holders))
-		for i, l := range st.Holders {
-			resp.Holders[i] = newHolderView(l, logins[l.HolderID])
-		}
+		resp.Limit, resp.Mode, resp.Holders = shapeFields(st.Limit, st.Mode, st.Holders, login)
 	}
 	return resp
 }
-
-// limitError is state.ErrLimitMismatch with the limit the current holders
-// asked with, which the 409 names, and a holder, which the seed's
-// LockConflict shape of a 409 shows.
-type limitError struct {
-	limit int
-	lock  conflictLock
-}
-
-func (e limitError) Error() string {
-	return fmt.Sprintf("limit differs from the current holders' limit (%d)", e.limit)
-}
-func (e limitError) Unwrap() error { return state.ErrLimitMismatch }
 
 // limitBody is the 409 of a limit mismatch: the seed's LockConflict with
 // the current limit.
@@ -117,22 +112,12 @@ type limitBody struct {
 }
 
 // withLimit attaches the current limit and first holder to a limit
-// mismatch.
+// mismatch (a heldError of state.ErrLimitMismatch); other errors pass
+// unchanged.
 func withLimit(err error, res state.Result) error {
 	if errors.Is(err, state.ErrLimitMismatch) {
-		return limitError{limit: res.Limit, lock: conflictLock{Name: res.Lock.Name, Holder: res.Holder,
-			ExpiresAt: unixTime(res.Lock.ExpiresAt)}}
+		return heldError{err: state.ErrLimitMismatch, lock: conflictLock{Name: res.Lock.Name, Holder: res.Holder,
+			ExpiresAt: unixTime(res.Lock.ExpiresAt)}, limit: res.Limit}
 	}
 	return err
-}
-
-// loginsOf reads the logins of holders' users while the state is held.
-func loginsOf(s state.View, holders []state.Lock) map[uuid.UUID]string {
-	m := make(map[uuid.UUID]string, 1)
-	for _, l := range holders {
-		if _, ok := m[l.HolderID]; !ok {
-			m[l.HolderID] = s.Login(l.HolderID)
-		}
-	}
-	return m
 }

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/octostore/octostore/internal/state"
 	"github.com/octostore/octostore/internal/tenancy"
@@ -17,8 +16,8 @@ import (
 // or not, and changes nothing. It leaves on req the namespace binding an
 // acquire proposes first, and the spans a list may read.
 func (a *API) checkNamespace(rt *route, req *request) error {
-	lockRoute := strings.HasPrefix(rt.name, "/locks/{name}") || strings.HasPrefix(rt.name, "/elections/{name}")
-	if !a.tenancy.Isolated() || !lockRoute && rt != a.routes.list && rt != a.routes.elections {
+	lockRoute := rt.named
+	if !a.tenancy.Isolated() || !lockRoute && !rt.lists {
 		return nil
 	}
 	if lockRoute && state.ValidLockName(req.name) != nil {

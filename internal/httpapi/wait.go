@@ -22,6 +22,23 @@ type waitingAcquire struct {
 	answer func(res state.Result, err error)
 }
 
+// acquireOrTry ends an acquire or a campaign that may wait up to wait:
+// it takes a waiting slot first (before the namespace is bound), binds
+// the caller's namespace, then waits in the queue (acquireWaiting), or,
+// with no waiting slot free, applies once without waiting, a try-lock.
+func (a *API) acquireOrTry(w http.ResponseWriter, r *request, wait time.Duration, wa waitingAcquire) {
+	waiting := wait > 0 && r.adm.park(w, wait)
+	if !a.bindNamespace(w, r) {
+		return
+	}
+	if waiting {
+		a.acquireWaiting(w, r, wa)
+		return
+	}
+	res, err := a.store.Apply(r.Context(), wa.propose(0))
+	wa.answer(res, err)
+}
+
 // acquireWaiting queues an acquire behind the current holders and answers
 // when the name is handed over (200), or, after the wait, exactly as a
 // try-lock does (409). The request costs no polling and no Raft write
