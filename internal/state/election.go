@@ -85,11 +85,7 @@ func (s *State) GetElection(name string, now int64) (Election, bool) {
 	if !ok {
 		return Election{}, false
 	}
-	e := Election{Name: name, Leader: l, Term: l.Token, Since: s.elected[key]}
-	if l.Metadata != nil {
-		e.Value = *l.Metadata
-	}
-	return e, true
+	return s.election(name, l), true
 }
 
 // ListElections returns up to limit elections with a leader at now whose
@@ -103,11 +99,16 @@ func (s *State) ListElections(prefix, after string, limit int, now int64) ([]Ele
 	out := make([]Election, 0, len(locks))
 	for _, l := range locks {
 		name, _ := ElectionName(l.Name)
-		e := Election{Name: name, Leader: l, Term: l.Token, Since: s.elected[l.Name]}
-		if l.Metadata != nil {
-			e.Value = *l.Metadata
-		}
-		out = append(out, e)
+		out = append(out, s.election(name, l))
 	}
 	return out, more
+}
+
+// election is election name's leadership, l being its leader's lock.
+func (s *State) election(name string, l Lock) Election {
+	e := Election{Name: name, Leader: l, Term: l.Token, Since: s.elected[l.Name]}
+	if l.Metadata != nil {
+		e.Value = *l.Metadata
+	}
+	return e
 }
