@@ -53,6 +53,5 @@ func (s *State) headMoves(now int64, name string) bool {
 		return false
 	}
 	w := q.front()
-	stale := now >= w.Deadline || (w.SessionID != uuid.Nil && !s.sessionUsable(now, w.SessionID, w.HolderID))
-	return stale || s.fits(name, w.shape())
+	return s.staleWaiter(now, w) || s.fits(name, w.shape())
 }
