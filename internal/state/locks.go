@@ -144,16 +144,18 @@ func (s *State) ownedLock(now int64, name string, lease, holder uuid.UUID) (*Loc
 }
 
 // putLock stores l in place of old (nil for a new lock) and keeps the
-// derived indexes exact.
+// derived indexes exact. A replace (extend, renew, proclaim: a copy of
+// the slot with new times or metadata) keeps the (Name, Token) key and
+// the SessionID, so the session's count of the name stands.
 func (s *State) putLock(old, l *Lock) {
 	if old != nil {
 		s.lockDeadlines.Delete(old)
 	}
 	prev, replaced := s.locks.ReplaceOrInsert(l)
-	s.addSessionLock(l.SessionID, l.Name, 1)
 	if replaced {
 		s.counts.addLock(prev.HolderID, -1)
-		s.addSessionLock(prev.SessionID, prev.Name, -1)
+	} else {
+		s.addSessionLock(l.SessionID, l.Name, 1)
 	}
 	s.counts.addLock(l.HolderID, 1)
 	s.lockDeadlines.ReplaceOrInsert(l)
