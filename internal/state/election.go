@@ -48,14 +48,15 @@ type Election struct {
 	Since  int64  // when the leader was elected (unix nanoseconds)
 }
 
-// acquire is the campaign as the acquire of the election's lock.
-func (c Campaign) acquire() Acquire {
+// Acquire is the campaign as the acquire of the election's lock: the
+// command the state applies, queues and refuses in its place.
+func (c Campaign) Acquire() Acquire {
 	return Acquire{Name: ElectionKey(c.Name), LeaseID: c.LeaseID, HolderID: c.HolderID,
 		SessionID: c.SessionID, TTL: c.TTL, Metadata: c.Value, Wait: c.Wait, MaxLocks: c.MaxLocks}
 }
 
 func (s *State) campaign(now int64, skew time.Duration, c Campaign) Result {
-	res := s.acquire(now, skew, c.acquire())
+	res := s.acquire(now, skew, c.Acquire())
 	if res.Err == nil && res.Status != Queued {
 		res.Since = s.elected[ElectionKey(c.Name)]
 	}
