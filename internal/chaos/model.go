@@ -26,6 +26,9 @@ const (
 var opNames = map[Op]string{OpAcquire: "acquire", OpRenew: "renew", OpRelease: "release", OpGet: "get",
 	OpSessionCreate: "session-create", OpKeepAlive: "keepalive", OpSessionDelete: "session-delete"}
 
+// electionOpNames names the operations on an election (Input.Election).
+var electionOpNames = map[Op]string{OpAcquire: "campaign", OpRenew: "proclaim", OpRelease: "resign", OpGet: "get-election"}
+
 // Input is one request of a history.
 type Input struct {
 	Op      Op
@@ -340,7 +343,7 @@ func describe(in Input, out Output) string {
 	var b strings.Builder
 	op := opNames[in.Op]
 	if in.Election {
-		op = map[Op]string{OpAcquire: "campaign", OpRenew: "proclaim", OpRelease: "resign", OpGet: "get-election"}[in.Op]
+		op = electionOpNames[in.Op]
 	}
 	fmt.Fprintf(&b, "c%d %s", in.Client, op)
 	if in.Name != "" {

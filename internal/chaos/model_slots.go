@@ -285,15 +285,11 @@ func observeSlotGet(s slotState, out Output) (slotState, bool) {
 	}
 	holders := out.Holders
 	switch {
-	case s.Limit > 0:
-		if out.Limit != s.Limit || out.Mode != "exclusive" || len(holders) == 0 {
+	case s.Limit > 0 || s.Shared:
+		if !shapeMatches(s, s.Shared, out) || len(holders) == 0 {
 			return s, false
 		}
-	case s.Shared:
-		if out.Limit != 1 || out.Mode != "shared" || len(holders) == 0 {
-			return s, false
-		}
-	default: // held exclusively: it reads as a mutex
+	default: // held exclusively: it reads as a mutex, in any mode but shared
 		if out.Mode == "shared" {
 			return s, false
 		}

@@ -158,7 +158,7 @@ func (n *Node) patient(cmd state.Command) bool {
 		}
 		a = c
 	case state.Campaign: // a waiting acquire of the election's lock
-		a = state.Acquire{Name: state.ElectionKey(c.Name), HolderID: c.HolderID, SessionID: c.SessionID, Wait: c.Wait}
+		a = c.Acquire()
 	default:
 		return false
 	}

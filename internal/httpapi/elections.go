@@ -79,7 +79,7 @@ func (a *API) handleCampaign(w http.ResponseWriter, r *request) {
 		return
 	}
 	wa := waitingAcquire{
-		acquire: state.Acquire{Name: state.ElectionKey(c.Name), LeaseID: c.LeaseID, HolderID: c.HolderID, Wait: c.Wait},
+		acquire: c.Acquire(), // as the state queues it; the wait reads its name, lease, holder, wait and shape
 		propose: func(wait time.Duration) state.Command { cc := c; cc.Wait = wait; return cc },
 		answer:  func(res state.Result, err error) { a.writeElectionResult(w, r, res, err, c.TTL) },
 	}

@@ -48,14 +48,15 @@ type Election struct {
 	Since  int64  // when the leader was elected (unix nanoseconds)
 }
 
-// acquire is the campaign as the acquire of the election's lock.
-func (c Campaign) acquire() Acquire {
+// Acquire is the campaign as the acquire of the election's lock: the
+// command the state applies, queues and refuses in its place.
+func (c Campaign) Acquire() Acquire {
 	return Acquire{Name: ElectionKey(c.Name), LeaseID: c.LeaseID, HolderID: c.HolderID,
 		SessionID: c.SessionID, TTL: c.TTL, Metadata: c.Value, Wait: c.Wait, MaxLocks: c.MaxLocks}
 }
 
 func (s *State) campaign(now int64, skew time.Duration, c Campaign) Result {
-	res := s.acquire(now, skew, c.acquire())
+	res := s.acquire(now, skew, c.Acquire())
 	if res.Err == nil && res.Status != Queued {
 		res.Since = s.elected[ElectionKey(c.Name)]
 	}
@@ -85,11 +86,7 @@ func (s *State) GetElection(name string, now int64) (Election, bool) {
 	if !ok {
 		return Election{}, false
 	}
-	e := Election{Name: name, Leader: l, Term: l.Token, Since: s.elected[key]}
-	if l.Metadata != nil {
-		e.Value = *l.Metadata
-	}
-	return e, true
+	return s.election(name, l), true
 }
 
 // ListElections returns up to limit elections with a leader at now whose
@@ -103,11 +100,16 @@ func (s *State) ListElections(prefix, after string, limit int, now int64) ([]Ele
 	out := make([]Election, 0, len(locks))
 	for _, l := range locks {
 		name, _ := ElectionName(l.Name)
-		e := Election{Name: name, Leader: l, Term: l.Token, Since: s.elected[l.Name]}
-		if l.Metadata != nil {
-			e.Value = *l.Metadata
-		}
-		out = append(out, e)
+		out = append(out, s.election(name, l))
 	}
 	return out, more
+}
+
+// election is election name's leadership, l being its leader's lock.
+func (s *State) election(name string, l Lock) Election {
+	e := Election{Name: name, Leader: l, Term: l.Token, Since: s.elected[l.Name]}
+	if l.Metadata != nil {
+		e.Value = *l.Metadata
+	}
+	return e
 }

@@ -15,14 +15,18 @@ func (s *State) acquire(now int64, skew time.Duration, c Acquire) Result {
 	if c.SessionID != uuid.Nil && !s.sessionUsable(now, c.SessionID, c.HolderID) {
 		return Result{Err: ErrSessionInvalid}
 	}
-	if c.shape() != plainShape || s.shaped(c.Name) {
+	slot := c.shape() != plainShape || s.shaped(c.Name)
+	if !slot {
+		// A mutex's slot past FreeAt is removed first: acquire treats an
+		// expired lock as free without waiting for ExpireDue, and a waiter
+		// may have it now, even in another shape (then acquireSlot answers).
+		s.dropLapsed(now, c.Name)
+		slot = s.shaped(c.Name)
+	}
+	if slot {
 		return s.acquireSlot(now, skew, c)
 	}
-	cur, held := s.liveLock(now, c.Name)
-	if s.shaped(c.Name) {
-		// The lapsed holder's waiters were granted in another shape.
-		return s.acquireSlot(now, skew, c)
-	}
+	cur, held := s.firstSlot(c.Name)
 	if held && sameHolder(cur, c.HolderID, c.SessionID) && now < cur.ExpiresAt {
 		return s.extend(now, skew, cur, c)
 	}
@@ -62,14 +66,6 @@ func metadata(m string) *string {
 
 func sameHolder(l *Lock, holder, session uuid.UUID) bool {
 	return l.HolderID == holder && l.SessionID == session
-}
-
-// liveLock returns name's first slot (a mutex's only one) once every slot
-// past FreeAt is removed: acquire treats an expired lock as free without
-// waiting for ExpireDue, and a waiter may have it now.
-func (s *State) liveLock(now int64, name string) (*Lock, bool) {
-	s.dropLapsed(now, name)
-	return s.firstSlot(name)
 }
 
 func (s *State) grant(now int64, skew time.Duration, c Acquire) Result {
@@ -144,16 +140,18 @@ func (s *State) ownedLock(now int64, name string, lease, holder uuid.UUID) (*Loc
 }
 
 // putLock stores l in place of old (nil for a new lock) and keeps the
-// derived indexes exact.
+// derived indexes exact. A replace (extend, renew, proclaim: a copy of
+// the slot with new times or metadata) keeps the (Name, Token) key and
+// the SessionID, so the session's count of the name stands.
 func (s *State) putLock(old, l *Lock) {
 	if old != nil {
 		s.lockDeadlines.Delete(old)
 	}
 	prev, replaced := s.locks.ReplaceOrInsert(l)
-	s.addSessionLock(l.SessionID, l.Name, 1)
 	if replaced {
 		s.counts.addLock(prev.HolderID, -1)
-		s.addSessionLock(prev.SessionID, prev.Name, -1)
+	} else {
+		s.addSessionLock(l.SessionID, l.Name, 1)
 	}
 	s.counts.addLock(l.HolderID, 1)
 	s.lockDeadlines.ReplaceOrInsert(l)

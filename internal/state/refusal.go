@@ -27,7 +27,7 @@ func (s *State) Refusal(cmd Command, now int64) (res Result, ok bool) {
 	case Release:
 		return s.leaseRefusal(now, c.Name, c.LeaseID, c.HolderID)
 	case Campaign:
-		return s.acquireRefusal(now, c.acquire())
+		return s.acquireRefusal(now, c.Acquire())
 	case Proclaim:
 		return s.leaseRefusal(now, ElectionKey(c.Name), c.LeaseID, c.HolderID)
 	case Resign:

@@ -5,11 +5,9 @@ import "github.com/google/uuid"
 // slotRefusal is Refusal for acquireSlot's try-locks. It follows
 // acquireSlot step by step and gives up (ok false) wherever applying
 // would change the state: a slot past FreeAt to drop, a waiter at the
-// head of the queue to skip or grant, an extension or a grant.
+// head of the queue to skip or grant, an extension or a grant. Its
+// caller, acquireRefusal, has checked that the holder is a user.
 func (s *State) slotRefusal(now int64, c Acquire) (Result, bool) {
-	if _, ok := s.users[c.HolderID]; !ok {
-		return Result{}, false
-	}
 	if c.SessionID != uuid.Nil && !s.sessionUsable(now, c.SessionID, c.HolderID) {
 		return Result{Err: ErrSessionInvalid}, true
 	}
@@ -55,6 +53,5 @@ func (s *State) headMoves(now int64, name string) bool {
 		return false
 	}
 	w := q.front()
-	stale := now >= w.Deadline || (w.SessionID != uuid.Nil && !s.sessionUsable(now, w.SessionID, w.HolderID))
-	return stale || s.fits(name, w.shape())
+	return s.staleWaiter(now, w) || s.fits(name, w.shape())
 }

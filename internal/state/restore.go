@@ -121,7 +121,7 @@ func (s *State) readLocks(d *decoder) {
 	n := d.count(58)
 	var prev *Lock
 	for i := 0; i < n && d.err == nil; i++ {
-		l := &Lock{Name: d.str(MaxLockNameLen + len(electionPrefix)), LeaseID: d.id(), HolderID: d.id(),
+		l := &Lock{Name: d.str(maxKeyLen), LeaseID: d.id(), HolderID: d.id(),
 			SessionID: d.id(), Token: d.uvarint(),
 			ExpiresAt: d.varint(), FreeAt: d.varint(), Metadata: metadata(d.str(MaxMetadataLen))}
 		if d.err != nil || !s.validLockRecord(l, prev) {
@@ -207,7 +207,7 @@ func (s *State) readQueues(d *decoder, v uint64) {
 	n := d.count(2)
 	prev := ""
 	for i := 0; i < n && d.err == nil; i++ {
-		name := d.str(MaxLockNameLen + len(electionPrefix))
+		name := d.str(maxKeyLen)
 		waiters := d.count(50)
 		if d.err == nil && (validKey(name) != nil || name <= prev || waiters == 0) {
 			d.fail("bad queue record")

@@ -22,7 +22,7 @@ func (s *State) readElected(d *decoder) {
 	n := d.count(2)
 	prev := ""
 	for i := 0; i < n && d.err == nil; i++ {
-		key, since := d.str(MaxLockNameLen+len(electionPrefix)), d.varint()
+		key, since := d.str(maxKeyLen), d.varint()
 		if d.err == nil && (!isElectionKey(key) || validKey(key) != nil || key <= prev) {
 			d.fail("bad election record")
 		}

@@ -202,8 +202,8 @@ func (s *State) forgetShape(name string) {
 // left as they are; names go in order, so replicas agree.
 func (s *State) skipEndedWaiters(now int64) {
 	var names []string
-	for name := range s.queues {
-		if s.shaped(name) {
+	for name := range s.shapes {
+		if _, queued := s.queues[name]; queued {
 			names = append(names, name)
 		}
 	}

@@ -85,7 +85,7 @@ func (s *State) handoff(now int64, name string) {
 	}
 	defer s.dropIfEmpty(name, q)
 	for w := q.front(); w != nil; w = q.front() {
-		stale := now >= w.Deadline || (w.SessionID != uuid.Nil && !s.sessionUsable(now, w.SessionID, w.HolderID))
+		stale := s.staleWaiter(now, w)
 		if !stale && !s.fits(name, w.shape()) {
 			return
 		}
@@ -101,6 +101,12 @@ func (s *State) handoff(now int64, name string) {
 			return
 		}
 	}
+}
+
+// staleWaiter reports whether handoff skips w at now: it is past its
+// deadline, or its session can no longer hold a lock.
+func (s *State) staleWaiter(now int64, w *Waiter) bool {
+	return now >= w.Deadline || (w.SessionID != uuid.Nil && !s.sessionUsable(now, w.SessionID, w.HolderID))
 }
 
 // dropIfEmpty forgets name's queue once nobody waits in it.
